@@ -1,0 +1,111 @@
+//! The deployment's rules: the catalog plus the limits, retry policy and seed secret.
+
+use crate::catalog::Catalog;
+
+/// Limits on what players may ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Largest quantity of one task.
+    pub max_quantity: u32,
+    /// Most tasks a player may have queued, running or retrying at once.
+    pub max_queue: usize,
+    /// Token bucket size for enqueue and cancel.
+    pub rate_capacity: u32,
+    /// Milliseconds to earn back one token.
+    pub rate_refill_ms: u64,
+    /// Longest client request id.
+    pub max_request_id_len: usize,
+    /// How many recent request ids a player remembers for idempotent enqueue.
+    pub recent_requests: usize,
+    /// Progress notifications per task at most (besides start and completion).
+    pub progress_updates: u32,
+    /// Least time between two progress notifications.
+    pub min_progress_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_quantity: 1000,
+            max_queue: 10,
+            rate_capacity: 10,
+            rate_refill_ms: 1000,
+            max_request_id_len: 64,
+            recent_requests: 32,
+            progress_updates: 4,
+            min_progress_ms: 1000,
+        }
+    }
+}
+
+/// Exponential backoff with jitter for transient failures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// A task fails for good after this many transient failures.
+    pub max_attempts: u32,
+    pub base_ms: u64,
+    pub max_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_ms: 1000,
+            max_ms: 60_000,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before attempt `attempts + 1`: half of `min(max, base · 2^(attempts−1))` plus a
+    /// jitter in `0..=` the other half ("equal jitter"), where `jitter` is a uniform random draw.
+    pub fn backoff_ms(&self, attempts: u32, jitter: u64) -> u64 {
+        let exponent = attempts.saturating_sub(1).min(62);
+        let delay = self
+            .base_ms
+            .saturating_mul(1u64 << exponent)
+            .min(self.max_ms);
+        let half = delay / 2;
+        let spread = delay - half + 1;
+        half + ((u128::from(jitter) * u128::from(spread)) >> 64) as u64
+    }
+}
+
+/// Everything the pure functions need besides the state and the time.
+#[derive(Debug, Clone)]
+pub struct Game<'c> {
+    pub catalog: &'c Catalog,
+    pub limits: Limits,
+    pub retry: RetryPolicy,
+    /// The server secret task seeds derive from. Never logged.
+    pub seed_secret: Vec<u8>,
+}
+
+impl<'c> Game<'c> {
+    pub fn new(catalog: &'c Catalog, seed_secret: impl Into<Vec<u8>>) -> Self {
+        Game {
+            catalog,
+            limits: Limits::default(),
+            retry: RetryPolicy::default(),
+            seed_secret: seed_secret.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_jitter_in_the_upper_half() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.backoff_ms(1, 0), 500);
+        assert_eq!(policy.backoff_ms(1, u64::MAX), 1000);
+        assert_eq!(policy.backoff_ms(2, 0), 1000);
+        assert_eq!(policy.backoff_ms(3, 0), 2000);
+        assert_eq!(policy.backoff_ms(40, 0), 30_000);
+        assert_eq!(policy.backoff_ms(40, u64::MAX), 60_000);
+        assert_eq!(policy.backoff_ms(u32::MAX, u64::MAX), 60_000);
+    }
+}

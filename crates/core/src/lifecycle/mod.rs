@@ -1,0 +1,109 @@
+//! The task state machine as pure functions over (player, tasks, now) returning a [`Plan`].
+//!
+//! `queued → running → completed`, with `rejected` (dynamic validation failed; never retried),
+//! `retrying` (transient failure, exponential backoff with jitter) → `failed` after the maximum,
+//! and `cancelled`. Every use case here reads the player and its unfinished tasks, and returns
+//! the writes (each with its condition) and the notifications; callers execute plans.
+
+mod plan;
+mod session;
+
+pub use plan::*;
+
+use crate::game::Game;
+use crate::model::{Millis, Player, Task, TaskRequest};
+use crate::validate::Rejection;
+use session::Session;
+
+/// Brings a player up to `now`: completes due tasks (never before `ends_at`), starts the next
+/// queued ones back to back, retries due `retrying` tasks, and sends due progress updates.
+/// A player already up to date gives an empty plan.
+///
+/// `tasks` are the player's unfinished tasks (others are ignored), in any order.
+pub fn advance(game: &Game, player: &Player, tasks: &[Task], now: Millis) -> Plan {
+    let mut session = Session::new(game, player, tasks, now);
+    session.advance();
+    session.finish()
+}
+
+/// The answer to an enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Enqueued {
+    /// A new task; write the plan.
+    New { task_id: String, plan: Box<Plan> },
+    /// The request id was seen before: nothing to write, answer with the original task.
+    Duplicate { task_id: String },
+}
+
+/// Queues a task after the static checks (shape, bounds, catalog references, queue length, rate
+/// limit). `is_admin` comes from the verified token, never from the message.
+#[allow(clippy::too_many_arguments)]
+pub fn enqueue(
+    game: &Game,
+    player: &Player,
+    tasks: &[Task],
+    request_id: &str,
+    request: &TaskRequest,
+    bypass_validation: bool,
+    is_admin: bool,
+    now: Millis,
+) -> Result<Enqueued, Rejection> {
+    if let Some(seen) = player
+        .recent_requests
+        .iter()
+        .find(|r| r.request_id == request_id)
+    {
+        return Ok(Enqueued::Duplicate {
+            task_id: seen.task_id.clone(),
+        });
+    }
+    if bypass_validation && !is_admin {
+        return Err(Rejection::Forbidden);
+    }
+    crate::validate::check_request(game, request_id, request)?;
+    let mut session = Session::new(game, player, tasks, now);
+    let task_id = session.enqueue(request_id, request, bypass_validation)?;
+    Ok(Enqueued::New {
+        task_id,
+        plan: Box::new(session.finish()),
+    })
+}
+
+/// Cancels a task: a queued one with nothing to refund, a running one settled for the actions
+/// done and refunded for the rest. The player is advanced to `now` first, so a task that has
+/// already ended completes instead and the cancel answers `not_found`.
+pub fn cancel(
+    game: &Game,
+    player: &Player,
+    tasks: &[Task],
+    task_id: &str,
+    now: Millis,
+) -> Result<Plan, Rejection> {
+    let mut session = Session::new(game, player, tasks, now);
+    session.advance();
+    session.cancel(task_id)?;
+    session.advance();
+    Ok(session.finish())
+}
+
+/// Records a transient failure (a store error, a timeout) of the task at the head of the queue
+/// that was about to start: `retrying` with backoff, or `failed` after the maximum attempts.
+/// Running tasks are not affected: their completion is retried by redelivery. Returns an empty
+/// plan if the task is not waiting to start.
+pub fn fail_transient(
+    game: &Game,
+    player: &Player,
+    tasks: &[Task],
+    task_id: &str,
+    reason: &str,
+    now: Millis,
+) -> Plan {
+    let mut session = Session::new(game, player, tasks, now);
+    if session.fail_transient(task_id, reason) {
+        session.advance();
+    }
+    session.finish()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+//! A plan: the conditional writes and notifications one use case produced.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Player, Task, TaskStatus};
+use crate::protocol::Notification;
+
+/// What the caller must write, atomically, and then announce.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The player's new state; absent when the player did not change.
+    pub player: Option<PlayerWrite>,
+    /// The tasks that changed, in task order.
+    pub tasks: Vec<TaskWrite>,
+    /// Notifications to deliver (or store) once the writes succeeded, in `seq` order.
+    pub notifications: Vec<Notification>,
+    /// Every inventory change the plan makes, with its reason.
+    pub ledger: Vec<LedgerEntry>,
+}
+
+/// Write `player` if the stored version is still `expected_version` (absent: the player must not
+/// exist yet). `player.version` is already the new version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlayerWrite {
+    pub player: Player,
+    pub expected_version: Option<u64>,
+}
+
+/// Write `task` if the stored task is as `expected`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskWrite {
+    pub task: Task,
+    pub expected: Expected,
+}
+
+/// The condition on a task write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expected {
+    /// No task with this id exists.
+    Absent,
+    /// The stored task has this status.
+    Status(TaskStatus),
+}
+
+/// One inventory change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub task_id: String,
+    /// Inventory key.
+    pub item: String,
+    /// Units added (positive) or removed (negative).
+    pub delta: i64,
+    pub reason: LedgerReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerReason {
+    /// Materials taken at start.
+    Reserve,
+    /// Gear moved from the inventory into an empty slot.
+    Equip,
+    /// Rewards.
+    Grant,
+    /// Reserved materials given back (preserved, or unused by a cancel).
+    Refund,
+}
+
+impl Plan {
+    /// True when nothing needs writing or sending.
+    pub fn is_empty(&self) -> bool {
+        self.player.is_none() && self.tasks.is_empty() && self.notifications.is_empty()
+    }
+
+    /// The player as it will be after the plan (the given one if the plan leaves it alone).
+    pub fn player_after<'p>(&'p self, before: &'p Player) -> &'p Player {
+        self.player.as_ref().map_or(before, |w| &w.player)
+    }
+
+    /// Applies the task writes to a list of tasks (replacing by id, adding new ones, keeping order).
+    pub fn apply_to_tasks(&self, tasks: &mut Vec<Task>) {
+        for write in &self.tasks {
+            match tasks.iter_mut().find(|t| t.task_id == write.task.task_id) {
+                Some(task) => *task = write.task.clone(),
+                None => tasks.push(write.task.clone()),
+            }
+        }
+        tasks.sort_by(|a, b| a.task_id.cmp(&b.task_id));
+    }
+}

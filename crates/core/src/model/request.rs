@@ -1,0 +1,100 @@
+//! What a player asks for when they enqueue a task.
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Catalog;
+
+/// One of the three activities, with its target and quantity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "activity", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TaskRequest {
+    /// Harvest `resource` at `location`, `quantity` actions.
+    Harvest {
+        resource: String,
+        location: String,
+        quantity: u32,
+    },
+    /// Craft `recipe` `quantity` times.
+    Craft { recipe: String, quantity: u32 },
+    /// Fight `enemy` `quantity` times.
+    Combat { enemy: String, quantity: u32 },
+}
+
+/// The three activities, also the three skills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    Harvest,
+    Craft,
+    Combat,
+}
+
+/// A skill track; each activity trains its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Skill {
+    Harvesting,
+    Crafting,
+    Combat,
+}
+
+impl Skill {
+    pub const ALL: [Skill; 3] = [Skill::Harvesting, Skill::Crafting, Skill::Combat];
+}
+
+impl Activity {
+    /// The skill this activity trains and depends on.
+    pub fn skill(self) -> Skill {
+        match self {
+            Activity::Harvest => Skill::Harvesting,
+            Activity::Craft => Skill::Crafting,
+            Activity::Combat => Skill::Combat,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Activity::Harvest => "harvest",
+            Activity::Craft => "craft",
+            Activity::Combat => "combat",
+        }
+    }
+}
+
+impl TaskRequest {
+    pub fn activity(&self) -> Activity {
+        match self {
+            TaskRequest::Harvest { .. } => Activity::Harvest,
+            TaskRequest::Craft { .. } => Activity::Craft,
+            TaskRequest::Combat { .. } => Activity::Combat,
+        }
+    }
+
+    pub fn quantity(&self) -> u32 {
+        match self {
+            TaskRequest::Harvest { quantity, .. }
+            | TaskRequest::Craft { quantity, .. }
+            | TaskRequest::Combat { quantity, .. } => *quantity,
+        }
+    }
+
+    /// The target's catalog id: a resource, a recipe or an enemy.
+    pub fn target(&self) -> &str {
+        match self {
+            TaskRequest::Harvest { resource, .. } => resource,
+            TaskRequest::Craft { recipe, .. } => recipe,
+            TaskRequest::Combat { enemy, .. } => enemy,
+        }
+    }
+
+    /// Base time of one action before the player's bonuses, if the target exists.
+    pub fn base_action_ms(&self, catalog: &Catalog) -> Option<u64> {
+        match self {
+            TaskRequest::Harvest { resource, .. } => {
+                catalog.resources.get(resource).map(|r| r.action_ms)
+            }
+            TaskRequest::Craft { recipe, .. } => catalog.recipes.get(recipe).map(|r| r.action_ms),
+            TaskRequest::Combat { enemy, .. } => catalog.enemies.get(enemy).map(|e| e.action_ms),
+        }
+    }
+}

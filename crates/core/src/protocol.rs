@@ -1,0 +1,314 @@
+//! The WebSocket protocol: client messages in, notifications and replies out.
+//!
+//! Client → server messages carry `action`; server → client messages carry `type`. Notifications
+//! (`task_*`, `queue_updated`) are per player, numbered by `seq`, and stored in the inbox when the
+//! player is offline; replies (`snapshot`, `catalog`, `ack`, `pong`, `error`) answer one message.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Catalog;
+use crate::model::{Activity, Millis, Player, Skill, Task, TaskRequest, TaskStatus};
+use crate::rules::Outcome;
+use crate::validate::{max_durability, Rejection};
+use crate::xp::xp_for_level;
+
+/// A message from a client, chosen by its `action`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    Enqueue {
+        request_id: String,
+        task: TaskRequest,
+        #[serde(default)]
+        bypass_validation: bool,
+    },
+    Cancel {
+        task_id: String,
+    },
+    Sync,
+    Catalog,
+    Ping,
+}
+
+/// The actions a client may send.
+pub const ACTIONS: [&str; 5] = ["enqueue", "cancel", "sync", "catalog", "ping"];
+
+/// A message a client sent that could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("message is {size} bytes; the limit is {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("unknown action `{0}`; use one of: enqueue, cancel, sync, catalog, ping")]
+    UnknownAction(String),
+    #[error("invalid message: {0}")]
+    Invalid(String),
+}
+
+impl ProtocolError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProtocolError::TooLarge { .. } => "message_too_large",
+            ProtocolError::UnknownAction(_) => "unknown_action",
+            ProtocolError::Invalid(_) => "invalid_request",
+        }
+    }
+}
+
+/// Parses a client message body, refusing bodies above `limit` bytes before parsing them.
+pub fn parse_client_message(body: &str, limit: usize) -> Result<ClientMessage, ProtocolError> {
+    if body.len() > limit {
+        return Err(ProtocolError::TooLarge {
+            size: body.len(),
+            limit,
+        });
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| ProtocolError::Invalid(e.to_string()))?;
+    let action = match value.get("action") {
+        Some(serde_json::Value::String(action)) => action.clone(),
+        Some(_) => return Err(ProtocolError::Invalid("`action` must be a string".into())),
+        None => return Err(ProtocolError::Invalid("missing `action`".into())),
+    };
+    if !ACTIONS.contains(&action.as_str()) {
+        let shown: String = action.chars().take(40).collect();
+        return Err(ProtocolError::UnknownAction(shown));
+    }
+    serde_json::from_value(value).map_err(|e| ProtocolError::Invalid(e.to_string()))
+}
+
+/// A per-player notification: numbered, timestamped, stored when the player is offline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub seq: u64,
+    pub at: Millis,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// What happened to a player's tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    TaskStarted {
+        task_id: String,
+        activity: Activity,
+        target: String,
+        quantity: u32,
+        started_at: Millis,
+        ends_at: Millis,
+    },
+    TaskProgress {
+        task_id: String,
+        done: u32,
+        total: u32,
+        ends_at: Millis,
+    },
+    TaskCompleted {
+        task_id: String,
+        activity: Activity,
+        outcome: Outcome,
+        refunded: BTreeMap<String, u64>,
+        /// Tracks that gained a level, with the new level.
+        level_ups: BTreeMap<String, u32>,
+    },
+    TaskFailed {
+        task_id: String,
+        code: String,
+        message: String,
+        attempts: u32,
+        /// When it will be tried again; absent when the failure is final.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_at: Option<Millis>,
+    },
+    TaskCancelled {
+        task_id: String,
+        /// What the actions done before the cancel gave (absent if it had not started).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        settled: Option<Outcome>,
+        refunded: BTreeMap<String, u64>,
+    },
+    QueueUpdated {
+        queue: Vec<QueueEntry>,
+    },
+}
+
+impl Event {
+    /// The `type` string, for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::TaskStarted { .. } => "task_started",
+            Event::TaskProgress { .. } => "task_progress",
+            Event::TaskCompleted { .. } => "task_completed",
+            Event::TaskFailed { .. } => "task_failed",
+            Event::TaskCancelled { .. } => "task_cancelled",
+            Event::QueueUpdated { .. } => "queue_updated",
+        }
+    }
+}
+
+/// One task as the client sees it in its queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    pub task_id: String,
+    pub request_id: String,
+    pub task: TaskRequest,
+    pub status: TaskStatus,
+    pub enqueued_at: Millis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Millis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<Millis>,
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<Millis>,
+}
+
+impl From<&Task> for QueueEntry {
+    fn from(task: &Task) -> Self {
+        QueueEntry {
+            task_id: task.task_id.clone(),
+            request_id: task.request_id.clone(),
+            task: task.request.clone(),
+            status: task.status,
+            enqueued_at: task.enqueued_at,
+            started_at: task.started_at,
+            ends_at: task.ends_at,
+            attempts: task.attempts,
+            retry_at: task.retry_at,
+        }
+    }
+}
+
+/// A direct answer to one client message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply {
+    Snapshot {
+        at: Millis,
+        player: PlayerView,
+        queue: Vec<QueueEntry>,
+    },
+    Catalog {
+        at: Millis,
+        catalog: Box<Catalog>,
+    },
+    Ack {
+        at: Millis,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        task_id: String,
+        /// True when the request id was seen before and nothing new was queued.
+        duplicate: bool,
+    },
+    Pong {
+        at: Millis,
+    },
+    Error {
+        at: Millis,
+        code: String,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+    },
+}
+
+impl Reply {
+    /// The error reply for a rejection.
+    pub fn rejection(at: Millis, rejection: &Rejection, request_id: Option<String>) -> Reply {
+        Reply::Error {
+            at,
+            code: rejection.code().to_owned(),
+            message: rejection.to_string(),
+            retry_after_ms: rejection.retry_after_ms(),
+            request_id,
+        }
+    }
+
+    /// The error reply for a message that could not be parsed.
+    pub fn protocol_error(at: Millis, error: &ProtocolError) -> Reply {
+        Reply::Error {
+            at,
+            code: error.code().to_owned(),
+            message: error.to_string(),
+            retry_after_ms: None,
+            request_id: None,
+        }
+    }
+}
+
+/// Progress on one level track.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackView {
+    pub level: u32,
+    pub xp: u64,
+    /// XP at which the next level is reached (absent at the cap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_level_xp: Option<u64>,
+}
+
+/// Worn gear as the client sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GearView {
+    pub item: String,
+    pub quality: u8,
+    pub durability: u32,
+    pub max_durability: u32,
+}
+
+/// The player as the client sees it: levels are derived from XP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlayerView {
+    pub player_id: String,
+    pub character: TrackView,
+    pub skills: BTreeMap<Skill, TrackView>,
+    pub equipment: BTreeMap<String, GearView>,
+    pub inventory: BTreeMap<String, u64>,
+    pub stations: Vec<String>,
+}
+
+fn track(xp: u64, catalog: &Catalog) -> TrackView {
+    let max = catalog.rules.max_level;
+    let level = crate::xp::level_for_xp(xp, max);
+    TrackView {
+        level,
+        xp,
+        next_level_xp: (level < max).then(|| xp_for_level(level + 1)),
+    }
+}
+
+impl PlayerView {
+    pub fn of(player: &Player, catalog: &Catalog) -> PlayerView {
+        PlayerView {
+            player_id: player.player_id.clone(),
+            character: track(player.character_xp, catalog),
+            skills: Skill::ALL
+                .iter()
+                .map(|s| (*s, track(player.skill_xp(*s), catalog)))
+                .collect(),
+            equipment: player
+                .equipment
+                .iter()
+                .map(|(slot, worn)| {
+                    let max = catalog.gear(&worn.item).map_or(worn.durability, |g| {
+                        max_durability(g, worn.quality, catalog)
+                    });
+                    (
+                        slot.clone(),
+                        GearView {
+                            item: worn.item.clone(),
+                            quality: worn.quality,
+                            durability: worn.durability,
+                            max_durability: max,
+                        },
+                    )
+                })
+                .collect(),
+            inventory: player.inventory.clone(),
+            stations: player.stations.iter().cloned().collect(),
+        }
+    }
+}
