@@ -1,0 +1,5 @@
+//! The application layer: ports (what the use cases need from the world), the use cases as plain
+//! async functions over them, and in-memory adapters with the same semantics as DynamoDB.
+
+pub mod ports;
+pub mod state;
