@@ -23,6 +23,7 @@ timeout="${MOTO_START_TIMEOUT:-30}"
 
 log="$(mktemp)"
 moto_pid=""
+# shellcheck disable=SC2317  # reached through the EXIT trap
 stop_moto() {
     if [ -n "$moto_pid" ] && kill -0 "$moto_pid" 2>/dev/null; then
         kill "$moto_pid" 2>/dev/null || true
