@@ -30,7 +30,10 @@ fn the_shipped_catalog_loads_and_has_the_promised_content() {
         })
         .collect();
     let tiers: std::collections::BTreeSet<u32> = tools.iter().map(|g| g.tier).collect();
-    assert!(tools.len() >= 4 && tiers.len() >= 4, "four tools of rising tier");
+    assert!(
+        tools.len() >= 4 && tiers.len() >= 4,
+        "four tools of rising tier"
+    );
     assert!(catalog.recipes.values().any(|r| r.station.is_some()));
     assert!(catalog.recipes.values().any(|r| r.station.is_none()));
     assert!(catalog.recipes.values().any(|r| r.quality));
@@ -39,16 +42,26 @@ fn the_shipped_catalog_loads_and_has_the_promised_content() {
     assert!(rarities.contains(&Rarity::Common) && rarities.contains(&Rarity::Legendary));
     assert!(catalog.resources.values().any(|r| !r.rare_drops.is_empty()));
     assert!(catalog.enemies.values().all(|e| !e.loot.always.is_empty()));
-    assert!(catalog.enemies.values().any(|e| !e.loot.tertiary.is_empty()));
-    assert!(catalog.gear("bronze_sword").is_some_and(|g| g.slot == WEAPON_SLOT));
-    assert!(catalog.gear("leather_body").is_some_and(|g| g.slot == ARMOUR_SLOT));
+    assert!(catalog
+        .enemies
+        .values()
+        .any(|e| !e.loot.tertiary.is_empty()));
+    assert!(catalog
+        .gear("bronze_sword")
+        .is_some_and(|g| g.slot == WEAPON_SLOT));
+    assert!(catalog
+        .gear("leather_body")
+        .is_some_and(|g| g.slot == ARMOUR_SLOT));
 }
 
 #[test]
 fn some_recipes_use_harvested_materials() {
     let catalog = Catalog::shipped();
-    let harvested: std::collections::BTreeSet<&str> =
-        catalog.resources.values().map(|r| r.item.as_str()).collect();
+    let harvested: std::collections::BTreeSet<&str> = catalog
+        .resources
+        .values()
+        .map(|r| r.item.as_str())
+        .collect();
     assert!(catalog
         .recipes
         .values()
@@ -79,7 +92,10 @@ fn a_negative_number_is_refused() {
     let err = error_after(|v| {
         v["locations"]["meadow"]["rare_bonus"] = (-0.5).into();
     });
-    assert!(err.contains("locations.meadow") && err.contains("rare_bonus"), "{err}");
+    assert!(
+        err.contains("locations.meadow") && err.contains("rare_bonus"),
+        "{err}"
+    );
     // Unsigned fields refuse negatives at parse time, naming the path.
     let err = error_after(|v| {
         v["enemies"]["cow"]["hitpoints"] = (-3).into();
@@ -92,17 +108,29 @@ fn a_difficulty_below_one_is_refused() {
     let err = error_after(|v| {
         v["enemies"]["goblin"]["difficulty"] = 0.5.into();
     });
-    assert!(err.contains("enemies.goblin") && err.contains("difficulty"), "{err}");
+    assert!(
+        err.contains("enemies.goblin") && err.contains("difficulty"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_stations_locations_and_tools_are_refused() {
     let err = error_after(|v| v["recipes"]["bronze_bar"]["station"] = "volcano".into());
-    assert!(err.contains("recipes.bronze_bar") && err.contains("station"), "{err}");
+    assert!(
+        err.contains("recipes.bronze_bar") && err.contains("station"),
+        "{err}"
+    );
     let err = error_after(|v| v["locations"]["meadow"]["resources"]["moon_rock"] = 1.0.into());
-    assert!(err.contains("locations.meadow") && err.contains("resources.moon_rock"), "{err}");
+    assert!(
+        err.contains("locations.meadow") && err.contains("resources.moon_rock"),
+        "{err}"
+    );
     let err = error_after(|v| v["resources"]["oak_log"]["tool"] = "chainsaw".into());
-    assert!(err.contains("resources.oak_log") && err.contains("tool"), "{err}");
+    assert!(
+        err.contains("resources.oak_log") && err.contains("tool"),
+        "{err}"
+    );
     let err = error_after(|v| v["enemies"]["troll"]["loot"]["tertiary"][0]["item"] = "gold".into());
     assert!(err.contains("loot.tertiary[0].item"), "{err}");
 }
@@ -125,7 +153,10 @@ fn a_missing_rarity_and_an_empty_min_max_range_are_refused() {
     let err = error_after(|v| {
         v["enemies"]["cow"]["loot"]["always"][0]["min"] = 5.into();
     });
-    assert!(err.contains("enemies.cow") && err.contains("loot.always[0]"), "{err}");
+    assert!(
+        err.contains("enemies.cow") && err.contains("loot.always[0]"),
+        "{err}"
+    );
 }
 
 #[test]

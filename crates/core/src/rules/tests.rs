@@ -77,7 +77,11 @@ fn harvest_expected_yield_multiplies_every_factor() {
         c,
     );
     // 1.0 base × 1.25 mine × 1.1 tool × 1.1 skill (margin 10) × 1.5 level × 1.0 difficulty
-    assert!((stats.expected_yield - 2.26875).abs() < 1e-9, "{}", stats.expected_yield);
+    assert!(
+        (stats.expected_yield - 2.26875).abs() < 1e-9,
+        "{}",
+        stats.expected_yield
+    );
     assert_eq!(stats.xp_per_action, 15);
     // sapphire 0.004 × (1 + 0.1 tool + 0.2 location)
     assert!((stats.rare[0].2 - 0.0052).abs() < 1e-12);
@@ -173,7 +177,10 @@ fn higher_margin_shifts_quality_weight_to_higher_tiers() {
     // growth 1 + 0.05·40 = 3 per tier.
     assert_eq!(high, vec![1000, 450, 360, 216, 81]);
     // Recipes without quality always make normal items.
-    assert_eq!(craft::stats(&c.recipes["bronze_bar"], 41, 1, c).quality_weights, vec![1]);
+    assert_eq!(
+        craft::stats(&c.recipes["bronze_bar"], 41, 1, c).quality_weights,
+        vec![1]
+    );
 }
 
 #[test]
@@ -191,7 +198,10 @@ fn failed_crafts_give_no_item_and_a_share_of_the_xp() {
     assert_eq!(made, u64::from(out.successes));
     assert!(out.successes < 10, "{}", out.successes);
     let failures = u64::from(50 - out.successes);
-    assert_eq!(out.xp, stats.xp_success * u64::from(out.successes) + stats.xp_failure * failures);
+    assert_eq!(
+        out.xp,
+        stats.xp_success * u64::from(out.successes) + stats.xp_failure * failures
+    );
     assert_eq!(stats.xp_failure, 2); // round(8 × 0.25 × 1.05)
 }
 
@@ -206,7 +216,10 @@ fn preserved_units_never_exceed_the_inputs_of_the_actions_settled() {
     for (item, kept) in &out.preserved {
         assert!(*kept <= u64::from(inputs[item]) * 200);
     }
-    assert!(out.preserved.values().sum::<u64>() > 0, "margin 69 preserves something");
+    assert!(
+        out.preserved.values().sum::<u64>() > 0,
+        "margin 69 preserves something"
+    );
 }
 
 #[test]
@@ -254,13 +267,21 @@ fn an_enemy_that_cannot_hit_never_wins_and_a_stalemate_is_a_loss() {
         enemy_max_hit: 0,
         enemy_hitpoints: 10,
     };
-    assert!(!combat::fight(&m, 100, &mut seed(6).rolls(crate::rng::RollKind::CombatFight, 0)));
+    assert!(!combat::fight(
+        &m,
+        100,
+        &mut seed(6).rolls(crate::rng::RollKind::CombatFight, 0)
+    ));
     let sure = combat::Matchup {
         player_hit: 1.0,
         player_max_hit: 10,
         ..m
     };
-    assert!(combat::fight(&sure, 100, &mut seed(6).rolls(crate::rng::RollKind::CombatFight, 0)));
+    assert!(combat::fight(
+        &sure,
+        100,
+        &mut seed(6).rolls(crate::rng::RollKind::CombatFight, 0)
+    ));
 }
 
 #[test]
@@ -270,7 +291,14 @@ fn combat_wins_drop_the_always_loot_and_losses_give_reduced_xp() {
         enemy: "cow".into(),
         quantity: 20,
     };
-    let out = outcome(&request, &snapshot(30, 30, &["iron_sword", "iron_platebody"]), &seed(7), c, 20).unwrap();
+    let out = outcome(
+        &request,
+        &snapshot(30, 30, &["iron_sword", "iron_platebody"]),
+        &seed(7),
+        c,
+        20,
+    )
+    .unwrap();
     assert_eq!(out.successes, 20, "a level 30 fighter beats every cow");
     // bones 1 × common 1.0 × level 2.5 × difficulty 1.0 = 2.5 per win → 2 or 3.
     assert!((40..=60).contains(&out.items["bones"]), "{:?}", out.items);
@@ -329,7 +357,10 @@ fn a_prefix_of_actions_is_the_start_of_the_whole_task() {
             assert!(next.xp >= previous.xp);
             assert!(next.successes >= previous.successes);
             for (item, units) in &previous.items {
-                assert!(next.items.get(item).copied().unwrap_or(0) >= *units, "{request:?} {k}");
+                assert!(
+                    next.items.get(item).copied().unwrap_or(0) >= *units,
+                    "{request:?} {k}"
+                );
             }
             previous = next;
         }
