@@ -184,7 +184,11 @@ fn request() -> impl Strategy<Value = TaskRequest> {
     prop_oneof![
         (0..spots.len(), 1u32..30).prop_map(move |(i, quantity)| {
             let (resource, location) = spots[i].clone();
-            TaskRequest::Harvest { resource, location, quantity }
+            TaskRequest::Harvest {
+                resource,
+                location,
+                quantity,
+            }
         }),
         (0..recipes.len(), 1u32..8).prop_map(move |(i, quantity)| TaskRequest::Craft {
             recipe: recipes[i].clone(),
@@ -220,7 +224,9 @@ fn rich_player(levels: u32) -> Player {
         }
     }
     player.inventory.insert("iron_pickaxe".into(), 1);
-    player.stations.extend(["furnace".to_owned(), "anvil".to_owned()]);
+    player
+        .stations
+        .extend(["furnace".to_owned(), "anvil".to_owned()]);
     player
 }
 
@@ -232,14 +238,27 @@ fn check_plan(before: &Player, tasks: &[Task], plan: &Plan) -> Result<(), TestCa
     for entry in &plan.ledger {
         *ledger.entry(&entry.item).or_insert(0) += entry.delta;
     }
-    let keys: std::collections::BTreeSet<&String> = before.inventory.keys().chain(after.inventory.keys()).collect();
+    let keys: std::collections::BTreeSet<&String> = before
+        .inventory
+        .keys()
+        .chain(after.inventory.keys())
+        .collect();
     for key in keys {
         let diff = after.count(key) as i64 - before.count(key) as i64;
-        prop_assert_eq!(diff, ledger.get(key.as_str()).copied().unwrap_or(0), "item {}", key);
+        prop_assert_eq!(
+            diff,
+            ledger.get(key.as_str()).copied().unwrap_or(0),
+            "item {}",
+            key
+        );
     }
     prop_assert!(after.inventory.values().all(|n| *n > 0), "no zero entries");
     // Refunds never exceed what a task reserved.
-    for entry in plan.ledger.iter().filter(|e| e.reason == LedgerReason::Refund) {
+    for entry in plan
+        .ledger
+        .iter()
+        .filter(|e| e.reason == LedgerReason::Refund)
+    {
         let reserved = plan
             .tasks
             .iter()
@@ -256,14 +275,20 @@ fn check_plan(before: &Player, tasks: &[Task], plan: &Plan) -> Result<(), TestCa
     }
     if let Some(write) = &plan.player {
         prop_assert_eq!(write.expected_version, Some(before.version));
-        prop_assert_eq!(write.player.next_seq, before.next_seq + plan.notifications.len() as u64);
+        prop_assert_eq!(
+            write.player.next_seq,
+            before.next_seq + plan.notifications.len() as u64
+        );
     }
     // Every task write names a task of this player.
     for write in &plan.tasks {
         prop_assert_eq!(&write.task.player_id, &before.player_id);
         let loaded = tasks.iter().find(|t| t.task_id == write.task.task_id);
         if let Some(loaded) = loaded {
-            prop_assert!(!loaded.status.is_final(), "a final task is never written again");
+            prop_assert!(
+                !loaded.status.is_final(),
+                "a final task is never written again"
+            );
         }
     }
     Ok(())
