@@ -124,24 +124,23 @@ impl Swings {
         alive[hp] = 1.0;
         let each = self.hit / self.max_hit as f64;
         let mut deaths = Vec::with_capacity(swings as usize);
+        let mut next = vec![0.0_f64; hp + 1];
         for _ in 0..swings {
-            let mut next = vec![0.0_f64; hp + 1];
-            let mut died = 0.0;
-            for h in 1..=hp {
-                let mass = alive[h];
-                if mass == 0.0 {
-                    continue;
-                }
-                next[h] += mass * (1.0 - self.hit);
-                // Damage ≥ h kills; smaller damage leaves h − d.
-                let killing = self.max_hit.saturating_sub(h - 1);
-                died += mass * each * killing as f64;
-                for damage in 1..h.min(self.max_hit + 1) {
-                    next[h - damage] += mass * each;
+            // Damage ≥ h kills from h hitpoints: max_hit − h + 1 of the max_hit equal outcomes.
+            let died: f64 = (1..=hp.min(self.max_hit))
+                .map(|h| alive[h] * each * (self.max_hit - h + 1) as f64)
+                .sum();
+            // Landing at h comes from h + 1 ..= h + max_hit: a window slid down from the top.
+            let mut window = 0.0;
+            for h in (1..=hp).rev() {
+                next[h] = alive[h] * (1.0 - self.hit) + window * each;
+                window += alive[h];
+                if h + self.max_hit <= hp {
+                    window -= alive[h + self.max_hit];
                 }
             }
             deaths.push(died);
-            alive = next;
+            std::mem::swap(&mut alive, &mut next);
         }
         deaths
     }
