@@ -70,6 +70,7 @@ struct ReportArgs {
     /// Only this activity.
     #[arg(long, value_enum)]
     activity: Option<ActivityArg>,
+    /// Output format: aligned table, or CSV/JSON with every figure unrounded.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     format: FormatArg,
     /// Also write a chart of the best target's figure by level, per activity, to this SVG file.
@@ -88,6 +89,7 @@ struct ReportArgs {
 struct CheckArgs {
     #[command(flatten)]
     catalog: CatalogArg,
+    /// Output format for the findings.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     format: FormatArg,
 }
@@ -102,7 +104,7 @@ struct ReplayArgs {
     /// Environment variable holding the seed secret (its raw bytes are the secret).
     #[arg(long, value_name = "NAME", default_value = "SEED_SECRET")]
     secret_env: String,
-    /// `table` prints a summary and the differences; `json` the whole replay report.
+    /// `table` (or `csv`) prints a summary and the differences; `json` the whole replay report.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     format: FormatArg,
 }
