@@ -11,7 +11,9 @@ use crate::curve::{best_by_level, Curve, CurvePoint, ACTIVITIES};
 /// Which figure a chart shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Figure {
+    /// Best XP per hour.
     XpPerHour,
+    /// Best value per hour, in coins.
     ValuePerHour,
 }
 
@@ -34,8 +36,10 @@ impl Figure {
 /// Why a chart could not be drawn.
 #[derive(Debug, thiserror::Error)]
 pub enum ChartError {
+    /// No target has a positive figure at any level.
     #[error("there is nothing to chart: no target can be done at any level")]
     Empty,
+    /// The SVG backend failed.
     #[error("could not draw the chart: {0}")]
     Draw(String),
 }

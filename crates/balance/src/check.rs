@@ -46,13 +46,18 @@ pub const RELATIVE_EPSILON: f64 = 1e-9;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Check {
+    /// A higher tier no better than a lower one.
     DominatedGear,
+    /// Outclassed at every level it can be done.
     NeverWorthIt,
+    /// XP or value per hour falls as the level rises.
     FallingReward,
+    /// Pity lifts a rare drop beyond its stated rate.
     PityDistortion,
 }
 
 impl Check {
+    /// The check's name in output.
     pub fn as_str(self) -> &'static str {
         match self {
             Check::DominatedGear => "dominated_gear",
@@ -73,11 +78,14 @@ impl fmt::Display for Check {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
+    /// Worth a look; does not fail the command.
     Warning,
+    /// Fails the command (exit code 1).
     Error,
 }
 
 impl Severity {
+    /// The severity's name in output.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Warning => "warning",
@@ -89,7 +97,9 @@ impl Severity {
 /// One thing a check found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
+    /// The check that found it.
     pub check: Check,
+    /// How serious it is.
     pub severity: Severity,
     /// The catalog entry concerned, e.g. `steel_hatchet`, `chicken` or `copper_ore:sapphire`.
     pub subject: String,

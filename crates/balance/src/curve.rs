@@ -12,6 +12,7 @@ use crate::profile::{target_label, targets, Profile};
 /// One target's rewards per hour by level.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Curve {
+    /// The activity of the target.
     pub activity: Activity,
     /// `resource (location)`, or the recipe or enemy id.
     pub label: String,
@@ -25,9 +26,13 @@ pub struct Curve {
 /// The closed-form rewards of a target at one level, with the best gear for that level.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct CurvePoint {
+    /// Character and skill level.
     pub level: u32,
+    /// Chance one action succeeds.
     pub success_chance: f64,
+    /// Expected XP per hour.
     pub xp_per_hour: f64,
+    /// Expected value per hour, in coins.
     pub value_per_hour: f64,
     /// Value per hour less the materials used up (crafting's value added).
     pub net_value_per_hour: f64,

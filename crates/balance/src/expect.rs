@@ -49,8 +49,11 @@ pub struct Expectation {
 /// floor so a simulation that happens to see no variation is not judged with a zero error.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ActionVariance {
+    /// Variance of one action's XP (exact).
     pub xp: f64,
+    /// Lower bound on the variance of one action's units.
     pub items_floor: f64,
+    /// Lower bound on the variance of one action's value.
     pub value_floor: f64,
 }
 
@@ -64,9 +67,13 @@ impl ActionVariance {
 /// Exact expectations for one whole task.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskExpectation {
+    /// Actions in the task.
     pub actions: u32,
+    /// Expected XP of the task.
     pub xp: f64,
+    /// Expected units of the task, stations included.
     pub items: f64,
+    /// Expected value of the task, in coins.
     pub value: f64,
 }
 
@@ -76,14 +83,17 @@ impl Expectation {
         per_action * HOUR_MS / self.action_ms.max(1) as f64
     }
 
+    /// Long-run XP per hour.
     pub fn xp_per_hour(&self) -> f64 {
         self.per_hour(self.xp_per_action)
     }
 
+    /// Long-run units per hour.
     pub fn items_per_hour(&self) -> f64 {
         self.per_hour(self.items_per_action)
     }
 
+    /// Long-run coins of value per hour.
     pub fn value_per_hour(&self) -> f64 {
         self.per_hour(self.value_per_action)
     }

@@ -4,6 +4,8 @@
 //! [`odds`] restate them, the Monte Carlo in [`simulate`] runs them, and [`replay`] recomputes a
 //! stored task's outcome to prove it was granted as the rules say.
 
+#![warn(missing_docs)]
+
 pub mod chart;
 pub mod check;
 pub mod curve;

@@ -19,10 +19,13 @@ pub enum Format {
 /// Why output could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
+    /// The CSV writer failed.
     #[error("could not write CSV: {0}")]
     Csv(#[from] csv::Error),
+    /// JSON serialisation failed.
     #[error("could not write JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// The CSV writer produced bytes that are not UTF-8.
     #[error("CSV output is not UTF-8: {0}")]
     Utf8(#[from] std::string::FromUtf8Error),
 }
@@ -30,9 +33,13 @@ pub enum OutputError {
 /// The report's settings, written beside its rows in JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReportHeader {
+    /// The catalog version reported on.
     pub catalog_version: u32,
+    /// Simulated tasks per row.
     pub tasks: u32,
+    /// Actions per simulated task.
     pub quantity: u32,
+    /// The agreement tolerance, in standard errors.
     pub tolerance_se: f64,
 }
 

@@ -18,22 +18,41 @@ use idle_core::rules::{self, Outcome, RulesError};
 /// Why a task could not be replayed (as opposed to replayed and found different).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ReplayError {
+    /// The task's rules version is not the catalog's.
     #[error(
         "task {task_id} was computed with rules version {task}, but the catalog is version \
          {catalog}; load the catalog of version {task} with --catalog"
     )]
     RulesVersion {
+        /// The task.
         task_id: String,
+        /// Its rules version.
         task: u32,
+        /// The catalog's version.
         catalog: u32,
     },
+    /// The task has no snapshot: it never started.
     #[error("task {task_id} is {status} and never started, so it has no snapshot to replay")]
-    NotStarted { task_id: String, status: String },
+    NotStarted {
+        /// The task.
+        task_id: String,
+        /// Its status.
+        status: String,
+    },
+    /// The task has no stored outcome.
     #[error("task {task_id} is {status} and has no stored outcome to compare with")]
-    NoResult { task_id: String, status: String },
+    NoResult {
+        /// The task.
+        task_id: String,
+        /// Its status.
+        status: String,
+    },
+    /// The rules could not compute the outcome (a target the catalog lacks).
     #[error("task {task_id} cannot be recomputed: {source}")]
     Rules {
+        /// The task.
         task_id: String,
+        /// What the rules said.
         #[source]
         source: RulesError,
     },
@@ -53,13 +72,19 @@ pub struct Difference {
 /// What a replay found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReplayReport {
+    /// The task's player.
     pub player_id: String,
+    /// The task.
     pub task_id: String,
+    /// The task's status.
     pub status: TaskStatus,
+    /// The rules version replayed with.
     pub rules_version: u32,
     /// Actions recomputed (the stored outcome's `actions`).
     pub actions: u32,
+    /// The outcome stored on the task.
     pub stored: Outcome,
+    /// The outcome recomputed now.
     pub recomputed: Outcome,
     /// Every field that differs; empty when the task replays exactly.
     pub differences: Vec<Difference>,

@@ -32,6 +32,7 @@ pub struct ReportOptions {
 /// One target for one profile.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
+    /// The activity of the target.
     pub activity: Activity,
     /// Resource, recipe or enemy id.
     pub target: String,
@@ -41,8 +42,11 @@ pub struct Row {
     pub level: u32,
     /// The gear the task uses.
     pub gear: Vec<String>,
+    /// Expected XP per hour (closed form).
     pub xp_per_hour: f64,
+    /// Expected units per hour (closed form).
     pub items_per_hour: f64,
+    /// Expected value per hour in coins (closed form).
     pub value_per_hour: f64,
     /// Value per hour less the materials used up (differs from value for crafting only).
     pub net_value_per_hour: f64,
@@ -76,7 +80,9 @@ impl Row {
 pub struct Comparison {
     /// `success_rate`, `xp_per_task`, `items_per_task` or `value_per_task`.
     pub figure: &'static str,
+    /// The closed-form figure.
     pub expected: f64,
+    /// The Monte Carlo figure.
     pub simulated: f64,
     /// Standard error of the simulated figure.
     pub std_error: f64,

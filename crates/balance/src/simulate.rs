@@ -26,6 +26,7 @@ pub fn sim_seed(i: u32) -> Seed {
 /// What `tasks` simulated tasks gave.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Simulation {
+    /// Tasks simulated.
     pub tasks: u32,
     /// Actions over all tasks.
     pub actions: u64,
@@ -53,11 +54,15 @@ impl Simulation {
 /// Summary of one figure over the simulated tasks.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Distribution {
+    /// Mean over the tasks.
     pub mean: f64,
     /// Standard error of the mean: sample standard deviation / √n.
     pub std_error: f64,
+    /// 5th percentile (nearest rank).
     pub p5: f64,
+    /// Median (nearest rank).
     pub p50: f64,
+    /// 95th percentile (nearest rank).
     pub p95: f64,
 }
 
