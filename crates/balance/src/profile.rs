@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use idle_core::catalog::{Catalog, Gear, ARMOUR_SLOT, WEAPON_SLOT};
+use idle_core::catalog::{Catalog, Gear, ItemKind, ARMOUR_SLOT, WEAPON_SLOT};
 use idle_core::model::{Equipped, Snapshot, TaskRequest};
 use idle_core::rules::harvest;
 
@@ -182,7 +182,8 @@ impl Profile {
 }
 
 /// Every target of the catalog as a task request of `quantity` actions: each resource at each
-/// location offering it, each recipe, each enemy.
+/// location offering it, each recipe, each enemy. A recipe that builds a station gets a
+/// quantity of 1, the only one the game accepts.
 pub fn targets(catalog: &Catalog, quantity: u32) -> Vec<TaskRequest> {
     let mut all = Vec::new();
     for resource in catalog.resources.keys() {
@@ -196,10 +197,14 @@ pub fn targets(catalog: &Catalog, quantity: u32) -> Vec<TaskRequest> {
             }
         }
     }
-    for recipe in catalog.recipes.keys() {
+    for (recipe, def) in &catalog.recipes {
+        // The game builds a station once per task (and once per player).
+        let builds_station = catalog
+            .item(&def.output)
+            .is_some_and(|i| matches!(i.kind, ItemKind::Station));
         all.push(TaskRequest::Craft {
             recipe: recipe.clone(),
-            quantity,
+            quantity: if builds_station { 1 } else { quantity },
         });
     }
     for enemy in catalog.enemies.keys() {
