@@ -1,0 +1,204 @@
+//! Replay: recompute a stored task's outcome and compare it with what was granted.
+//!
+//! The outcome of a task is a pure function of its input snapshot, its seed
+//! (`Seed::for_task(secret, player id, task id)`) and the catalog of its rules version. A
+//! stored task carries the snapshot, the rules version and the outcome granted; [`replay`]
+//! recomputes the outcome of the same number of actions (a cancelled task settles a prefix) and
+//! lists every field that differs. It reads nothing itself, so a caller that loads tasks from
+//! DynamoDB (or a file, or stdin) can use it as it is.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use idle_core::catalog::Catalog;
+use idle_core::model::{Task, TaskStatus};
+use idle_core::rng::Seed;
+use idle_core::rules::{self, Outcome, RulesError};
+
+/// Why a task could not be replayed (as opposed to replayed and found different).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ReplayError {
+    /// The task's rules version is not the catalog's.
+    #[error(
+        "task {task_id} was computed with rules version {task}, but the catalog is version \
+         {catalog}; load the catalog of version {task} with --catalog"
+    )]
+    RulesVersion {
+        /// The task.
+        task_id: String,
+        /// Its rules version.
+        task: u32,
+        /// The catalog's version.
+        catalog: u32,
+    },
+    /// The task has no snapshot: it never started.
+    #[error("task {task_id} is {status} and never started, so it has no snapshot to replay")]
+    NotStarted {
+        /// The task.
+        task_id: String,
+        /// Its status.
+        status: String,
+    },
+    /// The task has no stored outcome.
+    #[error("task {task_id} is {status} and has no stored outcome to compare with")]
+    NoResult {
+        /// The task.
+        task_id: String,
+        /// Its status.
+        status: String,
+    },
+    /// The rules could not compute the outcome (a target the catalog lacks).
+    #[error("task {task_id} cannot be recomputed: {source}")]
+    Rules {
+        /// The task.
+        task_id: String,
+        /// What the rules said.
+        #[source]
+        source: RulesError,
+    },
+}
+
+/// One field whose stored and recomputed values differ.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Difference {
+    /// A dotted path into the outcome, e.g. `items.copper_ore` or `xp`.
+    pub field: String,
+    /// The stored value (`null` when absent).
+    pub stored: Value,
+    /// The recomputed value (`null` when absent).
+    pub recomputed: Value,
+}
+
+/// What a replay found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplayReport {
+    /// The task's player.
+    pub player_id: String,
+    /// The task.
+    pub task_id: String,
+    /// The task's status.
+    pub status: TaskStatus,
+    /// The rules version replayed with.
+    pub rules_version: u32,
+    /// Actions recomputed (the stored outcome's `actions`).
+    pub actions: u32,
+    /// The outcome stored on the task.
+    pub stored: Outcome,
+    /// The outcome recomputed now.
+    pub recomputed: Outcome,
+    /// Every field that differs; empty when the task replays exactly.
+    pub differences: Vec<Difference>,
+}
+
+impl ReplayReport {
+    /// True when the recomputed outcome equals the stored one exactly.
+    pub fn matches(&self) -> bool {
+        self.differences.is_empty() && self.stored == self.recomputed
+    }
+}
+
+/// Recomputes a stored task's outcome with the seed secret and the catalog of its rules
+/// version, and compares it field by field with the stored outcome.
+pub fn replay(task: &Task, secret: &[u8], catalog: &Catalog) -> Result<ReplayReport, ReplayError> {
+    let status = || task.status.as_str().to_owned();
+    if task.rules_version != catalog.version {
+        return Err(ReplayError::RulesVersion {
+            task_id: task.task_id.clone(),
+            task: task.rules_version,
+            catalog: catalog.version,
+        });
+    }
+    let snapshot = task
+        .snapshot
+        .as_ref()
+        .ok_or_else(|| ReplayError::NotStarted {
+            task_id: task.task_id.clone(),
+            status: status(),
+        })?;
+    let stored = task
+        .result
+        .as_ref()
+        .map(|r| &r.outcome)
+        .ok_or_else(|| ReplayError::NoResult {
+            task_id: task.task_id.clone(),
+            status: status(),
+        })?;
+    let seed = Seed::for_task(secret, &task.player_id, &task.task_id);
+    let recomputed = rules::outcome(&task.request, snapshot, &seed, catalog, stored.actions)
+        .map_err(|source| ReplayError::Rules {
+            task_id: task.task_id.clone(),
+            source,
+        })?;
+    let mut differences = Vec::new();
+    // Compare as JSON so every field, present or future, is covered.
+    let (a, b) = (
+        serde_json::to_value(stored).unwrap_or(Value::Null),
+        serde_json::to_value(&recomputed).unwrap_or(Value::Null),
+    );
+    diff("", &a, &b, &mut differences);
+    Ok(ReplayReport {
+        player_id: task.player_id.clone(),
+        task_id: task.task_id.clone(),
+        status: task.status,
+        rules_version: task.rules_version,
+        actions: stored.actions,
+        stored: stored.clone(),
+        recomputed,
+        differences,
+    })
+}
+
+/// Collects the leaves where two JSON values differ, with their dotted paths.
+fn diff(path: &str, stored: &Value, recomputed: &Value, out: &mut Vec<Difference>) {
+    match (stored, recomputed) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                let field = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                diff(
+                    &field,
+                    a.get(key).unwrap_or(&Value::Null),
+                    b.get(key).unwrap_or(&Value::Null),
+                    out,
+                );
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for i in 0..a.len().max(b.len()) {
+                diff(
+                    &format!("{path}[{i}]"),
+                    a.get(i).unwrap_or(&Value::Null),
+                    b.get(i).unwrap_or(&Value::Null),
+                    out,
+                );
+            }
+        }
+        (a, b) if a != b => out.push(Difference {
+            field: path.to_owned(),
+            stored: a.clone(),
+            recomputed: b.clone(),
+        }),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn differences_name_each_leaf_that_changed() {
+        let stored = json!({"xp": 10, "items": {"coal": 3, "ruby": 1}, "stations": ["anvil"]});
+        let recomputed = json!({"xp": 10, "items": {"coal": 4}, "stations": []});
+        let mut out = Vec::new();
+        diff("", &stored, &recomputed, &mut out);
+        let fields: Vec<&str> = out.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["items.coal", "items.ruby", "stations[0]"]);
+        assert_eq!(out[1].recomputed, Value::Null);
+    }
+}
