@@ -10,12 +10,28 @@ fn run(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn check_on_the_shipped_catalog_reports_its_errors_and_exits_1() {
+fn check_passes_the_shipped_catalog_and_fails_a_generous_pity_with_exit_1() {
     let out = run(&["check"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.trim_end().ends_with("warnings") && stdout.contains("0 errors"),
+        "{stdout}"
+    );
+
+    let mut catalog: serde_json::Value =
+        serde_json::from_str(idle_core::catalog::SHIPPED_JSON).unwrap();
+    catalog["resources"]["copper_ore"]["rare_drops"][0]["pity"] = 300.into();
+    let path = std::env::temp_dir().join(format!("idle-balance-pity-{}.json", std::process::id()));
+    std::fs::write(&path, catalog.to_string()).unwrap();
+    let out = run(&["check", "--catalog", path.to_str().unwrap()]);
+    std::fs::remove_file(&path).ok();
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("pity_distortion"), "{stdout}");
-    assert!(stdout.trim_end().ends_with("warnings"), "{stdout}");
+    assert!(
+        stdout.contains("pity_distortion") && stdout.contains("copper_ore:sapphire"),
+        "{stdout}"
+    );
 }
 
 #[test]

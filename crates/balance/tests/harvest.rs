@@ -89,7 +89,7 @@ fn action_time_and_rates_per_hour_follow_from_the_rules() {
     // Level 1 with a bronze pickaxe: 3000 ms, 1.05 ore (level bonus 5%), 11 XP (10 · 1.05).
     assert_eq!(e.action_ms, 3000);
     assert_eq!(e.xp_per_hour(), 11.0 * 1200.0);
-    let sapphire = idle_balance::pity::effective_rate(0.004, 400);
+    let sapphire = idle_balance::pity::effective_rate(0.004, 500);
     assert!((e.items_per_action - (1.05 + sapphire)).abs() < 1e-12);
     assert!((e.value_per_action - (1.05 * 3.0 + sapphire * 150.0)).abs() < 1e-9);
 }

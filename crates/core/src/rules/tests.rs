@@ -312,8 +312,8 @@ fn combat_wins_drop_the_always_loot_and_losses_give_reduced_xp() {
     let out = outcome(&request, &snapshot(1, 1, &[]), &seed(7), c, 5).unwrap();
     assert_eq!(out.successes, 0, "a level 1 fighter loses to a dragon");
     assert!(out.items.is_empty());
-    // round(400 × 4.0 difficulty × 1.05 level × 0.25) per loss.
-    assert_eq!(out.xp, 5 * 420);
+    // round(400 × 4.0 difficulty × 1.05 level × 0.1) per loss.
+    assert_eq!(out.xp, 5 * 168);
     assert!(out.wear.is_empty(), "no gear, no wear");
 }
 
