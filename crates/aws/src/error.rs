@@ -8,7 +8,7 @@ use std::fmt;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use idle_app::ports::StoreError;
+use idle_app::ports::{PostError, StoreError};
 
 /// What a failure means for the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,20 @@ pub(crate) fn to_store_error(kind: Kind, message: String) -> StoreError {
         Kind::Conflict => StoreError::Conflict(message),
         Kind::Transient => StoreError::Transient(message),
         Kind::Gone | Kind::Permanent => StoreError::Permanent(message),
+    }
+}
+
+/// A delivery error for a failed `@connections` call.
+pub(crate) fn post_error<E>(what: impl fmt::Display, err: SdkError<E, HttpResponse>) -> PostError
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+{
+    match sdk_kind(&err) {
+        Kind::Gone => PostError::Gone,
+        Kind::Transient | Kind::Conflict => {
+            PostError::Transient(format!("{what}: {}", DisplayErrorContext(&err)))
+        }
+        Kind::Permanent => PostError::Permanent(format!("{what}: {}", DisplayErrorContext(&err))),
     }
 }
 

@@ -13,7 +13,8 @@
 //!     idle_aws::Tables::from_env()?,
 //!     8, // WAKE_SHARDS
 //! );
-//! # let _ = store; Ok(()) }
+//! let notifier = idle_aws::ApiGatewayNotifier::new(&config, "https://example.invalid/prod");
+//! # let _ = (store, notifier); Ok(()) }
 //! ```
 //!
 //! # Item layout
@@ -57,11 +58,13 @@ mod error;
 mod game;
 mod inbox;
 mod items;
+mod notifier;
 mod store;
 mod tables;
 
 pub use config::{dynamodb_client, sdk_config, ConfigError, Tables, DYNAMODB_ENDPOINT_VAR};
 pub use connections::BY_PLAYER_INDEX;
 pub use game::WAKE_INDEX;
+pub use notifier::ApiGatewayNotifier;
 pub use store::{DynamoStore, DEFAULT_PAGE_SIZE};
 pub use tables::create_tables;
