@@ -60,6 +60,8 @@ mod inbox;
 mod items;
 mod notifier;
 mod store;
+#[cfg(feature = "streams")]
+pub mod stream;
 mod tables;
 
 pub use config::{dynamodb_client, sdk_config, ConfigError, Tables, DYNAMODB_ENDPOINT_VAR};

@@ -4,7 +4,7 @@
 //! moto and sets `DYNAMODB_ENDPOINT`. Without it every test here fails and says so. Each test
 //! creates its own tables under a unique prefix, so they run in parallel.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_sdk_dynamodb::types::{ProjectionType, StreamViewType, TimeToLiveStatus};
@@ -50,6 +50,7 @@ struct Fixture {
     store: DynamoStore,
     client: aws_sdk_dynamodb::Client,
     tables: Tables,
+    config: aws_config::SdkConfig,
 }
 
 /// Fresh tables for one test.
@@ -66,6 +67,7 @@ async fn fresh(test: &str) -> Fixture {
         store,
         client,
         tables,
+        config,
     }
 }
 
@@ -632,4 +634,78 @@ async fn a_corrupt_item_is_a_permanent_error_naming_table_and_key() {
         }
         other => panic!("expected a permanent error, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn the_task_stream_reads_back_as_a_lambda_event() {
+    let f = fresh("stream").await;
+    let before = new_state("p1");
+    f.store.create_player(&before).await.unwrap();
+    let (task_id, plan) = enqueue_plan(&before, "r1");
+    let after = before.after(&plan);
+    f.store.commit(&plan, &after).await.unwrap();
+    // Cancel it: the history's task moves to a final state (a MODIFY record).
+    let cancel =
+        idle_core::cancel(&game(), &after.player, &after.queue, &task_id, NOW + 1).unwrap();
+    let cancelled = after.after(&cancel);
+    f.store.commit(&cancel, &cancelled).await.unwrap();
+
+    let streams = idle_aws::stream::streams_client(&f.config);
+    let event = idle_aws::stream::read_stream_as_lambda_event(&f.client, &streams, &f.tables.tasks)
+        .await
+        .unwrap();
+
+    let names: Vec<&str> = event
+        .records
+        .iter()
+        .map(|r| r.event_name.as_str())
+        .collect();
+    assert_eq!(names, ["INSERT", "MODIFY"]);
+    let insert = &event.records[0];
+    let keys: HashMap<String, serde_json::Value> =
+        serde_dynamo::from_item(insert.change.keys.clone()).unwrap();
+    assert_eq!(keys["player_id"], "p1");
+    assert_eq!(keys["task_id"], task_id.as_str());
+    let task: Task = serde_dynamo::from_item(insert.change.new_image.clone()).unwrap();
+    assert_eq!(task, after.queue[0]);
+    assert_eq!(task.status, TaskStatus::Queued);
+    assert!(insert.change.old_image.is_empty());
+    assert!(insert
+        .event_source_arn
+        .as_deref()
+        .unwrap_or_default()
+        .contains(&f.tables.tasks));
+
+    let modify = &event.records[1];
+    let old: Task = serde_dynamo::from_item(modify.change.old_image.clone()).unwrap();
+    let new: Task = serde_dynamo::from_item(modify.change.new_image.clone()).unwrap();
+    assert_eq!(old.status, TaskStatus::Queued);
+    assert_eq!(new.status, TaskStatus::Cancelled);
+
+    let sequence: Vec<u128> = event
+        .records
+        .iter()
+        .map(|r| {
+            r.change
+                .sequence_number
+                .as_deref()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        sequence[0] < sequence[1],
+        "real, increasing sequence numbers: {sequence:?}"
+    );
+
+    let json = serde_json::to_string(&event).unwrap();
+    let parsed: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed, event);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["Records"][0]["eventName"], "INSERT");
+    assert_eq!(
+        value["Records"][0]["dynamodb"]["Keys"]["task_id"]["S"],
+        task_id.as_str()
+    );
 }
