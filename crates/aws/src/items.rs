@@ -1,0 +1,334 @@
+//! Items: how the game's values are laid out in the four tables.
+//!
+//! - **Players** (key `player_id`): the [`Player`]'s fields through `serde_dynamo`, plus
+//!   `queue` (L of M: the player's unfinished tasks, [`PlayerState::queue`]) and, only while
+//!   `wake_at` is set, `wake_at` (N, milliseconds) and `wake_shard` (N,
+//!   [`wake_shard`]`(player_id, shards)`), the keys of the sparse `wake` index. A player
+//!   without a wake-up has neither attribute (not even NULL: an index key attribute must be
+//!   absent or a number), so it is not in the index.
+//! - **Tasks** (the history; keys `player_id`, `task_id`): each [`Task`] through
+//!   `serde_dynamo`, `Option` fields as NULL.
+//! - **Connections** (key `connection_id`, index `by_player`): the [`Connection`] through
+//!   `serde_dynamo`; `expires_at` (N, seconds) is the TTL attribute.
+//! - **Notifications** (keys `player_id`, `seq` (N)): `body` (S, the [`Notification`] as JSON,
+//!   exactly what the client is sent) and `expires_at` (N, seconds, the TTL attribute).
+//!
+//! Reading an item that does not have this shape is a [`StoreError::Permanent`] naming the
+//! table and the key, never a panic.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use idle_app::ports::{wake_shard, Connection, StoreError};
+use idle_app::state::PlayerState;
+use idle_core::model::{Player, Task};
+use idle_core::protocol::Notification;
+
+/// An item as the SDK sends and receives it.
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+pub(crate) const PLAYER_ID: &str = "player_id";
+pub(crate) const TASK_ID: &str = "task_id";
+pub(crate) const CONNECTION_ID: &str = "connection_id";
+pub(crate) const QUEUE: &str = "queue";
+pub(crate) const WAKE_AT: &str = "wake_at";
+pub(crate) const WAKE_SHARD: &str = "wake_shard";
+pub(crate) const SEQ: &str = "seq";
+pub(crate) const BODY: &str = "body";
+pub(crate) const EXPIRES_AT: &str = "expires_at";
+pub(crate) const VERSION: &str = "version";
+pub(crate) const STATUS: &str = "status";
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: impl Display) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn corrupt(table: &str, key: &str, what: impl Display) -> StoreError {
+    StoreError::Permanent(format!("corrupt item in table {table}, key {key}: {what}"))
+}
+
+fn unwritable(what: &str, key: &str, err: impl Display) -> StoreError {
+    StoreError::Permanent(format!("cannot encode {what} {key}: {err}"))
+}
+
+/// The string attribute `name` of an item, for naming the item in errors.
+pub(crate) fn key_text(item: &Item, name: &str) -> String {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => value.clone(),
+        Some(AttributeValue::N(value)) => value.clone(),
+        _ => format!("<no {name}>"),
+    }
+}
+
+/// True if a value holds a type this SDK does not know (a newer DynamoDB type): `serde_dynamo`
+/// would panic on it, so readers refuse such items first.
+fn has_unknown(value: &AttributeValue) -> bool {
+    match value {
+        AttributeValue::M(map) => map.values().any(has_unknown),
+        AttributeValue::L(list) => list.iter().any(has_unknown),
+        other => other.is_unknown(),
+    }
+}
+
+/// Refuses an item with an attribute of an unknown type.
+pub(crate) fn known(table: &str, key: &str, item: &Item) -> Result<(), StoreError> {
+    match item.iter().find(|(_, value)| has_unknown(value)) {
+        Some((name, _)) => Err(corrupt(
+            table,
+            key,
+            format_args!("attribute `{name}` has a type this build does not know"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The Players item of a player and its queue.
+pub(crate) fn player_item(state: &PlayerState, shards: u32) -> Result<Item, StoreError> {
+    let id = &state.player.player_id;
+    let mut item: Item =
+        serde_dynamo::to_item(&state.player).map_err(|e| unwritable("player", id, e))?;
+    let queue: AttributeValue = serde_dynamo::to_attribute_value(&state.queue)
+        .map_err(|e| unwritable("queue of", id, e))?;
+    item.insert(QUEUE.to_owned(), queue);
+    match state.player.wake_at {
+        Some(at) => {
+            item.insert(WAKE_AT.to_owned(), n(at));
+            item.insert(WAKE_SHARD.to_owned(), n(wake_shard(id, shards)));
+        }
+        None => {
+            item.remove(WAKE_AT);
+            item.remove(WAKE_SHARD);
+        }
+    }
+    Ok(item)
+}
+
+/// A player and its queue from a Players item.
+pub(crate) fn player_state(table: &str, mut item: Item) -> Result<PlayerState, StoreError> {
+    let key = key_text(&item, PLAYER_ID);
+    known(table, &key, &item)?;
+    item.remove(WAKE_SHARD);
+    let queue = match item.remove(QUEUE) {
+        Some(value) => serde_dynamo::from_attribute_value::<_, Vec<Task>>(value)
+            .map_err(|e| corrupt(table, &key, format_args!("queue: {e}")))?,
+        None => Vec::new(),
+    };
+    let player: Player = serde_dynamo::from_item(item).map_err(|e| corrupt(table, &key, e))?;
+    if player.player_id != key {
+        return Err(corrupt(table, &key, "player_id does not match the key"));
+    }
+    Ok(PlayerState { player, queue })
+}
+
+/// The Tasks (history) item of a task.
+pub(crate) fn task_item(task: &Task) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(task)
+        .map_err(|e| unwritable("task", &format!("{}/{}", task.player_id, task.task_id), e))
+}
+
+/// A task from a Tasks item.
+pub(crate) fn task_from_item(table: &str, item: Item) -> Result<Task, StoreError> {
+    let key = format!(
+        "{}/{}",
+        key_text(&item, PLAYER_ID),
+        key_text(&item, TASK_ID)
+    );
+    known(table, &key, &item)?;
+    serde_dynamo::from_item(item).map_err(|e| corrupt(table, &key, e))
+}
+
+/// The Connections item of a connection.
+pub(crate) fn connection_item(connection: &Connection) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(connection)
+        .map_err(|e| unwritable("connection", &connection.connection_id, e))
+}
+
+/// A connection from a Connections item.
+pub(crate) fn connection_from_item(table: &str, item: Item) -> Result<Connection, StoreError> {
+    let key = key_text(&item, CONNECTION_ID);
+    known(table, &key, &item)?;
+    serde_dynamo::from_item(item).map_err(|e| corrupt(table, &key, e))
+}
+
+/// The Notifications item of a player's notification.
+pub(crate) fn notification_item(
+    player_id: &str,
+    notification: &Notification,
+    expires_at: i64,
+) -> Result<Item, StoreError> {
+    let body = serde_json::to_string(notification).map_err(|e| {
+        unwritable(
+            "notification",
+            &format!("{player_id}/{}", notification.seq),
+            e,
+        )
+    })?;
+    Ok(HashMap::from([
+        (PLAYER_ID.to_owned(), s(player_id)),
+        (SEQ.to_owned(), n(notification.seq)),
+        (BODY.to_owned(), s(body)),
+        (EXPIRES_AT.to_owned(), n(expires_at)),
+    ]))
+}
+
+/// A stored notification and when it expires (seconds), from a Notifications item.
+pub(crate) fn notification_from_item(
+    table: &str,
+    item: &Item,
+) -> Result<(Notification, i64), StoreError> {
+    let key = format!("{}/{}", key_text(item, PLAYER_ID), key_text(item, SEQ));
+    let body = match item.get(BODY) {
+        Some(AttributeValue::S(body)) => body,
+        _ => return Err(corrupt(table, &key, "no string attribute `body`")),
+    };
+    let notification: Notification =
+        serde_json::from_str(body).map_err(|e| corrupt(table, &key, format_args!("body: {e}")))?;
+    let expires_at = match item.get(EXPIRES_AT) {
+        Some(AttributeValue::N(value)) => value
+            .parse::<i64>()
+            .map_err(|e| corrupt(table, &key, format_args!("expires_at: {e}")))?,
+        _ => return Err(corrupt(table, &key, "no number attribute `expires_at`")),
+    };
+    Ok((notification, expires_at))
+}
+
+/// The number attribute `name` as a u64.
+pub(crate) fn number_u64(
+    table: &str,
+    item: &Item,
+    name: &str,
+    key: &str,
+) -> Result<u64, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(value)) => value
+            .parse::<u64>()
+            .map_err(|e| corrupt(table, key, format_args!("{name}: {e}"))),
+        _ => Err(corrupt(
+            table,
+            key,
+            format_args!("no number attribute `{name}`"),
+        )),
+    }
+}
+
+/// The string attribute `name`.
+pub(crate) fn string<'i>(table: &str, item: &'i Item, name: &str) -> Result<&'i str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value),
+        _ => Err(corrupt(
+            table,
+            &key_text(item, name),
+            format_args!("no string attribute `{name}`"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use idle_core::catalog::Catalog;
+    use idle_core::model::{TaskRequest, TaskStatus};
+    use idle_core::protocol::Event;
+
+    use super::*;
+
+    fn state(wake_at: Option<i64>) -> PlayerState {
+        let mut player = Player::new("p1", 1_000, Catalog::shipped(), 10);
+        player.wake_at = wake_at;
+        let task = Task {
+            player_id: "p1".into(),
+            task_id: "t0000000001".into(),
+            request_id: "r1".into(),
+            request: TaskRequest::Harvest {
+                resource: "copper_ore".into(),
+                location: "meadow".into(),
+                quantity: 3,
+            },
+            bypass_validation: false,
+            status: TaskStatus::Queued,
+            enqueued_at: 1_000,
+            started_at: None,
+            ends_at: None,
+            finished_at: None,
+            attempts: 0,
+            retry_at: None,
+            rules_version: 1,
+            snapshot: None,
+            result: None,
+            failure: None,
+        };
+        PlayerState {
+            player,
+            queue: vec![task],
+        }
+    }
+
+    #[test]
+    fn a_player_with_a_wake_up_carries_the_index_keys_and_reads_back_equal() {
+        let before = state(Some(5_000));
+        let item = player_item(&before, 8).unwrap();
+        assert_eq!(item.get(WAKE_AT), Some(&n(5_000)));
+        assert_eq!(item.get(WAKE_SHARD), Some(&n(wake_shard("p1", 8))));
+        assert!(matches!(item.get(QUEUE), Some(AttributeValue::L(l)) if l.len() == 1));
+        assert_eq!(player_state("Players", item).unwrap(), before);
+    }
+
+    #[test]
+    fn a_player_without_a_wake_up_has_no_index_attributes_at_all() {
+        let before = state(None);
+        let item = player_item(&before, 8).unwrap();
+        assert!(!item.contains_key(WAKE_AT), "{item:?}");
+        assert!(!item.contains_key(WAKE_SHARD));
+        assert_eq!(player_state("Players", item).unwrap(), before);
+    }
+
+    #[test]
+    fn a_corrupt_player_item_is_a_permanent_error_naming_table_and_key() {
+        let mut item = player_item(&state(None), 8).unwrap();
+        item.insert(VERSION.to_owned(), s("not a number"));
+        match player_state("Players", item) {
+            Err(StoreError::Permanent(message)) => {
+                assert!(
+                    message.contains("Players") && message.contains("p1"),
+                    "{message}"
+                )
+            }
+            other => panic!("expected a permanent error, got {other:?}"),
+        }
+        let mut item = player_item(&state(None), 8).unwrap();
+        item.insert(QUEUE.to_owned(), s("oops"));
+        assert!(matches!(
+            player_state("Players", item),
+            Err(StoreError::Permanent(_))
+        ));
+    }
+
+    #[test]
+    fn notifications_keep_their_json_body() {
+        let notification = Notification {
+            seq: 7,
+            at: 123,
+            event: Event::TaskProgress {
+                task_id: "t1".into(),
+                done: 1,
+                total: 3,
+                ends_at: 999,
+            },
+        };
+        let item = notification_item("p1", &notification, 55).unwrap();
+        assert_eq!(item.get(SEQ), Some(&n(7)));
+        let (back, expires_at) = notification_from_item("Notifications", &item).unwrap();
+        assert_eq!(back, notification);
+        assert_eq!(expires_at, 55);
+        let mut bad = item.clone();
+        bad.insert(BODY.to_owned(), s("{"));
+        assert!(matches!(
+            notification_from_item("Notifications", &bad),
+            Err(StoreError::Permanent(m)) if m.contains("p1/7")
+        ));
+    }
+}

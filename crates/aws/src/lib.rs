@@ -1,0 +1,72 @@
+//! The AWS adapters of the idle-game backend's ports: DynamoDB for
+//! [`GameStore`](idle_app::ports::GameStore), [`ConnectionStore`](idle_app::ports::ConnectionStore)
+//! and [`Inbox`](idle_app::ports::Inbox) ([`DynamoStore`]), and API Gateway's `@connections`
+//! API for [`Notifier`](idle_app::ports::Notifier) ([`ApiGatewayNotifier`]).
+//!
+//! A Lambda main builds them once:
+//!
+//! ```no_run
+//! # async fn main_() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = idle_aws::sdk_config().await;
+//! let store = idle_aws::DynamoStore::new(
+//!     idle_aws::dynamodb_client(&config),
+//!     idle_aws::Tables::from_env()?,
+//!     8, // WAKE_SHARDS
+//! );
+//! let notifier = idle_aws::ApiGatewayNotifier::new(&config, "https://example.invalid/prod");
+//! # let _ = (store, notifier); Ok(()) }
+//! ```
+//!
+//! # Item layout
+//!
+//! - **Players** (key `player_id`): the [`Player`](idle_core::model::Player)'s fields through
+//!   `serde_dynamo`, plus `queue` (L of M: the player's unfinished tasks,
+//!   [`PlayerState::queue`](idle_app::state::PlayerState)) and, only while `wake_at` is set,
+//!   `wake_at` (N, milliseconds) and `wake_shard` (N,
+//!   [`wake_shard`](idle_app::ports::wake_shard)`(player_id, WAKE_SHARDS)`): the keys of the
+//!   sparse `wake` index (KEYS_ONLY). A player without a wake-up carries neither attribute, not
+//!   even as NULL, so the index holds only players that need waking. Loading strips `queue`
+//!   and `wake_shard` back into a `PlayerState`.
+//! - **Tasks** (the history; keys `player_id`, `task_id`): each
+//!   [`Task`](idle_core::model::Task) through `serde_dynamo`. Written when a task is enqueued
+//!   and when it ends; its stream (NEW_AND_OLD_IMAGES) drives the task processor.
+//! - **Connections** (key `connection_id`, index `by_player` projecting ALL): the
+//!   [`Connection`](idle_app::ports::Connection) through `serde_dynamo`; `expires_at` (N,
+//!   seconds) is the TTL attribute.
+//! - **Notifications** (keys `player_id`, `seq` (N)): `body` (S: the
+//!   [`Notification`](idle_core::protocol::Notification) as the JSON the client is sent) and
+//!   `expires_at` (N, seconds; the TTL attribute).
+//!
+//! # Semantics
+//!
+//! The in-memory adapters behave the same; each trait method's documentation on
+//! [`DynamoStore`] says how it maps onto DynamoDB. Errors: a failed condition or a conflicting
+//! transaction is [`StoreError::Conflict`](idle_app::ports::StoreError); throttling,
+//! `InternalServerError`, 5xx, timeouts and connection failures are `Transient`; anything else
+//! (validation, permissions, a missing table, a corrupt item, a bad cursor) is `Permanent`.
+//! A corrupt item names its table and key and never panics.
+//!
+//! # Cursors
+//!
+//! `due_players` and `scan_connections` return the query's `LastEvaluatedKey` as DynamoDB JSON
+//! (`{"player_id":{"S":"…"},…}`); a cursor that does not parse or names other attributes is
+//! a permanent error.
+
+mod config;
+mod connections;
+mod error;
+mod game;
+mod inbox;
+mod items;
+mod notifier;
+mod store;
+#[cfg(feature = "streams")]
+pub mod stream;
+mod tables;
+
+pub use config::{dynamodb_client, sdk_config, ConfigError, Tables, DYNAMODB_ENDPOINT_VAR};
+pub use connections::BY_PLAYER_INDEX;
+pub use game::WAKE_INDEX;
+pub use notifier::ApiGatewayNotifier;
+pub use store::{DynamoStore, DEFAULT_PAGE_SIZE};
+pub use tables::create_tables;

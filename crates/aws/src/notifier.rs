@@ -1,0 +1,99 @@
+//! [`Notifier`] on API Gateway's `@connections` API (the WebSocket stage's management endpoint).
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_apigatewaymanagement::primitives::{Blob, DateTime};
+use aws_sdk_apigatewaymanagement::Client;
+use idle_app::ports::{ConnectionInfo, Notifier, PostError};
+use idle_core::model::Millis;
+
+use crate::error::post_error;
+
+/// Posts to, inspects and closes WebSocket connections through `aws-sdk-apigatewaymanagement`.
+///
+/// Failures map onto [`PostError`]: `GoneException` or HTTP 410 is [`PostError::Gone`] (the
+/// client left; forget the connection); throttling (`LimitExceededException`, 429), 5xx,
+/// timeouts and connection failures are [`PostError::Transient`]; anything else (403, 413, …)
+/// is [`PostError::Permanent`].
+#[derive(Debug, Clone)]
+pub struct ApiGatewayNotifier {
+    client: Client,
+}
+
+impl ApiGatewayNotifier {
+    /// A notifier for the stage at `endpoint`: `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`
+    /// (the template's `WS_ENDPOINT`), or the local runtime's gateway.
+    pub fn new(config: &SdkConfig, endpoint: &str) -> ApiGatewayNotifier {
+        let conf = aws_sdk_apigatewaymanagement::config::Builder::from(config)
+            .endpoint_url(endpoint.trim_end_matches('/'))
+            .build();
+        ApiGatewayNotifier {
+            client: Client::from_conf(conf),
+        }
+    }
+}
+
+fn millis(field: &str, at: &DateTime) -> Result<Millis, PostError> {
+    at.to_millis()
+        .map_err(|e| PostError::Permanent(format!("GetConnection: {field} out of range: {e}")))
+}
+
+#[async_trait]
+impl Notifier for ApiGatewayNotifier {
+    /// `POST /@connections/{id}` with the payload as the message.
+    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PostError> {
+        self.client
+            .post_to_connection()
+            .connection_id(connection_id)
+            .data(Blob::new(payload))
+            .send()
+            .await
+            .map_err(|e| post_error(format_args!("PostToConnection {connection_id}"), e))?;
+        Ok(())
+    }
+
+    /// `GET /@connections/{id}`; a reply without `lastActiveAt` counts the connection as
+    /// active since it connected.
+    async fn connection_info(&self, connection_id: &str) -> Result<ConnectionInfo, PostError> {
+        let output = self
+            .client
+            .get_connection()
+            .connection_id(connection_id)
+            .send()
+            .await
+            .map_err(|e| post_error(format_args!("GetConnection {connection_id}"), e))?;
+        let connected_at = match output.connected_at() {
+            Some(at) => millis("connectedAt", at)?,
+            None => {
+                return Err(PostError::Permanent(format!(
+                    "GetConnection {connection_id}: the reply has no connectedAt"
+                )))
+            }
+        };
+        let last_active_at = match output.last_active_at() {
+            Some(at) => millis("lastActiveAt", at)?,
+            None => connected_at,
+        };
+        Ok(ConnectionInfo {
+            connected_at,
+            last_active_at,
+        })
+    }
+
+    /// `DELETE /@connections/{id}`; a connection already gone is not an error.
+    async fn close(&self, connection_id: &str) -> Result<(), PostError> {
+        match self
+            .client
+            .delete_connection()
+            .connection_id(connection_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) => match post_error(format_args!("DeleteConnection {connection_id}"), err) {
+                PostError::Gone => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+}

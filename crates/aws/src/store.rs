@@ -1,0 +1,173 @@
+//! The DynamoDB store: one client, the four tables, and the helpers its ports share (cursors,
+//! batched writes with retries of unprocessed items).
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use idle_app::ports::StoreError;
+
+use crate::config::Tables;
+use crate::error::store_error;
+use crate::items::{known, Item};
+
+/// Rows per page of a paginated read unless [`DynamoStore::with_page_size`] says otherwise.
+pub const DEFAULT_PAGE_SIZE: i32 = 100;
+
+/// Most items one `BatchGetItem` may ask for.
+pub(crate) const BATCH_GET_LIMIT: usize = 100;
+/// Most requests one `BatchWriteItem` may carry.
+pub(crate) const BATCH_WRITE_LIMIT: usize = 25;
+/// Most items one `TransactWriteItems` may carry.
+pub(crate) const TRANSACTION_LIMIT: usize = 100;
+/// Rounds of retrying unprocessed keys or items before giving up with a transient error.
+pub(crate) const UNPROCESSED_ROUNDS: u32 = 6;
+
+/// The DynamoDB adapter of [`GameStore`](idle_app::ports::GameStore),
+/// [`ConnectionStore`](idle_app::ports::ConnectionStore) and [`Inbox`](idle_app::ports::Inbox).
+/// The item layout is described in the crate documentation.
+///
+/// Cheap to clone: the SDK client is shared.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    pub(crate) client: Client,
+    pub(crate) tables: Tables,
+    pub(crate) wake_shards: u32,
+    pub(crate) page_size: i32,
+}
+
+impl DynamoStore {
+    /// A store over `tables`; `wake_shards` must be the deployment's `WAKE_SHARDS` (every writer
+    /// of a player and the ticker must agree on it).
+    pub fn new(client: Client, tables: Tables, wake_shards: u32) -> DynamoStore {
+        DynamoStore {
+            client,
+            tables,
+            wake_shards: wake_shards.max(1),
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+
+    /// The same store with at most `page_size` rows per page of `due_players` and
+    /// `scan_connections` (at least 1).
+    pub fn with_page_size(mut self, page_size: u32) -> DynamoStore {
+        self.page_size = i32::try_from(page_size.max(1)).unwrap_or(i32::MAX);
+        self
+    }
+
+    /// The table names this store uses.
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    /// The SDK client, for callers that need a call the ports do not offer.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Puts and deletes in `table` with `BatchWriteItem`, 25 requests per call, retrying the
+    /// unprocessed ones with backoff; a transient error if some stay unprocessed.
+    pub(crate) async fn batch_write(
+        &self,
+        table: &str,
+        requests: Vec<WriteRequest>,
+    ) -> Result<(), StoreError> {
+        for chunk in requests.chunks(BATCH_WRITE_LIMIT) {
+            let mut pending = chunk.to_vec();
+            let mut round = 0;
+            while !pending.is_empty() {
+                if round == UNPROCESSED_ROUNDS {
+                    return Err(StoreError::Transient(format!(
+                        "BatchWriteItem on {table}: {} requests still unprocessed after {round} rounds",
+                        pending.len()
+                    )));
+                }
+                if round > 0 {
+                    backoff(round).await;
+                }
+                round += 1;
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| store_error(format_args!("BatchWriteItem on {table}"), e))?;
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut unprocessed| unprocessed.remove(table))
+                    .unwrap_or_default();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Waits before retry round `round` (1, 2, …): 25 ms doubling, at most 800 ms.
+pub(crate) async fn backoff(round: u32) {
+    let ms = 25u64 << round.saturating_sub(1).min(5);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+/// A page cursor: the `LastEvaluatedKey` as DynamoDB JSON (`{"player_id":{"S":"…"},…}`).
+pub(crate) fn encode_cursor(table: &str, key: Item) -> Result<String, StoreError> {
+    known(table, "<LastEvaluatedKey>", &key)?;
+    let key = serde_dynamo::Item::from(key);
+    serde_json::to_string(&key)
+        .map_err(|e| StoreError::Permanent(format!("cannot encode a cursor for {table}: {e}")))
+}
+
+/// The `ExclusiveStartKey` of a cursor, which must hold exactly the attributes `expected`.
+/// Anything else (not JSON, other attributes) is a permanent error: retrying cannot fix it.
+pub(crate) fn decode_cursor(
+    table: &str,
+    cursor: &str,
+    expected: &[&str],
+) -> Result<Item, StoreError> {
+    let bad = |why: String| StoreError::Permanent(format!("bad page cursor for {table}: {why}"));
+    let key: serde_dynamo::Item = serde_json::from_str(cursor).map_err(|e| bad(e.to_string()))?;
+    let key: HashMap<String, AttributeValue> = key.into();
+    let names: BTreeSet<&str> = key.keys().map(String::as_str).collect();
+    let wanted: BTreeSet<&str> = expected.iter().copied().collect();
+    if names != wanted {
+        return Err(bad(format!("it names {names:?}, expected {wanted:?}")));
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::items::{n, s};
+
+    #[test]
+    fn a_cursor_round_trips() {
+        let key = HashMap::from([
+            ("player_id".to_owned(), s("p1")),
+            ("wake_shard".to_owned(), n(3)),
+            ("wake_at".to_owned(), n(1234)),
+        ]);
+        let cursor = encode_cursor("Players", key.clone()).unwrap();
+        let back = decode_cursor("Players", &cursor, &["player_id", "wake_at", "wake_shard"]);
+        assert_eq!(back.unwrap(), key);
+    }
+
+    #[test]
+    fn a_bad_cursor_is_a_permanent_error() {
+        for cursor in [
+            "",
+            "not json",
+            "[1,2]",
+            r#"{"player_id":{"X":"p"}}"#,
+            r#"{"other":{"S":"p"}}"#,
+        ] {
+            match decode_cursor("Players", cursor, &["player_id"]) {
+                Err(StoreError::Permanent(message)) => {
+                    assert!(message.contains("cursor"), "{message}")
+                }
+                other => panic!("{cursor:?}: expected a permanent error, got {other:?}"),
+            }
+        }
+    }
+}
