@@ -3,7 +3,10 @@
 
 pub mod auth;
 pub mod config;
+pub mod memory;
 pub mod ports;
+pub mod services;
 pub mod state;
 
 pub use config::{AppConfig, ConfigError, Function, Secret};
+pub use services::Services;

@@ -74,11 +74,9 @@ pub trait GameStore: Send + Sync {
 /// The shard of a player in the wake index: FNV-1a of the id, modulo the shard count. Stable
 /// across releases (it is stored).
 pub fn wake_shard(player_id: &str, shards: u32) -> u32 {
-    let hash = player_id
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
+    let hash = player_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
     (hash % u64::from(shards.max(1))) as u32
 }
 
@@ -104,7 +102,10 @@ pub trait ConnectionStore: Send + Sync {
     /// The player's connections (DynamoDB: the `by_player` index).
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError>;
     /// Every connection, a page at a time (for the cleaner).
-    async fn scan_connections(&self, cursor: Option<String>) -> Result<Page<Connection>, StoreError>;
+    async fn scan_connections(
+        &self,
+        cursor: Option<String>,
+    ) -> Result<Page<Connection>, StoreError>;
 }
 
 /// Notifications kept for players who were offline, in `seq` order.
