@@ -7,6 +7,7 @@ pub mod memory;
 pub mod ports;
 pub mod services;
 pub mod state;
+pub mod usecase;
 
 pub use config::{AppConfig, ConfigError, Function, Secret};
 pub use services::Services;
