@@ -124,33 +124,46 @@ pub async fn process_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
             return report;
         }
     };
-    let work: Vec<(usize, &Group, Option<PlayerState>)> = groups
+    // Owned work items: a stream of borrowed ones makes the future lose `Send` (the closure's
+    // lifetime is not general enough), and the Lambda runtime needs a `Send` handler.
+    let work: Vec<(usize, String, String, usize, Option<PlayerState>)> = groups
         .iter()
         .enumerate()
-        .map(|(i, g)| (i, g, loaded.remove(&g.player_id)))
+        .map(|(i, g)| {
+            let state = loaded.remove(&g.player_id);
+            (
+                i,
+                g.player_id.clone(),
+                g.first_sequence.clone(),
+                g.records,
+                state,
+            )
+        })
         .collect();
     let concurrency = services.config.ticker_concurrency.max(1);
     let mut outcomes: Vec<(usize, Outcome)> = stream::iter(work)
-        .map(|(i, group, state)| async move {
-            let Some(state) = state else {
-                return (i, Outcome::Unknown);
-            };
-            match advance_player(services, &group.player_id, Some(state), now).await {
-                Ok(advanced) => (i, Outcome::Advanced(advanced)),
-                Err(UpdateError::NoPlayer) => (i, Outcome::Unknown),
-                Err(error) => {
-                    tracing::error!(
-                        player_id = %group.player_id,
-                        sequence_number = %group.first_sequence,
-                        records = group.records,
-                        %error,
-                        outcome = "retry",
-                        "could not advance; reporting the player's first record"
-                    );
-                    (i, Outcome::Failed)
+        .map(
+            |(i, player_id, first_sequence, records, state)| async move {
+                let Some(state) = state else {
+                    return (i, Outcome::Unknown);
+                };
+                match advance_player(services, &player_id, Some(state), now).await {
+                    Ok(advanced) => (i, Outcome::Advanced(advanced)),
+                    Err(UpdateError::NoPlayer) => (i, Outcome::Unknown),
+                    Err(error) => {
+                        tracing::error!(
+                            player_id = %player_id,
+                            sequence_number = %first_sequence,
+                            records,
+                            %error,
+                            outcome = "retry",
+                            "could not advance; reporting the player's first record"
+                        );
+                        (i, Outcome::Failed)
+                    }
                 }
-            }
-        })
+            },
+        )
         .buffer_unordered(concurrency)
         .collect()
         .await;
