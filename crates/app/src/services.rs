@@ -10,12 +10,19 @@ use crate::ports::{Clock, ConnectionStore, GameStore, Inbox, Notifier};
 
 /// The game rules, the ports and the settings. Cheap to share behind an `Arc`.
 pub struct Services {
+    /// The shipped catalog with the configured limits, retry policy and seed secret.
     pub game: Game<'static>,
+    /// Players, their queues and the task history.
     pub store: Arc<dyn GameStore>,
+    /// Open WebSocket connections.
     pub connections: Arc<dyn ConnectionStore>,
+    /// Notifications waiting for offline players.
     pub inbox: Arc<dyn Inbox>,
+    /// Posts to connections (API Gateway's `@connections`).
     pub notifier: Arc<dyn Notifier>,
+    /// Server time; the only clock the use cases read.
     pub clock: Arc<dyn Clock>,
+    /// The deployment's settings.
     pub config: AppConfig,
 }
 
