@@ -105,7 +105,8 @@ pub struct AppConfig {
     pub max_message_bytes: usize,
     /// Shards of the wake index (`WAKE_SHARDS`); every writer and the ticker must agree.
     pub wake_shards: u32,
-    /// Players the ticker advances at once (`TICKER_CONCURRENCY`).
+    /// Players advanced at once by the ticker and a stream batch, and connections checked at
+    /// once by the cleaner (`TICKER_CONCURRENCY`).
     pub ticker_concurrency: usize,
     /// Tries of one read-compute-write before giving up (conflicts and transient errors).
     pub commit_attempts: u32,
