@@ -1,0 +1,105 @@
+//! The WebSocket routes: `$connect`, `$disconnect` and the message routes.
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::encodings::Body;
+
+use crate::ports::PostError;
+use crate::services::Services;
+use crate::usecase;
+
+fn response(status: u16, body: &str) -> ApiGatewayProxyResponse {
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = i64::from(status);
+    response.body = Some(Body::Text(body.to_owned()));
+    response
+}
+
+fn connection_id(event: &ApiGatewayWebsocketProxyRequest) -> Option<&str> {
+    event
+        .request_context
+        .connection_id
+        .as_deref()
+        .filter(|id| !id.is_empty())
+}
+
+/// `$connect`: the token comes from the `token` query parameter (browsers cannot set headers).
+/// Answers 200, 401 (no token), 403 (a token that does not verify), 400 (no connection id) or
+/// 500 (misconfiguration or the store failed).
+pub async fn ws_connect(
+    services: &Services,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    let Some(connection_id) = connection_id(&event) else {
+        tracing::error!("$connect without a connection id");
+        return response(400, "no connection id");
+    };
+    let token = event.query_string_parameters.first("token");
+    match usecase::connect(services, connection_id, token).await {
+        Ok(_) => response(200, "connected"),
+        Err(error) => {
+            let status = error.status_code();
+            let body = match status {
+                401 => "unauthorized: connect with ?token=<JWT>",
+                403 => "forbidden: the token is invalid or expired",
+                _ => "internal error; try again",
+            };
+            response(status, body)
+        }
+    }
+}
+
+/// `$disconnect`: always 200 (API Gateway ignores the answer; the cleaner catches misses).
+pub async fn ws_disconnect(
+    services: &Services,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    if let Some(connection_id) = connection_id(&event) {
+        let _ = usecase::disconnect(services, connection_id).await;
+    }
+    response(200, "disconnected")
+}
+
+/// The message routes (`enqueue`, `cancel`, `sync`, `catalog`, `ping`, `$default`): runs the
+/// message and posts each reply back to the sender through the notifier. Always 200: answers
+/// go through `@connections`, not the integration response.
+pub async fn ws_message(
+    services: &Services,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    let Some(connection_id) = connection_id(&event) else {
+        tracing::error!("message without a connection id");
+        return response(400, "no connection id");
+    };
+    let replies = if event.is_base64_encoded {
+        let at = services.clock.now();
+        let reply = idle_core::protocol::Reply::Error {
+            at,
+            code: "invalid_request".to_owned(),
+            message: "binary frames are not supported; send JSON text".to_owned(),
+            retry_after_ms: None,
+            request_id: None,
+        };
+        vec![serde_json::to_string(&reply).unwrap_or_default()]
+    } else {
+        let body = event.body.as_deref().unwrap_or("");
+        usecase::message(services, connection_id, body).await
+    };
+    for reply in &replies {
+        match services
+            .notifier
+            .post(connection_id, reply.as_bytes())
+            .await
+        {
+            Ok(()) => {}
+            Err(PostError::Gone) => {
+                tracing::info!(connection_id, "the sender is gone; dropping its replies");
+                let _ = services.connections.delete_connection(connection_id).await;
+                break;
+            }
+            Err(error) => {
+                tracing::warn!(connection_id, %error, "could not post a reply");
+            }
+        }
+    }
+    response(200, "ok")
+}

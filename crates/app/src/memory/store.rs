@@ -1,0 +1,415 @@
+//! The in-memory store: players with their queues, the task history, connections and the inbox,
+//! with DynamoDB's semantics for everything the use cases rely on.
+//!
+//! - `commit` is one transaction: every condition is checked first; any failure is a
+//!   [`StoreError::Conflict`] and nothing is written.
+//! - The task history takes a new task only if absent, and a final task only if the stored one
+//!   is not final (absent counts as not final, as `attribute_not_exists OR NOT status IN (…)`).
+//!   Queued, running and retrying updates of a known task are not written to it.
+//! - Paginated reads return `next` whenever a page is full, even if nothing follows (as
+//!   DynamoDB's `LastEvaluatedKey` does), so callers meet the empty last page too.
+//! - The wake index is sparse and sharded by [`wake_shard`], in `wake_at` order.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use idle_core::lifecycle::Expected;
+use idle_core::model::{Millis, Task};
+use idle_core::protocol::Notification;
+use idle_core::Plan;
+
+use super::faults::{Fault, Faults, RandomFaults, StoreOp};
+use crate::ports::{wake_shard, Connection, ConnectionStore, GameStore, Inbox, Page, StoreError};
+use crate::state::PlayerState;
+
+/// Default page size of paginated reads.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+#[derive(Debug)]
+struct State {
+    players: BTreeMap<String, PlayerState>,
+    history: BTreeMap<(String, String), Task>,
+    connections: BTreeMap<String, Connection>,
+    inbox: BTreeMap<(String, u64), (Notification, i64)>,
+    faults: Faults,
+    calls: HashMap<StoreOp, u64>,
+    commits: u64,
+    page_size: usize,
+    wake_shards: u32,
+}
+
+/// An in-memory [`GameStore`], [`ConnectionStore`] and [`Inbox`]. Share it through an `Arc`.
+#[derive(Debug)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new(8)
+    }
+}
+
+impl MemoryStore {
+    /// An empty store whose wake index has `wake_shards` shards (use the config's value).
+    pub fn new(wake_shards: u32) -> MemoryStore {
+        MemoryStore {
+            state: Mutex::new(State {
+                players: BTreeMap::new(),
+                history: BTreeMap::new(),
+                connections: BTreeMap::new(),
+                inbox: BTreeMap::new(),
+                faults: Faults::default(),
+                calls: HashMap::new(),
+                commits: 0,
+                page_size: DEFAULT_PAGE_SIZE,
+                wake_shards: wake_shards.max(1),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere while holding the lock leaves consistent maps (every change is made
+        // after all checks), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ---- faults and inspection ---------------------------------------------------------------
+
+    /// The next call of `op` fails with `error` (nothing written).
+    pub fn fail_next(&self, op: StoreOp, error: StoreError) {
+        self.inject(Fault::once(op, error));
+    }
+
+    /// Adds a fault rule; rules are tried in the order added.
+    pub fn inject(&self, fault: Fault) {
+        self.lock().faults.add(fault);
+    }
+
+    /// Adds seeded random faults.
+    pub fn inject_random(&self, random: RandomFaults) {
+        self.lock().faults.add_random(random);
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    /// How many times `op` was called (failed calls included).
+    pub fn calls(&self, op: StoreOp) -> u64 {
+        self.lock().calls.get(&op).copied().unwrap_or(0)
+    }
+
+    /// Commits that wrote something.
+    pub fn commits(&self) -> u64 {
+        self.lock().commits
+    }
+
+    /// Sets the page size of paginated reads (small pages exercise pagination in tests).
+    pub fn set_page_size(&self, size: usize) {
+        self.lock().page_size = size.max(1);
+    }
+
+    /// A player as stored.
+    pub fn player(&self, player_id: &str) -> Option<PlayerState> {
+        self.lock().players.get(player_id).cloned()
+    }
+
+    /// Every stored player id, sorted.
+    pub fn player_ids(&self) -> Vec<String> {
+        self.lock().players.keys().cloned().collect()
+    }
+
+    /// Stores a player as given, replacing any (test set-up; no conditions).
+    pub fn put_player(&self, state: PlayerState) {
+        self.lock()
+            .players
+            .insert(state.player.player_id.clone(), state);
+    }
+
+    /// A player's task history, in task order.
+    pub fn history(&self, player_id: &str) -> Vec<Task> {
+        self.lock()
+            .history
+            .iter()
+            .filter(|((p, _), _)| p == player_id)
+            .map(|(_, t)| t.clone())
+            .collect()
+    }
+
+    /// Every stored connection, by id.
+    pub fn connections(&self) -> Vec<Connection> {
+        self.lock().connections.values().cloned().collect()
+    }
+
+    /// A player's inbox in `seq` order, expired rows included (TTL deletion lags).
+    pub fn inbox(&self, player_id: &str) -> Vec<Notification> {
+        self.lock()
+            .inbox
+            .range((player_id.to_owned(), 0)..=(player_id.to_owned(), u64::MAX))
+            .map(|(_, (n, _))| n.clone())
+            .collect()
+    }
+}
+
+/// Runs the fault check of one call: counts it, and returns early with the error of a fault
+/// that strikes before the write.
+macro_rules! faults {
+    ($state:expr, $op:expr, $players:expr) => {{
+        *$state.calls.entry($op).or_insert(0) += 1;
+        match $state.faults.strike($op, $players) {
+            Some(strike) if !strike.after_write => return Err(strike.error),
+            Some(strike) => Some(strike.error),
+            None => None,
+        }
+    }};
+}
+
+fn fail_after(late: Option<StoreError>) -> Result<(), StoreError> {
+    late.map_or(Ok(()), Err)
+}
+
+fn page<T: Clone>(items: Vec<(String, T)>, size: usize) -> Page<T> {
+    let next = (items.len() >= size)
+        .then(|| items.get(size - 1).map(|(key, _)| key.clone()))
+        .flatten();
+    Page {
+        items: items.into_iter().take(size).map(|(_, t)| t).collect(),
+        next,
+    }
+}
+
+fn check_plan(state: &State, plan: &Plan, after: &PlayerState) -> Result<(), StoreError> {
+    if let Some(write) = &plan.player {
+        let id = &write.player.player_id;
+        if after.player.player_id != *id || after.player.version != write.player.version {
+            return Err(StoreError::Permanent(format!(
+                "player {id}: the state to write is not the plan's player"
+            )));
+        }
+        let stored = state.players.get(id).map(|s| s.player.version);
+        if stored != write.expected_version {
+            return Err(StoreError::Conflict(format!(
+                "player {id}: version is {stored:?}, expected {:?}",
+                write.expected_version
+            )));
+        }
+    }
+    for write in &plan.tasks {
+        let task = &write.task;
+        let key = (task.player_id.clone(), task.task_id.clone());
+        let stored = state.history.get(&key);
+        let ok = match write.expected {
+            Expected::Absent => stored.is_none(),
+            Expected::Status(_) if task.status.is_final() => {
+                stored.is_none_or(|s| !s.status.is_final())
+            }
+            Expected::Status(_) => true,
+        };
+        if !ok {
+            return Err(StoreError::Conflict(format!(
+                "task {}/{}: history condition failed",
+                task.player_id, task.task_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn apply_plan(state: &mut State, plan: &Plan, after: &PlayerState) {
+    if let Some(write) = &plan.player {
+        state
+            .players
+            .insert(write.player.player_id.clone(), after.clone());
+    }
+    for write in &plan.tasks {
+        let task = &write.task;
+        if write.expected == Expected::Absent || task.status.is_final() {
+            state
+                .history
+                .insert((task.player_id.clone(), task.task_id.clone()), task.clone());
+        }
+    }
+    state.commits += 1;
+}
+
+#[async_trait]
+impl GameStore for MemoryStore {
+    async fn load_players(&self, player_ids: &[String]) -> Result<Vec<PlayerState>, StoreError> {
+        let mut state = self.lock();
+        let ids: Vec<&str> = player_ids.iter().map(String::as_str).collect();
+        let _ = faults!(state, StoreOp::LoadPlayers, &ids);
+        let mut seen = std::collections::BTreeSet::new();
+        Ok(ids
+            .into_iter()
+            .filter(|id| seen.insert(*id))
+            .filter_map(|id| state.players.get(id).cloned())
+            .collect())
+    }
+
+    async fn create_player(&self, player: &PlayerState) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let id = player.player.player_id.clone();
+        let late = faults!(state, StoreOp::CreatePlayer, &[id.as_str()]);
+        let created = !state.players.contains_key(&id);
+        if created {
+            state.players.insert(id, player.clone());
+        }
+        fail_after(late)?;
+        Ok(created)
+    }
+
+    async fn commit(&self, plan: &Plan, after: &PlayerState) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let id = after.player.player_id.clone();
+        let late = faults!(state, StoreOp::Commit, &[id.as_str()]);
+        check_plan(&state, plan, after)?;
+        apply_plan(&mut state, plan, after);
+        fail_after(late)
+    }
+
+    async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError> {
+        let mut state = self.lock();
+        let _ = faults!(state, StoreOp::LoadTask, &[player_id]);
+        Ok(state
+            .history
+            .get(&(player_id.to_owned(), task_id.to_owned()))
+            .cloned())
+    }
+
+    async fn due_players(
+        &self,
+        shard: u32,
+        now: Millis,
+        cursor: Option<String>,
+    ) -> Result<Page<String>, StoreError> {
+        let mut state = self.lock();
+        let _ = faults!(state, StoreOp::DuePlayers, &[]);
+        let after = cursor.as_deref().and_then(parse_wake_cursor);
+        let shards = state.wake_shards;
+        let mut due: Vec<(Millis, &String)> = state
+            .players
+            .iter()
+            .filter_map(|(id, s)| s.player.wake_at.map(|at| (at, id)))
+            .filter(|(at, id)| *at <= now && wake_shard(id, shards) == shard)
+            .filter(|(at, id)| {
+                after
+                    .as_ref()
+                    .is_none_or(|(a, i)| (*at, id.as_str()) > (*a, i.as_str()))
+            })
+            .collect();
+        due.sort();
+        let items = due
+            .into_iter()
+            .map(|(at, id)| (format!("{at}|{id}"), id.clone()))
+            .collect();
+        Ok(page(items, state.page_size))
+    }
+}
+
+fn parse_wake_cursor(cursor: &str) -> Option<(Millis, String)> {
+    let (at, id) = cursor.split_once('|')?;
+    Some((at.parse().ok()?, id.to_owned()))
+}
+
+#[async_trait]
+impl ConnectionStore for MemoryStore {
+    async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let late = faults!(
+            state,
+            StoreOp::PutConnection,
+            &[connection.player_id.as_str()]
+        );
+        state
+            .connections
+            .insert(connection.connection_id.clone(), connection.clone());
+        fail_after(late)
+    }
+
+    async fn get_connection(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+        let mut state = self.lock();
+        let _ = faults!(state, StoreOp::GetConnection, &[]);
+        Ok(state.connections.get(connection_id).cloned())
+    }
+
+    async fn delete_connection(&self, connection_id: &str) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let late = faults!(state, StoreOp::DeleteConnection, &[]);
+        state.connections.remove(connection_id);
+        fail_after(late)
+    }
+
+    async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
+        let mut state = self.lock();
+        let _ = faults!(state, StoreOp::PlayerConnections, &[player_id]);
+        Ok(state
+            .connections
+            .values()
+            .filter(|c| c.player_id == player_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn scan_connections(
+        &self,
+        cursor: Option<String>,
+    ) -> Result<Page<Connection>, StoreError> {
+        let mut state = self.lock();
+        let _ = faults!(state, StoreOp::ScanConnections, &[]);
+        let items = state
+            .connections
+            .iter()
+            .filter(|(id, _)| cursor.as_ref().is_none_or(|c| *id > c))
+            .map(|(id, c)| (id.clone(), c.clone()))
+            .collect();
+        Ok(page(items, state.page_size))
+    }
+}
+
+#[async_trait]
+impl Inbox for MemoryStore {
+    async fn store(
+        &self,
+        player_id: &str,
+        notifications: &[Notification],
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let late = faults!(state, StoreOp::StoreInbox, &[player_id]);
+        for n in notifications {
+            state
+                .inbox
+                .entry((player_id.to_owned(), n.seq))
+                .or_insert_with(|| (n.clone(), expires_at));
+        }
+        fail_after(late)
+    }
+
+    async fn pending(&self, player_id: &str, now: Millis) -> Result<Vec<Notification>, StoreError> {
+        let mut state = self.lock();
+        let _ = faults!(state, StoreOp::PendingInbox, &[player_id]);
+        Ok(state
+            .inbox
+            .range((player_id.to_owned(), 0)..=(player_id.to_owned(), u64::MAX))
+            .filter(|(_, (_, expires_at))| expires_at.saturating_mul(1000) > now)
+            .map(|(_, (n, _))| n.clone())
+            .collect())
+    }
+
+    async fn remove_through(&self, player_id: &str, seq: u64) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let late = faults!(state, StoreOp::RemoveInbox, &[player_id]);
+        let keys: Vec<_> = state
+            .inbox
+            .range((player_id.to_owned(), 0)..=(player_id.to_owned(), seq))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            state.inbox.remove(&key);
+        }
+        fail_after(late)
+    }
+}

@@ -1,0 +1,118 @@
+//! Advancing one player to now: the step the stream processor and the ticker share.
+
+use idle_core::model::Millis;
+use idle_core::protocol::Event;
+use idle_core::{advance, fail_transient, Plan};
+
+use super::deliver::deliver;
+use super::update::{update_player, Decision, UpdateError};
+use crate::services::Services;
+use crate::state::PlayerState;
+
+/// What advancing one player did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Advanced {
+    /// A plan was written.
+    pub committed: bool,
+    pub started: usize,
+    pub completed: usize,
+    pub failed: usize,
+    /// The advance could not be written, but the head task's transient failure was recorded
+    /// (it is `retrying` or `failed` now).
+    pub recorded_failure: bool,
+}
+
+impl Advanced {
+    fn count(&mut self, plan: &Plan) {
+        for n in &plan.notifications {
+            match n.event {
+                Event::TaskStarted { .. } => self.started += 1,
+                Event::TaskCompleted { .. } => self.completed += 1,
+                Event::TaskFailed { .. } => self.failed += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Advances a player to `now`, commits, and delivers the notifications. When the write keeps
+/// failing (conflicts or transient errors after the retries), records a transient failure of the
+/// head task with the core's `fail_transient` if that applies (a queued or retrying head; a
+/// running task is completed again by redelivery instead). The error is returned only when the
+/// player could not be brought to a consistent state at all; redoing the advance later is safe.
+pub(crate) async fn advance_player(
+    services: &Services,
+    player_id: &str,
+    loaded: Option<PlayerState>,
+    now: Millis,
+) -> Result<Advanced, UpdateError> {
+    let game = &services.game;
+    let mut report = Advanced::default();
+    let result = update_player(services, player_id, loaded, |state| {
+        Ok(Decision::Write(
+            Box::new(advance(game, &state.player, &state.queue, now)),
+            (),
+        ))
+    })
+    .await;
+    let error = match result {
+        Ok(updated) => {
+            if let Some(plan) = updated.plan {
+                report.committed = true;
+                report.count(&plan);
+                log_transitions(player_id, &plan);
+                deliver(services, player_id, &plan.notifications).await;
+            }
+            return Ok(report);
+        }
+        Err(e) if e.is_transient() => e,
+        Err(e) => return Err(e),
+    };
+    let reason = error.to_string();
+    let recorded = update_player(services, player_id, None, |state| {
+        let head = state.queue.iter().find(|t| !t.status.is_final());
+        Ok(match head {
+            Some(task) => Decision::Write(
+                Box::new(fail_transient(
+                    game,
+                    &state.player,
+                    &state.queue,
+                    &task.task_id,
+                    &reason,
+                    now,
+                )),
+                (),
+            ),
+            None => Decision::Done(()),
+        })
+    })
+    .await;
+    match recorded {
+        Ok(updated) => match updated.plan {
+            Some(plan) => {
+                tracing::warn!(player_id, error = %error, "advance failed; recorded a transient failure of the head task");
+                report.recorded_failure = true;
+                report.count(&plan);
+                log_transitions(player_id, &plan);
+                deliver(services, player_id, &plan.notifications).await;
+                Ok(report)
+            }
+            None => Err(error),
+        },
+        Err(_) => Err(error),
+    }
+}
+
+fn log_transitions(player_id: &str, plan: &Plan) {
+    for write in &plan.tasks {
+        let task = &write.task;
+        tracing::info!(
+            player_id,
+            task_id = %task.task_id,
+            activity = task.request.activity().as_str(),
+            outcome = task.status.as_str(),
+            attempts = task.attempts,
+            "task"
+        );
+    }
+}

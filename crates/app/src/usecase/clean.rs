@@ -1,0 +1,133 @@
+//! The connection cleaner: drop connections past their lifetime, idle ones, and ones the
+//! gateway no longer knows. Reads every page of the connection table.
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::ports::{Connection, PostError};
+use crate::services::Services;
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct CleanReport {
+    pub pages: usize,
+    pub scanned: usize,
+    /// Past the connection lifetime (2 h after connecting).
+    pub expired: usize,
+    /// Idle past the idle timeout by the gateway's `last_active_at`.
+    pub idle: usize,
+    /// Unknown to the gateway (410 Gone).
+    pub gone: usize,
+    pub kept: usize,
+    /// Failed reads or deletes (retried by the next sweep).
+    pub errors: usize,
+}
+
+enum Verdict {
+    Expired,
+    Idle,
+    Gone,
+    Keep,
+    Unknown,
+}
+
+/// Sweeps every connection once.
+pub async fn clean(services: &Services) -> CleanReport {
+    let now = services.clock.now();
+    let concurrency = services.config.ticker_concurrency.max(1);
+    let mut report = CleanReport::default();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = match services.connections.scan_connections(cursor.clone()).await {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::error!(%error, "clean: could not scan connections");
+                report.errors += 1;
+                break;
+            }
+        };
+        report.pages += 1;
+        report.scanned += page.items.len();
+        let verdicts: Vec<(Verdict, bool)> = stream::iter(page.items)
+            .map(|connection| async move { sweep(services, connection, now).await })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        for (verdict, deleted) in verdicts {
+            match verdict {
+                Verdict::Expired => report.expired += 1,
+                Verdict::Idle => report.idle += 1,
+                Verdict::Gone => report.gone += 1,
+                Verdict::Keep => report.kept += 1,
+                Verdict::Unknown => {
+                    report.kept += 1;
+                    report.errors += 1;
+                }
+            }
+            if !deleted {
+                report.errors += 1;
+            }
+        }
+        match page.next {
+            Some(next) if Some(&next) == cursor.as_ref() => {
+                tracing::error!("clean: the scan returned the same cursor twice");
+                report.errors += 1;
+                break;
+            }
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    tracing::info!(
+        scanned = report.scanned,
+        expired = report.expired,
+        idle = report.idle,
+        gone = report.gone,
+        kept = report.kept,
+        errors = report.errors,
+        "connections cleaned"
+    );
+    report
+}
+
+/// Decides about one connection and deletes it if it must go; the bool is false when a needed
+/// delete failed.
+async fn sweep(services: &Services, connection: Connection, now: i64) -> (Verdict, bool) {
+    let config = &services.config;
+    let id = connection.connection_id.as_str();
+    let verdict = if now.saturating_sub(connection.connected_at) >= config.connection_ttl_ms {
+        Verdict::Expired
+    } else {
+        match services.notifier.connection_info(id).await {
+            Ok(info) if now.saturating_sub(info.last_active_at) >= config.idle_timeout_ms => {
+                Verdict::Idle
+            }
+            Ok(_) => Verdict::Keep,
+            Err(PostError::Gone) => Verdict::Gone,
+            Err(error) => {
+                tracing::warn!(connection_id = id, %error, "clean: could not ask the gateway");
+                Verdict::Unknown
+            }
+        }
+    };
+    if matches!(verdict, Verdict::Keep | Verdict::Unknown) {
+        return (verdict, true);
+    }
+    if matches!(verdict, Verdict::Expired | Verdict::Idle) {
+        // Close it at the gateway first, so the client reconnects instead of waiting on a
+        // socket nobody posts to. Best effort: the row goes either way.
+        if let Err(error) = services.notifier.close(id).await {
+            tracing::warn!(connection_id = id, %error, "clean: could not close");
+        }
+    }
+    match services.connections.delete_connection(id).await {
+        Ok(()) => {
+            tracing::info!(connection_id = id, player_id = %connection.player_id, "clean: removed");
+            (verdict, true)
+        }
+        Err(error) => {
+            tracing::warn!(connection_id = id, %error, "clean: could not delete");
+            (verdict, false)
+        }
+    }
+}

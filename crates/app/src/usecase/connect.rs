@@ -1,0 +1,122 @@
+//! `$connect`: verify the token, create the player if new, store the connection.
+
+use idle_core::model::Player;
+
+use crate::auth::{self, AuthError};
+use crate::ports::{Connection, StoreError};
+use crate::services::Services;
+use crate::state::PlayerState;
+
+/// A connection that was accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    pub player_id: String,
+    pub is_admin: bool,
+    /// True when this connect created the player.
+    pub created: bool,
+}
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    /// No token: 401.
+    #[error("no token; connect with ?token=<JWT>")]
+    Unauthorized,
+    /// A token that does not verify: 403.
+    #[error("token refused: {0}")]
+    Forbidden(AuthError),
+    /// This function has no token secret: 500.
+    #[error("TOKEN_SECRET is not configured")]
+    NotConfigured,
+    /// The store failed: 500 (the client reconnects).
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl ConnectError {
+    /// The HTTP status `$connect` answers with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            ConnectError::Unauthorized => 401,
+            ConnectError::Forbidden(_) => 403,
+            ConnectError::NotConfigured | ConnectError::Store(_) => 500,
+        }
+    }
+}
+
+/// Verifies `token` and registers the connection for its player, creating the player with the
+/// starter kit if it is new (a conditional put: reconnecting changes nothing).
+pub async fn connect(
+    services: &Services,
+    connection_id: &str,
+    token: Option<&str>,
+) -> Result<Connected, ConnectError> {
+    let now = services.clock.now();
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        tracing::info!(
+            connection_id,
+            outcome = "unauthorized",
+            "connect refused: no token"
+        );
+        return Err(ConnectError::Unauthorized);
+    };
+    let Some(secret) = services.config.token_secret.as_ref() else {
+        tracing::error!(
+            connection_id,
+            "connect refused: TOKEN_SECRET is not configured"
+        );
+        return Err(ConnectError::NotConfigured);
+    };
+    let identity = auth::verify(secret.expose(), token, now).map_err(|error| {
+        tracing::info!(connection_id, outcome = "forbidden", %error, "connect refused");
+        ConnectError::Forbidden(error)
+    })?;
+    let player_id = identity.player_id;
+    let starter = PlayerState {
+        player: Player::new(
+            player_id.clone(),
+            now,
+            services.game.catalog,
+            services.game.limits.rate_capacity,
+        ),
+        queue: Vec::new(),
+    };
+    let created = services
+        .store
+        .create_player(&starter)
+        .await
+        .map_err(|error| {
+            tracing::error!(connection_id, player_id, %error, "connect failed: player");
+            ConnectError::Store(error)
+        })?;
+    let connection = Connection {
+        connection_id: connection_id.to_owned(),
+        player_id: player_id.clone(),
+        is_admin: identity.is_admin,
+        connected_at: now,
+        expires_at: now
+            .saturating_add(services.config.connection_ttl_ms)
+            .div_euclid(1000),
+    };
+    services
+        .connections
+        .put_connection(&connection)
+        .await
+        .map_err(|error| {
+            tracing::error!(connection_id, player_id, %error, "connect failed: connection");
+            ConnectError::Store(error)
+        })?;
+    tracing::info!(
+        connection_id,
+        player_id,
+        is_admin = identity.is_admin,
+        created,
+        outcome = "connected",
+        "connect"
+    );
+    Ok(Connected {
+        player_id,
+        is_admin: identity.is_admin,
+        created,
+    })
+}

@@ -1,0 +1,115 @@
+//! Delivering notifications: to every live connection of the player, or else to the inbox.
+
+use std::collections::BTreeSet;
+
+use idle_core::protocol::Notification;
+use serde::Serialize;
+
+use crate::ports::PostError;
+use crate::services::Services;
+
+/// What happened to a batch of notifications.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    /// Notifications that reached at least one connection.
+    pub delivered: usize,
+    /// Successful posts (a notification to two connections is two).
+    pub posts: usize,
+    /// Notifications that reached no connection and went to the inbox.
+    pub stored: usize,
+    /// Connections found gone (and deleted).
+    pub gone: usize,
+    /// Notifications neither delivered nor stored (the inbox write failed).
+    pub lost: usize,
+}
+
+/// Posts each notification, in order, to every connection of the player. A connection that is
+/// gone is deleted; a notification that reached no connection is stored in the inbox (with the
+/// configured TTL). Delivery never fails the caller: the state change it announces is already
+/// written, and `sync` shows it.
+pub async fn deliver(
+    services: &Services,
+    player_id: &str,
+    notifications: &[Notification],
+) -> Delivery {
+    let mut report = Delivery::default();
+    if notifications.is_empty() {
+        return report;
+    }
+    let connections = match services.connections.player_connections(player_id).await {
+        Ok(connections) => connections,
+        Err(error) => {
+            tracing::warn!(player_id, %error, "could not list connections; storing notifications");
+            Vec::new()
+        }
+    };
+    let mut gone = BTreeSet::new();
+    let mut undelivered = Vec::new();
+    for notification in notifications {
+        let payload = match serde_json::to_vec(notification) {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::error!(player_id, seq = notification.seq, %error, "unserialisable notification");
+                report.lost += 1;
+                continue;
+            }
+        };
+        let mut reached = false;
+        for connection in &connections {
+            let id = connection.connection_id.as_str();
+            if gone.contains(id) {
+                continue;
+            }
+            match services.notifier.post(id, &payload).await {
+                Ok(()) => {
+                    reached = true;
+                    report.posts += 1;
+                }
+                Err(PostError::Gone) => {
+                    gone.insert(id.to_owned());
+                }
+                Err(error) => {
+                    tracing::warn!(player_id, connection_id = id, %error, "post failed");
+                }
+            }
+        }
+        if reached {
+            report.delivered += 1;
+        } else {
+            undelivered.push(notification.clone());
+        }
+    }
+    for id in &gone {
+        if let Err(error) = services.connections.delete_connection(id).await {
+            tracing::warn!(player_id, connection_id = %id, %error, "could not delete a gone connection");
+        }
+    }
+    report.gone = gone.len();
+    if !undelivered.is_empty() {
+        let expires_at = services
+            .clock
+            .now()
+            .saturating_add(services.config.inbox_ttl_ms)
+            .div_euclid(1000);
+        match services
+            .inbox
+            .store(player_id, &undelivered, expires_at)
+            .await
+        {
+            Ok(()) => report.stored = undelivered.len(),
+            Err(error) => {
+                tracing::error!(player_id, %error, count = undelivered.len(), "could not store notifications in the inbox");
+                report.lost += undelivered.len();
+            }
+        }
+    }
+    tracing::info!(
+        player_id,
+        delivered = report.delivered,
+        stored = report.stored,
+        gone = report.gone,
+        lost = report.lost,
+        "notifications"
+    );
+    report
+}

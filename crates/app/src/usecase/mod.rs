@@ -1,0 +1,20 @@
+//! The use cases: plain async functions over the ports, one module each. Each reads the time
+//! from the `Clock` port once, at its start.
+
+mod advance;
+mod batch;
+mod clean;
+mod connect;
+mod deliver;
+mod disconnect;
+mod message;
+mod tick;
+mod update;
+
+pub use batch::{process_batch, BatchRecord, BatchReport, MalformedRecord, TaskRecord};
+pub use clean::{clean, CleanReport};
+pub use connect::{connect, ConnectError, Connected};
+pub use deliver::{deliver, Delivery};
+pub use disconnect::disconnect;
+pub use message::message;
+pub use tick::{tick, TickReport};

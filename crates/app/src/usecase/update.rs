@@ -1,0 +1,116 @@
+//! Read, compute, conditionally write, and on a conflict read again: the loop every change to a
+//! player goes through.
+
+use idle_core::validate::Rejection;
+use idle_core::Plan;
+
+use crate::ports::StoreError;
+use crate::services::Services;
+use crate::state::PlayerState;
+
+/// What a computation over the current state decided.
+pub(crate) enum Decision<T> {
+    /// Write this plan, then answer with the value.
+    Write(Box<Plan>, T),
+    /// Nothing to write.
+    Done(T),
+}
+
+/// Why a change could not be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum UpdateError {
+    #[error("no such player")]
+    NoPlayer,
+    #[error("rejected: {0}")]
+    Rejected(Rejection),
+    #[error("still conflicting after {0} attempts")]
+    Contended(u32),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl UpdateError {
+    /// True when trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            UpdateError::Contended(_) => true,
+            UpdateError::Store(e) => e.is_retryable(),
+            UpdateError::NoPlayer | UpdateError::Rejected(_) => false,
+        }
+    }
+}
+
+/// A change that went through.
+pub(crate) struct Updated<T> {
+    pub value: T,
+    /// The plan written, if anything was.
+    pub plan: Option<Plan>,
+}
+
+/// Loads one player with its queue.
+pub(crate) async fn load_player(
+    services: &Services,
+    player_id: &str,
+) -> Result<Option<PlayerState>, StoreError> {
+    let found = services
+        .store
+        .load_players(std::slice::from_ref(&player_id.to_owned()))
+        .await?;
+    Ok(found.into_iter().find(|s| s.player.player_id == player_id))
+}
+
+/// Applies `decide` to the player's current state and commits the plan it returns, reloading
+/// and deciding again after a conflict (or a transient failure, whose write may have happened),
+/// up to `config.commit_attempts` tries in all. `loaded` skips the first read.
+pub(crate) async fn update_player<T>(
+    services: &Services,
+    player_id: &str,
+    loaded: Option<PlayerState>,
+    mut decide: impl FnMut(&PlayerState) -> Result<Decision<T>, Rejection>,
+) -> Result<Updated<T>, UpdateError> {
+    let attempts = services.config.commit_attempts.max(1);
+    let mut state = loaded;
+    let mut last = UpdateError::Contended(0);
+    let mut conflicts = 0;
+    for _ in 0..attempts {
+        let current = match state.take() {
+            Some(current) => current,
+            None => match load_player(services, player_id).await {
+                Ok(Some(current)) => current,
+                Ok(None) => return Err(UpdateError::NoPlayer),
+                Err(e) if e.is_retryable() => {
+                    last = UpdateError::Store(e);
+                    continue;
+                }
+                Err(e) => return Err(UpdateError::Store(e)),
+            },
+        };
+        let (plan, value) = match decide(&current).map_err(UpdateError::Rejected)? {
+            Decision::Done(value) => return Ok(Updated { value, plan: None }),
+            Decision::Write(plan, value) if plan.is_empty() => {
+                return Ok(Updated { value, plan: None })
+            }
+            Decision::Write(plan, value) => (*plan, value),
+        };
+        let after = current.after(&plan);
+        match services.store.commit(&plan, &after).await {
+            Ok(()) => {
+                return Ok(Updated {
+                    value,
+                    plan: Some(plan),
+                })
+            }
+            Err(StoreError::Conflict(reason)) => {
+                conflicts += 1;
+                tracing::debug!(player_id, %reason, "conflict; reloading the player");
+                last = UpdateError::Contended(conflicts);
+            }
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(player_id, error = %e, "transient store failure; retrying");
+                last = UpdateError::Store(e);
+            }
+            Err(e) => return Err(UpdateError::Store(e)),
+        }
+    }
+    Err(last)
+}

@@ -1,0 +1,254 @@
+//! The task stream use case: grouping, one read, per-player failures, malformed records,
+//! redelivery.
+
+mod common;
+
+use common::{record, Env};
+use idle_app::memory::{Fault, StoreOp};
+use idle_app::ports::StoreError;
+use idle_app::usecase::{process_batch, BatchRecord, MalformedRecord, TaskRecord};
+use idle_core::model::TaskStatus;
+use serde_json::json;
+
+/// Connects each player and queues one harvest; returns each player's task id.
+async fn players_with_tasks(env: &Env, players: &[&str], quantity: u32) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (i, p) in players.iter().enumerate() {
+        let connection = format!("conn-{i}");
+        env.connect(&connection, p).await;
+        let ack = env.harvest(&connection, "r1", quantity).await;
+        ids.push(ack["task_id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
+fn transient() -> StoreError {
+    StoreError::Transient("throttled".into())
+}
+
+#[tokio::test]
+async fn a_batch_loads_all_its_players_in_one_read_and_advances_each_once() {
+    let env = Env::new();
+    let tasks = players_with_tasks(&env, &["a", "b", "c"], 1).await;
+    let loads = env.world.store.calls(StoreOp::LoadPlayers);
+    let records: Vec<BatchRecord> = vec![
+        Ok(record("a", &tasks[0], "10")),
+        Ok(record("b", &tasks[1], "11")),
+        Ok(record("a", &tasks[0], "12")),
+        Ok(record("c", &tasks[2], "13")),
+    ];
+    let report = process_batch(&env.services, records).await;
+    assert_eq!(env.world.store.calls(StoreOp::LoadPlayers) - loads, 1);
+    assert_eq!(report.records, 4);
+    assert_eq!(report.players, 3);
+    assert_eq!(report.players_advanced, 3);
+    assert_eq!(report.tasks_started, 3);
+    assert!(report.failures.is_empty());
+}
+
+#[tokio::test]
+async fn a_player_that_cannot_be_written_reports_only_its_first_record() {
+    // Given three players, and a store that refuses every write of b's
+    let env = Env::new();
+    let tasks = players_with_tasks(&env, &["a", "b", "c"], 1).await;
+    env.world
+        .store
+        .inject(Fault::always(StoreOp::Commit, transient()).for_player("b"));
+    let records = vec![
+        Ok(record("a", &tasks[0], "100")),
+        Ok(record("b", &tasks[1], "101")),
+        Ok(record("c", &tasks[2], "102")),
+        Ok(record("b", &tasks[1], "103")),
+    ];
+
+    // When the batch is processed
+    let report = process_batch(&env.services, records).await;
+
+    // Then only b's first record is a failure, and a and c advanced
+    assert_eq!(report.failures, ["101"]);
+    assert_eq!(report.failed_players, 1);
+    assert_eq!(report.players_advanced, 2);
+    for p in ["a", "c"] {
+        assert_eq!(
+            env.world.store.player(p).unwrap().queue[0].status,
+            TaskStatus::Running
+        );
+    }
+    assert_eq!(
+        env.world.store.player("b").unwrap().queue[0].status,
+        TaskStatus::Queued
+    );
+
+    // And redelivery after the store recovers starts b's task
+    env.world.store.clear_faults();
+    let retry = process_batch(
+        &env.services,
+        vec![
+            Ok(record("b", &tasks[1], "101")),
+            Ok(record("c", &tasks[2], "102")),
+        ],
+    )
+    .await;
+    assert!(retry.failures.is_empty());
+    assert_eq!(retry.tasks_started, 1);
+}
+
+#[tokio::test]
+async fn a_write_that_keeps_failing_is_recorded_as_a_retry_of_the_head_task() {
+    // Given a store that fails b's next four writes (all the advance's attempts), then recovers
+    let env = Env::new();
+    let tasks = players_with_tasks(&env, &["b"], 1).await;
+    env.world
+        .store
+        .inject(Fault::times(StoreOp::Commit, 4, transient()).for_player("b"));
+
+    // When the batch is processed
+    let report = process_batch(&env.services, vec![Ok(record("b", &tasks[0], "7"))]).await;
+
+    // Then the head task is retrying with backoff (the ticker restarts it), not a batch failure
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(report.tasks_failed, 1);
+    let b = env.world.store.player("b").unwrap();
+    let task = &b.queue[0];
+    assert_eq!(task.status, TaskStatus::Retrying);
+    assert_eq!(task.attempts, 1);
+    let retry_at = task.retry_at.unwrap();
+    assert_eq!(b.player.wake_at, Some(retry_at));
+    env.set_clock(retry_at);
+    let tick = idle_app::usecase::tick(&env.services).await;
+    assert_eq!(tick.tasks_started, 1);
+}
+
+#[tokio::test]
+async fn a_failed_batch_read_reports_every_players_first_record() {
+    let env = Env::new();
+    let tasks = players_with_tasks(&env, &["a", "b"], 1).await;
+    env.world
+        .store
+        .inject(Fault::always(StoreOp::LoadPlayers, transient()));
+    let report = process_batch(
+        &env.services,
+        vec![
+            Ok(record("a", &tasks[0], "5")),
+            Ok(record("b", &tasks[1], "6")),
+            Ok(record("a", &tasks[0], "7")),
+        ],
+    )
+    .await;
+    assert_eq!(report.failures, ["5", "6"]);
+}
+
+#[tokio::test]
+async fn malformed_records_are_counted_and_never_fail_the_batch() {
+    let env = Env::new();
+    let tasks = players_with_tasks(&env, &["a"], 1).await;
+    let bad = MalformedRecord {
+        reason: "Keys has no string player_id".into(),
+        sequence_number: Some("1".into()),
+        record: json!({"dynamodb": {"Keys": {"player_id": {"N": "5"}}}}),
+    };
+    let report = process_batch(
+        &env.services,
+        vec![Err(bad), Ok(record("a", &tasks[0], "2"))],
+    )
+    .await;
+    assert_eq!(report.malformed, 1);
+    assert!(report.failures.is_empty());
+    assert_eq!(report.tasks_started, 1);
+}
+
+#[tokio::test]
+async fn a_record_for_an_unknown_player_is_not_a_failure() {
+    let env = Env::new();
+    let report = process_batch(
+        &env.services,
+        vec![Ok(TaskRecord {
+            player_id: "ghost".into(),
+            task_id: None,
+            sequence_number: "9".into(),
+            event_name: "REMOVE".into(),
+        })],
+    )
+    .await;
+    assert_eq!(report.unknown_players, 1);
+    assert!(report.failures.is_empty());
+}
+
+#[tokio::test]
+async fn a_batch_delivered_twice_grants_nothing_twice() {
+    // Given a task whose whole duration has passed by the time the stream delivers it
+    async fn world_after(deliveries: usize) -> (Vec<(String, u64)>, u64, usize) {
+        let env = Env::new();
+        let tasks = players_with_tasks(&env, &["a", "b"], 3).await;
+        env.advance_clock(3_600_000);
+        let batch = vec![
+            Ok(record("a", &tasks[0], "1")),
+            Ok(record("b", &tasks[1], "2")),
+        ];
+        let mut completed = 0;
+        for _ in 0..deliveries {
+            completed += process_batch(&env.services, batch.clone())
+                .await
+                .tasks_completed;
+        }
+        let mut inventory: Vec<(String, u64)> = Vec::new();
+        let mut xp = 0;
+        for p in ["a", "b"] {
+            let state = env.world.store.player(p).unwrap();
+            inventory.extend(state.player.inventory.clone());
+            xp += state.player.character_xp;
+            assert!(state.queue.is_empty());
+        }
+        (inventory, xp, completed)
+    }
+
+    // When the same batch is processed once, and (in another world) twice
+    let once = world_after(1).await;
+    let twice = world_after(2).await;
+
+    // Then the grants are the same and each task completed once
+    assert_eq!(once.2, 2);
+    assert_eq!(twice.2, 2, "the second delivery completes nothing");
+    assert_eq!(once.0, twice.0);
+    assert_eq!(once.1, twice.1);
+    assert!(once
+        .0
+        .iter()
+        .any(|(item, n)| item == "copper_ore" && *n > 0));
+}
+
+#[tokio::test]
+async fn a_commit_that_timed_out_after_writing_is_not_applied_twice() {
+    // Given a store that writes a's advance but reports a timeout
+    let env = Env::new();
+    let tasks = players_with_tasks(&env, &["a"], 2).await;
+    env.advance_clock(3_600_000);
+    env.world.store.inject(
+        Fault::once(StoreOp::Commit, transient())
+            .for_player("a")
+            .after_write(),
+    );
+
+    // When the batch is processed
+    let report = process_batch(&env.services, vec![Ok(record("a", &tasks[0], "1"))]).await;
+
+    // Then the retry sees the written state and does nothing more
+    assert!(report.failures.is_empty());
+    let history = env.world.store.history("a");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].status, TaskStatus::Completed);
+    let state = env.world.store.player("a").unwrap();
+    assert!(state.queue.is_empty());
+    let granted = state
+        .player
+        .inventory
+        .get("copper_ore")
+        .copied()
+        .unwrap_or(0);
+    assert!(granted >= 1);
+    let completed_ore = match &history[0].result {
+        Some(result) => result.outcome.items.get("copper_ore").copied().unwrap_or(0),
+        None => 0,
+    };
+    assert_eq!(granted, completed_ore);
+}

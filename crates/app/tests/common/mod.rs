@@ -1,0 +1,138 @@
+//! Shared set-up for the integration tests: an in-memory world, a config with the dev secrets,
+//! and shortcuts for connecting and sending messages.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use idle_app::auth::{mint, DEV_TOKEN_SECRET};
+use idle_app::memory::MemoryWorld;
+use idle_app::usecase::{self, TaskRecord};
+use idle_app::{AppConfig, Secret, Services};
+use idle_core::model::Millis;
+use serde_json::{json, Value};
+
+/// 2027-01-15T08:00:00Z.
+pub const T0: Millis = 1_800_000_000_000;
+/// Test-only seed secret.
+pub const SEED_SECRET: &str = "test-seed-secret-test-seed-secret-test";
+
+pub fn config() -> AppConfig {
+    AppConfig {
+        token_secret: Some(Secret::new(DEV_TOKEN_SECRET).unwrap()),
+        seed_secret: Some(Secret::new(SEED_SECRET).unwrap()),
+        ..AppConfig::default()
+    }
+}
+
+pub struct Env {
+    pub world: MemoryWorld,
+    pub services: Services,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env::with(config())
+    }
+
+    pub fn with(config: AppConfig) -> Env {
+        let world = MemoryWorld::new(T0, config.wake_shards);
+        let services = world.services(config);
+        Env { world, services }
+    }
+
+    pub fn now(&self) -> Millis {
+        use idle_app::ports::Clock;
+        self.world.clock.now()
+    }
+
+    pub fn token(&self, player_id: &str, admin: bool) -> String {
+        mint(
+            DEV_TOKEN_SECRET.as_bytes(),
+            player_id,
+            Duration::from_secs(24 * 3600),
+            admin,
+            self.now(),
+        )
+        .unwrap()
+    }
+
+    /// Opens a gateway connection and runs `$connect` for the player.
+    pub async fn connect(&self, connection_id: &str, player_id: &str) {
+        self.connect_as(connection_id, player_id, false).await;
+    }
+
+    pub async fn connect_as(&self, connection_id: &str, player_id: &str, admin: bool) {
+        self.world.notifier.open(connection_id, self.now());
+        let token = self.token(player_id, admin);
+        usecase::connect(&self.services, connection_id, Some(&token))
+            .await
+            .unwrap();
+    }
+
+    /// Sends a message and parses the replies.
+    pub async fn send(&self, connection_id: &str, body: &Value) -> Vec<Value> {
+        self.send_raw(connection_id, &body.to_string()).await
+    }
+
+    pub async fn send_raw(&self, connection_id: &str, body: &str) -> Vec<Value> {
+        usecase::message(&self.services, connection_id, body)
+            .await
+            .iter()
+            .map(|r| serde_json::from_str(r).unwrap())
+            .collect()
+    }
+
+    /// Enqueues `quantity` copper ore at the meadow; returns the single reply.
+    pub async fn harvest(&self, connection_id: &str, request_id: &str, quantity: u32) -> Value {
+        let replies = self
+            .send(connection_id, &harvest_message(request_id, quantity))
+            .await;
+        assert_eq!(replies.len(), 1, "{replies:?}");
+        replies.into_iter().next().unwrap()
+    }
+
+    /// What the gateway received on a connection since the last call, parsed.
+    pub fn posts(&self, connection_id: &str) -> Vec<Value> {
+        self.world
+            .notifier
+            .take_posts(connection_id)
+            .iter()
+            .map(|p| serde_json::from_str(p).unwrap())
+            .collect()
+    }
+
+    pub fn advance_clock(&self, ms: Millis) -> Millis {
+        self.world.clock.advance(ms)
+    }
+
+    pub fn set_clock(&self, at: Millis) {
+        self.world.clock.set(at)
+    }
+}
+
+pub fn harvest_message(request_id: &str, quantity: u32) -> Value {
+    json!({
+        "action": "enqueue",
+        "request_id": request_id,
+        "task": {"activity": "harvest", "resource": "copper_ore", "location": "meadow", "quantity": quantity}
+    })
+}
+
+/// A well-formed stream record.
+pub fn record(player_id: &str, task_id: &str, sequence_number: &str) -> TaskRecord {
+    TaskRecord {
+        player_id: player_id.to_owned(),
+        task_id: Some(task_id.to_owned()),
+        sequence_number: sequence_number.to_owned(),
+        event_name: "INSERT".to_owned(),
+    }
+}
+
+/// The `type` of each message.
+pub fn types(messages: &[Value]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|m| m["type"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}

@@ -1,0 +1,273 @@
+//! The in-memory store keeps DynamoDB's promises: conditional writes fail as a whole, the history
+//! never takes a second final state, pages end with a cursor, the inbox filters expired rows.
+
+use idle_app::memory::{Fault, MemoryStore, StoreOp};
+use idle_app::ports::{wake_shard, Connection, ConnectionStore, GameStore, Inbox, StoreError};
+use idle_app::state::PlayerState;
+use idle_core::catalog::Catalog;
+use idle_core::model::{Millis, Player, TaskRequest, TaskStatus};
+use idle_core::protocol::{Event, Notification};
+use idle_core::{advance, enqueue, Enqueued, Game, Plan};
+
+const T0: Millis = 1_800_000_000_000;
+
+fn game() -> Game<'static> {
+    Game::new(
+        Catalog::shipped(),
+        b"memory-test-seed-secret-memory-test".to_vec(),
+    )
+}
+
+fn new_player(id: &str) -> PlayerState {
+    PlayerState {
+        player: Player::new(id, T0, Catalog::shipped(), 10),
+        queue: Vec::new(),
+    }
+}
+
+fn harvest() -> TaskRequest {
+    TaskRequest::Harvest {
+        resource: "copper_ore".into(),
+        location: "meadow".into(),
+        quantity: 1,
+    }
+}
+
+fn enqueue_plan(game: &Game, state: &PlayerState, request_id: &str) -> Plan {
+    match enqueue(
+        game,
+        &state.player,
+        &state.queue,
+        request_id,
+        &harvest(),
+        false,
+        false,
+        T0,
+    )
+    .unwrap()
+    {
+        Enqueued::New { plan, .. } => *plan,
+        Enqueued::Duplicate { .. } => panic!("duplicate"),
+    }
+}
+
+async fn stored(store: &MemoryStore, id: &str) -> PlayerState {
+    store
+        .load_players(&[id.to_owned()])
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_stale_version_is_a_conflict_and_writes_nothing() {
+    let game = game();
+    let store = MemoryStore::new(8);
+    let state = new_player("p");
+    store.create_player(&state).await.unwrap();
+    let plan = enqueue_plan(&game, &state, "r1");
+    store.commit(&plan, &state.after(&plan)).await.unwrap();
+    let once = stored(&store, "p").await;
+
+    // The same plan again: the version moved on.
+    let again = store.commit(&plan, &state.after(&plan)).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(stored(&store, "p").await, once);
+    assert_eq!(store.history("p").len(), 1);
+}
+
+#[tokio::test]
+async fn a_second_final_state_is_refused_and_the_player_is_not_written() {
+    // Given a task that ran and completed
+    let game = game();
+    let store = MemoryStore::new(8);
+    let state = new_player("p");
+    store.create_player(&state).await.unwrap();
+    let plan = enqueue_plan(&game, &state, "r1");
+    let state = state.after(&plan);
+    store.commit(&plan, &state).await.unwrap();
+    let complete = advance(&game, &state.player, &state.queue, T0 + 3_600_000);
+    let done = state.after(&complete);
+    store.commit(&complete, &done).await.unwrap();
+    assert_eq!(store.history("p")[0].status, TaskStatus::Completed);
+
+    // When a replay brings the same completion with a current version
+    let mut replay = complete.clone();
+    let write = replay.player.as_mut().unwrap();
+    write.expected_version = Some(done.player.version);
+    write.player.version = done.player.version + 1;
+    let mut after = done.clone();
+    after.player.version = done.player.version + 1;
+    after.player.character_xp += 1_000_000;
+    let result = store.commit(&replay, &after).await;
+
+    // Then it is a conflict, and nothing about the player changed
+    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    assert_eq!(stored(&store, "p").await, done);
+}
+
+#[tokio::test]
+async fn a_new_task_that_exists_is_a_conflict_and_running_tasks_stay_out_of_history() {
+    let game = game();
+    let store = MemoryStore::new(8);
+    let state = new_player("p");
+    store.create_player(&state).await.unwrap();
+    let plan = enqueue_plan(&game, &state, "r1");
+    let state = state.after(&plan);
+    store.commit(&plan, &state).await.unwrap();
+    let start = advance(&game, &state.player, &state.queue, T0);
+    let running = state.after(&start);
+    store.commit(&start, &running).await.unwrap();
+    assert_eq!(running.queue[0].status, TaskStatus::Running);
+    assert_eq!(
+        store.history("p")[0].status,
+        TaskStatus::Queued,
+        "the history keeps the enqueued task until it ends"
+    );
+
+    // A plan that inserts the same task id again
+    let mut duplicate = plan.clone();
+    let write = duplicate.player.as_mut().unwrap();
+    write.expected_version = Some(running.player.version);
+    write.player.version = running.player.version + 1;
+    let mut after = running.clone();
+    after.player.version += 1;
+    assert!(matches!(
+        store.commit(&duplicate, &after).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+#[tokio::test]
+async fn create_player_never_overwrites() {
+    let store = MemoryStore::new(8);
+    let mut state = new_player("p");
+    assert!(store.create_player(&state).await.unwrap());
+    state.player.character_xp = 99;
+    assert!(!store.create_player(&state).await.unwrap());
+    assert_eq!(stored(&store, "p").await.player.character_xp, 0);
+}
+
+#[tokio::test]
+async fn load_players_leaves_out_unknown_ids_and_repeats() {
+    let store = MemoryStore::new(8);
+    store.create_player(&new_player("a")).await.unwrap();
+    let ids = ["a", "zz", "a"].map(String::from);
+    let found = store.load_players(&ids).await.unwrap();
+    assert_eq!(found.len(), 1);
+}
+
+#[tokio::test]
+async fn the_wake_index_is_sparse_sharded_and_paged_like_dynamodb() {
+    let store = MemoryStore::new(2);
+    store.set_page_size(2);
+    let mut due_in_shard = Vec::new();
+    for i in 0..10 {
+        let id = format!("p{i}");
+        let mut state = new_player(&id);
+        state.player.wake_at = match i % 3 {
+            0 => None,
+            1 => Some(T0 - i),
+            _ => Some(T0 + 1),
+        };
+        if i % 3 == 1 && wake_shard(&id, 2) == 0 {
+            due_in_shard.push((T0 - i, id.clone()));
+        }
+        store.put_player(state);
+    }
+    due_in_shard.sort();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = store.due_players(0, T0, cursor).await.unwrap();
+        pages += 1;
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.clone());
+        if page.next.is_some() {
+            assert_eq!(page.items.len(), 2, "only a full page has a cursor");
+        }
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let expected: Vec<String> = due_in_shard.into_iter().map(|(_, id)| id).collect();
+    assert!(
+        expected.len() >= 2,
+        "the set-up puts due players in shard 0"
+    );
+    assert_eq!(seen, expected, "in wake_at order");
+    assert!(pages >= 1);
+}
+
+#[tokio::test]
+async fn a_full_last_page_is_followed_by_an_empty_one() {
+    let store = MemoryStore::new(1);
+    store.set_page_size(2);
+    for id in ["a", "b"] {
+        let connection = Connection {
+            connection_id: id.into(),
+            player_id: "p".into(),
+            is_admin: false,
+            connected_at: T0,
+            expires_at: T0 / 1000 + 7200,
+        };
+        store.put_connection(&connection).await.unwrap();
+    }
+    let first = store.scan_connections(None).await.unwrap();
+    assert_eq!(first.items.len(), 2);
+    let last = store.scan_connections(first.next).await.unwrap();
+    assert!(last.items.is_empty());
+    assert_eq!(last.next, None);
+}
+
+fn note(seq: u64) -> Notification {
+    Notification {
+        seq,
+        at: T0,
+        event: Event::QueueUpdated { queue: Vec::new() },
+    }
+}
+
+#[tokio::test]
+async fn the_inbox_keeps_one_per_seq_hides_expired_rows_and_removes_through_a_seq() {
+    let store = MemoryStore::new(1);
+    let live = T0 / 1000 + 60;
+    store.store("p", &[note(2), note(1)], live).await.unwrap();
+    store.store("p", &[note(2)], live + 1000).await.unwrap();
+    store.store("p", &[note(3)], T0 / 1000).await.unwrap();
+    store.store("q", &[note(1)], live).await.unwrap();
+    let pending = store.pending("p", T0).await.unwrap();
+    assert_eq!(pending.iter().map(|n| n.seq).collect::<Vec<_>>(), [1, 2]);
+    store.remove_through("p", 2).await.unwrap();
+    assert!(store.pending("p", T0).await.unwrap().is_empty());
+    assert_eq!(
+        store.inbox("p").len(),
+        1,
+        "the expired row lingers, as TTL lags"
+    );
+    assert_eq!(store.pending("q", T0).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn faults_strike_before_or_after_the_write() {
+    let game = game();
+    let store = MemoryStore::new(8);
+    let state = new_player("p");
+    store.create_player(&state).await.unwrap();
+    let plan = enqueue_plan(&game, &state, "r1");
+    let after = state.after(&plan);
+
+    store.fail_next(StoreOp::Commit, StoreError::Transient("timeout".into()));
+    assert!(store.commit(&plan, &after).await.is_err());
+    assert_eq!(stored(&store, "p").await, state, "failed before writing");
+
+    store.inject(
+        Fault::once(StoreOp::Commit, StoreError::Transient("timeout".into())).after_write(),
+    );
+    assert!(store.commit(&plan, &after).await.is_err());
+    assert_eq!(stored(&store, "p").await, after, "written, then failed");
+    assert_eq!(store.calls(StoreOp::Commit), 2);
+}
