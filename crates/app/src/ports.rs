@@ -51,7 +51,7 @@ pub trait GameStore: Send + Sync {
     /// - the player item as in `after` (queue included), if the stored `version` is still the
     ///   plan's `expected_version` (or the player is absent when that is `None`);
     /// - each of `plan.tasks` into the task history: new tasks if absent; tasks that reached a
-    ///   final state only if the stored one is not final yet. (Queued, running and retrying
+    ///   final state only if the stored one exists and is not final yet. (Queued, running and retrying
     ///   tasks live in the player's queue; the history gets a task when it is enqueued and when
     ///   it ends.)
     ///

@@ -1,15 +1,7 @@
 //! Lambda handlers: map `aws_lambda_events` values to one use case and back. Each takes the
 //! shared [`Services`](crate::services::Services) and the event payload and returns the response
-//! value (never an error), so a binary's `main` is a one-liner around `lambda_runtime`:
-//!
-//! ```ignore
-//! let services = Arc::new(services);
-//! lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
-//!     let services = Arc::clone(&services);
-//!     async move { Ok::<_, Error>(handlers::ws_connect(&services, event.payload).await) }
-//! }))
-//! .await
-//! ```
+//! value (never an error), so a binary's `main` is a one-liner around `lambda_runtime` (see
+//! `crates/lambdas/src/bin/`).
 
 mod schedule;
 mod stream;

@@ -4,7 +4,8 @@
 //! - `commit` is one transaction: every condition is checked first; any failure is a
 //!   [`StoreError::Conflict`] and nothing is written.
 //! - The task history takes a new task only if absent, and a final task only if the stored one
-//!   is not final (absent counts as not final, as `attribute_not_exists OR NOT status IN (…)`).
+//!   exists and is not final (`attribute_exists(task_id) AND NOT status IN (…)`): every task
+//!   enters the history when it is queued, so a final write for an unknown task is a conflict.
 //!   Queued, running and retrying updates of a known task are not written to it.
 //! - Paginated reads return `next` whenever a page is full, even if nothing follows (as
 //!   DynamoDB's `LastEvaluatedKey` does), so callers meet the empty last page too.
@@ -204,7 +205,7 @@ fn check_plan(state: &State, plan: &Plan, after: &PlayerState) -> Result<(), Sto
         let ok = match write.expected {
             Expected::Absent => stored.is_none(),
             Expected::Status(_) if task.status.is_final() => {
-                stored.is_none_or(|s| !s.status.is_final())
+                stored.is_some_and(|s| !s.status.is_final())
             }
             Expected::Status(_) => true,
         };

@@ -1,0 +1,16 @@
+//! `task-ticker` — scheduled: advance every player whose wake time has come.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use idle_app::config::Function;
+use idle_app::handlers;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), idle_lambdas::Error> {
+    idle_lambdas::serve(
+        Function::TaskTicker,
+        |services, event: EventBridgeEvent<serde_json::Value>| async move {
+            handlers::task_tick(&services, event).await
+        },
+    )
+    .await
+}
