@@ -4,6 +4,7 @@
 
 mod clock;
 mod faults;
+mod feed;
 mod notifier;
 mod store;
 
@@ -13,8 +14,9 @@ use idle_core::model::Millis;
 
 pub use clock::ManualClock;
 pub use faults::{Fault, RandomFaults, StoreOp};
+pub use feed::stream_event;
 pub use notifier::MemoryNotifier;
-pub use store::{MemoryStore, DEFAULT_PAGE_SIZE};
+pub use store::{HistoryChange, MemoryStore, DEFAULT_PAGE_SIZE};
 
 use crate::config::AppConfig;
 use crate::services::Services;

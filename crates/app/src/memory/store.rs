@@ -24,6 +24,15 @@ use super::faults::{Fault, Faults, RandomFaults, StoreOp};
 use crate::ports::{wake_shard, Connection, ConnectionStore, GameStore, Inbox, Page, StoreError};
 use crate::state::PlayerState;
 
+/// One write to the task history, as a stream record carries it: an insert when `old` is
+/// absent, a modify otherwise. Sequence numbers rise by one per change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryChange {
+    pub sequence: u64,
+    pub old: Option<Task>,
+    pub new: Task,
+}
+
 /// Default page size of paginated reads.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 
@@ -38,6 +47,9 @@ struct State {
     commits: u64,
     page_size: usize,
     wake_shards: u32,
+    /// History changes not yet taken, when the change feed is on.
+    feed: Option<Vec<HistoryChange>>,
+    next_sequence: u64,
 }
 
 /// An in-memory [`GameStore`], [`ConnectionStore`] and [`Inbox`]. Share it through an `Arc`.
@@ -66,6 +78,8 @@ impl MemoryStore {
                 commits: 0,
                 page_size: DEFAULT_PAGE_SIZE,
                 wake_shards: wake_shards.max(1),
+                feed: None,
+                next_sequence: 1,
             }),
         }
     }
@@ -74,6 +88,24 @@ impl MemoryStore {
         // A panic elsewhere while holding the lock leaves consistent maps (every change is made
         // after all checks), so a poisoned lock is still usable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ---- the change feed ----------------------------------------------------------------------
+
+    /// Turns on the change feed: from now on every write to the task history is kept, in commit
+    /// order, until [`take_changes`](Self::take_changes) takes it (what the Tasks table's stream
+    /// is to the DynamoDB store).
+    pub fn enable_change_feed(&self) {
+        self.lock().feed.get_or_insert_with(Vec::new);
+    }
+
+    /// The history changes since the last call, oldest first (empty when the feed is off).
+    pub fn take_changes(&self) -> Vec<HistoryChange> {
+        self.lock()
+            .feed
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     // ---- faults and inspection ---------------------------------------------------------------
@@ -228,9 +260,17 @@ fn apply_plan(state: &mut State, plan: &Plan, after: &PlayerState) {
     for write in &plan.tasks {
         let task = &write.task;
         if write.expected == Expected::Absent || task.status.is_final() {
-            state
+            let old = state
                 .history
                 .insert((task.player_id.clone(), task.task_id.clone()), task.clone());
+            if let Some(feed) = state.feed.as_mut() {
+                feed.push(HistoryChange {
+                    sequence: state.next_sequence,
+                    old,
+                    new: task.clone(),
+                });
+                state.next_sequence += 1;
+            }
         }
     }
     state.commits += 1;
