@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use idle_core::catalog::{Catalog, Gear, ItemKind, ARMOUR_SLOT, WEAPON_SLOT};
+use idle_core::catalog::{Catalog, Gear, ItemKind};
 use idle_core::model::{Equipped, Snapshot, TaskRequest};
 use idle_core::rules::harvest;
 
@@ -100,22 +100,10 @@ impl Profile {
         }
     }
 
-    /// The gear slots a task uses.
-    fn slots(request: &TaskRequest, catalog: &Catalog) -> Vec<String> {
-        match request {
-            TaskRequest::Harvest { resource, .. } => catalog
-                .resources
-                .get(resource)
-                .map(|r| vec![r.tool.clone()])
-                .unwrap_or_default(),
-            TaskRequest::Craft { .. } => Vec::new(),
-            TaskRequest::Combat { .. } => vec![WEAPON_SLOT.to_owned(), ARMOUR_SLOT.to_owned()],
-        }
-    }
-
     /// The gear a task uses, as item ids (for reports).
     pub fn gear_used(&self, request: &TaskRequest, catalog: &Catalog) -> Vec<String> {
-        Profile::slots(request, catalog)
+        request
+            .gear_slots(catalog)
             .iter()
             .filter_map(|slot| self.gear.get(slot).cloned())
             .collect()
@@ -132,7 +120,8 @@ impl Profile {
                 .max(catalog.rules.combat.wear_win)
                 .max(catalog.rules.combat.wear_loss),
         );
-        let gear: BTreeMap<String, Equipped> = Profile::slots(request, catalog)
+        let gear: BTreeMap<String, Equipped> = request
+            .gear_slots(catalog)
             .into_iter()
             .filter_map(|slot| {
                 let item = self.gear.get(&slot)?;

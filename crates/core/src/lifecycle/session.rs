@@ -642,18 +642,7 @@ fn bypass_prepare(
 ) -> crate::validate::Prepared {
     let catalog = game.catalog;
     let skill = player.skill_level(request.activity().skill(), catalog);
-    let slots: Vec<String> = match request {
-        TaskRequest::Harvest { resource, .. } => catalog
-            .resources
-            .get(resource)
-            .map(|r| vec![r.tool.clone()])
-            .unwrap_or_default(),
-        TaskRequest::Craft { .. } => Vec::new(),
-        TaskRequest::Combat { .. } => vec![
-            crate::catalog::WEAPON_SLOT.to_owned(),
-            crate::catalog::ARMOUR_SLOT.to_owned(),
-        ],
-    };
+    let slots = request.gear_slots(catalog);
     crate::validate::Prepared {
         gear: slots
             .into_iter()

@@ -87,6 +87,22 @@ impl TaskRequest {
         }
     }
 
+    /// The gear slots this task uses: the resource's tool kind, or weapon and armour.
+    pub fn gear_slots(&self, catalog: &Catalog) -> Vec<String> {
+        match self {
+            TaskRequest::Harvest { resource, .. } => catalog
+                .resources
+                .get(resource)
+                .map(|r| vec![r.tool.clone()])
+                .unwrap_or_default(),
+            TaskRequest::Craft { .. } => Vec::new(),
+            TaskRequest::Combat { .. } => vec![
+                crate::catalog::WEAPON_SLOT.to_owned(),
+                crate::catalog::ARMOUR_SLOT.to_owned(),
+            ],
+        }
+    }
+
     /// Base time of one action before the player's bonuses, if the target exists.
     pub fn base_action_ms(&self, catalog: &Catalog) -> Option<u64> {
         match self {
