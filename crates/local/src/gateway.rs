@@ -144,16 +144,17 @@ async fn connect(
     Query(query): Query<Vec<(String, String)>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let upgrade =
-        match upgrade {
-            Ok(upgrade) => upgrade,
-            Err(rejection) => return json_error(
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => {
+            return json_error(
                 rejection.status(),
                 &format!(
                     "this is the WebSocket endpoint; connect with a WebSocket client ({rejection})"
                 ),
-            ),
-        };
+            )
+        }
+    };
     let header = |name: header::HeaderName| {
         headers
             .get(name)
