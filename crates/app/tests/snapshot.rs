@@ -52,7 +52,7 @@ async fn a_restored_snapshot_holds_players_history_and_inbox_but_no_connections(
         event: Event::QueueUpdated { queue: Vec::new() },
     };
     store
-        .store("p1", &[note.clone()], T0 / 1000 + 60)
+        .store("p1", std::slice::from_ref(&note), T0 / 1000 + 60)
         .await
         .unwrap();
     store
