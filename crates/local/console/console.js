@@ -1,6 +1,6 @@
 // The local runtime's web console: connect as a player, watch state and notifications live,
-// queue and cancel tasks. Plain JS, no build step. It speaks the same WebSocket protocol as a
-// game client (see README "Protocol").
+// queue and cancel tasks. Plain JS, no build step, served by `idle-local` at `/`. It speaks the
+// same WebSocket protocol as a game client (DESIGN.md section 6, crates/core/src/protocol.rs).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -11,7 +11,38 @@ const state = {
   queue: [],
   serverOffset: 0, // server time − local time, from the `at` of every message
   requestCounter: 0,
+  lastSeq: 0, // highest notification seq shown: the inbox may send one again after a failed sync
+  progress: {}, // task_id → {done, total} from task_progress
 };
+
+// XP at which `level` starts (the RuneScape curve of docs/game-rules.md).
+function xpForLevel(level) {
+  let points = 0;
+  for (let l = 1; l < level; l++) points += Math.floor(l + 300 * Math.pow(2, l / 7));
+  return Math.floor(points / 4);
+}
+
+// Ends a server message with a full stop, so more can follow it.
+function sentence(text) {
+  return /[.!?)]$/.test(text) ? text : text + ".";
+}
+
+// Errors as a person would want them: what happened and what to do.
+function explain(message) {
+  const seconds = (ms) => Math.max(1, Math.ceil(ms / 1000));
+  switch (message.code) {
+    case "rate_limited":
+      return `Too many requests: try again in ${seconds(message.retry_after_ms || 1000)} s.`;
+    case "queue_full":
+      return `Your queue is full: wait for a task to finish or cancel one. (${message.message})`;
+    case "not_found":
+      return `That task is no longer in your queue: it may have just finished. (${message.message})`;
+    case "forbidden":
+      return `Not allowed: ${message.message}`;
+    default:
+      return message.message || message.code;
+  }
+}
 
 function showError(message) {
   const box = $("error");
@@ -53,14 +84,25 @@ function targetName(task) {
   return "";
 }
 
+// The name of a task_started target (a resource, recipe or enemy id).
+function targetLabel(activity, id) {
+  const c = state.catalog;
+  if (!c) return id;
+  if (activity === "harvest") return itemName(c.resources[id]?.item || id);
+  if (activity === "craft") return itemName(c.recipes[id]?.output || id);
+  return c.enemies[id]?.name || id;
+}
+
 // ---- rendering ------------------------------------------------------------------------------
 
 function renderPlayer() {
   const p = state.player;
   if (!p) return;
   const track = (name, t) => {
-    const span = t.next_level_xp ? Math.max(1, t.next_level_xp) : t.xp || 1;
-    const pct = t.next_level_xp ? Math.min(100, (100 * t.xp) / span) : 100;
+    const floor = xpForLevel(t.level);
+    const pct = t.next_level_xp
+      ? Math.min(100, Math.max(0, (100 * (t.xp - floor)) / Math.max(1, t.next_level_xp - floor)))
+      : 100;
     return `<div class="track"><strong>${name}</strong> level ${t.level} · ${t.xp.toLocaleString()} XP` +
       (t.next_level_xp ? ` / ${t.next_level_xp.toLocaleString()}` : " (max)") +
       `<div class="bar"><div style="width:${pct}%"></div></div></div>`;
@@ -84,11 +126,20 @@ function renderQueue() {
     li.dataset.status = entry.status;
     const head = document.createElement("div");
     head.className = "task-head";
-    head.innerHTML = `<span>${entry.task.activity} ${entry.task.quantity} × ${targetName(entry.task)}</span><span class="task-status">${entry.status}</span>`;
+    const what = document.createElement("span");
+    what.className = "task-what";
+    what.textContent = `${entry.task.activity} ${entry.task.quantity} × ${targetName(entry.task)}`;
+    const status = document.createElement("span");
+    status.className = "task-status";
+    status.textContent = entry.status;
+    head.append(what, status);
     const cancel = document.createElement("button");
     cancel.textContent = "Cancel";
     cancel.className = "cancel";
-    cancel.onclick = () => send({ action: "cancel", task_id: entry.task_id });
+    cancel.onclick = () => {
+      cancel.disabled = true;
+      send({ action: "cancel", task_id: entry.task_id });
+    };
     head.appendChild(cancel);
     li.appendChild(head);
     const bar = document.createElement("div");
@@ -110,9 +161,15 @@ function tickProgress() {
     if (entry.status === "running" && entry.started_at && entry.ends_at) {
       const pct = Math.min(100, Math.max(0, (100 * (now - entry.started_at)) / Math.max(1, entry.ends_at - entry.started_at)));
       fill.style.width = pct.toFixed(1) + "%";
-      li.querySelector(".task-status").textContent = `running · ${Math.max(0, Math.ceil((entry.ends_at - now) / 1000))} s left`;
+      const p = state.progress[entry.task_id];
+      const done = p ? ` · ${p.done}/${p.total} done` : "";
+      li.querySelector(".task-status").textContent = `running${done} · ${Math.max(0, Math.ceil((entry.ends_at - now) / 1000))} s left`;
     } else {
       fill.style.width = "0%";
+      li.querySelector(".task-status").textContent =
+        entry.status === "retrying" && entry.retry_at
+          ? `retrying in ${Math.max(0, Math.ceil((entry.retry_at - now) / 1000))} s (attempt ${entry.attempts})`
+          : entry.status;
     }
   }
 }
@@ -120,7 +177,7 @@ setInterval(tickProgress, 250);
 
 function describe(message) {
   switch (message.type) {
-    case "task_started": return `started ${message.activity} × ${message.quantity} (${message.target}), ends in ${Math.round((message.ends_at - message.at) / 1000)} s`;
+    case "task_started": return `started ${message.activity} ${message.quantity} × ${targetLabel(message.activity, message.target)}, ends in ${Math.round((message.ends_at - message.at) / 1000)} s`;
     case "task_progress": return `${message.done} of ${message.total} done`;
     case "task_completed": {
       const items = Object.entries(message.outcome.items).map(([k, v]) => `${v} ${itemName(k)}`).join(", ") || "no items";
@@ -128,10 +185,13 @@ function describe(message) {
       return `completed: ${message.outcome.successes}/${message.outcome.actions} succeeded, +${message.outcome.xp} XP, ${items}` + (ups ? `; level up: ${ups}` : "");
     }
     case "task_failed": return `${message.code}: ${message.message}` + (message.retry_at ? ` (retry in ${Math.round((message.retry_at - message.at) / 1000)} s)` : "");
-    case "task_cancelled": return "cancelled" + (message.settled ? `; settled ${message.settled.actions} actions` : "");
+    case "task_cancelled": {
+      const refunded = Object.entries(message.refunded || {}).map(([k, v]) => `${v} ${itemName(k)}`).join(", ");
+      return "cancelled" + (message.settled ? `; ${message.settled.actions} actions done, +${message.settled.xp} XP` : "") + (refunded ? `; refunded ${refunded}` : "");
+    }
     case "queue_updated": return `${message.queue.length} task(s) in the queue`;
     case "ack": return message.duplicate ? `already queued as ${message.task_id}` : `queued as ${message.task_id}`;
-    case "error": return `${message.code}: ${message.message}`;
+    case "error": return explain(message);
     default: return "";
   }
 }
@@ -215,6 +275,10 @@ $("task-form").onsubmit = (event) => {
 
 function handle(message) {
   if (typeof message.at === "number") state.serverOffset = message.at - Date.now();
+  if (typeof message.seq === "number") {
+    if (message.seq <= state.lastSeq) return; // already shown
+    state.lastSeq = message.seq;
+  }
   addToFeed(message);
   switch (message.type) {
     case "catalog":
@@ -232,22 +296,47 @@ function handle(message) {
       state.queue = message.queue;
       renderQueue();
       break;
-    case "task_started":
-    case "task_progress":
+    case "task_started": {
+      const entry = state.queue.find((e) => e.task_id === message.task_id);
+      if (entry) Object.assign(entry, { status: "running", started_at: message.started_at, ends_at: message.ends_at });
+      renderQueue();
+      break;
+    }
+    case "task_progress": {
+      state.progress[message.task_id] = { done: message.done, total: message.total };
+      const entry = state.queue.find((e) => e.task_id === message.task_id);
+      if (entry) entry.ends_at = message.ends_at;
+      tickProgress();
+      break;
+    }
+    case "task_failed":
+      showError(`Task ${message.task_id} failed: ${sentence(message.message)}` +
+        (message.retry_at ? " It will be tried again." : " It will not be retried."));
+      send({ action: "sync" });
       break;
     case "task_completed":
     case "task_cancelled":
-    case "task_failed":
+      delete state.progress[message.task_id];
       send({ action: "sync" }); // refresh inventory, levels and gear
       break;
-    case "error":
-      showError(`${message.message} (${message.code})`);
+    case "error": {
+      const what = message.request_id ? "Could not queue the task: " : "";
+      showError(what + explain(message));
+      renderQueue(); // re-enable a cancel button whose cancel was refused
       break;
+    }
   }
 }
 
 async function connect(playerId) {
   showError("");
+  if (state.ws) {
+    const old = state.ws;
+    state.ws = null;
+    old.close(1000);
+  }
+  Object.assign(state, { player: null, queue: [], lastSeq: 0, progress: {} });
+  $("feed").innerHTML = "";
   setStatus("connecting…", false);
   let token;
   let url;
@@ -267,6 +356,7 @@ async function connect(playerId) {
     send({ action: "sync" });
   };
   ws.onmessage = (event) => {
+    if (state.ws !== ws) return;
     try {
       handle(JSON.parse(event.data));
     } catch (err) {
@@ -274,13 +364,16 @@ async function connect(playerId) {
     }
   };
   ws.onclose = (event) => {
-    if (state.ws === ws) state.ws = null;
+    if (state.ws !== ws) return; // an earlier connection, replaced
+    state.ws = null;
     setStatus("offline", false);
     if (event.code !== 1000 && event.code !== 1005) {
       showError(`Connection closed (${event.code}${event.reason ? ": " + event.reason : ""}). Check the player id and that the runtime is running.`);
     }
   };
-  ws.onerror = () => showError("WebSocket error: is the local runtime still running?");
+  ws.onerror = () => {
+    if (state.ws === ws) showError("WebSocket error: is the local runtime still running?");
+  };
 }
 
 $("connect-form").onsubmit = (event) => {
