@@ -216,7 +216,7 @@ async fn run_socket(
     mut rx: mpsc::UnboundedReceiver<Outbound>,
 ) {
     let (mut sink, mut stream) = socket.split();
-    let writer = tokio::spawn(async move {
+    let mut writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
             let frame = match out {
                 Outbound::Text(text) => Message::Text(text.into()),
@@ -237,7 +237,18 @@ async fn run_socket(
         }
     });
     let mut close = (1006u16, String::from("Connection closed abnormally"));
-    while let Some(frame) = stream.next().await {
+    loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            // The writer stops after a server-side close (DeleteConnection, shutdown) or a
+            // failed write: the connection is over without waiting for the client's answer,
+            // as API Gateway's $disconnect follows a DeleteConnection at once.
+            _ = &mut writer => {
+                close = (1000, "closed by the server".to_owned());
+                break;
+            }
+        };
+        let Some(frame) = frame else { break };
         let (body, is_base64) = match frame {
             Ok(Message::Text(text)) => (text.to_string(), false),
             Ok(Message::Binary(bytes)) => (
