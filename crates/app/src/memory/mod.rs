@@ -16,7 +16,9 @@ pub use clock::ManualClock;
 pub use faults::{Fault, RandomFaults, StoreOp};
 pub use feed::stream_event;
 pub use notifier::MemoryNotifier;
-pub use store::{HistoryChange, MemoryStore, DEFAULT_PAGE_SIZE};
+pub use store::{
+    HistoryChange, MemoryStore, SnapshotInboxRow, SnapshotPlayer, StoreSnapshot, DEFAULT_PAGE_SIZE,
+};
 
 use crate::config::AppConfig;
 use crate::services::Services;

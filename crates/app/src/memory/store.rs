@@ -16,9 +16,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use idle_core::lifecycle::Expected;
-use idle_core::model::{Millis, Task};
+use idle_core::model::{Millis, Player, Task};
 use idle_core::protocol::Notification;
 use idle_core::Plan;
+use serde::{Deserialize, Serialize};
 
 use super::faults::{Fault, Faults, RandomFaults, StoreOp};
 use crate::ports::{wake_shard, Connection, ConnectionStore, GameStore, Inbox, Page, StoreError};
@@ -184,6 +185,98 @@ impl MemoryStore {
             .range((player_id.to_owned(), 0)..=(player_id.to_owned(), u64::MAX))
             .map(|(_, (n, _))| n.clone())
             .collect()
+    }
+}
+
+/// The durable part of a [`MemoryStore`]: players with their queues, the task history and the
+/// inbox (connections are not kept: they die with the process, as sockets do). The local
+/// runtime writes it to its data directory and reads it back at start.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoreSnapshot {
+    /// Each player with its unfinished tasks, by player id.
+    pub players: Vec<SnapshotPlayer>,
+    /// Every task of the history, in (player, task) order.
+    pub history: Vec<Task>,
+    /// Undelivered notifications, in (player, seq) order.
+    pub inbox: Vec<SnapshotInboxRow>,
+}
+
+/// A player and its queue, as kept in a [`StoreSnapshot`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotPlayer {
+    pub player: Player,
+    pub queue: Vec<Task>,
+}
+
+/// One undelivered notification, as kept in a [`StoreSnapshot`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotInboxRow {
+    pub player_id: String,
+    pub notification: Notification,
+    /// When it expires, in seconds since the epoch (the inbox's TTL attribute).
+    pub expires_at: i64,
+}
+
+impl MemoryStore {
+    /// A copy of the durable state (players, history, inbox), taken under one lock.
+    pub fn snapshot(&self) -> StoreSnapshot {
+        let state = self.lock();
+        StoreSnapshot {
+            players: state
+                .players
+                .values()
+                .map(|s| SnapshotPlayer {
+                    player: s.player.clone(),
+                    queue: s.queue.clone(),
+                })
+                .collect(),
+            history: state.history.values().cloned().collect(),
+            inbox: state
+                .inbox
+                .iter()
+                .map(
+                    |((player_id, _), (notification, expires_at))| SnapshotInboxRow {
+                        player_id: player_id.clone(),
+                        notification: notification.clone(),
+                        expires_at: *expires_at,
+                    },
+                )
+                .collect(),
+        }
+    }
+
+    /// Replaces the players, history and inbox with a snapshot's (connections, faults, counters
+    /// and the change feed are left as they are; nothing restored appears on the feed).
+    pub fn restore(&self, snapshot: StoreSnapshot) {
+        let mut state = self.lock();
+        state.players = snapshot
+            .players
+            .into_iter()
+            .map(|p| {
+                (
+                    p.player.player_id.clone(),
+                    PlayerState {
+                        player: p.player,
+                        queue: p.queue,
+                    },
+                )
+            })
+            .collect();
+        state.history = snapshot
+            .history
+            .into_iter()
+            .map(|t| ((t.player_id.clone(), t.task_id.clone()), t))
+            .collect();
+        state.inbox = snapshot
+            .inbox
+            .into_iter()
+            .map(|row| {
+                (
+                    (row.player_id, row.notification.seq),
+                    (row.notification, row.expires_at),
+                )
+            })
+            .collect();
     }
 }
 

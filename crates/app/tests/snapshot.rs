@@ -1,0 +1,86 @@
+//! A memory store's snapshot survives JSON and restores the same players, history and inbox,
+//! with conditional writes still judged against the restored versions.
+
+use idle_app::memory::{MemoryStore, StoreSnapshot};
+use idle_app::ports::{Connection, ConnectionStore, GameStore, Inbox, StoreError};
+use idle_app::state::PlayerState;
+use idle_core::catalog::Catalog;
+use idle_core::model::{Millis, Player, TaskRequest};
+use idle_core::protocol::{Event, Notification};
+use idle_core::{enqueue, Enqueued, Game};
+
+const T0: Millis = 1_800_000_000_000;
+
+fn game() -> Game<'static> {
+    Game::new(
+        Catalog::shipped(),
+        b"snapshot-test-seed-secret-snapshot".to_vec(),
+    )
+}
+
+#[tokio::test]
+async fn a_restored_snapshot_holds_players_history_and_inbox_but_no_connections() {
+    // Given a store with a player who queued a task, an inbox row and a connection
+    let store = MemoryStore::new(4);
+    let created = PlayerState {
+        player: Player::new("p1", T0, Catalog::shipped(), 10),
+        queue: Vec::new(),
+    };
+    assert!(store.create_player(&created).await.unwrap());
+    let request = TaskRequest::Combat {
+        enemy: "chicken".into(),
+        quantity: 2,
+    };
+    let game = game();
+    let Ok(Enqueued::New { plan, .. }) = enqueue(
+        &game,
+        &created.player,
+        &[],
+        "r1",
+        &request,
+        false,
+        false,
+        T0,
+    ) else {
+        panic!("the starter player can fight chickens");
+    };
+    let after = created.after(&plan);
+    store.commit(&plan, &after).await.unwrap();
+    let note = Notification {
+        seq: 7,
+        at: T0,
+        event: Event::QueueUpdated { queue: Vec::new() },
+    };
+    store
+        .store("p1", std::slice::from_ref(&note), T0 / 1000 + 60)
+        .await
+        .unwrap();
+    store
+        .put_connection(&Connection {
+            connection_id: "c1".into(),
+            player_id: "p1".into(),
+            is_admin: false,
+            connected_at: T0,
+            expires_at: T0 / 1000 + 60,
+        })
+        .await
+        .unwrap();
+
+    // When its snapshot goes through JSON into a fresh store
+    let json = serde_json::to_string(&store.snapshot()).unwrap();
+    let snapshot: StoreSnapshot = serde_json::from_str(&json).unwrap();
+    let restored = MemoryStore::new(4);
+    restored.restore(snapshot);
+
+    // Then the player, its queue, the history and the inbox are back; connections are not
+    assert_eq!(restored.player("p1"), store.player("p1"));
+    assert_eq!(restored.history("p1"), store.history("p1"));
+    assert_eq!(restored.history("p1").len(), 1);
+    assert_eq!(restored.pending("p1", T0).await.unwrap(), vec![note]);
+    assert!(restored.connections().is_empty());
+    // and the same plan is refused again: versions were restored too
+    assert!(matches!(
+        restored.commit(&plan, &after).await,
+        Err(StoreError::Conflict(_))
+    ));
+}

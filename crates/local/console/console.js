@@ -1,0 +1,389 @@
+// The local runtime's web console: connect as a player, watch state and notifications live,
+// queue and cancel tasks. Plain JS, no build step, served by `idle-local` at `/`. It speaks the
+// same WebSocket protocol as a game client (DESIGN.md section 6, crates/core/src/protocol.rs).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  ws: null,
+  catalog: null,
+  player: null,
+  queue: [],
+  serverOffset: 0, // server time − local time, from the `at` of every message
+  requestCounter: 0,
+  lastSeq: 0, // highest notification seq shown: the inbox may send one again after a failed sync
+  progress: {}, // task_id → {done, total} from task_progress
+};
+
+// XP at which `level` starts (the RuneScape curve of docs/game-rules.md).
+function xpForLevel(level) {
+  let points = 0;
+  for (let l = 1; l < level; l++) points += Math.floor(l + 300 * Math.pow(2, l / 7));
+  return Math.floor(points / 4);
+}
+
+// Ends a server message with a full stop, so more can follow it.
+function sentence(text) {
+  return /[.!?)]$/.test(text) ? text : text + ".";
+}
+
+// Errors as a person would want them: what happened and what to do.
+function explain(message) {
+  const seconds = (ms) => Math.max(1, Math.ceil(ms / 1000));
+  switch (message.code) {
+    case "rate_limited":
+      return `Too many requests: try again in ${seconds(message.retry_after_ms || 1000)} s.`;
+    case "queue_full":
+      return `Your queue is full: wait for a task to finish or cancel one. (${message.message})`;
+    case "not_found":
+      return `That task is no longer in your queue: it may have just finished. (${message.message})`;
+    case "forbidden":
+      return `Not allowed: ${message.message}`;
+    default:
+      return message.message || message.code;
+  }
+}
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+function setStatus(text, online) {
+  const status = $("status");
+  status.textContent = text;
+  status.className = "status " + (online ? "online" : "offline");
+  $("connect-button").disabled = online;
+  $("disconnect-button").disabled = !online;
+  $("enqueue-button").disabled = !online || !state.catalog;
+}
+
+function send(message) {
+  if (!state.ws || state.ws.readyState !== WebSocket.OPEN) {
+    showError("Not connected: connect as a player first.");
+    return;
+  }
+  state.ws.send(JSON.stringify(message));
+}
+
+function itemName(id) {
+  const [base, quality] = id.split("@");
+  const item = state.catalog && state.catalog.items[base];
+  const name = item ? item.name : base;
+  return quality ? `${name} (${quality})` : name;
+}
+
+function targetName(task) {
+  if (!state.catalog) return "";
+  switch (task.activity) {
+    case "harvest": return `${itemName(state.catalog.resources[task.resource]?.item || task.resource)} at ${state.catalog.locations[task.location]?.name || task.location}`;
+    case "craft": return itemName(state.catalog.recipes[task.recipe]?.output || task.recipe);
+    case "combat": return state.catalog.enemies[task.enemy]?.name || task.enemy;
+  }
+  return "";
+}
+
+// The name of a task_started target (a resource, recipe or enemy id).
+function targetLabel(activity, id) {
+  const c = state.catalog;
+  if (!c) return id;
+  if (activity === "harvest") return itemName(c.resources[id]?.item || id);
+  if (activity === "craft") return itemName(c.recipes[id]?.output || id);
+  return c.enemies[id]?.name || id;
+}
+
+// ---- rendering ------------------------------------------------------------------------------
+
+function renderPlayer() {
+  const p = state.player;
+  if (!p) return;
+  const track = (name, t) => {
+    const floor = xpForLevel(t.level);
+    const pct = t.next_level_xp
+      ? Math.min(100, Math.max(0, (100 * (t.xp - floor)) / Math.max(1, t.next_level_xp - floor)))
+      : 100;
+    return `<div class="track"><strong>${name}</strong> level ${t.level} · ${t.xp.toLocaleString()} XP` +
+      (t.next_level_xp ? ` / ${t.next_level_xp.toLocaleString()}` : " (max)") +
+      `<div class="bar"><div style="width:${pct}%"></div></div></div>`;
+  };
+  $("levels").innerHTML = track("Character", p.character) +
+    Object.entries(p.skills).map(([skill, t]) => track(skill[0].toUpperCase() + skill.slice(1), t)).join("");
+  $("equipment").tBodies[0].innerHTML = Object.entries(p.equipment).map(([slot, g]) =>
+    `<tr><td>${slot}</td><td>${itemName(g.item + (g.quality ? "@" + (state.catalog?.quality_tiers[g.quality]?.name || g.quality) : ""))}</td>` +
+    `<td>${g.durability} / ${g.max_durability}</td></tr>`).join("") || `<tr><td colspan="3" class="hint">Nothing worn.</td></tr>`;
+  $("inventory").tBodies[0].innerHTML = Object.entries(p.inventory).map(([item, n]) =>
+    `<tr><td>${itemName(item)}</td><td>${n.toLocaleString()}</td></tr>`).join("") || `<tr><td colspan="2" class="hint">Empty.</td></tr>`;
+  $("stations").textContent = p.stations.map((s) => state.catalog?.stations[s]?.name || s).join(", ") || "None.";
+}
+
+function renderQueue() {
+  const list = $("queue");
+  list.innerHTML = "";
+  for (const entry of state.queue) {
+    const li = document.createElement("li");
+    li.dataset.taskId = entry.task_id;
+    li.dataset.status = entry.status;
+    const head = document.createElement("div");
+    head.className = "task-head";
+    const what = document.createElement("span");
+    what.className = "task-what";
+    what.textContent = `${entry.task.activity} ${entry.task.quantity} × ${targetName(entry.task)}`;
+    const status = document.createElement("span");
+    status.className = "task-status";
+    status.textContent = entry.status;
+    head.append(what, status);
+    const cancel = document.createElement("button");
+    cancel.textContent = "Cancel";
+    cancel.className = "cancel";
+    cancel.onclick = () => {
+      cancel.disabled = true;
+      send({ action: "cancel", task_id: entry.task_id });
+    };
+    head.appendChild(cancel);
+    li.appendChild(head);
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    bar.innerHTML = "<div></div>";
+    li.appendChild(bar);
+    list.appendChild(li);
+  }
+  $("queue-empty").hidden = state.queue.length > 0;
+  tickProgress();
+}
+
+function tickProgress() {
+  const now = Date.now() + state.serverOffset;
+  for (const li of $("queue").children) {
+    const entry = state.queue.find((e) => e.task_id === li.dataset.taskId);
+    const fill = li.querySelector(".bar > div");
+    if (!entry || !fill) continue;
+    if (entry.status === "running" && entry.started_at && entry.ends_at) {
+      const pct = Math.min(100, Math.max(0, (100 * (now - entry.started_at)) / Math.max(1, entry.ends_at - entry.started_at)));
+      fill.style.width = pct.toFixed(1) + "%";
+      const p = state.progress[entry.task_id];
+      const done = p ? ` · ${p.done}/${p.total} done` : "";
+      li.querySelector(".task-status").textContent = `running${done} · ${Math.max(0, Math.ceil((entry.ends_at - now) / 1000))} s left`;
+    } else {
+      fill.style.width = "0%";
+      li.querySelector(".task-status").textContent =
+        entry.status === "retrying" && entry.retry_at
+          ? `retrying in ${Math.max(0, Math.ceil((entry.retry_at - now) / 1000))} s (attempt ${entry.attempts})`
+          : entry.status;
+    }
+  }
+}
+setInterval(tickProgress, 250);
+
+function describe(message) {
+  switch (message.type) {
+    case "task_started": return `started ${message.activity} ${message.quantity} × ${targetLabel(message.activity, message.target)}, ends in ${Math.round((message.ends_at - message.at) / 1000)} s`;
+    case "task_progress": return `${message.done} of ${message.total} done`;
+    case "task_completed": {
+      const items = Object.entries(message.outcome.items).map(([k, v]) => `${v} ${itemName(k)}`).join(", ") || "no items";
+      const ups = Object.entries(message.level_ups || {}).map(([k, v]) => `${k} → ${v}`).join(", ");
+      return `completed: ${message.outcome.successes}/${message.outcome.actions} succeeded, +${message.outcome.xp} XP, ${items}` + (ups ? `; level up: ${ups}` : "");
+    }
+    case "task_failed": return `${message.code}: ${message.message}` + (message.retry_at ? ` (retry in ${Math.round((message.retry_at - message.at) / 1000)} s)` : "");
+    case "task_cancelled": {
+      const refunded = Object.entries(message.refunded || {}).map(([k, v]) => `${v} ${itemName(k)}`).join(", ");
+      return "cancelled" + (message.settled ? `; ${message.settled.actions} actions done, +${message.settled.xp} XP` : "") + (refunded ? `; refunded ${refunded}` : "");
+    }
+    case "queue_updated": return `${message.queue.length} task(s) in the queue`;
+    case "ack": return message.duplicate ? `already queued as ${message.task_id}` : `queued as ${message.task_id}`;
+    case "error": return explain(message);
+    default: return "";
+  }
+}
+
+function addToFeed(message) {
+  if (["snapshot", "catalog", "pong"].includes(message.type)) return;
+  const li = document.createElement("li");
+  li.className = message.type;
+  const time = new Date(message.at || Date.now()).toLocaleTimeString();
+  li.innerHTML = `<span class="kind"></span> <span class="text"></span> <span class="hint"></span>`;
+  li.querySelector(".kind").textContent = message.type;
+  li.querySelector(".text").textContent = describe(message) + (message.task_id ? ` [${message.task_id}]` : "");
+  li.querySelector(".hint").textContent = time + (message.seq ? ` #${message.seq}` : "");
+  $("feed").prepend(li);
+}
+
+// ---- the task form ---------------------------------------------------------------------------
+
+function fillTargets() {
+  const c = state.catalog;
+  if (!c) return;
+  const activity = $("activity").value;
+  const target = $("target");
+  const location = $("location");
+  $("location-field").hidden = activity !== "harvest";
+  const options = (entries) => entries.map(([id, label]) => `<option value="${id}">${label}</option>`).join("");
+  if (activity === "harvest") {
+    const current = location.value;
+    location.innerHTML = options(Object.entries(c.locations).map(([id, l]) => [id, `${l.name} (level ${l.level})`]));
+    if (current && c.locations[current]) location.value = current;
+    const here = c.locations[location.value];
+    target.innerHTML = options(Object.keys(here.resources).map((id) => [id, `${itemName(c.resources[id].item)} (level ${c.resources[id].level}, ${c.resources[id].tool})`]));
+  } else if (activity === "craft") {
+    target.innerHTML = options(Object.entries(c.recipes).map(([id, r]) => [id, `${itemName(r.output)} (level ${r.level}${r.station ? ", " + r.station : ""})`]));
+  } else {
+    target.innerHTML = options(Object.entries(c.enemies).map(([id, e]) => [id, `${e.name} (level ${e.level}, ${e.rarity})`]));
+  }
+  describeTarget();
+}
+
+function describeTarget() {
+  const c = state.catalog;
+  const id = $("target").value;
+  let text = "";
+  if ($("activity").value === "craft" && c.recipes[id]) {
+    const r = c.recipes[id];
+    text = "Needs per craft: " + Object.entries(r.inputs).map(([k, v]) => `${v} ${itemName(k)}`).join(", ");
+  } else if ($("activity").value === "combat" && c.enemies[id]) {
+    const e = c.enemies[id];
+    text = `${e.hitpoints} hitpoints, max hit ${e.max_hit}, ${e.action_ms / 1000} s per fight`;
+  } else if (c.resources[id]) {
+    text = `${c.resources[id].action_ms / 1000} s per action before bonuses`;
+  }
+  $("target-info").textContent = text;
+}
+
+$("activity").onchange = fillTargets;
+$("location").onchange = fillTargets;
+$("target").onchange = describeTarget;
+
+$("task-form").onsubmit = (event) => {
+  event.preventDefault();
+  showError("");
+  const activity = $("activity").value;
+  const quantity = Number($("quantity").value);
+  const task = { activity, quantity };
+  if (activity === "harvest") {
+    task.resource = $("target").value;
+    task.location = $("location").value;
+  } else if (activity === "craft") {
+    task.recipe = $("target").value;
+  } else {
+    task.enemy = $("target").value;
+  }
+  state.requestCounter += 1;
+  const requestId = `console-${Date.now().toString(36)}-${state.requestCounter}`;
+  send({ action: "enqueue", request_id: requestId, task });
+};
+
+// ---- the connection --------------------------------------------------------------------------
+
+function handle(message) {
+  if (typeof message.at === "number") state.serverOffset = message.at - Date.now();
+  if (typeof message.seq === "number") {
+    if (message.seq <= state.lastSeq) return; // already shown
+    state.lastSeq = message.seq;
+  }
+  addToFeed(message);
+  switch (message.type) {
+    case "catalog":
+      state.catalog = message.catalog;
+      fillTargets();
+      setStatus("online", true);
+      break;
+    case "snapshot":
+      state.player = message.player;
+      state.queue = message.queue;
+      renderPlayer();
+      renderQueue();
+      break;
+    case "queue_updated":
+      state.queue = message.queue;
+      renderQueue();
+      break;
+    case "task_started": {
+      const entry = state.queue.find((e) => e.task_id === message.task_id);
+      if (entry) Object.assign(entry, { status: "running", started_at: message.started_at, ends_at: message.ends_at });
+      renderQueue();
+      break;
+    }
+    case "task_progress": {
+      state.progress[message.task_id] = { done: message.done, total: message.total };
+      const entry = state.queue.find((e) => e.task_id === message.task_id);
+      if (entry) entry.ends_at = message.ends_at;
+      tickProgress();
+      break;
+    }
+    case "task_failed":
+      showError(`Task ${message.task_id} failed: ${sentence(message.message)}` +
+        (message.retry_at ? " It will be tried again." : " It will not be retried."));
+      send({ action: "sync" });
+      break;
+    case "task_completed":
+    case "task_cancelled":
+      delete state.progress[message.task_id];
+      send({ action: "sync" }); // refresh inventory, levels and gear
+      break;
+    case "error": {
+      const what = message.request_id ? "Could not queue the task: " : "";
+      showError(what + explain(message));
+      renderQueue(); // re-enable a cancel button whose cancel was refused
+      break;
+    }
+  }
+}
+
+async function connect(playerId) {
+  showError("");
+  if (state.ws) {
+    const old = state.ws;
+    state.ws = null;
+    old.close(1000);
+  }
+  Object.assign(state, { player: null, queue: [], lastSeq: 0, progress: {} });
+  $("feed").innerHTML = "";
+  setStatus("connecting…", false);
+  let token;
+  let url;
+  try {
+    const response = await fetch(`/dev/token?player_id=${encodeURIComponent(playerId)}`);
+    if (!response.ok) throw new Error(await response.text());
+    ({ token, ws_url: url } = await response.json());
+  } catch (err) {
+    setStatus("offline", false);
+    showError(`Could not get a dev token: ${err.message}`);
+    return;
+  }
+  const ws = new WebSocket(`${url}?token=${encodeURIComponent(token)}`);
+  state.ws = ws;
+  ws.onopen = () => {
+    send({ action: "catalog" });
+    send({ action: "sync" });
+  };
+  ws.onmessage = (event) => {
+    if (state.ws !== ws) return;
+    try {
+      handle(JSON.parse(event.data));
+    } catch (err) {
+      showError(`Unreadable message from the server: ${err.message}`);
+    }
+  };
+  ws.onclose = (event) => {
+    if (state.ws !== ws) return; // an earlier connection, replaced
+    state.ws = null;
+    setStatus("offline", false);
+    if (event.code !== 1000 && event.code !== 1005) {
+      showError(`Connection closed (${event.code}${event.reason ? ": " + event.reason : ""}). Check the player id and that the runtime is running.`);
+    }
+  };
+  ws.onerror = () => {
+    if (state.ws === ws) showError("WebSocket error: is the local runtime still running?");
+  };
+}
+
+$("connect-form").onsubmit = (event) => {
+  event.preventDefault();
+  connect($("player-id").value.trim());
+};
+$("disconnect-button").onclick = () => state.ws && state.ws.close(1000);
+
+const params = new URLSearchParams(location.search);
+if (params.get("player")) {
+  $("player-id").value = params.get("player");
+  connect(params.get("player"));
+}

@@ -1,0 +1,27 @@
+//! The whole idle-game backend on one machine, with no AWS account and no external server.
+//!
+//! [`start`] hosts, in one process:
+//! - the embedded store ([`idle_app::memory::MemoryStore`]), optionally kept in a data
+//!   directory ([`persist`]);
+//! - a WebSocket gateway ([`gateway`]) that turns connects, frames and closes into the same
+//!   `aws_lambda_events` values API Gateway hands the Lambdas, and calls the same handlers;
+//! - API Gateway's `@connections` management API on the same port, which the services reach
+//!   through the real `aws-sdk-apigatewaymanagement` client ([`idle_aws::ApiGatewayNotifier`]):
+//!   replies and notifications reach sockets only that way, as in AWS;
+//! - the change feed ([`feed`]), which drives the task processor with stream-shaped batches;
+//! - the ticker and the connection cleaner on timers ([`timers`]);
+//! - the web console and dev tokens ([`console`]).
+
+pub mod console;
+pub mod error;
+pub mod events;
+pub mod feed;
+pub mod gateway;
+pub mod persist;
+pub mod runtime;
+pub mod settings;
+pub mod timers;
+
+pub use error::LocalError;
+pub use runtime::{start, Running};
+pub use settings::{app_config, Options, DEV_SEED_SECRET};

@@ -1,0 +1,508 @@
+//! End to end: the built `idle-local` binary on a free loopback port, driven by a real WebSocket
+//! client as a game client would drive API Gateway. Every wait is for an event, with a generous
+//! limit; nothing asserts on timing.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use idle_app::auth::{mint, DEV_TOKEN_SECRET};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Longest wait for any one event.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A running `idle-local`, killed when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(data_dir: Option<&Path>) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_idle-local"));
+        command
+            .args(["--listen", "127.0.0.1:0", "--tick-ms", "100"])
+            .env_remove("TOKEN_SECRET")
+            .env_remove("SEED_SECRET")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(dir) = data_dir {
+            command.arg("--data-dir").arg(dir);
+        }
+        let mut child = command.spawn().expect("start idle-local");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("idle-local exited before printing its address")
+                .expect("read stdout");
+            if let Some(url) = line.trim().strip_prefix("listening on") {
+                break url.trim().trim_start_matches("http://").to_owned();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, addr }
+    }
+
+    async fn connect(&self, player_id: &str) -> Socket {
+        let (socket, _) = tokio_tungstenite::connect_async(self.url(&token(player_id)))
+            .await
+            .expect("connect");
+        socket
+    }
+
+    fn url(&self, token: &str) -> String {
+        format!("ws://{}/ws?token={token}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn token(player_id: &str) -> String {
+    mint(
+        DEV_TOKEN_SECRET.as_bytes(),
+        player_id,
+        Duration::from_secs(3600),
+        false,
+        now_ms(),
+    )
+    .unwrap()
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::Text(message.to_string().into()))
+        .await
+        .expect("send");
+}
+
+/// The next JSON message, waiting at most [`WAIT`].
+async fn next(socket: &mut Socket) -> Value {
+    loop {
+        let frame = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("no message in time")
+            .expect("the socket closed")
+            .expect("socket error");
+        if let Message::Text(text) = frame {
+            return serde_json::from_str(&text).expect("a JSON message");
+        }
+    }
+}
+
+/// Reads messages until one satisfies `done`; returns all of them, that one last.
+async fn until(socket: &mut Socket, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let message = next(socket).await;
+        let stop = done(&message);
+        seen.push(message);
+        if stop {
+            return seen;
+        }
+    }
+}
+
+fn is(message: &Value, kind: &str, task_id: &str) -> bool {
+    message["type"] == kind && message["task_id"] == task_id
+}
+
+/// `sync`, answered by the snapshot first.
+async fn snapshot(socket: &mut Socket) -> Value {
+    send(socket, json!({"action": "sync"})).await;
+    let messages = until(socket, |m| m["type"] == "snapshot").await;
+    messages.last().unwrap()["player"].clone()
+}
+
+fn units(player: &Value, item: &str) -> u64 {
+    player["inventory"][item].as_u64().unwrap_or(0)
+}
+
+/// Runs one task to completion and checks the notifications and the player after it.
+struct Session {
+    socket: Socket,
+    last_seq: u64,
+    requests: u32,
+}
+
+impl Session {
+    /// Enqueues `task`; returns the `task_completed` notification after checking that
+    /// `task_started`, `task_progress` (when `progress`) and `task_completed` came in that
+    /// order and that every notification's seq rose.
+    async fn run(&mut self, task: Value, progress: bool) -> Value {
+        self.requests += 1;
+        let request_id = format!("req-{}", self.requests);
+        send(
+            &mut self.socket,
+            json!({"action": "enqueue", "request_id": request_id, "task": task}),
+        )
+        .await;
+        let acked = until(&mut self.socket, |m| {
+            m["type"] == "ack" || m["type"] == "error"
+        })
+        .await;
+        let ack = acked.last().unwrap().clone();
+        assert_eq!(ack["type"], "ack", "enqueue {task} refused: {ack}");
+        assert_eq!(ack["request_id"], request_id.as_str());
+        let task_id = ack["task_id"].as_str().unwrap().to_owned();
+        let mut messages = acked;
+        messages.extend(until(&mut self.socket, |m| is(m, "task_completed", &task_id)).await);
+        for m in messages.iter().filter(|m| m.get("seq").is_some()) {
+            let seq = m["seq"].as_u64().unwrap();
+            assert!(
+                seq > self.last_seq,
+                "seq {seq} after {}: {m}",
+                self.last_seq
+            );
+            self.last_seq = seq;
+        }
+        let position = |kind: &str| {
+            messages
+                .iter()
+                .position(|m| is(m, kind, &task_id))
+                .unwrap_or_else(|| panic!("no {kind} for {task_id} in {messages:?}"))
+        };
+        let started = position("task_started");
+        let completed = position("task_completed");
+        assert!(started < completed);
+        if progress {
+            let progressed = position("task_progress");
+            assert!(started < progressed && progressed < completed);
+            let p = &messages[progressed];
+            assert!(p["done"].as_u64().unwrap() < p["total"].as_u64().unwrap());
+        }
+        assert!(messages.iter().all(|m| m["type"] != "task_failed"));
+        messages[completed].clone()
+    }
+}
+
+/// The player after a task equals the player before it plus the task's outcome.
+fn assert_outcome_applied(before: &Value, after: &Value, done: &Value, skill: &str) {
+    let outcome = &done["outcome"];
+    let xp = outcome["xp"].as_u64().unwrap();
+    assert_eq!(
+        after["skills"][skill]["xp"].as_u64().unwrap(),
+        before["skills"][skill]["xp"].as_u64().unwrap() + xp,
+        "{skill} xp"
+    );
+    assert_eq!(
+        after["character"]["xp"].as_u64().unwrap(),
+        before["character"]["xp"].as_u64().unwrap() + xp,
+        "character xp"
+    );
+    let items: BTreeMap<String, u64> =
+        serde_json::from_value(outcome["items"].clone()).unwrap_or_default();
+    for (item, n) in &items {
+        assert!(
+            units(after, item) >= units(before, item) + n,
+            "{item}: {} before, {n} won, {} after",
+            units(before, item),
+            units(after, item)
+        );
+    }
+    if let Some(wear) = outcome["wear"].as_object() {
+        for (slot, lost) in wear {
+            let before_d = before["equipment"][slot]["durability"].as_u64().unwrap();
+            let after_d = after["equipment"][slot]["durability"].as_u64().unwrap_or(0);
+            assert_eq!(
+                after_d,
+                before_d.saturating_sub(lost.as_u64().unwrap()),
+                "{slot}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_task_of_each_activity_runs_to_completion_and_sync_shows_its_results() {
+    let server = Server::start(None);
+    let socket = server.connect("e2e-activities").await;
+    let mut session = Session {
+        socket,
+        last_seq: 0,
+        requests: 0,
+    };
+    let start = snapshot(&mut session.socket).await;
+    assert!(
+        start["equipment"].as_object().unwrap().len() >= 4,
+        "starter kit: {start}"
+    );
+
+    // Harvest guam leaves until there are enough for two tonics.
+    let mut before = start;
+    for _ in 0..4 {
+        let done = session
+            .run(
+                json!({"activity": "harvest", "resource": "guam_leaf", "location": "meadow", "quantity": 2}),
+                true,
+            )
+            .await;
+        let after = snapshot(&mut session.socket).await;
+        assert_outcome_applied(&before, &after, &done, "harvesting");
+        let won = done["outcome"]["items"]["guam_leaf"].as_u64().unwrap();
+        assert!(won >= 2, "at least one leaf per action: {done}");
+        assert_eq!(
+            units(&after, "guam_leaf"),
+            units(&before, "guam_leaf") + won
+        );
+        before = after;
+        if units(&before, "guam_leaf") >= 4 {
+            break;
+        }
+    }
+    assert!(units(&before, "guam_leaf") >= 4);
+
+    // Craft two healing tonics at the starter campfire.
+    let done = session
+        .run(
+            json!({"activity": "craft", "recipe": "healing_tonic", "quantity": 2}),
+            true,
+        )
+        .await;
+    let after = snapshot(&mut session.socket).await;
+    assert_outcome_applied(&before, &after, &done, "crafting");
+    let made = done["outcome"]["items"]["healing_tonic"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(units(&after, "healing_tonic"), made);
+    let preserved = done["outcome"]["preserved"]["guam_leaf"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(
+        units(&after, "guam_leaf"),
+        units(&before, "guam_leaf") - 4 + preserved
+    );
+    before = after;
+
+    // Fight two chickens with the starter sword.
+    let done = session
+        .run(
+            json!({"activity": "combat", "enemy": "chicken", "quantity": 2}),
+            true,
+        )
+        .await;
+    let after = snapshot(&mut session.socket).await;
+    assert_outcome_applied(&before, &after, &done, "combat");
+    assert_eq!(done["outcome"]["actions"], 2);
+}
+
+#[tokio::test]
+async fn notifications_sent_while_offline_arrive_in_order_on_sync() {
+    let server = Server::start(None);
+    let mut socket = server.connect("e2e-offline").await;
+    send(
+        &mut socket,
+        json!({"action": "enqueue", "request_id": "r1",
+               "task": {"activity": "combat", "enemy": "chicken", "quantity": 2}}),
+    )
+    .await;
+    let seen = until(&mut socket, |m| m["type"] == "task_started").await;
+    let started = seen.last().unwrap().clone();
+    let task_id = started["task_id"].as_str().unwrap().to_owned();
+    let last_seq = seen.iter().filter_map(|m| m["seq"].as_u64()).max().unwrap();
+    let ends_at = started["ends_at"].as_i64().unwrap();
+
+    // Leave mid-task, and come back once the task has had ample time to end.
+    socket.close(None).await.unwrap();
+    drop(socket);
+    let wait = (ends_at - now_ms()).max(0) as u64 + 3000;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+
+    let mut socket = server.connect("e2e-offline").await;
+    send(&mut socket, json!({"action": "sync"})).await;
+    let first = next(&mut socket).await;
+    assert_eq!(
+        first["type"], "snapshot",
+        "sync answers with the snapshot first"
+    );
+    assert!(first["queue"].as_array().unwrap().is_empty(), "{first}");
+    let mut stored = until(&mut socket, |m| is(m, "task_completed", &task_id)).await;
+    // The rest of the inbox (the queue_updated that closes the completion), up to a pong.
+    send(&mut socket, json!({"action": "ping"})).await;
+    stored.extend(until(&mut socket, |m| m["type"] == "pong").await);
+    stored.pop();
+    let seqs: Vec<u64> = stored.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    assert!(seqs[0] > last_seq, "{seqs:?} after {last_seq}");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert!(stored.iter().any(|m| is(m, "task_progress", &task_id)));
+
+    // The inbox was emptied: the next sync is the snapshot alone.
+    send(&mut socket, json!({"action": "sync"})).await;
+    send(&mut socket, json!({"action": "ping"})).await;
+    let again = until(&mut socket, |m| m["type"] == "pong").await;
+    let kinds: Vec<&Value> = again.iter().map(|m| &m["type"]).collect();
+    assert_eq!(kinds, ["snapshot", "pong"]);
+}
+
+#[tokio::test]
+async fn bad_missing_and_expired_tokens_are_refused_on_the_upgrade() {
+    let server = Server::start(None);
+    let status = |result: Result<_, tungstenite::Error>| match result {
+        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("the upgrade was accepted"),
+    };
+    let url = format!("ws://{}/ws", server.addr);
+    assert_eq!(status(tokio_tungstenite::connect_async(url).await), 401);
+    assert_eq!(
+        status(tokio_tungstenite::connect_async(server.url("not-a-jwt")).await),
+        403
+    );
+    let expired = mint(
+        DEV_TOKEN_SECRET.as_bytes(),
+        "e2e-expired",
+        Duration::from_secs(60),
+        false,
+        now_ms() - 3_600_000,
+    )
+    .unwrap();
+    assert_eq!(
+        status(tokio_tungstenite::connect_async(server.url(&expired)).await),
+        403
+    );
+    // A good token still works, and garbage frames get an error reply, not a closed socket.
+    let mut socket = server.connect("e2e-token").await;
+    send(&mut socket, json!({"action": "launch"})).await;
+    assert_eq!(next(&mut socket).await["code"], "unknown_action");
+    socket
+        .send(Message::Text("{not json".into()))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut socket).await["code"], "invalid_request");
+    socket
+        .send(Message::Binary(vec![0, 1, 2].into()))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut socket).await["code"], "invalid_request");
+    send(&mut socket, json!({"action": "ping"})).await;
+    assert_eq!(next(&mut socket).await["type"], "pong");
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("idle-local-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[tokio::test]
+async fn a_restart_with_a_data_dir_keeps_the_player_and_its_inventory() {
+    let dir = temp_dir("restart");
+    let player = {
+        let server = Server::start(Some(&dir));
+        let mut socket = server.connect("e2e-restart").await;
+        send(
+            &mut socket,
+            json!({"action": "enqueue", "request_id": "r1",
+                   "task": {"activity": "harvest", "resource": "guam_leaf", "location": "meadow", "quantity": 1}}),
+        )
+        .await;
+        until(&mut socket, |m| m["type"] == "task_completed").await;
+        let player = snapshot(&mut socket).await;
+        assert!(units(&player, "guam_leaf") > 0);
+        // Wait until the data file holds the harvest, then kill the process (no clean stop).
+        let file = dir.join("store.json");
+        let deadline = std::time::Instant::now() + WAIT;
+        let saved_leaves = || -> Option<u64> {
+            let saved: Value = serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
+            saved["store"]["players"]
+                .as_array()?
+                .iter()
+                .find(|p| p["player"]["player_id"] == "e2e-restart")?["player"]["inventory"]
+                ["guam_leaf"]
+                .as_u64()
+        };
+        while saved_leaves() != Some(units(&player, "guam_leaf")) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the data file never got the harvest"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        player
+    };
+    let server = Server::start(Some(&dir));
+    let mut socket = server.connect("e2e-restart").await;
+    let restored = snapshot(&mut socket).await;
+    assert_eq!(restored["inventory"], player["inventory"]);
+    assert_eq!(restored["skills"], player["skills"]);
+    assert_eq!(restored["equipment"], player["equipment"]);
+    // The request id is remembered too: the same enqueue is a duplicate, not a second task.
+    send(
+        &mut socket,
+        json!({"action": "enqueue", "request_id": "r1",
+               "task": {"activity": "harvest", "resource": "guam_leaf", "location": "meadow", "quantity": 1}}),
+    )
+    .await;
+    let ack = until(&mut socket, |m| m["type"] == "ack" || m["type"] == "error").await;
+    assert_eq!(ack.last().unwrap()["duplicate"], true, "{ack:?}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_bad_data_file_stops_the_start_with_a_clear_error() {
+    let dir = temp_dir("bad-file");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("store.json"), "{ this is not json").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_idle-local"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("store.json") && stderr.contains("cannot be loaded"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("store.json")).unwrap(),
+        "{ this is not json",
+        "left untouched"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_token_subcommand_prints_a_token_the_dev_secret_verifies() {
+    let output = Command::new(env!("CARGO_BIN_EXE_idle-local"))
+        .args(["token", "alice", "--admin", "--ttl-secs", "120"])
+        .env_remove("TOKEN_SECRET")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let token = String::from_utf8(output.stdout).unwrap();
+    let identity =
+        idle_app::auth::verify(DEV_TOKEN_SECRET.as_bytes(), token.trim(), now_ms()).unwrap();
+    assert_eq!(identity.player_id, "alice");
+    assert!(identity.is_admin);
+    let bad = Command::new(env!("CARGO_BIN_EXE_idle-local"))
+        .args(["token", "not a player"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("player id"));
+}
