@@ -1,0 +1,580 @@
+//! The soak driver: clients, the stream and the ticker, round by round on a manual clock.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::query_map::QueryMap;
+use idle_app::auth::{mint, DEV_TOKEN_SECRET};
+use idle_app::handlers;
+use idle_app::memory::{ManualClock, MemoryNotifier};
+use idle_app::ports::{Clock, ConnectionStore, GameStore, Inbox};
+use idle_app::state::PlayerState;
+use idle_app::{AppConfig, Secret, Services};
+use idle_core::lifecycle::{Plan, PlayerWrite};
+use idle_core::model::{Millis, Skill};
+use idle_core::xp::xp_for_level;
+use serde_json::{json, Value};
+
+use crate::chaos::{Chaos, ChaosNotifier, ChaosStore, FaultRates};
+use crate::check;
+use crate::report::{Report, Traffic};
+
+/// Shards of the wake index the soak's stores use.
+pub const WAKE_SHARDS: u32 = 8;
+/// 2027-01-15T08:00:00Z.
+pub const START: Millis = 1_800_000_000_000;
+/// The seed secret of soak runs (outcomes are replayed with it).
+pub const SEED_SECRET: &str = "soak-seed-secret-soak-seed-secret-soak";
+/// Records per stream batch (the event source's batch size).
+const BATCH: usize = 100;
+
+/// Where the stream records come from: the in-memory change feed, or a DynamoDB stream.
+#[async_trait]
+pub trait Feed: Send {
+    /// Records written since the last call, oldest first, as Lambda stream event records.
+    async fn take(&mut self) -> Vec<Value>;
+}
+
+/// The size of a run and its fault rates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoakConfig {
+    pub players: usize,
+    /// Tasks to create in all (accepted enqueues).
+    pub tasks: usize,
+    pub seed: u64,
+    pub rates: FaultRates,
+    /// Server time between rounds.
+    pub step_ms: Millis,
+    /// Rounds at most before the drain (a bound, never reached in a healthy run).
+    pub max_rounds: usize,
+}
+
+impl Default for SoakConfig {
+    fn default() -> Self {
+        SoakConfig {
+            players: 1000,
+            tasks: 10_000,
+            seed: 1,
+            rates: FaultRates::default(),
+            step_ms: 1000,
+            max_rounds: 5000,
+        }
+    }
+}
+
+/// One simulated client.
+#[derive(Debug)]
+pub(crate) struct Client {
+    pub player_id: String,
+    /// Every connection id it ever used.
+    pub connections: Vec<String>,
+    /// The open connection and how many of its posts were read.
+    online: Option<(String, usize)>,
+    offline_until: usize,
+    /// Acked task ids.
+    pub acked: BTreeSet<String>,
+    /// An enqueue without an answer yet: resent with the same request id.
+    pending: Option<(String, Value)>,
+    /// Request ids acked, with their bodies (resent now and then: must be absorbed).
+    sent: Vec<(String, Value)>,
+    next_request: u64,
+    /// The state after set-up: the starting point of the expected ledger.
+    pub starter: Option<PlayerState>,
+    /// The last snapshot a sync returned.
+    pub snapshot: Option<Value>,
+    pub traffic: Traffic,
+}
+
+impl Client {
+    fn new(player_id: String) -> Client {
+        Client {
+            player_id,
+            connections: Vec::new(),
+            online: None,
+            offline_until: 0,
+            acked: BTreeSet::new(),
+            pending: None,
+            sent: Vec::new(),
+            next_request: 1,
+            starter: None,
+            snapshot: None,
+            traffic: Traffic::default(),
+        }
+    }
+}
+
+/// A soak over one store.
+pub struct Soak<S> {
+    config: SoakConfig,
+    pub(crate) store: Arc<S>,
+    pub(crate) notifier: Arc<MemoryNotifier>,
+    pub(crate) clock: Arc<ManualClock>,
+    pub(crate) chaos: Arc<Chaos>,
+    services: Services,
+    pub(crate) clients: Vec<Client>,
+    created: AtomicUsize,
+    pub(crate) traffic: Traffic,
+}
+
+/// The app config of soak runs: the dev token secret, the soak's seed secret, defaults.
+pub fn soak_app_config() -> AppConfig {
+    AppConfig {
+        token_secret: Some(Secret::new(DEV_TOKEN_SECRET).expect("the dev secret is long enough")),
+        seed_secret: Some(Secret::new(SEED_SECRET).expect("the soak secret is long enough")),
+        wake_shards: WAKE_SHARDS,
+        ..AppConfig::default()
+    }
+}
+
+impl<S> Soak<S>
+where
+    S: GameStore + ConnectionStore + Inbox + Send + Sync + 'static,
+{
+    /// A soak over `store` (it should have [`WAKE_SHARDS`] shards) and `notifier`.
+    pub fn new(config: SoakConfig, store: Arc<S>, notifier: Arc<MemoryNotifier>) -> Soak<S> {
+        let chaos = Chaos::new(FaultRates::none(), config.seed);
+        let clock = Arc::new(ManualClock::new(START));
+        let chaotic = Arc::new(ChaosStore::new(store.clone(), chaos.clone()));
+        let services = Services::new(
+            soak_app_config(),
+            chaotic.clone(),
+            chaotic.clone(),
+            chaotic,
+            Arc::new(ChaosNotifier::new(notifier.clone(), chaos.clone())),
+            clock.clone(),
+        );
+        let clients = (0..config.players)
+            .map(|i| Client::new(format!("p{i:05}")))
+            .collect();
+        Soak {
+            config,
+            store,
+            notifier,
+            clock,
+            chaos,
+            services,
+            clients,
+            created: AtomicUsize::new(0),
+            traffic: Traffic::default(),
+        }
+    }
+
+    /// Runs the soak: set-up, rounds with faults until every task is made and done, a drain
+    /// without faults far past the last task, a final sync per player, then the checks.
+    pub async fn run(mut self, mut feed: impl Feed) -> Report {
+        self.set_up().await;
+        self.chaos.set_rates(self.config.rates.clone());
+        let mut stream = StreamState::default();
+        let mut rounds = 0;
+        while rounds < self.config.max_rounds {
+            rounds += 1;
+            self.round(&mut feed, &mut stream, rounds, true).await;
+            if self.created.load(Ordering::Relaxed) >= self.config.tasks
+                && rounds % 10 == 0
+                && self.all_idle().await
+            {
+                break;
+            }
+        }
+        // The drain: no faults, everyone back online, time runs far past every task.
+        self.chaos.set_rates(FaultRates::none());
+        for _ in 0..2000 {
+            rounds += 1;
+            self.round(&mut feed, &mut stream, rounds, false).await;
+            if stream.backlog.is_empty() && rounds % 5 == 0 && self.all_idle().await {
+                break;
+            }
+            self.clock.advance(4 * self.config.step_ms);
+        }
+        self.clock.advance(3_600_000);
+        self.round(&mut feed, &mut stream, rounds + 1, false).await;
+        let services = &self.services;
+        let clock = self.clock.clone();
+        let notifier = self.notifier.clone();
+        for client in &mut self.clients {
+            if client.online.is_none() {
+                reconnect(services, &notifier, &clock, client).await;
+            }
+            send(services, &notifier, client, &json!({"action": "sync"})).await;
+        }
+        self.traffic.rounds = rounds;
+        self.traffic.absorb(&stream.traffic);
+        check::check(&self).await
+    }
+
+    /// Connects every player and gives it materials, stations and levels so crafting and
+    /// combat mostly start.
+    async fn set_up(&mut self) {
+        let services = &self.services;
+        let clock = self.clock.clone();
+        let notifier = self.notifier.clone();
+        for client in &mut self.clients {
+            reconnect(services, &notifier, &clock, client).await;
+            let mut state = match self
+                .store
+                .load_players(std::slice::from_ref(&client.player_id))
+                .await
+            {
+                Ok(mut found) if !found.is_empty() => found.remove(0),
+                other => panic!("set-up: player {} not created: {other:?}", client.player_id),
+            };
+            let mut player = state.player.clone();
+            for (item, units) in [
+                ("oak_log", 60),
+                ("guam_leaf", 80),
+                ("copper_ore", 40),
+                ("tin_ore", 40),
+            ] {
+                player.add_items(item, units);
+            }
+            player.stations.insert("furnace".to_owned());
+            for skill in Skill::ALL {
+                player.skills.insert(skill, xp_for_level(10));
+            }
+            player.character_xp = 3 * xp_for_level(10);
+            player.version += 1;
+            let plan = Plan {
+                player: Some(PlayerWrite {
+                    player: player.clone(),
+                    expected_version: Some(state.player.version),
+                }),
+                ..Plan::default()
+            };
+            state.player = player;
+            self.store
+                .commit(&plan, &state)
+                .await
+                .expect("set-up commit");
+            client.starter = Some(state);
+        }
+    }
+
+    /// True when no player has an unfinished task.
+    async fn all_idle(&self) -> bool {
+        for ids in self.clients.chunks(100) {
+            let ids: Vec<String> = ids.iter().map(|c| c.player_id.clone()).collect();
+            match self.store.load_players(&ids).await {
+                Ok(states) if states.iter().all(|s| s.queue.is_empty()) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// One round: the clients, the stream and the ticker run at once, then time moves on.
+    async fn round(
+        &mut self,
+        feed: &mut impl Feed,
+        stream: &mut StreamState,
+        round: usize,
+        clients_act: bool,
+    ) {
+        let services = &self.services;
+        let chaos = &self.chaos;
+        let notifier = &self.notifier;
+        let clock = &self.clock;
+        let created = &self.created;
+        let target = self.config.tasks;
+        let clients = futures::future::join_all(self.clients.iter_mut().map(|client| {
+            client_round(
+                services,
+                chaos,
+                notifier,
+                clock,
+                created,
+                target,
+                client,
+                round,
+                clients_act,
+            )
+        }));
+        let pump = pump(services, chaos, feed, stream);
+        let tick = async {
+            let report = handlers::task_tick(services, EventBridgeEvent::default()).await;
+            report.errors
+        };
+        let (_, _, tick_errors) = tokio::join!(clients, pump, tick);
+        self.traffic.ticks += 1;
+        self.traffic.tick_errors += tick_errors;
+        self.clock.advance(self.config.step_ms);
+    }
+}
+
+/// What the stream pump keeps between rounds.
+#[derive(Default)]
+struct StreamState {
+    /// Records not yet processed without failures, oldest first.
+    backlog: Vec<Value>,
+    /// Recent batches, for out-of-order replays.
+    recent: Vec<Value>,
+    traffic: Traffic,
+}
+
+fn sequence(record: &Value) -> Option<&str> {
+    record
+        .pointer("/dynamodb/SequenceNumber")
+        .and_then(Value::as_str)
+}
+
+/// Delivers the stream as Lambda does: batches in order, each twice; a batch with item
+/// failures is resumed from its lowest failed record next round; now and then an earlier
+/// batch is delivered again, out of order.
+async fn pump(services: &Services, chaos: &Chaos, feed: &mut impl Feed, state: &mut StreamState) {
+    state.backlog.extend(feed.take().await);
+    let t = &mut state.traffic;
+    for _ in 0..8 {
+        if state.backlog.is_empty() {
+            break;
+        }
+        let n = state.backlog.len().min(BATCH);
+        let event = json!({ "Records": state.backlog[..n].to_vec() });
+        let response = handlers::task_stream_json(services, event.clone()).await;
+        t.batches += 1;
+        t.records += n;
+        let again = handlers::task_stream_json(services, event.clone()).await;
+        t.duplicate_records += n;
+        t.batch_item_failures += again.batch_item_failures.len();
+        let failed: Vec<usize> = response
+            .batch_item_failures
+            .iter()
+            .filter_map(|f| f.item_identifier.as_deref())
+            .filter_map(|id| {
+                state.backlog[..n]
+                    .iter()
+                    .position(|r| sequence(r) == Some(id))
+            })
+            .collect();
+        t.batch_item_failures += response.batch_item_failures.len();
+        state.recent.push(event);
+        if state.recent.len() > 8 {
+            state.recent.remove(0);
+        }
+        if chaos.chance(chaos.rates().replay) && state.recent.len() > 1 {
+            let i = chaos.below(state.recent.len() as u64 - 1) as usize;
+            let old = state.recent[i].clone();
+            t.replayed_records += old["Records"].as_array().map_or(0, Vec::len);
+            t.replayed_batches += 1;
+            let _ = handlers::task_stream_json(services, old).await;
+        }
+        match failed.iter().min() {
+            Some(&lowest) => {
+                // Lambda resumes at the lowest failed record: everything after it again.
+                state.backlog.drain(..lowest);
+                t.resumed_batches += 1;
+                break;
+            }
+            None => {
+                state.backlog.drain(..n);
+            }
+        }
+    }
+}
+
+fn ws_event(connection_id: &str) -> ApiGatewayWebsocketProxyRequest {
+    let mut event = ApiGatewayWebsocketProxyRequest::default();
+    event.request_context.connection_id = Some(connection_id.to_owned());
+    event
+}
+
+/// Opens a new connection for the client and runs `$connect`.
+async fn reconnect(
+    services: &Services,
+    notifier: &MemoryNotifier,
+    clock: &ManualClock,
+    client: &mut Client,
+) -> bool {
+    let now = clock.now();
+    let connection_id = format!("{}~{}", client.player_id, client.connections.len() + 1);
+    notifier.open(&connection_id, now);
+    client.connections.push(connection_id.clone());
+    let token = mint(
+        DEV_TOKEN_SECRET.as_bytes(),
+        &client.player_id,
+        Duration::from_secs(30 * 24 * 3600),
+        false,
+        now,
+    )
+    .expect("dev tokens mint");
+    let mut event = ws_event(&connection_id);
+    event.request_context.route_key = Some("$connect".to_owned());
+    event.query_string_parameters =
+        serde_json::from_value::<QueryMap>(json!({ "token": token })).unwrap_or_default();
+    let response = handlers::ws_connect(services, event).await;
+    client.traffic.connects += 1;
+    if response.status_code == 200 {
+        client.online = Some((connection_id, 0));
+        true
+    } else {
+        client.traffic.connect_failures += 1;
+        notifier.drop_connection(&connection_id);
+        false
+    }
+}
+
+/// Sends one message through `ws_message` and returns the replies posted back for it.
+async fn send(
+    services: &Services,
+    notifier: &MemoryNotifier,
+    client: &mut Client,
+    body: &Value,
+) -> Vec<Value> {
+    let Some((connection_id, read)) = client.online.clone() else {
+        return Vec::new();
+    };
+    let mut event = ws_event(&connection_id);
+    event.body = Some(body.to_string());
+    handlers::ws_message(services, event).await;
+    client.traffic.messages += 1;
+    let posts = notifier.posts(&connection_id);
+    client.online = Some((connection_id, posts.len()));
+    let replies: Vec<Value> = posts[read.min(posts.len())..]
+        .iter()
+        .filter_map(|p| serde_json::from_str::<Value>(p).ok())
+        .filter(|v| v.get("seq").is_none())
+        .collect();
+    for reply in &replies {
+        if reply["type"] == "snapshot" {
+            client.snapshot = Some(reply.clone());
+        }
+    }
+    replies
+}
+
+/// A task request for the client's next enqueue: one of the three activities.
+fn pick_task(chaos: &Chaos) -> Value {
+    let quantity = 1 + chaos.below(3);
+    match chaos.below(3) {
+        0 => {
+            let resource =
+                ["copper_ore", "tin_ore", "oak_log", "guam_leaf"][chaos.below(4) as usize];
+            json!({"activity": "harvest", "resource": resource, "location": "meadow", "quantity": quantity})
+        }
+        1 => {
+            let recipe = ["oak_plank", "healing_tonic", "bronze_bar"][chaos.below(3) as usize];
+            json!({"activity": "craft", "recipe": recipe, "quantity": quantity})
+        }
+        _ => {
+            let enemy = ["chicken", "cow", "goblin"][chaos.below(3) as usize];
+            json!({"activity": "combat", "enemy": enemy, "quantity": quantity})
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn client_round(
+    services: &Services,
+    chaos: &Chaos,
+    notifier: &MemoryNotifier,
+    clock: &ManualClock,
+    created: &AtomicUsize,
+    target: usize,
+    client: &mut Client,
+    round: usize,
+    act: bool,
+) {
+    if client.online.is_none() {
+        if round >= client.offline_until && reconnect(services, notifier, clock, client).await {
+            send(services, notifier, client, &json!({"action": "sync"})).await;
+        }
+        return;
+    }
+    if !act {
+        return;
+    }
+    if chaos.chance(chaos.rates().gone) {
+        // The client vanishes without $disconnect: the next post to it is 410 Gone.
+        if let Some((id, _)) = client.online.take() {
+            notifier.drop_connection(&id);
+            client.traffic.gone += 1;
+        }
+        client.offline_until = round + 1 + chaos.below(5) as usize;
+        return;
+    }
+    let enqueue = match client.pending.clone() {
+        Some(pending) => {
+            client.traffic.resent += 1;
+            Some(pending)
+        }
+        None if created.load(Ordering::Relaxed) < target && chaos.chance(0.5) => {
+            let request_id = format!("{}-r{}", client.player_id, client.next_request);
+            client.next_request += 1;
+            let body =
+                json!({"action": "enqueue", "request_id": request_id, "task": pick_task(chaos)});
+            Some((request_id, body))
+        }
+        None => None,
+    };
+    if let Some((request_id, body)) = enqueue {
+        let replies = send(services, notifier, client, &body).await;
+        let answer = replies
+            .iter()
+            .find(|r| r["request_id"] == request_id.as_str())
+            .cloned();
+        client.pending = Some((request_id.clone(), body.clone()));
+        match answer {
+            Some(ack) if ack["type"] == "ack" => {
+                client.pending = None;
+                let task_id = ack["task_id"].as_str().unwrap_or_default().to_owned();
+                if ack["duplicate"] == true {
+                    client.traffic.duplicates_absorbed += 1;
+                }
+                if client.acked.insert(task_id) {
+                    created.fetch_add(1, Ordering::Relaxed);
+                }
+                client.sent.push((request_id, body));
+            }
+            Some(error) => {
+                let code = error["code"].as_str().unwrap_or("?").to_owned();
+                *client.traffic.refusals.entry(code.clone()).or_insert(0) += 1;
+                if !matches!(code.as_str(), "unavailable" | "rate_limited" | "queue_full") {
+                    client.pending = None;
+                }
+            }
+            // No answer (the reply's post failed): resend the same request id.
+            None => client.traffic.unanswered += 1,
+        }
+    }
+    let roll = chaos.draw();
+    if roll < 0.04 && !client.acked.is_empty() {
+        let i = chaos.below(client.acked.len() as u64) as usize;
+        let task_id = client.acked.iter().nth(i).cloned().unwrap_or_default();
+        let replies = send(
+            services,
+            notifier,
+            client,
+            &json!({"action": "cancel", "task_id": task_id}),
+        )
+        .await;
+        client.traffic.cancels += 1;
+        if replies.iter().any(|r| r["type"] == "ack") {
+            client.traffic.cancels_acked += 1;
+        }
+    } else if roll < 0.08 {
+        send(services, notifier, client, &json!({"action": "sync"})).await;
+        client.traffic.syncs += 1;
+    } else if roll < 0.10 && !client.sent.is_empty() {
+        // An old request resent: answered with its original task, never a second one.
+        let i = chaos.below(client.sent.len() as u64) as usize;
+        let (request_id, body) = client.sent[i].clone();
+        let replies = send(services, notifier, client, &body).await;
+        if let Some(ack) = replies
+            .iter()
+            .find(|r| r["request_id"] == request_id.as_str())
+        {
+            if ack["type"] == "ack" {
+                client.traffic.duplicates_absorbed += 1;
+                if ack["duplicate"] != true {
+                    client.traffic.duplicate_created_new += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Per-player totals the checks need, as a map from item to units.
+pub(crate) type Items = BTreeMap<String, i128>;
