@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod handlers;
 pub mod memory;
+pub mod metrics;
 pub mod ports;
 pub mod services;
 pub mod state;

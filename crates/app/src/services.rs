@@ -6,6 +6,7 @@ use std::sync::Arc;
 use idle_core::Game;
 
 use crate::config::AppConfig;
+use crate::metrics::{Metrics, MetricsSink};
 use crate::ports::{Clock, ConnectionStore, GameStore, Inbox, Notifier};
 
 /// The game rules, the ports and the settings. Cheap to share behind an `Arc`.
@@ -24,6 +25,8 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     /// The deployment's settings.
     pub config: AppConfig,
+    /// Counters of the current invocation, flushed as EMF by the handlers (off by default).
+    pub metrics: Metrics,
 }
 
 impl Services {
@@ -44,7 +47,14 @@ impl Services {
             notifier,
             clock,
             config,
+            metrics: Metrics::default(),
         }
+    }
+
+    /// The same services with metrics flushed to `sink` (the Lambda mains use stdout).
+    pub fn with_metrics(mut self, sink: MetricsSink) -> Services {
+        self.metrics = Metrics::new(sink);
+        self
     }
 }
 

@@ -26,7 +26,7 @@ use idle_core::model::{Player, Task};
 use idle_core::protocol::Notification;
 
 /// An item as the SDK sends and receives it.
-pub(crate) type Item = HashMap<String, AttributeValue>;
+pub type Item = HashMap<String, AttributeValue>;
 
 pub(crate) const PLAYER_ID: &str = "player_id";
 pub(crate) const TASK_ID: &str = "task_id";
@@ -88,7 +88,7 @@ pub(crate) fn known(table: &str, key: &str, item: &Item) -> Result<(), StoreErro
 }
 
 /// The Players item of a player and its queue.
-pub(crate) fn player_item(state: &PlayerState, shards: u32) -> Result<Item, StoreError> {
+pub fn player_item(state: &PlayerState, shards: u32) -> Result<Item, StoreError> {
     let id = &state.player.player_id;
     let mut item: Item =
         serde_dynamo::to_item(&state.player).map_err(|e| unwritable("player", id, e))?;
@@ -126,7 +126,7 @@ pub(crate) fn player_state(table: &str, mut item: Item) -> Result<PlayerState, S
 }
 
 /// The Tasks (history) item of a task.
-pub(crate) fn task_item(task: &Task) -> Result<Item, StoreError> {
+pub fn task_item(task: &Task) -> Result<Item, StoreError> {
     serde_dynamo::to_item(task)
         .map_err(|e| unwritable("task", &format!("{}/{}", task.player_id, task.task_id), e))
 }
@@ -143,7 +143,7 @@ pub(crate) fn task_from_item(table: &str, item: Item) -> Result<Task, StoreError
 }
 
 /// The Connections item of a connection.
-pub(crate) fn connection_item(connection: &Connection) -> Result<Item, StoreError> {
+pub fn connection_item(connection: &Connection) -> Result<Item, StoreError> {
     serde_dynamo::to_item(connection)
         .map_err(|e| unwritable("connection", &connection.connection_id, e))
 }
@@ -156,7 +156,7 @@ pub(crate) fn connection_from_item(table: &str, item: Item) -> Result<Connection
 }
 
 /// The Notifications item of a player's notification.
-pub(crate) fn notification_item(
+pub fn notification_item(
     player_id: &str,
     notification: &Notification,
     expires_at: i64,

@@ -67,6 +67,8 @@ mod tables;
 pub use config::{dynamodb_client, sdk_config, ConfigError, Tables, DYNAMODB_ENDPOINT_VAR};
 pub use connections::BY_PLAYER_INDEX;
 pub use game::WAKE_INDEX;
+/// The item encodings, public for tools that size or inspect items (the cost accounting).
+pub use items::{connection_item, notification_item, player_item, task_item, Item};
 pub use notifier::ApiGatewayNotifier;
 pub use store::{DynamoStore, DEFAULT_PAGE_SIZE};
 pub use tables::create_tables;

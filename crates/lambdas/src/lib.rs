@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use idle_app::config::{AppConfig, Function};
+use idle_app::metrics::MetricsSink;
 use idle_app::ports::{ConnectionInfo, Notifier, PostError, SystemClock};
 use idle_app::services::Services;
 use idle_aws::{dynamodb_client, sdk_config, ApiGatewayNotifier, DynamoStore, Tables};
@@ -28,14 +29,18 @@ pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
         Ok(endpoint) if !endpoint.is_empty() => Arc::new(ApiGatewayNotifier::new(&sdk, &endpoint)),
         _ => Arc::new(NoEndpoint),
     };
-    Ok(Arc::new(Services::new(
-        config,
-        store.clone(),
-        store.clone(),
-        store,
-        notifier,
-        Arc::new(SystemClock),
-    )))
+    // EMF metrics go to stdout, where Lambda's log agent extracts them.
+    Ok(Arc::new(
+        Services::new(
+            config,
+            store.clone(),
+            store.clone(),
+            store,
+            notifier,
+            Arc::new(SystemClock),
+        )
+        .with_metrics(MetricsSink::Stdout),
+    ))
 }
 
 /// The notifier of functions deployed without `WS_ENDPOINT` (`ws-connect`, `ws-disconnect`):

@@ -2,7 +2,11 @@
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use std::time::Instant;
+
 use serde_json::Value;
+
+use super::{flush_metrics, function_names};
 
 use crate::auth::check_player_id;
 use crate::services::Services;
@@ -12,17 +16,19 @@ use crate::usecase::{self, BatchRecord, BatchReport, MalformedRecord, TaskRecord
 /// the first record of each player that could not be committed (with `ReportBatchItemFailures`
 /// Lambda resumes at the lowest one). Malformed records are logged and skipped.
 pub async fn task_stream(services: &Services, event: Event) -> DynamoDbEventResponse {
+    let started = Instant::now();
     let records = event.records.iter().map(read_record).collect();
     let report = usecase::process_batch(services, records).await;
-    failures(&report)
+    finish(services, started, &report)
 }
 
 /// Like [`task_stream`], from the raw event JSON: a record that does not even parse as a stream
 /// record is counted as malformed instead of failing the whole invocation (which would retry the
 /// batch until it expires). Prefer this as the Lambda entry point.
 pub async fn task_stream_json(services: &Services, event: Value) -> DynamoDbEventResponse {
+    let started = Instant::now();
     let report = usecase::process_batch(services, records_from_json(&event)).await;
-    failures(&report)
+    finish(services, started, &report)
 }
 
 /// Reads a raw stream event record by record; one that does not parse is a malformed record.
@@ -46,6 +52,17 @@ pub fn records_from_json(event: &Value) -> Vec<BatchRecord> {
             },
         )
         .collect()
+}
+
+fn finish(services: &Services, started: Instant, report: &BatchReport) -> DynamoDbEventResponse {
+    flush_metrics(
+        services,
+        function_names::TASK_PROCESSOR,
+        started,
+        Some(report.records),
+        None,
+    );
+    failures(report)
 }
 
 fn failures(report: &BatchReport) -> DynamoDbEventResponse {

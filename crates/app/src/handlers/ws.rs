@@ -1,8 +1,11 @@
 //! The WebSocket routes: `$connect`, `$disconnect` and the message routes.
 
+use std::time::Instant;
+
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 
+use super::{flush_metrics, function_names};
 use crate::ports::PostError;
 use crate::services::Services;
 use crate::usecase;
@@ -26,6 +29,16 @@ fn connection_id(event: &ApiGatewayWebsocketProxyRequest) -> Option<&str> {
 /// Answers 200, 401 (no token), 403 (a token that does not verify), 400 (no connection id) or
 /// 500 (misconfiguration or the store failed).
 pub async fn ws_connect(
+    services: &Services,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    let started = Instant::now();
+    let answer = connect_inner(services, event).await;
+    flush_metrics(services, function_names::WS_CONNECT, started, None, None);
+    answer
+}
+
+async fn connect_inner(
     services: &Services,
     event: ApiGatewayWebsocketProxyRequest,
 ) -> ApiGatewayProxyResponse {
@@ -53,9 +66,11 @@ pub async fn ws_disconnect(
     services: &Services,
     event: ApiGatewayWebsocketProxyRequest,
 ) -> ApiGatewayProxyResponse {
+    let started = Instant::now();
     if let Some(connection_id) = connection_id(&event) {
         let _ = usecase::disconnect(services, connection_id).await;
     }
+    flush_metrics(services, function_names::WS_DISCONNECT, started, None, None);
     response(200, "disconnected")
 }
 
@@ -63,6 +78,16 @@ pub async fn ws_disconnect(
 /// message and posts each reply back to the sender through the notifier. Always 200: answers
 /// go through `@connections`, not the integration response.
 pub async fn ws_message(
+    services: &Services,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    let started = Instant::now();
+    let answer = message_inner(services, event).await;
+    flush_metrics(services, function_names::WS_MESSAGE, started, None, None);
+    answer
+}
+
+async fn message_inner(
     services: &Services,
     event: ApiGatewayWebsocketProxyRequest,
 ) -> ApiGatewayProxyResponse {

@@ -6,6 +6,7 @@ use idle_core::{advance, fail_transient, Plan};
 
 use super::deliver::deliver;
 use super::update::{update_player, Decision, UpdateError};
+use crate::metrics::record_plan;
 use crate::services::Services;
 use crate::state::PlayerState;
 
@@ -60,7 +61,7 @@ pub(crate) async fn advance_player(
             if let Some(plan) = updated.plan {
                 report.committed = true;
                 report.count(&plan);
-                log_transitions(player_id, &plan);
+                record_plan(&services.metrics, player_id, &plan);
                 deliver(services, player_id, &plan.notifications).await;
             }
             return Ok(report);
@@ -93,26 +94,12 @@ pub(crate) async fn advance_player(
                 tracing::warn!(player_id, error = %error, "advance failed; recorded a transient failure of the head task");
                 report.recorded_failure = true;
                 report.count(&plan);
-                log_transitions(player_id, &plan);
+                record_plan(&services.metrics, player_id, &plan);
                 deliver(services, player_id, &plan.notifications).await;
                 Ok(report)
             }
             None => Err(error),
         },
         Err(_) => Err(error),
-    }
-}
-
-fn log_transitions(player_id: &str, plan: &Plan) {
-    for write in &plan.tasks {
-        let task = &write.task;
-        tracing::info!(
-            player_id,
-            task_id = %task.task_id,
-            activity = task.request.activity().as_str(),
-            outcome = task.status.as_str(),
-            attempts = task.attempts,
-            "task"
-        );
     }
 }

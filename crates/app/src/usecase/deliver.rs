@@ -103,6 +103,7 @@ pub async fn deliver(
             }
         }
     }
+    services.metrics.delivery(&report);
     tracing::info!(
         player_id,
         delivered = report.delivered,

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::deliver::deliver;
 use super::update::{load_player, update_player, Decision, UpdateError};
+use crate::metrics::{record_plan, Transition};
 use crate::ports::Connection;
 use crate::services::Services;
 
@@ -132,6 +133,7 @@ async fn enqueue_task(
                 "enqueue"
             );
             if let Some(plan) = &updated.plan {
+                record_plan(&services.metrics, player_id, plan);
                 deliver(services, player_id, &plan.notifications).await;
             }
             vec![json(&Reply::Ack {
@@ -141,13 +143,28 @@ async fn enqueue_task(
                 duplicate,
             })]
         }
-        Err(e) => vec![update_error(
-            now,
-            player_id,
-            "enqueue",
-            &e,
-            Some(request_id),
-        )],
+        Err(e) => {
+            if let UpdateError::Rejected(rejection) = &e {
+                // Refused before a task existed: the request id stands in for the task id.
+                services.metrics.task(task.activity(), Transition::Rejected);
+                tracing::info!(
+                    player_id,
+                    request_id = %request_id,
+                    task_id = "",
+                    activity,
+                    outcome = Transition::Rejected.as_str(),
+                    code = rejection.code(),
+                    "task"
+                );
+            }
+            vec![update_error(
+                now,
+                player_id,
+                "enqueue",
+                &e,
+                Some(request_id),
+            )]
+        }
     }
 }
 
@@ -168,6 +185,7 @@ async fn cancel_task(
         Ok(updated) => {
             tracing::info!(player_id, task_id = %task_id, outcome = "cancelled", "cancel");
             if let Some(plan) = &updated.plan {
+                record_plan(&services.metrics, player_id, plan);
                 deliver(services, player_id, &plan.notifications).await;
             }
             vec![json(&Reply::Ack {

@@ -1,0 +1,161 @@
+//! Logs: every task transition is one JSON log line with the Lambda request id (from the
+//! runtime's invocation span), the player, the task, the activity and the outcome. Alone in its
+//! binary: tracing caches per call site whether anyone listens, so a parallel test without a
+//! subscriber would silence the call sites this one checks.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use common::{config, harvest_message, T0};
+use idle_app::handlers;
+use idle_app::memory::MemoryWorld;
+use idle_app::usecase;
+use serde_json::{json, Value};
+use tracing::Instrument;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn lines(&self) -> Vec<Value> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+}
+
+fn token(player_id: &str) -> String {
+    idle_app::auth::mint(
+        idle_app::auth::DEV_TOKEN_SECRET.as_bytes(),
+        player_id,
+        std::time::Duration::from_secs(3600),
+        false,
+        T0,
+    )
+    .unwrap()
+}
+
+/// A stream event with one INSERT record per (player, task).
+fn stream_event(records: &[(&str, &str)]) -> Value {
+    let records: Vec<Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (player, task))| {
+            json!({
+                "eventID": format!("e{i}"),
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "eu-west-1",
+                "dynamodb": {
+                    "Keys": {"player_id": {"S": player}, "task_id": {"S": task}},
+                    "SequenceNumber": format!("{:028}", i + 1),
+                    "SizeBytes": 100,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES"
+                }
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+fn schedule_event() -> EventBridgeEvent<Value> {
+    serde_json::from_str(include_str!("../../../events/task-ticker-schedule.json")).unwrap()
+}
+
+/// Given a player who enqueues (one good task, one refused, one cancelled), when the stream
+/// and the ticker run it to completion inside Lambda's invocation span, then every transition
+/// is one JSON line naming the request, player, task, activity and outcome.
+#[tokio::test]
+async fn every_task_transition_is_a_json_line_with_request_player_task_activity_and_outcome() {
+    let world = MemoryWorld::new(T0, config().wake_shards);
+    let services = world.services(config());
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let span = |id: &str| tracing::info_span!("Lambda runtime invoke", requestId = id);
+    async {
+        world.notifier.open("c1", T0);
+        usecase::connect(&services, "c1", Some(&token("p1")))
+            .await
+            .unwrap();
+        usecase::message(&services, "c1", &harvest_message("r1", 2).to_string()).await;
+        let unknown = json!({"action": "enqueue", "request_id": "r2",
+            "task": {"activity": "harvest", "resource": "no_such_ore", "location": "meadow", "quantity": 1}});
+        usecase::message(&services, "c1", &unknown.to_string()).await;
+        usecase::message(&services, "c1", &harvest_message("r3", 2).to_string()).await;
+    }
+    .instrument(span("req-message"))
+    .await;
+    handlers::task_stream_json(&services, stream_event(&[("p1", "000000000001")]))
+        .instrument(span("req-stream"))
+        .await;
+    let cancel = json!({"action": "cancel", "task_id": "000000000002"});
+    usecase::message(&services, "c1", &cancel.to_string())
+        .instrument(span("req-cancel"))
+        .await;
+    world.clock.advance(3_600_000);
+    handlers::task_tick(&services, schedule_event())
+        .instrument(span("req-tick"))
+        .await;
+
+    let transitions: Vec<Value> = captured
+        .lines()
+        .into_iter()
+        .filter(|l| l["fields"]["message"] == "task")
+        .collect();
+    let seen: Vec<(String, String)> = transitions
+        .iter()
+        .map(|l| {
+            let fields = &l["fields"];
+            assert_eq!(fields["player_id"], "p1", "{l}");
+            assert_eq!(fields["activity"], "harvest", "{l}");
+            assert!(fields["task_id"].is_string(), "{l}");
+            assert!(
+                l["span"]["requestId"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("req-")),
+                "{l}"
+            );
+            (
+                l["span"]["requestId"].as_str().unwrap().to_owned(),
+                fields["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expect = |request: &str, outcome: &str| {
+        assert!(
+            seen.contains(&(request.to_owned(), outcome.to_owned())),
+            "no {outcome} in {request}: {seen:?}"
+        )
+    };
+    expect("req-message", "enqueued");
+    expect("req-message", "rejected");
+    expect("req-stream", "started");
+    expect("req-cancel", "cancelled");
+    expect("req-tick", "completed");
+    let enqueued = transitions
+        .iter()
+        .find(|l| l["fields"]["outcome"] == "enqueued")
+        .unwrap();
+    assert_eq!(enqueued["fields"]["task_id"], "000000000001");
+}

@@ -1,0 +1,155 @@
+//! Observability: every handler invocation flushes CloudWatch EMF lines. (The JSON log lines are
+//! checked in `logs.rs`, a binary of its own: tracing caches per call site whether anyone
+//! listens, so a test without a subscriber running beside it would silence the call sites.)
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use common::{config, harvest_message, T0};
+use idle_app::handlers;
+use idle_app::memory::MemoryWorld;
+use idle_app::metrics::{MetricsSink, NAMESPACE};
+use idle_app::{usecase, Services};
+use serde_json::{json, Value};
+
+struct World {
+    world: MemoryWorld,
+    services: Services,
+    emf: Arc<Mutex<Vec<String>>>,
+}
+
+fn world() -> World {
+    let world = MemoryWorld::new(T0, config().wake_shards);
+    let emf = Arc::new(Mutex::new(Vec::new()));
+    let services = world
+        .services(config())
+        .with_metrics(MetricsSink::Buffer(emf.clone()));
+    World {
+        world,
+        services,
+        emf,
+    }
+}
+
+fn token(player_id: &str) -> String {
+    idle_app::auth::mint(
+        idle_app::auth::DEV_TOKEN_SECRET.as_bytes(),
+        player_id,
+        std::time::Duration::from_secs(3600),
+        false,
+        T0,
+    )
+    .unwrap()
+}
+
+/// A stream event with one INSERT record per (player, task).
+fn stream_event(records: &[(&str, &str)]) -> Value {
+    let records: Vec<Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (player, task))| {
+            json!({
+                "eventID": format!("e{i}"),
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "eu-west-1",
+                "dynamodb": {
+                    "Keys": {"player_id": {"S": player}, "task_id": {"S": task}},
+                    "SequenceNumber": format!("{:028}", i + 1),
+                    "SizeBytes": 100,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES"
+                }
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+fn schedule_event() -> EventBridgeEvent<Value> {
+    serde_json::from_str(include_str!("../../../events/task-ticker-schedule.json")).unwrap()
+}
+
+fn emf_lines(w: &World) -> Vec<Value> {
+    std::mem::take(&mut *w.emf.lock().unwrap())
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn check_emf_shape(line: &Value, dimensions: Value) {
+    let aws = &line["_aws"];
+    assert!(aws["Timestamp"].is_i64(), "{line}");
+    let directive = &aws["CloudWatchMetrics"][0];
+    assert_eq!(directive["Namespace"], NAMESPACE);
+    assert_eq!(directive["Dimensions"], dimensions, "{line}");
+    for dimension in dimensions[0].as_array().unwrap() {
+        assert!(line[dimension.as_str().unwrap()].is_string(), "{line}");
+    }
+    for metric in directive["Metrics"].as_array().unwrap() {
+        let name = metric["Name"].as_str().unwrap();
+        assert!(line[name].is_number(), "{name} has no value in {line}");
+        assert!(metric["Unit"].is_string());
+    }
+}
+
+/// Given two players with queued tasks, when the stream batch and then the ticker run, then each
+/// invocation writes EMF lines: the function's (duration, batch size, cold start, notifications)
+/// and one per activity with the tasks started and completed.
+#[tokio::test]
+async fn each_invocation_flushes_emf_lines_with_per_activity_counts() {
+    let w = world();
+    for (connection, player) in [("c1", "p1"), ("c2", "p2")] {
+        w.world.notifier.open(connection, T0);
+        usecase::connect(&w.services, connection, Some(&token(player)))
+            .await
+            .unwrap();
+        usecase::message(
+            &w.services,
+            connection,
+            &harvest_message("r1", 2).to_string(),
+        )
+        .await;
+    }
+    w.emf.lock().unwrap().clear();
+
+    handlers::task_stream_json(
+        &w.services,
+        stream_event(&[("p1", "000000000001"), ("p2", "000000000001")]),
+    )
+    .await;
+    let lines = emf_lines(&w);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    check_emf_shape(&lines[0], json!([["Function"]]));
+    assert_eq!(lines[0]["Function"], "task-processor");
+    assert_eq!(lines[0]["BatchSize"], 2);
+    assert_eq!(lines[0]["ColdStart"], 1, "the first handler invocation");
+    assert!(lines[0]["NotificationsDelivered"].as_i64().unwrap() >= 2);
+    check_emf_shape(&lines[1], json!([["Function", "Activity"]]));
+    assert_eq!(lines[1]["Activity"], "harvest");
+    assert_eq!(lines[1]["TasksStarted"], 2);
+    assert_eq!(lines[1]["TasksCompleted"], 0);
+
+    w.world.clock.advance(3_600_000);
+    handlers::task_tick(&w.services, schedule_event()).await;
+    let lines = emf_lines(&w);
+    assert_eq!(lines[0]["Function"], "task-ticker");
+    assert!(lines[0].get("BatchSize").is_none());
+    let harvest = lines.iter().find(|l| l["Activity"] == "harvest").unwrap();
+    check_emf_shape(harvest, json!([["Function", "Activity"]]));
+    assert_eq!(harvest["TasksCompleted"], 2);
+    assert_eq!(harvest["TasksFailed"], 0);
+}
+
+/// The first invocation of a process reports a cold start, later ones do not.
+#[tokio::test]
+async fn only_the_first_invocation_reports_a_cold_start() {
+    let w = world();
+    handlers::task_tick(&w.services, schedule_event()).await;
+    handlers::task_tick(&w.services, schedule_event()).await;
+    let lines = emf_lines(&w);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["ColdStart"], 1);
+    assert_eq!(lines[1]["ColdStart"], 0);
+}
