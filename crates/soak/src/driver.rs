@@ -52,6 +52,11 @@ pub struct SoakConfig {
     pub step_ms: Millis,
     /// Rounds at most before the drain (a bound, never reached in a healthy run).
     pub max_rounds: usize,
+    /// Rounds at most of the drain without faults.
+    pub max_drain_rounds: usize,
+    /// Run the clients, the stream and the ticker of a round at once (real conflicts). Off,
+    /// they run one after another: for stores that do not serialise concurrent requests.
+    pub concurrent: bool,
 }
 
 impl Default for SoakConfig {
@@ -63,6 +68,8 @@ impl Default for SoakConfig {
             rates: FaultRates::default(),
             step_ms: 1000,
             max_rounds: 5000,
+            max_drain_rounds: 2000,
+            concurrent: true,
         }
     }
 }
@@ -174,6 +181,12 @@ where
         while rounds < self.config.max_rounds {
             rounds += 1;
             self.round(&mut feed, &mut stream, rounds, true).await;
+            if rounds % 100 == 0 {
+                eprintln!(
+                    "idle-soak: round {rounds}, {} tasks created",
+                    self.created.load(Ordering::Relaxed)
+                );
+            }
             if self.created.load(Ordering::Relaxed) >= self.config.tasks
                 && rounds % 10 == 0
                 && self.all_idle().await
@@ -183,7 +196,7 @@ where
         }
         // The drain: no faults, everyone back online, time runs far past every task.
         self.chaos.set_rates(FaultRates::none());
-        for _ in 0..2000 {
+        for _ in 0..self.config.max_drain_rounds {
             rounds += 1;
             self.round(&mut feed, &mut stream, rounds, false).await;
             if stream.backlog.is_empty() && rounds % 5 == 0 && self.all_idle().await {
@@ -280,25 +293,45 @@ where
         let clock = &self.clock;
         let created = &self.created;
         let target = self.config.tasks;
-        let clients = futures::future::join_all(self.clients.iter_mut().map(|client| {
-            client_round(
-                services,
-                chaos,
-                notifier,
-                clock,
-                created,
-                target,
-                client,
-                round,
-                clients_act,
-            )
-        }));
-        let pump = pump(services, chaos, feed, stream);
-        let tick = async {
+        let tick = || async {
             let report = handlers::task_tick(services, EventBridgeEvent::default()).await;
             report.errors
         };
-        let (_, _, tick_errors) = tokio::join!(clients, pump, tick);
+        let tick_errors = if self.config.concurrent {
+            let clients = futures::future::join_all(self.clients.iter_mut().map(|client| {
+                client_round(
+                    services,
+                    chaos,
+                    notifier,
+                    clock,
+                    created,
+                    target,
+                    client,
+                    round,
+                    clients_act,
+                )
+            }));
+            let (_, _, tick_errors) =
+                tokio::join!(clients, pump(services, chaos, feed, stream), tick());
+            tick_errors
+        } else {
+            for client in self.clients.iter_mut() {
+                client_round(
+                    services,
+                    chaos,
+                    notifier,
+                    clock,
+                    created,
+                    target,
+                    client,
+                    round,
+                    clients_act,
+                )
+                .await;
+            }
+            pump(services, chaos, feed, stream).await;
+            tick().await
+        };
         self.traffic.ticks += 1;
         self.traffic.tick_errors += tick_errors;
         self.clock.advance(self.config.step_ms);
