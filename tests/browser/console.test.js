@@ -1,6 +1,6 @@
 // The web console in headless Chromium, against a running idle-local at IDLE_LOCAL_URL
 // (scripts/browser-test.sh starts one): connect as a fresh player, queue a harvest, watch it
-// complete and land in the inventory, and see a refused task explained.
+// complete and land in the inventory, see a refused task explained, and cancel a long task.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -53,6 +53,7 @@ test("the console connects, queues a harvest and shows it complete", { timeout: 
     // Then the task runs with a progress bar, completes, and the leaves are in the inventory
     await page.locator('#queue li[data-status="running"]').waitFor({ timeout: 15_000 });
     await page.locator("#feed li.task_started").waitFor();
+    await page.screenshot({ path: join(shots, "console-running.png"), fullPage: true });
     await page.locator("#feed li.task_completed").waitFor({ timeout: 30_000 });
     await page.locator("#inventory", { hasText: "Guam leaf" }).waitFor({ timeout: 10_000 });
     await page.locator("#queue-empty").waitFor();
@@ -71,6 +72,16 @@ test("the console connects, queues a harvest and shows it complete", { timeout: 
     assert.match(text, /dragon|Dragon|level/i, text);
     assert.doesNotMatch(text, /[{}]/, "no raw JSON in the error");
     await page.screenshot({ path: join(shots, "console-error.png"), fullPage: true });
+
+    // And a long task can be cancelled from the queue
+    await page.selectOption("#target", "chicken");
+    await page.fill("#quantity", "20");
+    await page.click("#enqueue-button");
+    const running = page.locator('#queue li[data-status="running"]');
+    await running.waitFor({ timeout: 15_000 });
+    await running.locator("button.cancel").click();
+    await page.locator("#feed li.task_cancelled").waitFor({ timeout: 15_000 });
+    await page.locator("#queue-empty").waitFor();
 
     assert.deepEqual(pageErrors, []);
   } finally {

@@ -103,3 +103,62 @@ pub async fn run(
         feed.poll(&services, &store).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use idle_app::auth::{mint, DEV_TOKEN_SECRET};
+    use idle_app::memory::{Fault, MemoryWorld, StoreOp};
+    use idle_app::ports::StoreError;
+    use idle_app::usecase;
+    use idle_core::model::TaskStatus;
+
+    use super::*;
+    use crate::settings::app_config;
+
+    const T0: i64 = 1_800_000_000_000;
+
+    #[tokio::test]
+    async fn a_batch_reported_failed_is_delivered_again_and_then_starts_the_task() {
+        // Given a player who queued a task, with the feed on
+        let config = app_config(|_| None).unwrap();
+        let world = MemoryWorld::new(T0, config.wake_shards);
+        world.store.enable_change_feed();
+        let services = world.services(config);
+        let token = mint(
+            DEV_TOKEN_SECRET.as_bytes(),
+            "feed-player",
+            Duration::from_secs(600),
+            false,
+            T0,
+        )
+        .unwrap();
+        usecase::connect(&services, "c1", Some(&token))
+            .await
+            .unwrap();
+        let body = r#"{"action":"enqueue","request_id":"r1","task":{"activity":"combat","enemy":"chicken","quantity":1}}"#;
+        usecase::message(&services, "c1", body).await;
+        let mut feed = Feed::default();
+
+        // When the processor's reads keep failing transiently through its own retries
+        world.store.inject(Fault::always(
+            StoreOp::LoadPlayers,
+            StoreError::Transient("throttled".into()),
+        ));
+        assert_eq!(feed.poll(&services, &world.store).await, 1);
+        let queued = world.store.player("feed-player").unwrap();
+        assert_eq!(queued.queue[0].status, TaskStatus::Queued);
+
+        // Then the record waits out the retry delay and is delivered again, starting the task
+        assert_eq!(
+            feed.poll(&services, &world.store).await,
+            0,
+            "not before the delay"
+        );
+        world.store.clear_faults();
+        tokio::time::sleep(RETRY_DELAY + Duration::from_millis(50)).await;
+        assert_eq!(feed.poll(&services, &world.store).await, 1);
+        let started = world.store.player("feed-player").unwrap();
+        assert_eq!(started.queue[0].status, TaskStatus::Running);
+        assert_eq!(feed.poll(&services, &world.store).await, 0, "nothing left");
+    }
+}

@@ -158,7 +158,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(error) => {
-                eprintln!("idle-local token: {error}");
+                eprintln!("idle-local: {error}");
                 ExitCode::from(2)
             }
         };

@@ -72,12 +72,11 @@ impl DataDir {
     }
 
     /// The file contents for `snapshot` (compare them to skip unchanged writes).
-    pub fn render(snapshot: StoreSnapshot) -> String {
+    pub fn render(snapshot: StoreSnapshot) -> Result<String, serde_json::Error> {
         serde_json::to_string(&DataFile {
             format: FORMAT,
             store: snapshot,
         })
-        .unwrap_or_default()
     }
 
     /// Writes `contents` (from [`render`](Self::render)) atomically.
@@ -112,7 +111,7 @@ mod tests {
         let dir = temp_dir("roundtrip");
         let data = DataDir::open(&dir).unwrap();
         assert!(data.load().unwrap().is_none());
-        data.save(&DataDir::render(StoreSnapshot::default()))
+        data.save(&DataDir::render(StoreSnapshot::default()).unwrap())
             .unwrap();
         assert_eq!(data.load().unwrap(), Some(StoreSnapshot::default()));
         let _ = std::fs::remove_dir_all(&dir);

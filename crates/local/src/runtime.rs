@@ -195,7 +195,8 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
 
 /// Writes the store to the data directory whenever it changed, and once more at shutdown.
 async fn persist(data: DataDir, store: Arc<MemoryStore>, mut shutdown: watch::Receiver<bool>) {
-    let mut written = DataDir::render(store.snapshot());
+    // What the file holds (or would, had it been written): unchanged state is not rewritten.
+    let mut written = DataDir::render(store.snapshot()).unwrap_or_default();
     let mut interval = tokio::time::interval(PERSIST_EVERY);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -203,12 +204,14 @@ async fn persist(data: DataDir, store: Arc<MemoryStore>, mut shutdown: watch::Re
             _ = interval.tick() => false,
             _ = shutdown.changed() => true,
         };
-        let contents = DataDir::render(store.snapshot());
-        if contents != written {
-            match data.save(&contents) {
+        match DataDir::render(store.snapshot()) {
+            Ok(contents) if contents != written => match data.save(&contents) {
                 Ok(()) => written = contents,
                 Err(error) => tracing::warn!(%error, "could not write the data file; will retry"),
-            }
+            },
+            Ok(_) => {}
+            // Never replace a good file with a bad one.
+            Err(error) => tracing::error!(%error, "could not serialise the store; not written"),
         }
         if stopping {
             break;
