@@ -8,6 +8,7 @@
 #
 #   scripts/measure-cold-start.sh            # build, then measure
 #   NO_BUILD=1 scripts/measure-cold-start.sh # measure what target/release holds
+#   RUNS=9 scripts/measure-cold-start.sh     # runs per function (median shown; default 5)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
