@@ -99,8 +99,12 @@ struct ReplayArgs {
     #[command(flatten)]
     catalog: CatalogArg,
     /// The task as JSON (a stored `Task`); `-` or nothing reads standard input.
-    #[arg(value_name = "TASK_FILE")]
+    #[arg(value_name = "TASK_FILE", conflicts_with = "dynamodb")]
     task: Option<PathBuf>,
+    /// Read the task from the DynamoDB Tasks table (`TASKS_TABLE`; `DYNAMODB_ENDPOINT`, region
+    /// and credentials as the AWS SDK reads them) by player id and task id.
+    #[arg(long, num_args = 2, value_names = ["PLAYER_ID", "TASK_ID"])]
+    dynamodb: Option<Vec<String>>,
     /// Environment variable holding the seed secret (its raw bytes are the secret).
     #[arg(long, value_name = "NAME", default_value = "SEED_SECRET")]
     secret_env: String,
@@ -179,6 +183,14 @@ enum CliError {
     Rules(#[from] RulesError),
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    #[error("--dynamodb needs TASKS_TABLE, the name of the Tasks table")]
+    MissingTable,
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] io::Error),
+    #[error("reading the task from DynamoDB failed: {0}")]
+    Store(#[source] idle_app::ports::StoreError),
+    #[error("no task `{1}` of player `{0}` in the Tasks table")]
+    NoSuchTask(String, String),
     #[error(transparent)]
     Output(#[from] OutputError),
     #[error(transparent)]
@@ -300,17 +312,19 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, CliError> {
 fn run_replay(args: ReplayArgs) -> Result<ExitCode, CliError> {
     let loaded = load_catalog(&args.catalog)?;
     let catalog = loaded.as_ref().unwrap_or_else(|| Catalog::shipped());
-    let text = match args.task.as_deref() {
-        Some(path) if path != Path::new("-") => read_file("task", path)?,
-        _ => {
+    let task: Task = match (&args.dynamodb, args.task.as_deref()) {
+        (Some(key), _) => load_stored_task(&key[0], &key[1])?,
+        (None, Some(path)) if path != Path::new("-") => {
+            serde_json::from_str(&read_file("task", path)?).map_err(CliError::TaskJson)?
+        }
+        (None, _) => {
             let mut text = String::new();
             io::stdin()
                 .read_to_string(&mut text)
                 .map_err(CliError::Stdin)?;
-            text
+            serde_json::from_str(&text).map_err(CliError::TaskJson)?
         }
     };
-    let task: Task = serde_json::from_str(&text).map_err(CliError::TaskJson)?;
     let secret = std::env::var_os(&args.secret_env)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| CliError::MissingSecret(args.secret_env.clone()))?
@@ -325,6 +339,30 @@ fn run_replay(args: ReplayArgs) -> Result<ExitCode, CliError> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+/// Reads one task from the Tasks table through the DynamoDB adapter.
+fn load_stored_task(player_id: &str, task_id: &str) -> Result<Task, CliError> {
+    let table = std::env::var("TASKS_TABLE")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .ok_or(CliError::MissingTable)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    runtime.block_on(async {
+        let config = idle_aws::sdk_config().await;
+        let tables = idle_aws::Tables {
+            tasks: table,
+            ..idle_aws::Tables::with_prefix("unused-")
+        };
+        let store = idle_aws::DynamoStore::new(idle_aws::dynamodb_client(&config), tables, 1);
+        idle_app::ports::GameStore::load_task(&store, player_id, task_id)
+            .await
+            .map_err(CliError::Store)?
+            .ok_or_else(|| CliError::NoSuchTask(player_id.to_owned(), task_id.to_owned()))
     })
 }
 

@@ -1,0 +1,115 @@
+//! `idle-balance replay --dynamodb PLAYER TASK` reads a completed task from the Tasks table and
+//! confirms it, and detects a tampered result. Needs a moto server: run as
+//! `scripts/with-moto.sh cargo test -p idle-balance` (the project's `scripts/test.sh` does).
+
+use std::process::Command;
+
+use idle_app::ports::GameStore;
+use idle_app::state::PlayerState;
+use idle_aws::{create_tables, dynamodb_client, DynamoStore, Tables};
+use idle_core::catalog::Catalog;
+use idle_core::model::{Player, TaskRequest, TaskStatus};
+use idle_core::{advance, enqueue, Enqueued, Game};
+
+const SECRET: &str = "replay-dynamodb-test-seed-secret-replay";
+
+fn require_moto() {
+    match std::env::var("DYNAMODB_ENDPOINT") {
+        Ok(endpoint) if !endpoint.trim().is_empty() => {}
+        _ => panic!(
+            "DYNAMODB_ENDPOINT is not set: this test needs a moto server. \
+             Run it as `scripts/with-moto.sh cargo test -p idle-balance`."
+        ),
+    }
+}
+
+fn replay(tables: &Tables, player: &str, task: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_idle-balance"))
+        .args(["replay", "--dynamodb", player, task])
+        .env("TASKS_TABLE", &tables.tasks)
+        .env("SEED_SECRET", SECRET)
+        .output()
+        .expect("the binary runs")
+}
+
+#[tokio::test]
+async fn a_task_read_from_dynamodb_replays_and_a_tampered_one_is_caught() {
+    require_moto();
+    let sdk = idle_aws::sdk_config().await;
+    let client = dynamodb_client(&sdk);
+    let tables = Tables::with_prefix(&format!("replay-{}-", std::process::id()));
+    create_tables(&client, &tables).await.unwrap();
+    let store = DynamoStore::new(client.clone(), tables.clone(), 4);
+
+    // Given a player whose harvest was queued, started and completed through the store.
+    let c = Catalog::shipped();
+    let game = Game::new(c, SECRET.as_bytes().to_vec());
+    let t0 = 1_800_000_000_000;
+    let mut state = PlayerState {
+        player: Player::new("replayer", t0, c, 10),
+        queue: vec![],
+    };
+    assert!(store.create_player(&state).await.unwrap());
+    let request = TaskRequest::Harvest {
+        resource: "copper_ore".into(),
+        location: "meadow".into(),
+        quantity: 3,
+    };
+    let Ok(Enqueued::New { task_id, plan }) =
+        enqueue(&game, &state.player, &[], "r1", &request, false, false, t0)
+    else {
+        panic!("enqueue")
+    };
+    let next = state.after(&plan);
+    store.commit(&plan, &next).await.unwrap();
+    state = next;
+    for now in [t0, t0 + 60_000] {
+        let plan = advance(&game, &state.player, &state.queue, now);
+        let next = state.after(&plan);
+        store.commit(&plan, &next).await.unwrap();
+        state = next;
+    }
+    let stored = store
+        .load_task("replayer", &task_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, TaskStatus::Completed);
+
+    // When it is replayed from the table, then it matches.
+    let out = replay(&tables, "replayer", &task_id);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("MATCHES"));
+
+    // When its stored result is tampered with, then the replay says so and exits 1.
+    let mut tampered = stored.clone();
+    let ore = tampered
+        .result
+        .as_mut()
+        .unwrap()
+        .outcome
+        .items
+        .get_mut("copper_ore")
+        .unwrap();
+    *ore += 5;
+    client
+        .put_item()
+        .table_name(&tables.tasks)
+        .set_item(Some(serde_dynamo::to_item(&tampered).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let out = replay(&tables, "replayer", &task_id);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("copper_ore"));
+
+    // An unknown task is an error with exit 2, not a panic.
+    let out = replay(&tables, "replayer", "999999999999");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no task"));
+}
