@@ -6,8 +6,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use common::{config, harvest_message, T0};
+use common::{config, harvest_message, schedule_event, stream_event, token, T0};
 use idle_app::handlers;
 use idle_app::memory::MemoryWorld;
 use idle_app::metrics::{MetricsSink, NAMESPACE};
@@ -31,44 +30,6 @@ fn world() -> World {
         services,
         emf,
     }
-}
-
-fn token(player_id: &str) -> String {
-    idle_app::auth::mint(
-        idle_app::auth::DEV_TOKEN_SECRET.as_bytes(),
-        player_id,
-        std::time::Duration::from_secs(3600),
-        false,
-        T0,
-    )
-    .unwrap()
-}
-
-/// A stream event with one INSERT record per (player, task).
-fn stream_event(records: &[(&str, &str)]) -> Value {
-    let records: Vec<Value> = records
-        .iter()
-        .enumerate()
-        .map(|(i, (player, task))| {
-            json!({
-                "eventID": format!("e{i}"),
-                "eventName": "INSERT",
-                "eventSource": "aws:dynamodb",
-                "awsRegion": "eu-west-1",
-                "dynamodb": {
-                    "Keys": {"player_id": {"S": player}, "task_id": {"S": task}},
-                    "SequenceNumber": format!("{:028}", i + 1),
-                    "SizeBytes": 100,
-                    "StreamViewType": "NEW_AND_OLD_IMAGES"
-                }
-            })
-        })
-        .collect();
-    json!({ "Records": records })
-}
-
-fn schedule_event() -> EventBridgeEvent<Value> {
-    serde_json::from_str(include_str!("../../../events/task-ticker-schedule.json")).unwrap()
 }
 
 fn emf_lines(w: &World) -> Vec<Value> {

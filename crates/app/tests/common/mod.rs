@@ -136,3 +136,42 @@ pub fn types(messages: &[Value]) -> Vec<String> {
         .map(|m| m["type"].as_str().unwrap_or("?").to_owned())
         .collect()
 }
+
+/// A dev token for `player_id`, valid for an hour from `T0`.
+pub fn token(player_id: &str) -> String {
+    idle_app::auth::mint(
+        idle_app::auth::DEV_TOKEN_SECRET.as_bytes(),
+        player_id,
+        std::time::Duration::from_secs(3600),
+        false,
+        T0,
+    )
+    .unwrap()
+}
+
+/// A stream event with one INSERT record per (player, task).
+pub fn stream_event(records: &[(&str, &str)]) -> Value {
+    let records: Vec<Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (player, task))| {
+            json!({
+                "eventID": format!("e{i}"),
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "eu-west-1",
+                "dynamodb": {
+                    "Keys": {"player_id": {"S": player}, "task_id": {"S": task}},
+                    "SequenceNumber": format!("{:028}", i + 1),
+                    "SizeBytes": 100,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES"
+                }
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+pub fn schedule_event() -> aws_lambda_events::event::eventbridge::EventBridgeEvent<Value> {
+    serde_json::from_str(include_str!("../../../../events/task-ticker-schedule.json")).unwrap()
+}
