@@ -88,8 +88,39 @@ pub struct Connection {
     /// From the verified token's `role` claim.
     pub is_admin: bool,
     pub connected_at: Millis,
-    /// When the store may drop it (DynamoDB TTL, in seconds since the epoch as TTL requires).
+    /// When the token it connected with expires (the JWT's `exp`, in ms): messages after it are
+    /// refused `token_expired` and the connection is closed. Rows written before this field
+    /// existed read as never expiring; the connection lifetime still bounds them.
+    #[serde(default = "never")]
+    pub token_expires_at: Millis,
+    /// When the store may drop it (DynamoDB TTL, in seconds since the epoch as TTL requires):
+    /// the earlier of the token's expiry and the connection lifetime.
     pub expires_at: i64,
+}
+
+fn never() -> Millis {
+    Millis::MAX
+}
+
+/// How long API Gateway lets a `$connect` integration run (29 s, "Amazon API Gateway quotas
+/// for configuring and running a WebSocket API"). Until `$connect` returns, a post to the new
+/// connection answers 410 Gone although the client is there, so a Gone answer proves nothing
+/// about a connection row younger than this.
+pub const HANDSHAKE_WINDOW_MS: Millis = 29_000;
+
+impl Connection {
+    /// True when a 410 Gone for this very row means the client has left: the row is older than
+    /// [`HANDSHAKE_WINDOW_MS`], so its `$connect` has finished one way or the other.
+    pub fn gone_is_final(&self, now: Millis) -> bool {
+        now.saturating_sub(self.connected_at) >= HANDSHAKE_WINDOW_MS
+    }
+
+    /// When the connection must go: the token's expiry or the end of its lifetime
+    /// (`connection_ttl_ms` after it connected), whichever is first.
+    pub fn ends_at(&self, connection_ttl_ms: Millis) -> Millis {
+        self.token_expires_at
+            .min(self.connected_at.saturating_add(connection_ttl_ms))
+    }
 }
 
 /// Open connections, by id and by player.
@@ -99,6 +130,10 @@ pub trait ConnectionStore: Send + Sync {
     async fn get_connection(&self, connection_id: &str) -> Result<Option<Connection>, StoreError>;
     /// Deleting a connection that is not there is not an error.
     async fn delete_connection(&self, connection_id: &str) -> Result<(), StoreError>;
+    /// Deletes the row only if it is still this very record (same id and `connected_at`), as
+    /// read before the caller decided. Returns whether a row was deleted; a row that is gone or
+    /// was replaced is left alone and is not an error.
+    async fn delete_connection_if(&self, connection: &Connection) -> Result<bool, StoreError>;
     /// The player's connections (DynamoDB: the `by_player` index).
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError>;
     /// Every connection, a page at a time (for the cleaner).

@@ -212,6 +212,7 @@ async fn a_full_last_page_is_followed_by_an_empty_one() {
             player_id: "p".into(),
             is_admin: false,
             connected_at: T0,
+            token_expires_at: T0 + 7_200_000,
             expires_at: T0 / 1000 + 7200,
         };
         store.put_connection(&connection).await.unwrap();

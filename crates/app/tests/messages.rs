@@ -197,13 +197,15 @@ async fn unknown_actions_oversize_bodies_and_bad_json_get_error_codes() {
 }
 
 #[tokio::test]
-async fn an_unknown_connection_is_forbidden() {
+async fn an_unknown_connection_is_not_connected() {
+    // `not_connected` (no signed-in connection), not `forbidden` (an admin-only option):
+    // one meaning per code (DESIGN.md section 6).
     let env = Env::new();
     let replies = env.send("nobody", &json!({"action": "ping"})).await;
     assert_eq!(replies[0]["type"], "error");
-    assert_eq!(replies[0]["code"], "forbidden");
+    assert_eq!(replies[0]["code"], "not_connected");
     let replies = env.send("nobody", &harvest_message("r1", 1)).await;
-    assert_eq!(replies[0]["code"], "forbidden");
+    assert_eq!(replies[0]["code"], "not_connected");
 }
 
 #[tokio::test]

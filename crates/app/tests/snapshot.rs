@@ -61,6 +61,7 @@ async fn a_restored_snapshot_holds_players_history_and_inbox_but_no_connections(
             player_id: "p1".into(),
             is_admin: false,
             connected_at: T0,
+            token_expires_at: T0 + 60_000,
             expires_at: T0 / 1000 + 60,
         })
         .await

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use idle_app::ports::{Connection, ConnectionStore, Page, StoreError};
 
 use crate::error::store_error;
-use crate::items::{connection_from_item, connection_item, s, CONNECTION_ID, PLAYER_ID};
+use crate::items::{
+    connection_from_item, connection_item, n, s, CONNECTED_AT, CONNECTION_ID, PLAYER_ID,
+};
 use crate::store::{decode_cursor, encode_cursor, DynamoStore};
 
 /// The name of the Connections index by player.
@@ -59,6 +61,30 @@ impl ConnectionStore for DynamoStore {
             .await
             .map_err(|e| store_error(format_args!("DeleteItem {connection_id} on {table}"), e))?;
         Ok(())
+    }
+
+    /// `DeleteItem` on the condition that `connected_at` is still the one read; a failed
+    /// condition (the row is gone or was replaced) is `Ok(false)`.
+    async fn delete_connection_if(&self, connection: &Connection) -> Result<bool, StoreError> {
+        let table = &self.tables.connections;
+        let id = connection.connection_id.as_str();
+        let result = self
+            .client
+            .delete_item()
+            .table_name(table)
+            .key(CONNECTION_ID, s(id))
+            .condition_expression("#at = :at")
+            .expression_attribute_names("#at", CONNECTED_AT)
+            .expression_attribute_values(":at", n(connection.connected_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => match store_error(format_args!("DeleteItem {id} on {table}"), e) {
+                StoreError::Conflict(_) => Ok(false),
+                other => Err(other),
+            },
+        }
     }
 
     /// A `Query` of the `by_player` index, every page. The index is eventually consistent: a

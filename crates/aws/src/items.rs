@@ -37,6 +37,7 @@ pub(crate) const WAKE_SHARD: &str = "wake_shard";
 pub(crate) const SEQ: &str = "seq";
 pub(crate) const BODY: &str = "body";
 pub(crate) const EXPIRES_AT: &str = "expires_at";
+pub(crate) const CONNECTED_AT: &str = "connected_at";
 pub(crate) const VERSION: &str = "version";
 pub(crate) const STATUS: &str = "status";
 

@@ -492,8 +492,34 @@ fn connection(id: &str, player: &str) -> Connection {
         player_id: player.into(),
         is_admin: id.ends_with('a'),
         connected_at: NOW,
-        expires_at: NOW / 1000 + 7200,
+        token_expires_at: NOW + 3_600_000,
+        expires_at: NOW / 1000 + 3600,
     }
+}
+
+#[tokio::test]
+async fn a_conditional_connection_delete_removes_only_the_record_that_was_read() {
+    let store = fresh("conn-delete-if").await.store;
+    // Given the row of c9 as read, then replaced by a newer record with the same id
+    let read = connection("c9", "p9");
+    store.put_connection(&read).await.unwrap();
+    let newer = Connection {
+        connected_at: NOW + 1_000,
+        ..read.clone()
+    };
+    store.put_connection(&newer).await.unwrap();
+
+    // When the record read first is deleted conditionally, nothing goes
+    assert!(!store.delete_connection_if(&read).await.unwrap());
+    assert_eq!(
+        store.get_connection("c9").await.unwrap(),
+        Some(newer.clone())
+    );
+
+    // When the current one is, it goes; and a missing one is no error
+    assert!(store.delete_connection_if(&newer).await.unwrap());
+    assert_eq!(store.get_connection("c9").await.unwrap(), None);
+    assert!(!store.delete_connection_if(&newer).await.unwrap());
 }
 
 #[tokio::test]

@@ -14,4 +14,4 @@ pub mod validate;
 pub mod xp;
 
 pub use game::{Game, Limits, RetryPolicy};
-pub use lifecycle::{advance, cancel, enqueue, fail_transient, Enqueued, Plan};
+pub use lifecycle::{advance, cancel, enqueue, fail_transient, spend_token, Enqueued, Plan};

@@ -15,6 +15,11 @@ use crate::validate::{max_durability, Rejection};
 use crate::xp::xp_for_level;
 
 /// A message from a client, chosen by its `action`.
+///
+/// Every message may carry `request_id` (1–64 printable ASCII characters, see
+/// [`valid_request_id`]); every reply to it echoes it. For `enqueue` it is required and is the
+/// idempotency key. The server is strict: an unknown field in any message is `invalid_request`
+/// naming the field (DESIGN.md section 6).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
@@ -25,15 +30,52 @@ pub enum ClientMessage {
         bypass_validation: bool,
     },
     Cancel {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
         task_id: String,
     },
-    Sync,
-    Catalog,
-    Ping,
+    // Struct variants, not unit ones: serde ignores the other fields of an internally tagged
+    // unit variant, which would let `{"action":"ping","x":1}` through.
+    Sync {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+    },
+    Catalog {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+    },
+    Ping {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+    },
+}
+
+impl ClientMessage {
+    /// The client's correlation id, if the message carried one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            ClientMessage::Enqueue { request_id, .. } => Some(request_id),
+            ClientMessage::Cancel { request_id, .. }
+            | ClientMessage::Sync { request_id }
+            | ClientMessage::Catalog { request_id }
+            | ClientMessage::Ping { request_id } => request_id.as_deref(),
+        }
+    }
 }
 
 /// The actions a client may send.
 pub const ACTIONS: [&str; 5] = ["enqueue", "cancel", "sync", "catalog", "ping"];
+
+/// Longest accepted `request_id`, in characters.
+pub const MAX_REQUEST_ID_CHARS: usize = 64;
+
+/// True for a usable `request_id`: 1 to [`MAX_REQUEST_ID_CHARS`] printable ASCII characters
+/// (space to `~`), so it can be echoed, logged and stored as it is.
+pub fn valid_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_CHARS
+        && id.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
 
 /// A message a client sent that could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +84,10 @@ pub enum ProtocolError {
     TooLarge { size: usize, limit: usize },
     #[error("unknown action `{0}`; use one of: enqueue, cancel, sync, catalog, ping")]
     UnknownAction(String),
+    /// `task.quantity` is not a whole number of actions that fits the protocol (`u32`); a
+    /// number in range but above the deployment's limit is the core's `invalid_quantity` too.
+    #[error("`task.quantity` must be a whole number from 1 up; got {0}")]
+    InvalidQuantity(String),
     #[error("invalid message: {0}")]
     Invalid(String),
 }
@@ -51,31 +97,74 @@ impl ProtocolError {
         match self {
             ProtocolError::TooLarge { .. } => "message_too_large",
             ProtocolError::UnknownAction(_) => "unknown_action",
+            ProtocolError::InvalidQuantity(_) => "invalid_quantity",
             ProtocolError::Invalid(_) => "invalid_request",
         }
     }
 }
 
+/// A message that was refused, with the client's `request_id` when one could be read from it
+/// (so the error reply still correlates).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct BadMessage {
+    pub error: ProtocolError,
+    pub request_id: Option<String>,
+}
+
+impl BadMessage {
+    pub fn code(&self) -> &'static str {
+        self.error.code()
+    }
+}
+
 /// Parses a client message body, refusing bodies above `limit` bytes before parsing them.
-pub fn parse_client_message(body: &str, limit: usize) -> Result<ClientMessage, ProtocolError> {
+pub fn parse_client_message(body: &str, limit: usize) -> Result<ClientMessage, BadMessage> {
+    let refuse = |error, request_id| BadMessage { error, request_id };
     if body.len() > limit {
-        return Err(ProtocolError::TooLarge {
+        let error = ProtocolError::TooLarge {
             size: body.len(),
             limit,
-        });
+        };
+        return Err(refuse(error, None));
     }
-    let value: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| ProtocolError::Invalid(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_str(body)
+        .map_err(|e| refuse(ProtocolError::Invalid(e.to_string()), None))?;
+    let request_id = match value.get("request_id") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(id)) if valid_request_id(id) => Some(id.clone()),
+        Some(_) => {
+            let error = ProtocolError::Invalid(format!(
+                "`request_id` must be a string of 1 to {MAX_REQUEST_ID_CHARS} printable ASCII characters"
+            ));
+            return Err(refuse(error, None));
+        }
+    };
     let action = match value.get("action") {
         Some(serde_json::Value::String(action)) => action.clone(),
-        Some(_) => return Err(ProtocolError::Invalid("`action` must be a string".into())),
-        None => return Err(ProtocolError::Invalid("missing `action`".into())),
+        Some(_) => {
+            let error = ProtocolError::Invalid("`action` must be a string".into());
+            return Err(refuse(error, request_id));
+        }
+        None => {
+            return Err(refuse(
+                ProtocolError::Invalid("missing `action`".into()),
+                request_id,
+            ))
+        }
     };
     if !ACTIONS.contains(&action.as_str()) {
         let shown: String = action.chars().take(40).collect();
-        return Err(ProtocolError::UnknownAction(shown));
+        return Err(refuse(ProtocolError::UnknownAction(shown), request_id));
     }
-    serde_json::from_value(value).map_err(|e| ProtocolError::Invalid(e.to_string()))
+    if let Some(quantity) = value.get("task").and_then(|task| task.get("quantity")) {
+        if quantity.as_u64().is_none_or(|q| u32::try_from(q).is_err()) {
+            let shown: String = quantity.to_string().chars().take(40).collect();
+            return Err(refuse(ProtocolError::InvalidQuantity(shown), request_id));
+        }
+    }
+    serde_json::from_value(value)
+        .map_err(|e| refuse(ProtocolError::Invalid(e.to_string()), request_id))
 }
 
 /// A per-player notification: numbered, timestamped, stored when the player is offline.
@@ -187,11 +276,15 @@ impl From<&Task> for QueueEntry {
 pub enum Reply {
     Snapshot {
         at: Millis,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
         player: PlayerView,
         queue: Vec<QueueEntry>,
     },
     Catalog {
         at: Millis,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
         catalog: Box<Catalog>,
     },
     Ack {
@@ -204,6 +297,8 @@ pub enum Reply {
     },
     Pong {
         at: Millis,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
     },
     Error {
         at: Millis,
@@ -229,13 +324,13 @@ impl Reply {
     }
 
     /// The error reply for a message that could not be parsed.
-    pub fn protocol_error(at: Millis, error: &ProtocolError) -> Reply {
+    pub fn protocol_error(at: Millis, bad: &BadMessage) -> Reply {
         Reply::Error {
             at,
-            code: error.code().to_owned(),
-            message: error.to_string(),
+            code: bad.code().to_owned(),
+            message: bad.error.to_string(),
             retry_after_ms: None,
-            request_id: None,
+            request_id: bad.request_id.clone(),
         }
     }
 }

@@ -258,6 +258,18 @@ impl ConnectionStore for CountingStore {
         Ok(())
     }
 
+    /// A conditional `DeleteItem`: a failed condition is still billed (at least one unit).
+    async fn delete_connection_if(&self, connection: &Connection) -> Result<bool, StoreError> {
+        let found = self.inner.get_connection(&connection.connection_id).await?;
+        let deleted = self.inner.delete_connection_if(connection).await?;
+        let units = write_units(found.as_ref().map_or(0, connection_bytes));
+        self.count("DeleteItem", units, 0.0);
+        if deleted {
+            self.index(units);
+        }
+        Ok(deleted)
+    }
+
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
         let found = self.inner.player_connections(player_id).await?;
         let bytes = found.iter().map(connection_bytes).sum();

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use idle_app::auth::{mint, DEV_TOKEN_SECRET};
 use idle_app::handlers;
 use idle_app::memory::MemoryWorld;
@@ -127,7 +126,7 @@ pub async fn run(params: Params) -> Report {
     );
     let connect_template = include_str!("../../../events/ws-connect-valid.json");
     let message_template = include_str!("../../../events/ws-message-enqueue.json");
-    let schedule: EventBridgeEvent<Value> =
+    let schedule: Value =
         serde_json::from_str(include_str!("../../../events/task-ticker-schedule.json"))
             .unwrap_or_default();
     let mut report = Report::default();

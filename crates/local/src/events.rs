@@ -2,7 +2,6 @@
 //! and EventBridge send them (JSON of the same shape, read back through `aws_lambda_events`).
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use base64::Engine;
 use idle_core::model::Millis;
 use idle_core::protocol::ACTIONS;
@@ -173,11 +172,11 @@ pub fn disconnect_event(
 }
 
 /// An EventBridge scheduled event for the rule `rule` (`task-ticker`, `connection-cleaner`).
-pub fn schedule_event(rule: &str, now: Millis) -> EventBridgeEvent<Value> {
+pub fn schedule_event(rule: &str, now: Millis) -> Value {
     let time = chrono::DateTime::from_timestamp_millis(now)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default();
-    let value = json!({
+    json!({
         "version": "0",
         "id": random_id(16),
         "detail-type": "Scheduled Event",
@@ -187,12 +186,6 @@ pub fn schedule_event(rule: &str, now: Millis) -> EventBridgeEvent<Value> {
         "region": "local",
         "resources": [format!("arn:aws:events:local:000000000000:rule/idle-local-{rule}")],
         "detail": {},
-    });
-    serde_json::from_value(value).unwrap_or_else(|error| {
-        tracing::error!(%error, "could not build a scheduled event; using a minimal one");
-        let mut event = EventBridgeEvent::<Value>::default();
-        event.detail = json!({});
-        event
     })
 }
 
@@ -267,8 +260,10 @@ mod tests {
     }
 
     #[test]
-    fn a_schedule_event_names_its_rule() {
-        let event = schedule_event("task-ticker", 1_764_340_000_000);
+    fn a_schedule_event_is_eventbridges_shape_and_names_its_rule() {
+        let value = schedule_event("task-ticker", 1_764_340_000_000);
+        let event: aws_lambda_events::event::eventbridge::EventBridgeEvent<Value> =
+            serde_json::from_value(value).unwrap();
         assert_eq!(event.source, "aws.events");
         assert!(event.resources.unwrap()[0].ends_with("idle-local-task-ticker"));
     }

@@ -345,6 +345,14 @@ impl<S: ConnectionStore + Send + Sync + 'static> ConnectionStore for ChaosStore<
         )
     }
 
+    async fn delete_connection_if(&self, connection: &Connection) -> Result<bool, StoreError> {
+        write_op!(
+            self,
+            "delete_connection_if",
+            self.inner.delete_connection_if(connection).await
+        )
+    }
+
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
         read_op!(
             self,

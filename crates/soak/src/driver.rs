@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::query_map::QueryMap;
 use idle_app::auth::{mint, DEV_TOKEN_SECRET};
 use idle_app::handlers;
@@ -294,7 +293,7 @@ where
         let created = &self.created;
         let target = self.config.tasks;
         let tick = || async {
-            let report = handlers::task_tick(services, EventBridgeEvent::default()).await;
+            let report = handlers::task_tick(services, serde_json::json!({})).await;
             report.errors
         };
         let tick_errors = if self.config.concurrent {

@@ -10,9 +10,9 @@ mod schedule;
 mod stream;
 mod ws;
 
-pub use schedule::{connection_clean, task_tick};
+pub use schedule::{connection_clean, task_tick, ScheduleEvent};
 pub use stream::{read_record, records_from_json, task_stream, task_stream_json};
-pub use ws::{ws_connect, ws_disconnect, ws_message};
+pub use ws::{ws_connect, ws_disconnect, ws_message, WsEvent};
 
 use std::time::Instant;
 

@@ -4,11 +4,42 @@ use std::time::Instant;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
 use super::{flush_metrics, function_names};
 use crate::ports::PostError;
 use crate::services::Services;
 use crate::usecase;
+
+/// A WebSocket route event as the functions read it: API Gateway's shape
+/// ([`ApiGatewayWebsocketProxyRequest`]), requiring only what the handlers use.
+/// `aws_lambda_events` also demands `requestContext.connectedAt` and `requestTimeEpoch`, which
+/// no handler reads, so a hand-written or trimmed test event would be refused before the
+/// handler ran; they default to 0 here. A missing `connectionId` is the handler's clear 400.
+#[derive(Debug, Clone)]
+pub struct WsEvent(pub ApiGatewayWebsocketProxyRequest);
+
+impl<'de> Deserialize<'de> for WsEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut value = Value::deserialize(deserializer)?;
+        let Some(context) = value
+            .get_mut("requestContext")
+            .and_then(Value::as_object_mut)
+        else {
+            return Err(D::Error::custom(
+                "a WebSocket route event needs `requestContext` (with `connectionId`)",
+            ));
+        };
+        for unused in ["connectedAt", "requestTimeEpoch"] {
+            context.entry(unused).or_insert(Value::from(0));
+        }
+        serde_json::from_value(value)
+            .map(WsEvent)
+            .map_err(D::Error::custom)
+    }
+}
 
 fn response(status: u16, body: &str) -> ApiGatewayProxyResponse {
     let mut response = ApiGatewayProxyResponse::default();
@@ -95,7 +126,8 @@ async fn message_inner(
         tracing::error!("message without a connection id");
         return response(400, "no connection id");
     };
-    let replies = if event.is_base64_encoded {
+    let answer = if event.is_base64_encoded {
+        // API Gateway hands binary frames over base64-encoded; the protocol is JSON text.
         let at = services.clock.now();
         let reply = idle_core::protocol::Reply::Error {
             at,
@@ -104,12 +136,15 @@ async fn message_inner(
             retry_after_ms: None,
             request_id: None,
         };
-        vec![serde_json::to_string(&reply).unwrap_or_default()]
+        usecase::Answer {
+            replies: vec![serde_json::to_string(&reply).unwrap_or_default()],
+            close: false,
+        }
     } else {
         let body = event.body.as_deref().unwrap_or("");
         usecase::message(services, connection_id, body).await
     };
-    for reply in &replies {
+    for reply in &answer.replies {
         match services
             .notifier
             .post(connection_id, reply.as_bytes())
@@ -118,12 +153,18 @@ async fn message_inner(
             Ok(()) => {}
             Err(PostError::Gone) => {
                 tracing::info!(connection_id, "the sender is gone; dropping its replies");
-                let _ = services.connections.delete_connection(connection_id).await;
-                break;
+                usecase::forget_gone_id(services, connection_id).await;
+                return response(200, "ok");
             }
             Err(error) => {
                 tracing::warn!(connection_id, %error, "could not post a reply");
             }
+        }
+    }
+    if answer.close {
+        // DeleteConnection: the gateway then runs `$disconnect`, which deletes the row.
+        if let Err(error) = services.notifier.close(connection_id).await {
+            tracing::warn!(connection_id, %error, "could not close the connection");
         }
     }
     response(200, "ok")

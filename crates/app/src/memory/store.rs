@@ -476,6 +476,21 @@ impl ConnectionStore for MemoryStore {
         fail_after(late)
     }
 
+    async fn delete_connection_if(&self, connection: &Connection) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let late = faults!(state, StoreOp::DeleteConnection, &[]);
+        let id = connection.connection_id.as_str();
+        let same = state
+            .connections
+            .get(id)
+            .is_some_and(|stored| stored.connected_at == connection.connected_at);
+        if same {
+            state.connections.remove(id);
+        }
+        fail_after(late)?;
+        Ok(same)
+    }
+
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
         let mut state = self.lock();
         let _ = faults!(state, StoreOp::PlayerConnections, &[player_id]);

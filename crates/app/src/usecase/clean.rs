@@ -12,11 +12,11 @@ use crate::services::Services;
 pub struct CleanReport {
     pub pages: usize,
     pub scanned: usize,
-    /// Past the connection lifetime (2 h after connecting).
+    /// Past the connection lifetime (2 h after connecting) or the expiry of its token.
     pub expired: usize,
     /// Idle past the idle timeout by the gateway's `last_active_at`.
     pub idle: usize,
-    /// Unknown to the gateway (410 Gone).
+    /// Unknown to the gateway (410 Gone) and past the handshake window.
     pub gone: usize,
     pub kept: usize,
     /// Failed reads or deletes (retried by the next sweep).
@@ -95,7 +95,7 @@ pub async fn clean(services: &Services) -> CleanReport {
 async fn sweep(services: &Services, connection: Connection, now: i64) -> (Verdict, bool) {
     let config = &services.config;
     let id = connection.connection_id.as_str();
-    let verdict = if now.saturating_sub(connection.connected_at) >= config.connection_ttl_ms {
+    let verdict = if now >= connection.ends_at(config.connection_ttl_ms) {
         Verdict::Expired
     } else {
         match services.notifier.connection_info(id).await {
@@ -103,7 +103,9 @@ async fn sweep(services: &Services, connection: Connection, now: i64) -> (Verdic
                 Verdict::Idle
             }
             Ok(_) => Verdict::Keep,
-            Err(PostError::Gone) => Verdict::Gone,
+            // A connection still in its `$connect` is Gone to the gateway too.
+            Err(PostError::Gone) if connection.gone_is_final(now) => Verdict::Gone,
+            Err(PostError::Gone) => Verdict::Keep,
             Err(error) => {
                 tracing::warn!(connection_id = id, %error, "clean: could not ask the gateway");
                 Verdict::Unknown
@@ -120,9 +122,12 @@ async fn sweep(services: &Services, connection: Connection, now: i64) -> (Verdic
             tracing::warn!(connection_id = id, %error, "clean: could not close");
         }
     }
-    match services.connections.delete_connection(id).await {
-        Ok(()) => {
-            tracing::info!(connection_id = id, player_id = %connection.player_id, "clean: removed");
+    // Conditional on the row read by the scan: a row replaced since then is not this one.
+    match services.connections.delete_connection_if(&connection).await {
+        Ok(deleted) => {
+            if deleted {
+                tracing::info!(connection_id = id, player_id = %connection.player_id, "clean: removed");
+            }
             (verdict, true)
         }
         Err(error) => {

@@ -89,15 +89,22 @@ pub async fn connect(
             tracing::error!(connection_id, player_id, %error, "connect failed: player");
             ConnectError::Store(error)
         })?;
-    let connection = Connection {
+    let mut connection = Connection {
         connection_id: connection_id.to_owned(),
         player_id: player_id.clone(),
         is_admin: identity.is_admin,
         connected_at: now,
-        expires_at: now
-            .saturating_add(services.config.connection_ttl_ms)
-            .div_euclid(1000),
+        // `exp` is in seconds (RFC 7519); an absurd one saturates instead of wrapping.
+        token_expires_at: i64::try_from(identity.expires_at)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000),
+        expires_at: 0,
     };
+    // The row lives until the token expires or the connection lifetime ends, whichever is
+    // first; the cleaner removes it then (DynamoDB's TTL deletion is only a backstop).
+    connection.expires_at = connection
+        .ends_at(services.config.connection_ttl_ms)
+        .div_euclid(1000);
     services
         .connections
         .put_connection(&connection)

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use idle_core::protocol::Notification;
 use serde::Serialize;
 
+use super::disconnect::forget_gone;
 use crate::ports::PostError;
 use crate::services::Services;
 
@@ -17,14 +18,14 @@ pub struct Delivery {
     pub posts: usize,
     /// Notifications that reached no connection and went to the inbox.
     pub stored: usize,
-    /// Connections found gone (and deleted).
+    /// Connections the gateway answered 410 Gone for (deleted when past the handshake window).
     pub gone: usize,
     /// Notifications neither delivered nor stored (the inbox write failed).
     pub lost: usize,
 }
 
 /// Posts each notification, in order, to every connection of the player. A connection that is
-/// gone is deleted; a notification that reached no connection is stored in the inbox (with the
+/// gone is deleted if it is past its handshake ([`forget_gone`]); a notification that reached no connection is stored in the inbox (with the
 /// configured TTL). Delivery never fails the caller: the state change it announces is already
 /// written, and `sync` shows it.
 pub async fn deliver(
@@ -43,6 +44,7 @@ pub async fn deliver(
             Vec::new()
         }
     };
+    let now = services.clock.now();
     let mut gone = BTreeSet::new();
     let mut undelivered = Vec::new();
     for notification in notifications {
@@ -79,16 +81,15 @@ pub async fn deliver(
             undelivered.push(notification.clone());
         }
     }
-    for id in &gone {
-        if let Err(error) = services.connections.delete_connection(id).await {
-            tracing::warn!(player_id, connection_id = %id, %error, "could not delete a gone connection");
-        }
+    for connection in connections
+        .iter()
+        .filter(|c| gone.contains(&c.connection_id))
+    {
+        forget_gone(services, connection, now).await;
     }
     report.gone = gone.len();
     if !undelivered.is_empty() {
-        let expires_at = services
-            .clock
-            .now()
+        let expires_at = now
             .saturating_add(services.config.inbox_ttl_ms)
             .div_euclid(1000);
         match services

@@ -8,58 +8,133 @@
 
 use idle_core::model::{Millis, TaskRequest};
 use idle_core::protocol::{parse_client_message, ClientMessage, PlayerView, QueueEntry, Reply};
-use idle_core::{cancel, enqueue, Enqueued};
+use idle_core::{cancel, enqueue, spend_token, Enqueued};
 use serde::Serialize;
 
 use super::deliver::deliver;
-use super::update::{load_player, update_player, Decision, UpdateError};
+use super::update::{update_player, Decision, UpdateError};
 use crate::metrics::{record_plan, Transition};
 use crate::ports::Connection;
 use crate::services::Services;
+use crate::state::PlayerState;
+
+/// What the sender gets for one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// JSON replies for the sender, in order.
+    pub replies: Vec<String>,
+    /// Close the connection once the replies are posted (its token has expired).
+    pub close: bool,
+}
+
+impl Answer {
+    fn reply(reply: String) -> Answer {
+        Answer {
+            replies: vec![reply],
+            close: false,
+        }
+    }
+}
 
 /// Handles one client message on `connection_id` and returns the replies to send back to it,
-/// in order. Never fails: every problem is an `error` reply with a stable code.
-pub async fn message(services: &Services, connection_id: &str, body: &str) -> Vec<String> {
+/// in order. Never fails: every problem is an `error` reply with a stable code, echoing the
+/// message's `request_id` whenever one could be read. Every message from a signed-in
+/// connection spends a token of the player's rate bucket, refused ones included.
+pub async fn message(services: &Services, connection_id: &str, body: &str) -> Answer {
     let now = services.clock.now();
-    let parsed = match parse_client_message(body, services.config.max_message_bytes) {
-        Ok(parsed) => parsed,
-        Err(error) => {
-            tracing::info!(
-                connection_id,
-                code = error.code(),
-                outcome = "refused",
-                "bad message"
-            );
-            return vec![json(&Reply::protocol_error(now, &error))];
-        }
+    let parsed = parse_client_message(body, services.config.max_message_bytes);
+    let request_id = match &parsed {
+        Ok(message) => message.request_id().map(str::to_owned),
+        Err(bad) => bad.request_id.clone(),
     };
     let connection = match services.connections.get_connection(connection_id).await {
         Ok(Some(connection)) => connection,
         Ok(None) => {
             tracing::info!(
                 connection_id,
-                outcome = "forbidden",
+                outcome = "not_connected",
                 "message on an unknown connection"
             );
-            return vec![error(
+            return Answer::reply(error(
                 now,
-                "forbidden",
+                "not_connected",
                 "this connection is not signed in; reconnect with a valid token",
-                None,
-            )];
+                request_id,
+            ));
         }
         Err(e) => {
             tracing::warn!(connection_id, error = %e, "could not read the connection");
-            return vec![unavailable(now, None)];
+            return Answer::reply(unavailable(now, request_id));
         }
     };
-    match parsed {
-        ClientMessage::Ping => vec![json(&Reply::Pong { at: now })],
-        ClientMessage::Catalog => vec![json(&Reply::Catalog {
-            at: now,
-            catalog: Box::new(services.game.catalog.clone()),
-        })],
-        ClientMessage::Sync => sync(services, &connection, now).await,
+    if now >= connection.token_expires_at {
+        tracing::info!(
+            connection_id,
+            player_id = %connection.player_id,
+            outcome = "token_expired",
+            "message after the token expired; closing"
+        );
+        return Answer {
+            replies: vec![error(
+                now,
+                "token_expired",
+                "the token this connection was opened with has expired; reconnect with a fresh token",
+                request_id,
+            )],
+            close: true,
+        };
+    }
+    let message = match parsed {
+        Ok(message) => message,
+        Err(bad) => {
+            tracing::info!(
+                connection_id,
+                code = bad.code(),
+                outcome = "refused",
+                "bad message"
+            );
+            // A refused message costs its sender too; only an empty bucket changes the answer.
+            if let Err(e @ UpdateError::Rejected(_)) = spend(services, &connection, now).await {
+                return Answer::reply(update_error(
+                    now,
+                    &connection.player_id,
+                    "message",
+                    &e,
+                    request_id,
+                ));
+            }
+            return Answer::reply(json(&Reply::protocol_error(now, &bad)));
+        }
+    };
+    let replies = match message {
+        ClientMessage::Ping { request_id } => match spend(services, &connection, now).await {
+            Ok(_) => vec![json(&Reply::Pong {
+                at: now,
+                request_id,
+            })],
+            Err(e) => vec![update_error(
+                now,
+                &connection.player_id,
+                "ping",
+                &e,
+                request_id,
+            )],
+        },
+        ClientMessage::Catalog { request_id } => match spend(services, &connection, now).await {
+            Ok(_) => vec![json(&Reply::Catalog {
+                at: now,
+                request_id,
+                catalog: Box::new(services.game.catalog.clone()),
+            })],
+            Err(e) => vec![update_error(
+                now,
+                &connection.player_id,
+                "catalog",
+                &e,
+                request_id,
+            )],
+        },
+        ClientMessage::Sync { request_id } => sync(services, &connection, request_id, now).await,
         ClientMessage::Enqueue {
             request_id,
             task,
@@ -75,8 +150,32 @@ pub async fn message(services: &Services, connection_id: &str, body: &str) -> Ve
             )
             .await
         }
-        ClientMessage::Cancel { task_id } => cancel_task(services, &connection, task_id, now).await,
+        ClientMessage::Cancel {
+            request_id,
+            task_id,
+        } => cancel_task(services, &connection, request_id, task_id, now).await,
+    };
+    Answer {
+        replies,
+        close: false,
     }
+}
+
+/// Spends one token of the player's bucket for a message that changes nothing else; the
+/// player's state after it.
+async fn spend(
+    services: &Services,
+    connection: &Connection,
+    now: Millis,
+) -> Result<PlayerState, UpdateError> {
+    let game = &services.game;
+    let updated = update_player(services, &connection.player_id, None, |state| {
+        let plan = spend_token(game, &state.player, now)?;
+        let after = state.after(&plan);
+        Ok(Decision::Write(Box::new(plan), after))
+    })
+    .await?;
+    Ok(updated.value)
 }
 
 async fn enqueue_task(
@@ -171,6 +270,7 @@ async fn enqueue_task(
 async fn cancel_task(
     services: &Services,
     connection: &Connection,
+    request_id: Option<String>,
     task_id: String,
     now: Millis,
 ) -> Vec<String> {
@@ -190,28 +290,30 @@ async fn cancel_task(
             }
             vec![json(&Reply::Ack {
                 at: now,
-                request_id: None,
+                request_id,
                 task_id,
                 duplicate: false,
             })]
         }
-        Err(e) => vec![update_error(now, player_id, "cancel", &e, None)],
+        Err(e) => vec![update_error(now, player_id, "cancel", &e, request_id)],
     }
 }
 
 /// The snapshot, then the inbox in `seq` order (which is then emptied through the last one).
-async fn sync(services: &Services, connection: &Connection, now: Millis) -> Vec<String> {
+async fn sync(
+    services: &Services,
+    connection: &Connection,
+    request_id: Option<String>,
+    now: Millis,
+) -> Vec<String> {
     let player_id = connection.player_id.as_str();
-    let state = match load_player(services, player_id).await {
-        Ok(Some(state)) => state,
-        Ok(None) => return vec![no_player(now)],
-        Err(e) => {
-            tracing::warn!(player_id, error = %e, "sync: could not load the player");
-            return vec![unavailable(now, None)];
-        }
+    let state = match spend(services, connection, now).await {
+        Ok(state) => state,
+        Err(e) => return vec![update_error(now, player_id, "sync", &e, request_id)],
     };
     let mut replies = vec![json(&Reply::Snapshot {
         at: now,
+        request_id,
         player: PlayerView::of(&state.player, services.game.catalog),
         queue: state.queue.iter().map(QueueEntry::from).collect(),
     })];
@@ -251,7 +353,7 @@ fn update_error(
             );
             json(&Reply::rejection(now, rejection, request_id))
         }
-        UpdateError::NoPlayer => no_player(now),
+        UpdateError::NoPlayer => no_player(now, request_id),
         UpdateError::Contended(_) | UpdateError::Store(_) => {
             tracing::warn!(player_id, action, error = %e, outcome = "unavailable", "could not write");
             unavailable(now, request_id)
@@ -259,12 +361,12 @@ fn update_error(
     }
 }
 
-fn no_player(now: Millis) -> String {
+fn no_player(now: Millis, request_id: Option<String>) -> String {
     error(
         now,
-        "not_found",
+        "not_connected",
         "no player for this connection; reconnect to create one",
-        None,
+        request_id,
     )
 }
 

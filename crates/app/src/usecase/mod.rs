@@ -15,6 +15,6 @@ pub use batch::{process_batch, BatchRecord, BatchReport, MalformedRecord, TaskRe
 pub use clean::{clean, CleanReport};
 pub use connect::{connect, ConnectError, Connected};
 pub use deliver::{deliver, Delivery};
-pub use disconnect::disconnect;
-pub use message::message;
+pub use disconnect::{disconnect, forget_gone, forget_gone_id};
+pub use message::{message, Answer};
 pub use tick::{tick, TickReport};

@@ -78,6 +78,7 @@ impl Env {
     pub async fn send_raw(&self, connection_id: &str, body: &str) -> Vec<Value> {
         usecase::message(&self.services, connection_id, body)
             .await
+            .replies
             .iter()
             .map(|r| serde_json::from_str(r).unwrap())
             .collect()
@@ -172,6 +173,6 @@ pub fn stream_event(records: &[(&str, &str)]) -> Value {
     json!({ "Records": records })
 }
 
-pub fn schedule_event() -> aws_lambda_events::event::eventbridge::EventBridgeEvent<Value> {
+pub fn schedule_event() -> Value {
     serde_json::from_str(include_str!("../../../../events/task-ticker-schedule.json")).unwrap()
 }

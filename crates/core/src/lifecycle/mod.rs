@@ -86,6 +86,16 @@ pub fn cancel(
     Ok(session.finish())
 }
 
+/// Spends one token of the player's rate bucket for a message that changes nothing else
+/// (`sync`, `catalog`, `ping`, or one that could not be understood): every message costs its
+/// sender (DESIGN.md section 6). `enqueue` and `cancel` spend theirs in their own plan. The plan
+/// writes only the bucket; `rate_limited` (with `retry_after_ms`) when it is empty.
+pub fn spend_token(game: &Game, player: &Player, now: Millis) -> Result<Plan, Rejection> {
+    let mut session = Session::new(game, player, &[], now);
+    session.take_token()?;
+    Ok(session.finish())
+}
+
 /// Records a transient failure (a store error, a timeout) of the task at the head of the queue
 /// that was about to start: `retrying` with backoff, or `failed` after the maximum attempts.
 /// Running tasks are not affected: their completion is retried by redelivery. Returns an empty

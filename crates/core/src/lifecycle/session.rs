@@ -412,7 +412,7 @@ impl<'g, 'p> Session<'g, 'p> {
     // ---- enqueue, cancel, transient failure ----------------------------------------------
 
     /// Takes one token from the player's bucket, refilled on server time.
-    fn take_token(&mut self) -> Result<(), Rejection> {
+    pub(super) fn take_token(&mut self) -> Result<(), Rejection> {
         let limits = &self.game.limits;
         let capacity = u64::from(limits.rate_capacity) * 1000;
         let refill = limits.rate_refill_ms.max(1);

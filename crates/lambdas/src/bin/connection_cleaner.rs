@@ -1,6 +1,5 @@
 //! `connection-cleaner` — scheduled: remove stale and gone connections, every page.
 
-use aws_lambda_events::eventbridge::EventBridgeEvent;
 use idle_app::config::Function;
 use idle_app::handlers;
 
@@ -8,7 +7,7 @@ use idle_app::handlers;
 async fn main() -> Result<(), idle_lambdas::Error> {
     idle_lambdas::serve(
         Function::ConnectionCleaner,
-        |services, event: EventBridgeEvent<serde_json::Value>| async move {
+        |services, event: handlers::ScheduleEvent| async move {
             handlers::connection_clean(&services, event).await
         },
     )

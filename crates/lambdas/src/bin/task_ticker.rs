@@ -1,6 +1,5 @@
 //! `task-ticker` — scheduled: advance every player whose wake time has come.
 
-use aws_lambda_events::eventbridge::EventBridgeEvent;
 use idle_app::config::Function;
 use idle_app::handlers;
 
@@ -8,7 +7,7 @@ use idle_app::handlers;
 async fn main() -> Result<(), idle_lambdas::Error> {
     idle_lambdas::serve(
         Function::TaskTicker,
-        |services, event: EventBridgeEvent<serde_json::Value>| async move {
+        |services, event: handlers::ScheduleEvent| async move {
             handlers::task_tick(&services, event).await
         },
     )

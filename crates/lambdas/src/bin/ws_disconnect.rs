@@ -1,6 +1,5 @@
 //! `ws-disconnect` — `$disconnect`: forget the connection.
 
-use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use idle_app::config::Function;
 use idle_app::handlers;
 
@@ -8,8 +7,8 @@ use idle_app::handlers;
 async fn main() -> Result<(), idle_lambdas::Error> {
     idle_lambdas::serve(
         Function::WsDisconnect,
-        |services, event: ApiGatewayWebsocketProxyRequest| async move {
-            handlers::ws_disconnect(&services, event).await
+        |services, event: handlers::WsEvent| async move {
+            handlers::ws_disconnect(&services, event.0).await
         },
     )
     .await
