@@ -143,21 +143,39 @@ pub trait ConnectionStore: Send + Sync {
     ) -> Result<Page<Connection>, StoreError>;
 }
 
-/// Notifications kept for players who were offline, in `seq` order.
+/// Kept notifications read by `sync` after a `seq`: a page, and whether more follow it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Kept {
+    /// In `seq` order.
+    pub notifications: Vec<Notification>,
+    /// True when unexpired notifications follow the last one returned.
+    pub more: bool,
+}
+
+/// Notifications kept for `sync`, by player and `seq`, until they expire. Nothing is ever
+/// deleted by a read: `sync` returns what is kept after the client's `after_seq`, so two
+/// devices syncing at once both get everything, and expiry (DynamoDB TTL, with readers
+/// filtering expired rows) is the only way out.
 #[async_trait]
 pub trait Inbox: Send + Sync {
-    /// Stores notifications; storing the same (player, seq) twice keeps one.
+    /// Keeps notifications until `expires_at` (seconds since the epoch, as DynamoDB's TTL
+    /// requires); keeping the same (player, seq) twice keeps one.
     async fn store(
         &self,
         player_id: &str,
         notifications: &[Notification],
         expires_at: i64,
     ) -> Result<(), StoreError>;
-    /// Undelivered notifications in `seq` order, leaving out expired ones (`expires_at` in
-    /// seconds, compared with `now`: DynamoDB's TTL deletion lags).
-    async fn pending(&self, player_id: &str, now: Millis) -> Result<Vec<Notification>, StoreError>;
-    /// Removes delivered notifications up to and including `seq`.
-    async fn remove_through(&self, player_id: &str, seq: u64) -> Result<(), StoreError>;
+    /// Kept notifications with `seq > after_seq`, in `seq` order, at most `limit` of them,
+    /// leaving out expired ones (`expires_at` compared with `now`: TTL deletion lags by up to
+    /// a few days, so readers filter).
+    async fn kept_after(
+        &self,
+        player_id: &str,
+        after_seq: u64,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Kept, StoreError>;
 }
 
 /// Why a post to a connection failed.

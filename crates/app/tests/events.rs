@@ -231,7 +231,11 @@ async fn ws_message_sync_sends_the_snapshot_then_the_inbox() {
         .map(|p| p["seq"].as_u64().unwrap())
         .collect();
     assert_eq!(seqs, [1, 2, 3]);
-    assert!(env.world.store.inbox("player-1").is_empty());
+    assert_eq!(
+        env.world.store.inbox("player-1").len(),
+        3,
+        "sync deletes nothing: another device may still need them"
+    );
 }
 
 #[tokio::test]

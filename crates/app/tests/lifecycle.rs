@@ -60,26 +60,34 @@ async fn a_task_is_started_by_the_stream_and_completed_by_the_ticker_in_seq_orde
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].status, TaskStatus::Completed);
 
-    // And the connection got every notification, in seq order
+    // And the connection got every durable notification, in seq order, and progress updates
+    // without a seq (ephemeral)
     let posts = env.posts("c1");
-    let kinds = types(&posts);
+    let (progress, durable): (Vec<_>, Vec<_>) = posts
+        .into_iter()
+        .partition(|p| p["type"] == "task_progress");
+    assert!(
+        progress.iter().all(|p| p.get("seq").is_none()),
+        "{progress:?}"
+    );
+    let kinds = types(&durable);
     assert_eq!(kinds.first().map(String::as_str), Some("queue_updated"));
     assert!(kinds.contains(&"task_started".to_owned()), "{kinds:?}");
     assert!(kinds.contains(&"task_completed".to_owned()), "{kinds:?}");
-    let seqs = seqs(&posts);
-    assert_eq!(seqs.len(), posts.len());
+    let seqs = seqs(&durable);
+    assert_eq!(seqs.len(), durable.len());
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
     assert!(env.world.store.inbox("alice").is_empty());
 }
 
 #[tokio::test]
-async fn an_offline_player_gets_the_inbox_in_order_on_sync_and_it_empties() {
+async fn an_offline_player_gets_the_kept_notifications_in_order_on_sync_and_can_resume() {
     // Given a player who queued a task and then disconnected
     let env = Env::new();
     env.connect("c1", "bob").await;
     let ack = env.harvest("c1", "r1", 2).await;
     let task_id = ack["task_id"].as_str().unwrap().to_owned();
-    env.posts("c1");
+    let seen = *seqs(&env.posts("c1")).last().unwrap();
     env.world.notifier.drop_connection("c1");
     idle_app::usecase::disconnect(&env.services, "c1")
         .await
@@ -94,12 +102,16 @@ async fn an_offline_player_gets_the_inbox_in_order_on_sync_and_it_empties() {
     let stored = env.world.store.inbox("bob");
     assert!(stored.len() >= 3, "{stored:?}");
 
-    // When the player reconnects and syncs
+    // When the player reconnects and syncs from the last seq it saw
     env.connect("c2", "bob").await;
-    let replies = env.send("c2", &json!({"action": "sync"})).await;
+    let replies = env
+        .send("c2", &json!({"action": "sync", "after_seq": seen}))
+        .await;
 
-    // Then the snapshot comes first, then the inbox in seq order, and the inbox is empty after
+    // Then the snapshot comes first, then the kept notifications in seq order, complete
     assert_eq!(replies[0]["type"], "snapshot");
+    assert_eq!(replies[0]["truncated"], false);
+    assert_eq!(replies[0]["more"], false);
     assert_eq!(replies[0]["player"]["player_id"], "bob");
     let inbox = &replies[1..];
     assert_eq!(inbox.len(), stored.len());
@@ -111,9 +123,20 @@ async fn an_offline_player_gets_the_inbox_in_order_on_sync_and_it_empties() {
         "delivered exactly what was stored"
     );
     assert!(types(inbox).contains(&"task_completed".to_owned()));
-    assert!(env.world.store.inbox("bob").is_empty());
-    let again = env.send("c2", &json!({"action": "sync"})).await;
+    assert_eq!(
+        replies[0]["seq"],
+        *seqs.last().unwrap(),
+        "the snapshot's seq is the last issued"
+    );
+
+    // And a sync after the last seq it saw gets the snapshot alone; nothing was deleted
+    let last = seqs.last().unwrap();
+    let again = env
+        .send("c2", &json!({"action": "sync", "after_seq": last}))
+        .await;
     assert_eq!(again.len(), 1);
+    assert_eq!(again[0]["truncated"], false);
+    assert_eq!(env.world.store.inbox("bob").len(), stored.len());
 }
 
 #[tokio::test]

@@ -2,11 +2,10 @@
 //! never takes a second final state, pages end with a cursor, the inbox filters expired rows.
 
 use idle_app::memory::{Fault, MemoryStore, StoreOp};
-use idle_app::ports::{wake_shard, Connection, ConnectionStore, GameStore, Inbox, StoreError};
+use idle_app::ports::{wake_shard, Connection, ConnectionStore, GameStore, StoreError};
 use idle_app::state::PlayerState;
 use idle_core::catalog::Catalog;
 use idle_core::model::{Millis, Player, TaskRequest, TaskStatus};
-use idle_core::protocol::{Event, Notification};
 use idle_core::{advance, enqueue, Enqueued, Game, Plan};
 
 const T0: Millis = 1_800_000_000_000;
@@ -224,32 +223,9 @@ async fn a_full_last_page_is_followed_by_an_empty_one() {
     assert_eq!(last.next, None);
 }
 
-fn note(seq: u64) -> Notification {
-    Notification {
-        seq,
-        at: T0,
-        event: Event::QueueUpdated { queue: Vec::new() },
-    }
-}
-
 #[tokio::test]
-async fn the_inbox_keeps_one_per_seq_hides_expired_rows_and_removes_through_a_seq() {
-    let store = MemoryStore::new(1);
-    let live = T0 / 1000 + 60;
-    store.store("p", &[note(2), note(1)], live).await.unwrap();
-    store.store("p", &[note(2)], live + 1000).await.unwrap();
-    store.store("p", &[note(3)], T0 / 1000).await.unwrap();
-    store.store("q", &[note(1)], live).await.unwrap();
-    let pending = store.pending("p", T0).await.unwrap();
-    assert_eq!(pending.iter().map(|n| n.seq).collect::<Vec<_>>(), [1, 2]);
-    store.remove_through("p", 2).await.unwrap();
-    assert!(store.pending("p", T0).await.unwrap().is_empty());
-    assert_eq!(
-        store.inbox("p").len(),
-        1,
-        "the expired row lingers, as TTL lags"
-    );
-    assert_eq!(store.pending("q", T0).await.unwrap().len(), 1);
+async fn the_memory_store_keeps_the_kept_notifications_contract() {
+    idle_testing::contract::kept_notifications(&MemoryStore::new(1), T0).await;
 }
 
 #[tokio::test]

@@ -77,7 +77,8 @@ async fn a_restored_snapshot_holds_players_history_and_inbox_but_no_connections(
     assert_eq!(restored.player("p1"), store.player("p1"));
     assert_eq!(restored.history("p1"), store.history("p1"));
     assert_eq!(restored.history("p1").len(), 1);
-    assert_eq!(restored.pending("p1", T0).await.unwrap(), vec![note]);
+    let kept = restored.kept_after("p1", 0, T0, 10).await.unwrap();
+    assert_eq!(kept.notifications, vec![note]);
     assert!(restored.connections().is_empty());
     // and the same plan is refused again: versions were restored too
     assert!(matches!(

@@ -1,65 +1,17 @@
-//! [`Inbox`] on DynamoDB: the Notifications table, one item per (player, seq).
+//! [`Inbox`] on DynamoDB: the Notifications table, one item per (player, seq), kept until
+//! its TTL; reads never delete.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
-use idle_app::ports::{Inbox, StoreError};
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use idle_app::ports::{Inbox, Kept, StoreError};
 use idle_core::model::Millis;
 use idle_core::protocol::Notification;
 
 use crate::error::{built, store_error};
-use crate::items::{
-    key_text, n, notification_from_item, notification_item, number_u64, s, Item, PLAYER_ID, SEQ,
-};
+use crate::items::{n, notification_from_item, notification_item, s, PLAYER_ID, SEQ};
 use crate::store::DynamoStore;
-
-impl DynamoStore {
-    /// Every item of a player's inbox with `seq <= through` (all of them when `None`), in
-    /// `seq` order, reading every page consistently. `keys_only` projects the key attributes.
-    async fn inbox_items(
-        &self,
-        player_id: &str,
-        through: Option<u64>,
-        keys_only: bool,
-    ) -> Result<Vec<Item>, StoreError> {
-        let table = &self.tables.notifications;
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(table)
-                .consistent_read(true)
-                .scan_index_forward(true)
-                .expression_attribute_names("#player", PLAYER_ID)
-                .expression_attribute_values(":player", s(player_id))
-                .set_exclusive_start_key(start);
-            query = match through {
-                Some(seq) => query
-                    .key_condition_expression("#player = :player AND #seq <= :seq")
-                    .expression_attribute_names("#seq", SEQ)
-                    .expression_attribute_values(":seq", n(seq)),
-                None => query.key_condition_expression("#player = :player"),
-            };
-            if keys_only {
-                query = query
-                    .projection_expression("#player, #seq")
-                    .expression_attribute_names("#seq", SEQ);
-            }
-            let output = query
-                .send()
-                .await
-                .map_err(|e| store_error(format_args!("Query {table} for {player_id}"), e))?;
-            items.extend(output.items.unwrap_or_default());
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
-    }
-}
 
 #[async_trait]
 impl Inbox for DynamoStore {
@@ -86,37 +38,50 @@ impl Inbox for DynamoStore {
         self.batch_write(&self.tables.notifications, requests).await
     }
 
-    /// A consistent `Query` of the player's items in ascending `seq`, leaving out those whose
-    /// `expires_at` (seconds) has passed at `now` (`expires_at * 1000 <= now`): TTL deletion
-    /// lags by up to two days.
-    async fn pending(&self, player_id: &str, now: Millis) -> Result<Vec<Notification>, StoreError> {
+    /// Consistent `Query`s of the player's items with `seq > after_seq`, ascending, a page
+    /// at a time until `limit` unexpired ones and one more are found or the items run out.
+    /// Items whose `expires_at` (seconds) has passed at `now` are left out: TTL deletion lags.
+    async fn kept_after(
+        &self,
+        player_id: &str,
+        after_seq: u64,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Kept, StoreError> {
         let table = &self.tables.notifications;
-        let mut pending = Vec::new();
-        for item in self.inbox_items(player_id, None, false).await? {
-            let (notification, expires_at) = notification_from_item(table, &item)?;
-            if expires_at.saturating_mul(1000) > now {
-                pending.push(notification);
+        let mut kept = Kept::default();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(table)
+                .consistent_read(true)
+                .scan_index_forward(true)
+                .key_condition_expression("#player = :player AND #seq > :after")
+                .expression_attribute_names("#player", PLAYER_ID)
+                .expression_attribute_names("#seq", SEQ)
+                .expression_attribute_values(":player", s(player_id))
+                .expression_attribute_values(":after", n(after_seq))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| store_error(format_args!("Query {table} for {player_id}"), e))?;
+            for item in output.items.unwrap_or_default() {
+                let (notification, expires_at) = notification_from_item(table, &item)?;
+                if expires_at.saturating_mul(1000) <= now {
+                    continue;
+                }
+                if kept.notifications.len() == limit {
+                    kept.more = true;
+                    return Ok(kept);
+                }
+                kept.notifications.push(notification);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(kept);
             }
         }
-        Ok(pending)
-    }
-
-    /// A consistent `Query` of the keys with `seq <= through`, then `BatchWriteItem` deletes.
-    async fn remove_through(&self, player_id: &str, seq: u64) -> Result<(), StoreError> {
-        let table = &self.tables.notifications;
-        let mut requests = Vec::new();
-        for item in self.inbox_items(player_id, Some(seq), true).await? {
-            let key = format!("{player_id}/{}", key_text(&item, SEQ));
-            let seq = number_u64(table, &item, SEQ, &key)?;
-            let delete = built(
-                "a notification DeleteRequest",
-                DeleteRequest::builder()
-                    .key(PLAYER_ID, s(player_id))
-                    .key(SEQ, n(seq))
-                    .build(),
-            )?;
-            requests.push(WriteRequest::builder().delete_request(delete).build());
-        }
-        self.batch_write(table, requests).await
     }
 }

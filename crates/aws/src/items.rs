@@ -198,25 +198,6 @@ pub(crate) fn notification_from_item(
     Ok((notification, expires_at))
 }
 
-/// The number attribute `name` as a u64.
-pub(crate) fn number_u64(
-    table: &str,
-    item: &Item,
-    name: &str,
-    key: &str,
-) -> Result<u64, StoreError> {
-    match item.get(name) {
-        Some(AttributeValue::N(value)) => value
-            .parse::<u64>()
-            .map_err(|e| corrupt(table, key, format_args!("{name}: {e}"))),
-        _ => Err(corrupt(
-            table,
-            key,
-            format_args!("no number attribute `{name}`"),
-        )),
-    }
-}
-
 /// The string attribute `name`.
 pub(crate) fn string<'i>(table: &str, item: &'i Item, name: &str) -> Result<&'i str, StoreError> {
     match item.get(name) {
@@ -313,11 +294,12 @@ mod tests {
         let notification = Notification {
             seq: 7,
             at: 123,
-            event: Event::TaskProgress {
+            event: Event::TaskFailed {
                 task_id: "t1".into(),
-                done: 1,
-                total: 3,
-                ends_at: 999,
+                code: "store_unavailable".into(),
+                message: "try again".into(),
+                attempts: 1,
+                retry_at: Some(999),
             },
         };
         let item = notification_item("p1", &notification, 55).unwrap();

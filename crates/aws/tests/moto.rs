@@ -8,15 +8,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_sdk_dynamodb::types::{ProjectionType, StreamViewType, TimeToLiveStatus};
-use idle_app::ports::{
-    wake_shard, Connection, ConnectionStore, GameStore, Inbox, Page, StoreError,
-};
+use idle_app::ports::{wake_shard, Connection, ConnectionStore, GameStore, Page, StoreError};
 use idle_app::state::PlayerState;
 use idle_aws::{create_tables, dynamodb_client, DynamoStore, Tables};
 use idle_core::catalog::Catalog;
 use idle_core::lifecycle::{Expected, Plan, PlayerWrite, TaskWrite};
 use idle_core::model::{Millis, Player, Task, TaskRequest, TaskStatus};
-use idle_core::protocol::{Event, Notification};
 use idle_core::{enqueue, Enqueued, Game};
 
 const NOW: Millis = 1_700_000_000_000;
@@ -582,56 +579,10 @@ async fn connections_by_id_by_player_and_by_scan() {
     ));
 }
 
-fn note(seq: u64) -> Notification {
-    Notification {
-        seq,
-        at: NOW + seq as i64,
-        event: Event::TaskProgress {
-            task_id: "t1".into(),
-            done: seq as u32,
-            total: 100,
-            ends_at: NOW + 100_000,
-        },
-    }
-}
-
 #[tokio::test]
-async fn the_inbox_keeps_one_of_each_seq_in_order_and_drops_expired_ones() {
-    let f = fresh("inbox").await;
-    let live = NOW / 1000 + 3600;
-    // 60 notifications: more than two BatchWriteItem calls.
-    let first: Vec<Notification> = (1..=60).rev().map(note).collect();
-    f.store.store("p1", &first, live).await.unwrap();
-    // The same seqs again (a redelivery), with a duplicate inside one call.
-    f.store
-        .store("p1", &[note(2), note(3), note(3)], live)
-        .await
-        .unwrap();
-    // One that has already expired, and another player's.
-    f.store.store("p1", &[note(61)], NOW / 1000).await.unwrap();
-    f.store.store("p2", &[note(1)], live).await.unwrap();
-
-    let pending = f.store.pending("p1", NOW).await.unwrap();
-    let seqs: Vec<u64> = pending.iter().map(|n| n.seq).collect();
-    assert_eq!(seqs, (1..=60).collect::<Vec<_>>());
-    assert_eq!(pending[4], note(5));
-    // Just before it expires, 61 is still pending.
-    assert_eq!(f.store.pending("p1", NOW - 1).await.unwrap().len(), 61);
-
-    f.store.remove_through("p1", 40).await.unwrap();
-    let seqs: Vec<u64> = f
-        .store
-        .pending("p1", NOW)
-        .await
-        .unwrap()
-        .iter()
-        .map(|n| n.seq)
-        .collect();
-    assert_eq!(seqs, (41..=60).collect::<Vec<_>>());
-    f.store.remove_through("p1", 1000).await.unwrap();
-    assert!(f.store.pending("p1", 0).await.unwrap().is_empty());
-    assert_eq!(f.store.pending("p2", NOW).await.unwrap(), vec![note(1)]);
-    f.store.remove_through("nobody", 5).await.unwrap();
+async fn dynamodb_keeps_the_kept_notifications_contract() {
+    let f = fresh("kept").await;
+    idle_testing::contract::kept_notifications(&f.store, NOW).await;
 }
 
 #[tokio::test]

@@ -1,8 +1,11 @@
 //! The WebSocket protocol: client messages in, notifications and replies out.
 //!
-//! Client → server messages carry `action`; server → client messages carry `type`. Notifications
-//! (`task_*`, `queue_updated`) are per player, numbered by `seq`, and stored in the inbox when the
-//! player is offline; replies (`snapshot`, `catalog`, `ack`, `pong`, `error`) answer one message.
+//! Client → server messages carry `action`; server → client messages carry `type`. Durable
+//! notifications (`task_started`, `task_completed`, `task_failed`, `task_cancelled`,
+//! `queue_updated`) are per player, numbered by `seq`, and kept for `sync` when no connection
+//! received them; `task_progress` is ephemeral (no `seq`, never kept); replies (`snapshot`,
+//! `catalog`, `ack`, `pong`, `error`) answer one message. Protocol version 2 (DESIGN.md
+//! section 6).
 
 use std::collections::BTreeMap;
 
@@ -36,9 +39,12 @@ pub enum ClientMessage {
     },
     // Struct variants, not unit ones: serde ignores the other fields of an internally tagged
     // unit variant, which would let `{"action":"ping","x":1}` through.
+    /// The snapshot, then the kept notifications with `seq > after_seq` (0 when absent).
     Sync {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after_seq: Option<u64>,
     },
     Catalog {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,12 +62,15 @@ impl ClientMessage {
         match self {
             ClientMessage::Enqueue { request_id, .. } => Some(request_id),
             ClientMessage::Cancel { request_id, .. }
-            | ClientMessage::Sync { request_id }
+            | ClientMessage::Sync { request_id, .. }
             | ClientMessage::Catalog { request_id }
             | ClientMessage::Ping { request_id } => request_id.as_deref(),
         }
     }
 }
+
+/// The protocol version this server speaks (DESIGN.md section 6), sent in every `snapshot`.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The actions a client may send.
 pub const ACTIONS: [&str; 5] = ["enqueue", "cancel", "sync", "catalog", "ping"];
@@ -188,12 +197,6 @@ pub enum Event {
         started_at: Millis,
         ends_at: Millis,
     },
-    TaskProgress {
-        task_id: String,
-        done: u32,
-        total: u32,
-        ends_at: Millis,
-    },
     TaskCompleted {
         task_id: String,
         activity: Activity,
@@ -228,13 +231,28 @@ impl Event {
     pub fn kind(&self) -> &'static str {
         match self {
             Event::TaskStarted { .. } => "task_started",
-            Event::TaskProgress { .. } => "task_progress",
             Event::TaskCompleted { .. } => "task_completed",
             Event::TaskFailed { .. } => "task_failed",
             Event::TaskCancelled { .. } => "task_cancelled",
             Event::QueueUpdated { .. } => "queue_updated",
         }
     }
+}
+
+/// Progress of a running task: ephemeral, so it has no `seq`, is never kept and never replayed
+/// by `sync` (DESIGN.md section 6). A client may also interpolate progress from the task's
+/// `started_at` and `ends_at`. On the wire: `{"type":"task_progress", "at", "task_id", "done",
+/// "total", "ends_at"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename = "task_progress")]
+pub struct Progress {
+    pub at: Millis,
+    pub task_id: String,
+    /// Actions done so far.
+    pub done: u32,
+    /// Actions in the task.
+    pub total: u32,
+    pub ends_at: Millis,
 }
 
 /// One task as the client sees it in its queue.
@@ -274,12 +292,24 @@ impl From<&Task> for QueueEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Reply {
+    /// The `sync` reply: the player's state, which is always the truth, then (as separate
+    /// messages) the kept notifications after the client's `after_seq`, at most a page.
     Snapshot {
         at: Millis,
         #[serde(skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
+        /// [`PROTOCOL_VERSION`].
+        protocol: u32,
+        /// The player's current `seq`: the last notification issued (0 before the first).
+        seq: u64,
         player: PlayerView,
         queue: Vec<QueueEntry>,
+        /// Kept notifications follow the last one sent: `sync` again from it.
+        more: bool,
+        /// Some notifications after `after_seq` are not kept (expired, or delivered live to
+        /// another connection and not kept), or `after_seq` is ahead of `seq`: the snapshot is
+        /// the truth, and the client continues from `seq`.
+        truncated: bool,
     },
     Catalog {
         at: Millis,

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use idle_app::memory::MemoryStore;
-use idle_app::ports::{Connection, ConnectionStore, GameStore, Inbox, Page, StoreError};
+use idle_app::ports::{Connection, ConnectionStore, GameStore, Inbox, Kept, Page, StoreError};
 use idle_app::state::PlayerState;
 use idle_aws::{connection_item, notification_item, player_item, task_item};
 use idle_core::lifecycle::Expected;
@@ -313,34 +313,23 @@ impl Inbox for CountingStore {
         Ok(())
     }
 
-    async fn pending(&self, player_id: &str, now: Millis) -> Result<Vec<Notification>, StoreError> {
-        let found = self.inner.pending(player_id, now).await?;
+    async fn kept_after(
+        &self,
+        player_id: &str,
+        after_seq: u64,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Kept, StoreError> {
+        let found = self
+            .inner
+            .kept_after(player_id, after_seq, now, limit)
+            .await?;
         let bytes = found
+            .notifications
             .iter()
             .map(|n| notification_item(player_id, n, 0).map_or(0, |i| item_size(&i)))
             .sum();
         self.count("Query", 0, query_units(bytes, true));
         Ok(found)
-    }
-
-    async fn remove_through(&self, player_id: &str, seq: u64) -> Result<(), StoreError> {
-        let found = self.inner.inbox(player_id);
-        self.inner.remove_through(player_id, seq).await?;
-        let removed: Vec<_> = found.iter().filter(|n| n.seq <= seq).collect();
-        let bytes = removed
-            .iter()
-            .map(|n| notification_item(player_id, n, 0).map_or(0, |i| item_size(&i)))
-            .sum();
-        self.count("Query", 0, query_units(bytes, true));
-        for chunk in removed.chunks(BATCH_WRITE_LIMIT) {
-            let units = chunk
-                .iter()
-                .map(|n| {
-                    write_units(notification_item(player_id, n, 0).map_or(0, |i| item_size(&i)))
-                })
-                .sum();
-            self.count("BatchWriteItem", units, 0.0);
-        }
-        Ok(())
     }
 }

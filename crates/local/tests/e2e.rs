@@ -332,13 +332,18 @@ async fn notifications_sent_while_offline_arrive_in_order_on_sync() {
     tokio::time::sleep(Duration::from_millis(wait)).await;
 
     let mut socket = server.connect("e2e-offline").await;
-    send(&mut socket, json!({"action": "sync"})).await;
+    send(
+        &mut socket,
+        json!({"action": "sync", "after_seq": last_seq}),
+    )
+    .await;
     let first = next(&mut socket).await;
     assert_eq!(
         first["type"], "snapshot",
         "sync answers with the snapshot first"
     );
     assert!(first["queue"].as_array().unwrap().is_empty(), "{first}");
+    assert_eq!(first["protocol"], 2);
     let mut stored = until(&mut socket, |m| is(m, "task_completed", &task_id)).await;
     // The rest of the inbox (the queue_updated that closes the completion), up to a pong.
     send(&mut socket, json!({"action": "ping"})).await;
@@ -346,11 +351,28 @@ async fn notifications_sent_while_offline_arrive_in_order_on_sync() {
     stored.pop();
     let seqs: Vec<u64> = stored.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
     assert!(seqs[0] > last_seq, "{seqs:?} after {last_seq}");
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
-    assert!(stored.iter().any(|m| is(m, "task_progress", &task_id)));
+    assert!(seqs.windows(2).all(|w| w[0] + 1 == w[1]), "{seqs:?}");
+    assert_eq!(
+        first["seq"],
+        *seqs.last().unwrap(),
+        "the snapshot's seq is the last issued"
+    );
+    // A notification posted live after task_started but not read before the close is not
+    // kept (it reached a connection): then, and only then, the snapshot says `truncated`.
+    assert_eq!(
+        first["truncated"],
+        seqs[0] != last_seq + 1,
+        "{seqs:?} after {last_seq}"
+    );
+    assert!(
+        !stored.iter().any(|m| m["type"] == "task_progress"),
+        "progress is ephemeral: never kept"
+    );
 
-    // The inbox was emptied: the next sync is the snapshot alone.
-    send(&mut socket, json!({"action": "sync"})).await;
+    // A sync from the last seq seen is the snapshot alone (nothing was deleted: another
+    // device syncing from an older seq would still get them).
+    let seen = seqs.last().unwrap();
+    send(&mut socket, json!({"action": "sync", "after_seq": seen})).await;
     send(&mut socket, json!({"action": "ping"})).await;
     let again = until(&mut socket, |m| m["type"] == "pong").await;
     let kinds: Vec<&Value> = again.iter().map(|m| &m["type"]).collect();

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use idle_app::memory::MemoryNotifier;
 use idle_app::ports::{
-    Connection, ConnectionInfo, ConnectionStore, GameStore, Inbox, Notifier, Page, PostError,
+    Connection, ConnectionInfo, ConnectionStore, GameStore, Inbox, Kept, Notifier, Page, PostError,
     StoreError,
 };
 use idle_app::state::PlayerState;
@@ -417,19 +417,19 @@ impl<S: Inbox + Send + Sync + 'static> Inbox for ChaosStore<S> {
         }
     }
 
-    async fn pending(&self, player_id: &str, now: Millis) -> Result<Vec<Notification>, StoreError> {
+    async fn kept_after(
+        &self,
+        player_id: &str,
+        after_seq: u64,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Kept, StoreError> {
         read_op!(
             self,
-            "inbox_pending",
-            self.inner.pending(player_id, now).await
-        )
-    }
-
-    async fn remove_through(&self, player_id: &str, seq: u64) -> Result<(), StoreError> {
-        write_op!(
-            self,
-            "inbox_remove",
-            self.inner.remove_through(player_id, seq).await
+            "inbox_kept_after",
+            self.inner
+                .kept_after(player_id, after_seq, now, limit)
+                .await
         )
     }
 }
@@ -458,9 +458,10 @@ impl ChaosNotifier {
 impl Notifier for ChaosNotifier {
     async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PostError> {
         tokio::task::yield_now().await;
-        let seq = serde_json::from_slice::<serde_json::Value>(payload)
+        // Durable notifications only: a `snapshot` carries the player's `seq` too.
+        let seq = serde_json::from_slice::<Notification>(payload)
             .ok()
-            .and_then(|v| v.get("seq").and_then(serde_json::Value::as_u64));
+            .map(|n| n.seq);
         let key = seq.map(|s| (connection_player(connection_id).to_owned(), s));
         if let Some(key) = &key {
             if self.chaos.lock().notes.crashed.contains(key) {

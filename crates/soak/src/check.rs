@@ -20,7 +20,7 @@ use idle_app::state::PlayerState;
 use idle_balance::replay::replay;
 use idle_core::catalog::Catalog;
 use idle_core::model::{Skill, Task};
-use idle_core::protocol::PlayerView;
+use idle_core::protocol::{Notification, PlayerView};
 use serde_json::Value;
 
 use crate::driver::{Client, Items, Soak, SEED_SECRET, START};
@@ -91,8 +91,12 @@ where
                 &mut actual_all,
             );
             let now = soak.clock.now();
-            let inbox = match soak.store.pending(&client.player_id, now).await {
-                Ok(inbox) => inbox.iter().map(|n| n.seq).collect(),
+            let inbox = match soak
+                .store
+                .kept_after(&client.player_id, 0, now, usize::MAX)
+                .await
+            {
+                Ok(kept) => kept.notifications.iter().map(|n| n.seq).collect(),
                 Err(e) => {
                     report.violation(format!("{}: inbox unreadable: {e}", client.player_id));
                     BTreeSet::new()
@@ -290,9 +294,11 @@ fn check_notifications<S>(
                 report.violation(format!("{id}: a post is not JSON"));
                 continue;
             };
-            let Some(seq) = value.get("seq").and_then(Value::as_u64) else {
+            // Durable notifications only: a `snapshot` carries the player's `seq` too.
+            let Ok(notification) = serde_json::from_value::<Notification>(value.clone()) else {
                 continue;
             };
+            let seq = notification.seq;
             posted.insert(seq);
             if matches!(
                 value["type"].as_str(),

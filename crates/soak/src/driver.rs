@@ -16,6 +16,7 @@ use idle_app::state::PlayerState;
 use idle_app::{AppConfig, Secret, Services};
 use idle_core::lifecycle::{Plan, PlayerWrite};
 use idle_core::model::{Millis, Skill};
+use idle_core::protocol::Notification;
 use idle_core::xp::xp_for_level;
 use serde_json::{json, Value};
 
@@ -467,7 +468,8 @@ async fn send(
     let replies: Vec<Value> = posts[read.min(posts.len())..]
         .iter()
         .filter_map(|p| serde_json::from_str::<Value>(p).ok())
-        .filter(|v| v.get("seq").is_none())
+        // Replies, not notifications (a `snapshot` carries the player's `seq` too).
+        .filter(|v| serde_json::from_value::<Notification>((*v).clone()).is_err())
         .collect();
     for reply in &replies {
         if reply["type"] == "snapshot" {

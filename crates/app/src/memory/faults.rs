@@ -16,8 +16,7 @@ pub enum StoreOp {
     PlayerConnections,
     ScanConnections,
     StoreInbox,
-    PendingInbox,
-    RemoveInbox,
+    KeptAfter,
 }
 
 impl StoreOp {
@@ -30,7 +29,6 @@ impl StoreOp {
                 | StoreOp::PutConnection
                 | StoreOp::DeleteConnection
                 | StoreOp::StoreInbox
-                | StoreOp::RemoveInbox
         )
     }
 }

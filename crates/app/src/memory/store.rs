@@ -22,7 +22,9 @@ use idle_core::Plan;
 use serde::{Deserialize, Serialize};
 
 use super::faults::{Fault, Faults, RandomFaults, StoreOp};
-use crate::ports::{wake_shard, Connection, ConnectionStore, GameStore, Inbox, Page, StoreError};
+use crate::ports::{
+    wake_shard, Connection, ConnectionStore, GameStore, Inbox, Kept, Page, StoreError,
+};
 use crate::state::PlayerState;
 
 /// One write to the task history, as a stream record carries it: an insert when `old` is
@@ -537,28 +539,28 @@ impl Inbox for MemoryStore {
         fail_after(late)
     }
 
-    async fn pending(&self, player_id: &str, now: Millis) -> Result<Vec<Notification>, StoreError> {
+    async fn kept_after(
+        &self,
+        player_id: &str,
+        after_seq: u64,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Kept, StoreError> {
         let mut state = self.lock();
-        let _ = faults!(state, StoreOp::PendingInbox, &[player_id]);
-        Ok(state
+        let _ = faults!(state, StoreOp::KeptAfter, &[player_id]);
+        let mut live = state
             .inbox
-            .range((player_id.to_owned(), 0)..=(player_id.to_owned(), u64::MAX))
+            .range(
+                (player_id.to_owned(), after_seq.saturating_add(1))
+                    ..=(player_id.to_owned(), u64::MAX),
+            )
             .filter(|(_, (_, expires_at))| expires_at.saturating_mul(1000) > now)
-            .map(|(_, (n, _))| n.clone())
-            .collect())
-    }
-
-    async fn remove_through(&self, player_id: &str, seq: u64) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        let late = faults!(state, StoreOp::RemoveInbox, &[player_id]);
-        let keys: Vec<_> = state
-            .inbox
-            .range((player_id.to_owned(), 0)..=(player_id.to_owned(), seq))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in keys {
-            state.inbox.remove(&key);
-        }
-        fail_after(late)
+            .map(|(_, (n, _))| n.clone());
+        let notifications: Vec<Notification> = live.by_ref().take(limit).collect();
+        let more = live.next().is_some();
+        Ok(Kept {
+            notifications,
+            more,
+        })
     }
 }

@@ -62,7 +62,7 @@ pub(crate) async fn advance_player(
                 report.committed = true;
                 report.count(&plan);
                 record_plan(&services.metrics, player_id, &plan);
-                deliver(services, player_id, &plan.notifications).await;
+                deliver(services, player_id, &plan.notifications, &plan.progress).await;
             }
             return Ok(report);
         }
@@ -95,7 +95,7 @@ pub(crate) async fn advance_player(
                 report.recorded_failure = true;
                 report.count(&plan);
                 record_plan(&services.metrics, player_id, &plan);
-                deliver(services, player_id, &plan.notifications).await;
+                deliver(services, player_id, &plan.notifications, &plan.progress).await;
                 Ok(report)
             }
             None => Err(error),

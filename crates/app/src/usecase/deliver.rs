@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use idle_core::protocol::Notification;
+use idle_core::protocol::{Notification, Progress};
 use serde::Serialize;
 
 use super::disconnect::forget_gone;
@@ -24,7 +24,8 @@ pub struct Delivery {
     pub lost: usize,
 }
 
-/// Posts each notification, in order, to every connection of the player. A connection that is
+/// Posts each notification, in order, to every connection of the player, then the ephemeral
+/// progress updates (never kept: a client that misses one interpolates from `ends_at`). A connection that is
 /// gone is deleted if it is past its handshake ([`forget_gone`]); a notification that reached no connection is stored in the inbox (with the
 /// configured TTL). Delivery never fails the caller: the state change it announces is already
 /// written, and `sync` shows it.
@@ -32,9 +33,10 @@ pub async fn deliver(
     services: &Services,
     player_id: &str,
     notifications: &[Notification],
+    progress: &[Progress],
 ) -> Delivery {
     let mut report = Delivery::default();
-    if notifications.is_empty() {
+    if notifications.is_empty() && progress.is_empty() {
         return report;
     }
     let connections = match services.connections.player_connections(player_id).await {
@@ -79,6 +81,26 @@ pub async fn deliver(
             report.delivered += 1;
         } else {
             undelivered.push(notification.clone());
+        }
+    }
+    for update in progress {
+        let Ok(payload) = serde_json::to_vec(update) else {
+            continue;
+        };
+        for connection in &connections {
+            let id = connection.connection_id.as_str();
+            if gone.contains(id) {
+                continue;
+            }
+            match services.notifier.post(id, &payload).await {
+                Ok(()) => report.posts += 1,
+                Err(PostError::Gone) => {
+                    gone.insert(id.to_owned());
+                }
+                Err(error) => {
+                    tracing::debug!(player_id, connection_id = id, %error, "progress post failed")
+                }
+            }
         }
     }
     for connection in connections

@@ -7,14 +7,16 @@
 //! its `ack` (clients match them by `task_id` and `seq`, not by arrival order).
 
 use idle_core::model::{Millis, TaskRequest};
-use idle_core::protocol::{parse_client_message, ClientMessage, PlayerView, QueueEntry, Reply};
+use idle_core::protocol::{
+    parse_client_message, ClientMessage, PlayerView, QueueEntry, Reply, PROTOCOL_VERSION,
+};
 use idle_core::{cancel, enqueue, spend_token, Enqueued};
 use serde::Serialize;
 
 use super::deliver::deliver;
 use super::update::{update_player, Decision, UpdateError};
 use crate::metrics::{record_plan, Transition};
-use crate::ports::Connection;
+use crate::ports::{Connection, Kept};
 use crate::services::Services;
 use crate::state::PlayerState;
 
@@ -134,7 +136,19 @@ pub async fn message(services: &Services, connection_id: &str, body: &str) -> An
                 request_id,
             )],
         },
-        ClientMessage::Sync { request_id } => sync(services, &connection, request_id, now).await,
+        ClientMessage::Sync {
+            request_id,
+            after_seq,
+        } => {
+            sync(
+                services,
+                &connection,
+                request_id,
+                after_seq.unwrap_or(0),
+                now,
+            )
+            .await
+        }
         ClientMessage::Enqueue {
             request_id,
             task,
@@ -233,7 +247,7 @@ async fn enqueue_task(
             );
             if let Some(plan) = &updated.plan {
                 record_plan(&services.metrics, player_id, plan);
-                deliver(services, player_id, &plan.notifications).await;
+                deliver(services, player_id, &plan.notifications, &plan.progress).await;
             }
             vec![json(&Reply::Ack {
                 at: now,
@@ -286,7 +300,7 @@ async fn cancel_task(
             tracing::info!(player_id, task_id = %task_id, outcome = "cancelled", "cancel");
             if let Some(plan) = &updated.plan {
                 record_plan(&services.metrics, player_id, plan);
-                deliver(services, player_id, &plan.notifications).await;
+                deliver(services, player_id, &plan.notifications, &plan.progress).await;
             }
             vec![json(&Reply::Ack {
                 at: now,
@@ -299,11 +313,16 @@ async fn cancel_task(
     }
 }
 
-/// The snapshot, then the inbox in `seq` order (which is then emptied through the last one).
+/// Most kept notifications one `sync` returns; `more` tells the client to ask again.
+pub const SYNC_PAGE: usize = 100;
+
+/// The snapshot, then the kept notifications with `seq > after_seq` in order, at most
+/// [`SYNC_PAGE`]. Deletes nothing: another device syncing at the same time gets the same.
 async fn sync(
     services: &Services,
     connection: &Connection,
     request_id: Option<String>,
+    after_seq: u64,
     now: Millis,
 ) -> Vec<String> {
     let player_id = connection.player_id.as_str();
@@ -311,28 +330,59 @@ async fn sync(
         Ok(state) => state,
         Err(e) => return vec![update_error(now, player_id, "sync", &e, request_id)],
     };
+    let current = state.player.next_seq.saturating_sub(1);
+    let kept = match services
+        .inbox
+        .kept_after(player_id, after_seq, now, SYNC_PAGE)
+        .await
+    {
+        Ok(kept) => kept,
+        Err(e) => {
+            // The snapshot is the truth: without the kept notifications it still is, and
+            // `truncated` says so.
+            tracing::warn!(player_id, error = %e, "sync: could not read the kept notifications");
+            Kept::default()
+        }
+    };
+    let truncated = !contiguous(after_seq, current, &kept);
     let mut replies = vec![json(&Reply::Snapshot {
         at: now,
         request_id,
+        protocol: PROTOCOL_VERSION,
+        seq: current,
         player: PlayerView::of(&state.player, services.game.catalog),
         queue: state.queue.iter().map(QueueEntry::from).collect(),
+        more: kept.more,
+        truncated,
     })];
-    let pending = match services.inbox.pending(player_id, now).await {
-        Ok(pending) => pending,
-        Err(e) => {
-            tracing::warn!(player_id, error = %e, "sync: could not read the inbox");
-            Vec::new()
-        }
-    };
-    replies.extend(pending.iter().map(json));
-    if let Some(last) = pending.last() {
-        if let Err(e) = services.inbox.remove_through(player_id, last.seq).await {
-            // They stay and are sent again on the next sync; seq lets the client skip repeats.
-            tracing::warn!(player_id, error = %e, "sync: could not empty the inbox");
-        }
-    }
-    tracing::info!(player_id, inbox = pending.len(), outcome = "synced", "sync");
+    replies.extend(kept.notifications.iter().map(json));
+    tracing::info!(
+        player_id,
+        after_seq,
+        seq = current,
+        kept = kept.notifications.len(),
+        more = kept.more,
+        truncated,
+        outcome = "synced",
+        "sync"
+    );
     replies
+}
+
+/// True when `kept` is every notification after `after_seq`: no gap before or between them,
+/// and, on the last page, none missing up to the player's `current` seq.
+fn contiguous(after_seq: u64, current: u64, kept: &Kept) -> bool {
+    if after_seq > current {
+        return false;
+    }
+    let mut expected = after_seq + 1;
+    for notification in &kept.notifications {
+        if notification.seq != expected {
+            return false;
+        }
+        expected += 1;
+    }
+    kept.more || expected > current
 }
 
 fn update_error(

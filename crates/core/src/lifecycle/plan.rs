@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Player, Task, TaskStatus};
-use crate::protocol::Notification;
+use crate::protocol::{Notification, Progress};
 
 /// What the caller must write, atomically, and then announce.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -14,6 +14,9 @@ pub struct Plan {
     pub tasks: Vec<TaskWrite>,
     /// Notifications to deliver (or store) once the writes succeeded, in `seq` order.
     pub notifications: Vec<Notification>,
+    /// Ephemeral progress updates to post once the writes succeeded (never kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub progress: Vec<Progress>,
     /// Every inventory change the plan makes, with its reason.
     pub ledger: Vec<LedgerEntry>,
 }
@@ -70,7 +73,10 @@ pub enum LedgerReason {
 impl Plan {
     /// True when nothing needs writing or sending.
     pub fn is_empty(&self) -> bool {
-        self.player.is_none() && self.tasks.is_empty() && self.notifications.is_empty()
+        self.player.is_none()
+            && self.tasks.is_empty()
+            && self.notifications.is_empty()
+            && self.progress.is_empty()
     }
 
     /// The player as it will be after the plan (the given one if the plan leaves it alone).

@@ -8,7 +8,7 @@ use crate::game::Game;
 use crate::model::{
     Millis, Player, RecentRequest, Snapshot, Task, TaskRequest, TaskResult, TaskStatus,
 };
-use crate::protocol::{Event, Notification, QueueEntry};
+use crate::protocol::{Event, Notification, Progress, QueueEntry};
 use crate::rng::{RollKind, Seed};
 use crate::rules::{self, harvest, Outcome};
 use crate::validate::{check_start, GearChoice, Rejection};
@@ -24,6 +24,7 @@ pub(super) struct Session<'g, 'p> {
     tasks: Vec<Task>,
     now: Millis,
     notifications: Vec<Notification>,
+    progress: Vec<Progress>,
     ledger: Vec<LedgerEntry>,
     queue_changed: bool,
 }
@@ -48,6 +49,7 @@ impl<'g, 'p> Session<'g, 'p> {
             tasks,
             now,
             notifications: Vec::new(),
+            progress: Vec::new(),
             ledger: Vec::new(),
             queue_changed: false,
         }
@@ -371,13 +373,13 @@ impl<'g, 'p> Session<'g, 'p> {
         let total = task.request.quantity();
         let done = (((self.now - started).max(0) as u64) / snapshot.action_ms.max(1))
             .min(u64::from(total.saturating_sub(1))) as u32;
-        let event = Event::TaskProgress {
+        self.progress.push(Progress {
+            at: self.now,
             task_id: task.task_id.clone(),
             done,
             total,
             ends_at,
-        };
-        self.notify(event);
+        });
     }
 
     /// The next time this player needs advancing, if any.
@@ -608,6 +610,7 @@ impl<'g, 'p> Session<'g, 'p> {
             player,
             tasks,
             notifications: self.notifications,
+            progress: self.progress,
             ledger: self.ledger,
         }
     }

@@ -4,7 +4,6 @@
 use super::*;
 use crate::catalog::Catalog;
 use crate::model::{Millis, Player, Task, TaskRequest, TaskStatus};
-use crate::protocol::Event;
 use crate::xp::xp_for_level;
 
 const T0: Millis = 1_800_000_000_000;
@@ -94,8 +93,13 @@ impl World {
     }
 }
 
+/// The plan's messages by type: ephemeral progress first (it is posted with the plan), then
+/// the durable notifications in `seq` order.
 fn kinds(plan: &Plan) -> Vec<&'static str> {
-    plan.notifications.iter().map(|n| n.event.kind()).collect()
+    let progress = plan.progress.iter().map(|_| "task_progress");
+    progress
+        .chain(plan.notifications.iter().map(|n| n.event.kind()))
+        .collect()
 }
 
 #[test]
@@ -499,17 +503,12 @@ fn progress_updates_come_when_the_wake_time_for_them_is_due() {
     assert_eq!(w.player.wake_at, Some(T0 + 6000));
     let plan = w.advance(T0 + 6000);
     assert_eq!(kinds(&plan), ["task_progress"]);
-    match &plan.notifications[0].event {
-        Event::TaskProgress {
-            task_id,
-            done,
-            total,
-            ..
-        } => {
-            assert_eq!((task_id.as_str(), *done, *total), (id.as_str(), 2, 10));
-        }
-        other => panic!("{other:?}"),
-    }
+    let progress = &plan.progress[0];
+    assert_eq!(
+        (progress.task_id.as_str(), progress.done, progress.total),
+        (id.as_str(), 2, 10)
+    );
+    assert!(plan.notifications.is_empty(), "progress takes no seq");
     assert_eq!(w.player.wake_at, Some(T0 + 12_000));
     assert!(w.advance(T0 + 7000).is_empty());
     // The last update comes before completion, and completion wakes it at the end.

@@ -1,0 +1,7 @@
+//! Test support shared by the crates' test suites. Nothing here ships in a binary.
+//!
+//! [`contract`] is the store contract (DESIGN.md section 12): one suite, written once, that
+//! every store runs (the memory store in `idle-app`'s tests, DynamoDB on moto in `idle-aws`'s),
+//! so the adapters cannot drift apart.
+
+pub mod contract;
