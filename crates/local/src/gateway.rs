@@ -6,8 +6,9 @@
 //! the close becomes `$disconnect`. Nothing is written to a socket except through
 //! `POST /@connections/{id}`, which the services reach with the real SDK client.
 //!
-//! API Gateway's limits are kept where a client could tell the difference: frames and messages
-//! over its quotas close the socket with 1009.
+//! API Gateway's limits and answers are kept where a client or the services could tell the
+//! difference: frames and messages over its quotas close the socket with 1009, and a connection
+//! is Gone to the `@connections` API until its handshake is done.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -69,12 +70,15 @@ enum Outbound {
     },
 }
 
-/// One open connection.
+/// One connection, from the start of its `$connect` to its close.
 #[derive(Debug)]
 struct Link {
     tx: mpsc::UnboundedSender<Outbound>,
     ctx: ConnectionContext,
     last_active_at: Millis,
+    /// False until `$connect` has returned 200 and the socket is upgraded: until then API
+    /// Gateway answers posts and GetConnection for the id with 410, as for an unknown id.
+    open: bool,
 }
 
 /// The gateway's state: the services it calls and the open connections.
@@ -106,15 +110,24 @@ impl Gateway {
         self.services.clock.now()
     }
 
-    /// How many sockets are open.
+    /// How many sockets are open (upgraded and not yet closed).
     pub fn open_connections(&self) -> usize {
-        self.links().len()
+        self.links().values().filter(|link| link.open).count()
     }
 
+    /// Sends to an open connection; false if there is none (unknown, closed, or still in its
+    /// handshake).
     fn send(&self, connection_id: &str, out: Outbound) -> bool {
         self.links()
             .get(connection_id)
-            .is_some_and(|link| link.tx.send(out).is_ok())
+            .is_some_and(|link| link.open && link.tx.send(out).is_ok())
+    }
+
+    /// The socket is upgraded: the `@connections` API may reach it from now on.
+    fn open(&self, connection_id: &str) {
+        if let Some(link) = self.links().get_mut(connection_id) {
+            link.open = true;
+        }
     }
 
     fn touch(&self, connection_id: &str) {
@@ -241,8 +254,10 @@ async fn connect(
         source_ip: peer.ip().to_string(),
         user_agent: header(header::USER_AGENT),
     };
-    // Registered before `$connect` runs: a notification posted between a 200 and the upgrade
-    // waits in the channel instead of being lost as Gone.
+    // Known before `$connect` runs, so a DeleteConnection during it still closes the socket
+    // once upgraded; but not open: posts and GetConnection are Gone until the upgrade, as on
+    // API Gateway, where the services see the stored connection before the client can be
+    // reached.
     let (tx, rx) = mpsc::unbounded_channel();
     gw.links().insert(
         ctx.connection_id.clone(),
@@ -250,6 +265,7 @@ async fn connect(
             tx,
             ctx: ctx.clone(),
             last_active_at: now,
+            open: false,
         },
     );
     let response =
@@ -286,6 +302,7 @@ async fn run_socket(
     socket: WebSocket,
     mut rx: mpsc::UnboundedReceiver<Outbound>,
 ) {
+    gw.open(&ctx.connection_id);
     let (mut sink, mut stream) = socket.split();
     let mut writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
@@ -391,7 +408,8 @@ fn gone() -> Response {
         .into_response()
 }
 
-/// `POST /@connections/{id}`: the body goes to the socket as one frame (text when it is UTF-8).
+/// `POST /@connections/{id}`: the body goes to the socket as one frame (text when it is UTF-8);
+/// 410 unless the connection is open.
 async fn post_to_connection(
     State(gw): State<Shared>,
     Path(id): Path<String>,
@@ -425,10 +443,11 @@ fn rfc3339(at: Millis) -> String {
         .unwrap_or_default()
 }
 
-/// `GET /@connections/{id}`: API Gateway's `GetConnection` reply.
+/// `GET /@connections/{id}`: API Gateway's `GetConnection` reply; 410 unless the connection is
+/// open.
 async fn get_connection(State(gw): State<Shared>, Path(id): Path<String>) -> Response {
     let links = gw.links();
-    let Some(link) = links.get(&id) else {
+    let Some(link) = links.get(&id).filter(|link| link.open) else {
         drop(links);
         return gone();
     };
