@@ -1,6 +1,7 @@
 // The web console in headless Chromium, against a running idle-local at IDLE_LOCAL_URL
-// (scripts/browser-test.sh starts one): connect as a fresh player, queue a harvest, watch it
-// complete and land in the inventory, see a refused task explained, and cancel a long task.
+// (scripts/browser-test.sh starts one): connect as a fresh player, queue the form's defaults and
+// watch them complete, queue a harvest and see it land in the inventory, see locked targets
+// marked, see a refused task explained, and cancel a long task.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -43,6 +44,28 @@ test("the console connects, queues a harvest and shows it complete", { timeout: 
     await page.locator("#equipment", { hasText: "Bronze sickle" }).waitFor();
     assert.match(await page.locator("#levels").innerText(), /Harvesting level 1/);
 
+    // When they press Queue on the form as it comes
+    const defaults = `${await page.inputValue("#activity")} ${await page.inputValue("#target")} at ${await page.inputValue("#location")}`;
+    await page.click("#enqueue-button");
+
+    // Then the default task is one a new player can do: it completes and is not rejected
+    const ended = page.locator("#feed li.task_completed, #feed li.task_failed").first();
+    await ended.waitFor({ timeout: 30_000 });
+    assert.equal(await ended.getAttribute("class"), "task_completed", `${defaults}: ${await ended.innerText()}`);
+    assert.equal(await page.locator("#error").isVisible(), false, await page.locator("#error").innerText());
+    await page.locator("#queue-empty").waitFor();
+
+    // And targets beyond the player's levels are shown locked, with the level they need
+    const option = (select, value) => page.locator(`${select} option[value="${value}"]`);
+    assert.equal(await option("#location", "forest").isDisabled(), true);
+    assert.match(await option("#location", "forest").textContent(), /locked: needs character level 5/);
+    assert.equal(await option("#location", "meadow").isDisabled(), false);
+    await page.selectOption("#activity", "combat");
+    assert.equal(await option("#target", "dragon").isDisabled(), true);
+    assert.match(await option("#target", "dragon").textContent(), /locked: needs combat level 50/);
+    assert.equal(await option("#target", "chicken").isDisabled(), false);
+    await page.screenshot({ path: join(shots, "console-locked.png"), fullPage: true });
+
     // When they queue two guam leaf harvests at the meadow
     await page.selectOption("#activity", "harvest");
     await page.selectOption("#location", "meadow");
@@ -52,28 +75,31 @@ test("the console connects, queues a harvest and shows it complete", { timeout: 
 
     // Then the task runs with a progress bar, completes, and the leaves are in the inventory
     await page.locator('#queue li[data-status="running"]').waitFor({ timeout: 15_000 });
-    await page.locator("#feed li.task_started").waitFor();
+    await page.locator("#feed li.task_started", { hasText: "Guam leaf" }).waitFor();
     await page.screenshot({ path: join(shots, "console-running.png"), fullPage: true });
-    await page.locator("#feed li.task_completed").waitFor({ timeout: 30_000 });
+    const harvested = page.locator("#feed li.task_completed", { hasText: "Guam leaf" });
+    await harvested.waitFor({ timeout: 30_000 });
     await page.locator("#inventory", { hasText: "Guam leaf" }).waitFor({ timeout: 10_000 });
     await page.locator("#queue-empty").waitFor();
-    const completed = await page.locator("#feed li.task_completed").innerText();
+    const completed = await harvested.innerText();
     assert.match(completed, /completed: 2\/2 succeeded, \+\d+ XP, \d+ Guam leaf/);
     await page.screenshot({ path: join(shots, "console.png"), fullPage: true });
 
-    // And a task the player cannot do is explained in words, not codes alone
-    await page.selectOption("#activity", "combat");
-    await page.selectOption("#target", "dragon");
-    await page.fill("#quantity", "1");
+    // And a task the player cannot do yet (too few leaves for 100 tonics) is explained in
+    // words, not codes alone
+    await page.selectOption("#activity", "craft");
+    await page.selectOption("#target", "healing_tonic");
+    await page.fill("#quantity", "100");
     await page.click("#enqueue-button");
     const error = page.locator("#error");
     await error.waitFor({ state: "visible", timeout: 15_000 });
     const text = await error.innerText();
-    assert.match(text, /dragon|Dragon|level/i, text);
+    assert.match(text, /needs 200 guam/i, text);
     assert.doesNotMatch(text, /[{}]/, "no raw JSON in the error");
     await page.screenshot({ path: join(shots, "console-error.png"), fullPage: true });
 
     // And a long task can be cancelled from the queue
+    await page.selectOption("#activity", "combat");
     await page.selectOption("#target", "chicken");
     await page.fill("#quantity", "20");
     await page.click("#enqueue-button");

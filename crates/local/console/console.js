@@ -6,6 +6,7 @@
 const $ = (id) => document.getElementById(id);
 const state = {
   ws: null,
+  online: false,
   catalog: null,
   player: null,
   queue: [],
@@ -54,9 +55,10 @@ function setStatus(text, online) {
   const status = $("status");
   status.textContent = text;
   status.className = "status " + (online ? "online" : "offline");
+  state.online = online;
   $("connect-button").disabled = online;
   $("disconnect-button").disabled = !online;
-  $("enqueue-button").disabled = !online || !state.catalog;
+  updateQueueButton();
 }
 
 function send(message) {
@@ -210,6 +212,51 @@ function addToFeed(message) {
 
 // ---- the task form ---------------------------------------------------------------------------
 
+// Why the player cannot start this yet ("needs harvesting level 15"), or "" when they can: the
+// level and station checks the server makes when a task starts (crates/core/src/validate.rs),
+// on the levels and stations of the last snapshot. Tools, materials and durability change
+// with every task, so the server alone judges them.
+function lockReason(kind, id) {
+  const c = state.catalog;
+  const p = state.player;
+  if (!c || !p) return "";
+  const needs = (track, required) => {
+    const have = track === "character" ? p.character.level : p.skills[track]?.level ?? 1;
+    return have < required ? `needs ${track} level ${required}` : "";
+  };
+  switch (kind) {
+    case "location": return needs("character", c.locations[id].level);
+    case "harvest": return needs("harvesting", c.resources[id].level);
+    case "craft": {
+      const r = c.recipes[id];
+      const station = r.station && !p.stations.includes(r.station) ? `needs the ${c.stations[r.station]?.name || r.station}` : "";
+      return needs("crafting", r.level) || station;
+    }
+    case "combat": return needs("combat", c.enemies[id].level - c.rules.combat.max_level_gap);
+  }
+  return "";
+}
+
+// Fills a select with [id, label, level] entries, lowest level first; what the player cannot
+// start yet is disabled and says what it needs. Keeps the current choice while it stays open
+// to them, else picks the first they can start, so the defaults always run for a new player.
+function setOptions(select, kind, entries) {
+  const previous = select.value;
+  select.replaceChildren();
+  entries.sort((a, b) => a[2] - b[2] || a[1].localeCompare(b[1]));
+  for (const [id, label] of entries) {
+    const locked = lockReason(kind, id);
+    const option = document.createElement("option");
+    option.value = id;
+    option.textContent = locked ? `${label} — locked: ${locked}` : label;
+    option.disabled = Boolean(locked);
+    select.appendChild(option);
+  }
+  const open = [...select.options].filter((o) => !o.disabled);
+  const keep = open.find((o) => o.value === previous);
+  if (keep || open[0]) select.value = (keep || open[0]).value;
+}
+
 function fillTargets() {
   const c = state.catalog;
   if (!c) return;
@@ -217,23 +264,33 @@ function fillTargets() {
   const target = $("target");
   const location = $("location");
   $("location-field").hidden = activity !== "harvest";
-  const options = (entries) => entries.map(([id, label]) => `<option value="${id}">${label}</option>`).join("");
   if (activity === "harvest") {
-    const current = location.value;
-    location.innerHTML = options(Object.entries(c.locations).map(([id, l]) => [id, `${l.name} (level ${l.level})`]));
-    if (current && c.locations[current]) location.value = current;
+    setOptions(location, "location", Object.entries(c.locations).map(([id, l]) => [id, `${l.name} (level ${l.level})`, l.level]));
     const here = c.locations[location.value];
-    target.innerHTML = options(Object.keys(here.resources).map((id) => [id, `${itemName(c.resources[id].item)} (level ${c.resources[id].level}, ${c.resources[id].tool})`]));
+    setOptions(target, "harvest", Object.keys(here ? here.resources : {}).map((id) => {
+      const r = c.resources[id];
+      return [id, `${itemName(r.item)} (level ${r.level}, ${r.tool})`, r.level];
+    }));
   } else if (activity === "craft") {
-    target.innerHTML = options(Object.entries(c.recipes).map(([id, r]) => [id, `${itemName(r.output)} (level ${r.level}${r.station ? ", " + r.station : ""})`]));
+    setOptions(target, "craft", Object.entries(c.recipes).map(([id, r]) => [id, `${itemName(r.output)} (level ${r.level}${r.station ? ", " + r.station : ""})`, r.level]));
   } else {
-    target.innerHTML = options(Object.entries(c.enemies).map(([id, e]) => [id, `${e.name} (level ${e.level}, ${e.rarity})`]));
+    setOptions(target, "combat", Object.entries(c.enemies).map(([id, e]) => [id, `${e.name} (level ${e.level}, ${e.rarity})`, e.level]));
   }
   describeTarget();
+  updateQueueButton();
+}
+
+// Queue is offered only for a task the player can start (as far as the form can tell).
+function updateQueueButton() {
+  const chosen = (id) => $(id).selectedOptions[0];
+  const locked = !chosen("target") || chosen("target").disabled ||
+    ($("activity").value === "harvest" && (!chosen("location") || chosen("location").disabled));
+  $("enqueue-button").disabled = !state.online || !state.catalog || locked;
 }
 
 function describeTarget() {
   const c = state.catalog;
+  if (!c) return;
   const id = $("target").value;
   let text = "";
   if ($("activity").value === "craft" && c.recipes[id]) {
@@ -250,7 +307,10 @@ function describeTarget() {
 
 $("activity").onchange = fillTargets;
 $("location").onchange = fillTargets;
-$("target").onchange = describeTarget;
+$("target").onchange = () => {
+  describeTarget();
+  updateQueueButton();
+};
 
 $("task-form").onsubmit = (event) => {
   event.preventDefault();
@@ -291,6 +351,7 @@ function handle(message) {
       state.queue = message.queue;
       renderPlayer();
       renderQueue();
+      fillTargets(); // levels and stations decide what is unlocked
       break;
     case "queue_updated":
       state.queue = message.queue;

@@ -5,6 +5,10 @@
 //! status with a JSON body), every frame becomes a message event routed on its `action`, and
 //! the close becomes `$disconnect`. Nothing is written to a socket except through
 //! `POST /@connections/{id}`, which the services reach with the real SDK client.
+//!
+//! API Gateway's limits and answers are kept where a client or the services could tell the
+//! difference: frames and messages over its quotas close the socket with 1009, and a connection
+//! is Gone to the `@connections` API until its handshake is done.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,26 +29,56 @@ use idle_app::Services;
 use idle_core::model::Millis;
 use serde_json::json;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite;
 
 use crate::events::{self, ConnectionContext};
 
-/// API Gateway's largest frame and `PostToConnection` payload (128 KiB).
-pub const MAX_FRAME_BYTES: usize = 128 * 1024;
+// API Gateway's quotas for WebSocket APIs, from "Quotas for configuring and running a WebSocket
+// API in API Gateway" (Amazon API Gateway Developer Guide,
+// https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-execution-service-websocket-limits-table.html):
+// "WebSocket frame size 32 KB" and "Message payload size 128 KB", neither adjustable; a message
+// over 32 KB must come in frames of 32 KB or less, and a larger frame or message closes the
+// connection with code 1009.
+
+/// API Gateway's largest incoming WebSocket frame, in bytes (32 KB): a longer message must
+/// come in several frames.
+pub const MAX_FRAME_BYTES: usize = 32 * 1024;
+
+/// API Gateway's largest incoming WebSocket message, in bytes, over all its frames (128 KB).
+pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+
+/// API Gateway's largest `PostToConnection` payload, in bytes (its message payload size, 128 KB).
+pub const MAX_POST_BYTES: usize = 128 * 1024;
+
+/// How long a socket's writer may take to send what is queued (a close frame above all) once
+/// the connection is over, in case the client stopped reading.
+const FLUSH_ON_CLOSE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The longest close reason a close frame holds, in bytes (RFC 6455: 125 bytes of payload, 2
+/// of them the code).
+const MAX_CLOSE_REASON_BYTES: usize = 123;
 
 /// What the gateway asks a socket's writer to do.
 #[derive(Debug)]
 enum Outbound {
     Text(String),
     Binary(Vec<u8>),
-    Close,
+    /// Send this close frame and stop writing.
+    Close {
+        code: u16,
+        reason: String,
+    },
 }
 
-/// One open connection.
+/// One connection, from the start of its `$connect` to its close.
 #[derive(Debug)]
 struct Link {
     tx: mpsc::UnboundedSender<Outbound>,
     ctx: ConnectionContext,
     last_active_at: Millis,
+    /// False until `$connect` has returned 200 and the socket is upgraded: until then API
+    /// Gateway answers posts and GetConnection for the id with 410, as for an unknown id.
+    open: bool,
 }
 
 /// The gateway's state: the services it calls and the open connections.
@@ -76,15 +110,24 @@ impl Gateway {
         self.services.clock.now()
     }
 
-    /// How many sockets are open.
+    /// How many sockets are open (upgraded and not yet closed).
     pub fn open_connections(&self) -> usize {
-        self.links().len()
+        self.links().values().filter(|link| link.open).count()
     }
 
+    /// Sends to an open connection; false if there is none (unknown, closed, or still in its
+    /// handshake).
     fn send(&self, connection_id: &str, out: Outbound) -> bool {
         self.links()
             .get(connection_id)
-            .is_some_and(|link| link.tx.send(out).is_ok())
+            .is_some_and(|link| link.open && link.tx.send(out).is_ok())
+    }
+
+    /// The socket is upgraded: the `@connections` API may reach it from now on.
+    fn open(&self, connection_id: &str) {
+        if let Some(link) = self.links().get_mut(connection_id) {
+            link.open = true;
+        }
     }
 
     fn touch(&self, connection_id: &str) {
@@ -94,11 +137,12 @@ impl Gateway {
         }
     }
 
-    /// Forgets a connection and asks its writer to close the socket; false if unknown.
-    fn close(&self, connection_id: &str) -> bool {
+    /// Forgets a connection and asks its writer to close the socket with `code` and `reason`;
+    /// false if unknown.
+    fn close(&self, connection_id: &str, code: u16, reason: &str) -> bool {
         match self.links().remove(connection_id) {
             Some(link) => {
-                let _ = link.tx.send(Outbound::Close);
+                let _ = link.tx.send(close_frame(code, reason));
                 true
             }
             None => false,
@@ -108,8 +152,48 @@ impl Gateway {
     /// Closes every socket (shutdown).
     pub fn close_all(&self) {
         for (_, link) in self.links().drain() {
-            let _ = link.tx.send(Outbound::Close);
+            let _ = link.tx.send(close_frame(1000, CLOSED_BY_SERVER));
         }
+    }
+}
+
+const CLOSED_BY_SERVER: &str = "closed by the server";
+
+fn close_frame(code: u16, reason: &str) -> Outbound {
+    let mut end = reason.len().min(MAX_CLOSE_REASON_BYTES);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    Outbound::Close {
+        code,
+        reason: reason[..end].to_owned(),
+    }
+}
+
+/// The close code and reason that answer a frame the gateway refuses, or `None` when the
+/// connection is lost rather than refused (nothing can reach the client any more).
+///
+/// Oversized frames and messages get API Gateway's 1009; invalid UTF-8 and protocol violations
+/// get RFC 6455's 1007 and 1002.
+fn refusal(error: &tungstenite::Error) -> Option<(u16, String)> {
+    use tungstenite::error::{CapacityError, ProtocolError};
+    match error {
+        tungstenite::Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
+            let what = if *max_size == MAX_FRAME_BYTES {
+                "frame"
+            } else {
+                "message"
+            };
+            Some((
+                1009,
+                format!("{what} of {size} bytes is over the limit of {max_size} bytes"),
+            ))
+        }
+        tungstenite::Error::Capacity(other) => Some((1009, other.to_string())),
+        tungstenite::Error::Utf8(_) => Some((1007, "a text frame that is not UTF-8".to_owned())),
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        tungstenite::Error::Protocol(violation) => Some((1002, violation.to_string())),
+        _ => None,
     }
 }
 
@@ -170,8 +254,10 @@ async fn connect(
         source_ip: peer.ip().to_string(),
         user_agent: header(header::USER_AGENT),
     };
-    // Registered before `$connect` runs: a notification posted between a 200 and the upgrade
-    // waits in the channel instead of being lost as Gone.
+    // Known before `$connect` runs, so a DeleteConnection during it still closes the socket
+    // once upgraded; but not open: posts and GetConnection are Gone until the upgrade, as on
+    // API Gateway, where the services see the stored connection before the client can be
+    // reached.
     let (tx, rx) = mpsc::unbounded_channel();
     gw.links().insert(
         ctx.connection_id.clone(),
@@ -179,6 +265,7 @@ async fn connect(
             tx,
             ctx: ctx.clone(),
             last_active_at: now,
+            open: false,
         },
     );
     let response =
@@ -199,7 +286,7 @@ async fn connect(
     tracing::info!(connection_id = %ctx.connection_id, "connected");
     let failed = (gw.clone(), ctx.clone());
     upgrade
-        .max_message_size(MAX_FRAME_BYTES)
+        .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_failed_upgrade(move |error| {
             let (gw, ctx) = failed;
@@ -215,17 +302,18 @@ async fn run_socket(
     socket: WebSocket,
     mut rx: mpsc::UnboundedReceiver<Outbound>,
 ) {
+    gw.open(&ctx.connection_id);
     let (mut sink, mut stream) = socket.split();
     let mut writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
             let frame = match out {
                 Outbound::Text(text) => Message::Text(text.into()),
                 Outbound::Binary(bytes) => Message::Binary(bytes.into()),
-                Outbound::Close => {
+                Outbound::Close { code, reason } => {
                     let _ = sink
                         .send(Message::Close(Some(CloseFrame {
-                            code: 1000,
-                            reason: "closed by the server".into(),
+                            code,
+                            reason: reason.into(),
                         })))
                         .await;
                     break;
@@ -236,6 +324,7 @@ async fn run_socket(
             }
         }
     });
+    let mut writer_done = false;
     let mut close = (1006u16, String::from("Connection closed abnormally"));
     loop {
         let frame = tokio::select! {
@@ -244,7 +333,8 @@ async fn run_socket(
             // failed write: the connection is over without waiting for the client's answer,
             // as API Gateway's $disconnect follows a DeleteConnection at once.
             _ = &mut writer => {
-                close = (1000, "closed by the server".to_owned());
+                writer_done = true;
+                close = (1000, CLOSED_BY_SERVER.to_owned());
                 break;
             }
         };
@@ -264,7 +354,21 @@ async fn run_socket(
                 continue;
             }
             Err(error) => {
-                tracing::debug!(connection_id = %ctx.connection_id, %error, "socket error");
+                // A refused frame is answered with a close frame that says why; dropping the
+                // socket instead leaves the client with 1006 and no reason.
+                let refused = std::error::Error::source(&error)
+                    .and_then(|e| e.downcast_ref::<tungstenite::Error>())
+                    .and_then(refusal);
+                match refused {
+                    Some((code, reason)) => {
+                        tracing::info!(connection_id = %ctx.connection_id, code, %reason, "frame refused; closing");
+                        gw.close(&ctx.connection_id, code, &reason);
+                        close = (code, reason);
+                    }
+                    None => {
+                        tracing::debug!(connection_id = %ctx.connection_id, %error, "socket error")
+                    }
+                }
                 break;
             }
         };
@@ -273,8 +377,15 @@ async fn run_socket(
         // One frame at a time per connection, so a client's messages are handled in order.
         handlers::ws_message(&gw.services, event).await;
     }
+    // Forgetting the link drops the writer's sender: it ends once what is queued is written.
     gw.links().remove(&ctx.connection_id);
-    writer.abort();
+    if !writer_done
+        && tokio::time::timeout(FLUSH_ON_CLOSE, &mut writer)
+            .await
+            .is_err()
+    {
+        writer.abort();
+    }
     disconnect(&gw, &ctx, close.0, &close.1).await;
 }
 
@@ -297,13 +408,14 @@ fn gone() -> Response {
         .into_response()
 }
 
-/// `POST /@connections/{id}`: the body goes to the socket as one frame (text when it is UTF-8).
+/// `POST /@connections/{id}`: the body goes to the socket as one frame (text when it is UTF-8);
+/// 410 unless the connection is open.
 async fn post_to_connection(
     State(gw): State<Shared>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if body.len() > MAX_FRAME_BYTES {
+    if body.len() > MAX_POST_BYTES {
         return (
             StatusCode::PAYLOAD_TOO_LARGE,
             [(
@@ -331,10 +443,11 @@ fn rfc3339(at: Millis) -> String {
         .unwrap_or_default()
 }
 
-/// `GET /@connections/{id}`: API Gateway's `GetConnection` reply.
+/// `GET /@connections/{id}`: API Gateway's `GetConnection` reply; 410 unless the connection is
+/// open.
 async fn get_connection(State(gw): State<Shared>, Path(id): Path<String>) -> Response {
     let links = gw.links();
-    let Some(link) = links.get(&id) else {
+    let Some(link) = links.get(&id).filter(|link| link.open) else {
         drop(links);
         return gone();
     };
@@ -354,9 +467,54 @@ async fn get_connection(State(gw): State<Shared>, Path(id): Path<String>) -> Res
 
 /// `DELETE /@connections/{id}`: closes the socket (`$disconnect` follows when it is closed).
 async fn delete_connection(State(gw): State<Shared>, Path(id): Path<String>) -> Response {
-    if gw.close(&id) {
+    if gw.close(&id, 1000, CLOSED_BY_SERVER) {
         StatusCode::NO_CONTENT.into_response()
     } else {
         gone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tungstenite::error::{CapacityError, ProtocolError};
+
+    fn too_long(size: usize, max_size: usize) -> tungstenite::Error {
+        tungstenite::Error::Capacity(CapacityError::MessageTooLong { size, max_size })
+    }
+
+    #[test]
+    fn oversized_frames_and_messages_are_refused_with_1009_naming_which_limit() {
+        let (code, reason) = refusal(&too_long(33 * 1024, MAX_FRAME_BYTES)).unwrap();
+        assert_eq!(code, 1009);
+        assert_eq!(
+            reason,
+            "frame of 33792 bytes is over the limit of 32768 bytes"
+        );
+        let (code, reason) = refusal(&too_long(150_000, MAX_MESSAGE_BYTES)).unwrap();
+        assert_eq!(code, 1009);
+        assert!(reason.starts_with("message of 150000 bytes"), "{reason}");
+    }
+
+    #[test]
+    fn bad_text_and_protocol_violations_are_refused_and_a_lost_connection_is_not() {
+        let utf8 = tungstenite::Error::Utf8("invalid".into());
+        assert_eq!(refusal(&utf8).map(|r| r.0), Some(1007));
+        let masked = tungstenite::Error::Protocol(ProtocolError::UnmaskedFrameFromClient);
+        assert_eq!(refusal(&masked).map(|r| r.0), Some(1002));
+        let reset = tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake);
+        assert_eq!(refusal(&reset), None);
+        let io = tungstenite::Error::Io(std::io::ErrorKind::ConnectionReset.into());
+        assert_eq!(refusal(&io), None);
+    }
+
+    #[test]
+    fn a_close_reason_is_cut_to_what_a_close_frame_holds_on_a_character_boundary() {
+        let Outbound::Close { code, reason } = close_frame(1009, &"é".repeat(100)) else {
+            panic!("not a close");
+        };
+        assert_eq!(code, 1009);
+        assert_eq!(reason.len(), 122, "61 two-byte characters fit in 123 bytes");
+        assert!(reason.chars().all(|c| c == 'é'));
     }
 }

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_apigatewaymanagement::config::Credentials;
+use axum::serve::{ListenerExt, TapIo};
 use idle_app::memory::MemoryStore;
 use idle_app::ports::SystemClock;
 use idle_app::{AppConfig, Services};
 use idle_aws::ApiGatewayNotifier;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -81,6 +83,21 @@ impl Running {
     }
 }
 
+/// `listener`, setting `TCP_NODELAY` on every socket it accepts.
+///
+/// Replies and notifications are small frames, often written back to back; with Nagle's
+/// algorithm on, the second waits for the client's (delayed) acknowledgement of the first,
+/// about 40 ms on Linux.
+pub fn without_nagle(listener: TcpListener) -> TapIo<TcpListener, fn(&mut TcpStream)> {
+    listener.tap_io(set_nodelay as fn(&mut TcpStream))
+}
+
+fn set_nodelay(socket: &mut TcpStream) {
+    if let Err(error) = socket.set_nodelay(true) {
+        tracing::warn!(%error, "could not set TCP_NODELAY on an accepted socket");
+    }
+}
+
 /// The SDK settings of the notifier: a region and static dummy credentials (nothing is signed
 /// for AWS; the endpoint is this process).
 async fn sdk_config() -> aws_config::SdkConfig {
@@ -122,7 +139,7 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
     };
     store.enable_change_feed();
 
-    let listener = tokio::net::TcpListener::bind(options.listen)
+    let listener = TcpListener::bind(options.listen)
         .await
         .map_err(|source| LocalError::Bind {
             addr: options.listen,
@@ -152,7 +169,7 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
     let mut server_signal = signal.clone();
     let server = tokio::spawn(async move {
         axum::serve(
-            listener,
+            without_nagle(listener),
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
@@ -216,5 +233,26 @@ async fn persist(data: DataDir, store: Arc<MemoryStore>, mut shutdown: watch::Re
         if stopping {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::serve::Listener;
+
+    #[tokio::test]
+    async fn accepted_sockets_do_not_wait_for_nagle() {
+        // Given a listener as the runtime serves it
+        let bound = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = bound.local_addr().unwrap();
+        let mut listener = without_nagle(bound);
+
+        // When a client connects
+        let (client, (accepted, _)) = tokio::join!(TcpStream::connect(addr), listener.accept());
+
+        // Then the server's side sends small frames at once, though a socket's default is Nagle
+        assert!(accepted.nodelay().unwrap());
+        assert!(!client.unwrap().nodelay().unwrap());
     }
 }

@@ -10,9 +10,9 @@ use tokio::sync::watch;
 
 use crate::events::schedule_event;
 
-/// Runs `handlers::task_tick` every `every` until `shutdown` turns true.
+/// Runs `handlers::task_tick` at once and then every `every` until `shutdown` turns true.
 pub async fn ticker(services: Arc<Services>, every: Duration, shutdown: watch::Receiver<bool>) {
-    repeat(every, shutdown, || {
+    repeat(Duration::ZERO, every, shutdown, || {
         let services = services.clone();
         async move {
             let event = schedule_event("task-ticker", services.clock.now());
@@ -27,9 +27,12 @@ pub async fn ticker(services: Arc<Services>, every: Duration, shutdown: watch::R
     .await;
 }
 
-/// Runs `handlers::connection_clean` every `every` until `shutdown` turns true.
+/// Runs `handlers::connection_clean` every `every`, the first time `every` after the start,
+/// until `shutdown` turns true.
 pub async fn cleaner(services: Arc<Services>, every: Duration, shutdown: watch::Receiver<bool>) {
-    repeat(every, shutdown, || {
+    // Connections do not survive a restart: a sweep at the start could only meet clients in
+    // their first handshake, whose connections GetConnection answers Gone until it is done.
+    repeat(every, every, shutdown, || {
         let services = services.clone();
         async move {
             let event = schedule_event("connection-cleaner", services.clock.now());
@@ -44,12 +47,17 @@ pub async fn cleaner(services: Arc<Services>, every: Duration, shutdown: watch::
     .await;
 }
 
-async fn repeat<F, Fut>(every: Duration, mut shutdown: watch::Receiver<bool>, mut run: F)
-where
+/// Runs `run` after `first` and then every `every`.
+async fn repeat<F, Fut>(
+    first: Duration,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    mut run: F,
+) where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let mut interval = tokio::time::interval(every);
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + first, every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

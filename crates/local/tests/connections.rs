@@ -1,13 +1,25 @@
 //! The `@connections` API of the local gateway, through the real `aws-sdk-apigatewaymanagement`
 //! client the services use: post reaches the socket, GetConnection parses, delete closes the
-//! socket and then everything is Gone. The runtime runs in-process here.
+//! socket and then everything is Gone; a connection whose `$connect` is still running is Gone
+//! too, as on API Gateway. The runtime runs in-process here.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_apigatewaymanagement::config::Credentials;
+use futures_util::{SinkExt, StreamExt};
 use idle_app::auth::{mint, DEV_TOKEN_SECRET};
-use idle_app::ports::PostError;
+use idle_app::memory::MemoryStore;
+use idle_app::ports::{
+    Connection, ConnectionStore, Notifier, Page, PostError, StoreError, SystemClock,
+};
+use idle_app::Services;
+use idle_aws::ApiGatewayNotifier;
+use idle_local::gateway::{self, Gateway};
 use idle_local::{app_config, start, Options};
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -112,4 +124,126 @@ async fn a_public_address_is_refused() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("not a loopback address"), "{err}");
+}
+
+/// The memory store's connections, except that storing one holds `$connect` until the test
+/// lets it go: the connection is stored, so the services can find it and post to it, while
+/// the client's handshake is still under way.
+struct HeldConnect {
+    store: Arc<MemoryStore>,
+    held: mpsc::UnboundedSender<(String, oneshot::Sender<()>)>,
+}
+
+#[async_trait::async_trait]
+impl ConnectionStore for HeldConnect {
+    async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        self.store.put_connection(connection).await?;
+        let (release, released) = oneshot::channel();
+        let _ = self.held.send((connection.connection_id.clone(), release));
+        let _ = released.await;
+        Ok(())
+    }
+    async fn get_connection(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+        self.store.get_connection(connection_id).await
+    }
+    async fn delete_connection(&self, connection_id: &str) -> Result<(), StoreError> {
+        self.store.delete_connection(connection_id).await
+    }
+    async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
+        self.store.player_connections(player_id).await
+    }
+    async fn scan_connections(
+        &self,
+        cursor: Option<String>,
+    ) -> Result<Page<Connection>, StoreError> {
+        self.store.scan_connections(cursor).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_is_gone_to_posts_and_get_until_its_connect_has_returned() {
+    // Given a gateway whose $connect stops once the connection is stored
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = app_config(|_| None).unwrap();
+    let store = Arc::new(MemoryStore::new(config.wake_shards));
+    let (held, mut connects) = mpsc::unbounded_channel();
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("local"))
+        .credentials_provider(Credentials::new("key", "secret", None, None, "test"))
+        .load()
+        .await;
+    let notifier = Arc::new(ApiGatewayNotifier::new(&sdk, &format!("http://{addr}")));
+    let services = Arc::new(Services::new(
+        config,
+        store.clone(),
+        Arc::new(HeldConnect {
+            store: store.clone(),
+            held,
+        }),
+        store.clone(),
+        notifier.clone(),
+        Arc::new(SystemClock),
+    ));
+    let app = gateway::routes(Arc::new(Gateway::new(services.clone())));
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    let token = mint(
+        DEV_TOKEN_SECRET.as_bytes(),
+        "handshake-player",
+        Duration::from_secs(600),
+        false,
+        services.clock.now(),
+    )
+    .unwrap();
+    let client = tokio::spawn(tokio_tungstenite::connect_async(format!(
+        "ws://{addr}/ws?token={token}"
+    )));
+    let (id, release) = tokio::time::timeout(WAIT, connects.recv())
+        .await
+        .expect("$connect never stored the connection")
+        .unwrap();
+
+    // When the services post to it and ask for it while $connect runs
+    // Then the gateway answers Gone, as API Gateway does before the handshake is done
+    assert_eq!(
+        notifier.post(&id, br#"{"type":"early"}"#).await,
+        Err(PostError::Gone)
+    );
+    assert_eq!(notifier.connection_info(&id).await, Err(PostError::Gone));
+
+    // When $connect returns and the socket is upgraded
+    release.send(()).unwrap();
+    let (mut socket, _) = tokio::time::timeout(WAIT, client)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("the handshake completes");
+    // Then replies reach it (the pong goes through @connections), the early post never does
+    socket
+        .send(Message::Text(r#"{"action":"ping"}"#.into()))
+        .await
+        .unwrap();
+    let frame = tokio::time::timeout(WAIT, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let text = frame.to_text().unwrap();
+    assert!(text.contains(r#""type":"pong""#), "{text}");
+    // and posts and GetConnection find it
+    notifier.post(&id, b"hello").await.unwrap();
+    let frame = tokio::time::timeout(WAIT, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(frame, Message::Text("hello".into()));
+    notifier.connection_info(&id).await.unwrap();
+    server.abort();
 }

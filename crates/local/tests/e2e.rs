@@ -12,6 +12,8 @@ use futures_util::{SinkExt, StreamExt};
 use idle_app::auth::{mint, DEV_TOKEN_SECRET};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -421,6 +423,101 @@ async fn bad_missing_and_expired_tokens_are_refused_on_the_upgrade() {
     assert_eq!(next(&mut socket).await["code"], "invalid_request");
     send(&mut socket, json!({"action": "ping"})).await;
     assert_eq!(next(&mut socket).await["type"], "pong");
+}
+
+/// Sends `text` as one message in frames of at most `frame_bytes` bytes.
+async fn send_in_frames(socket: &mut Socket, text: &str, frame_bytes: usize) {
+    let chunks: Vec<&[u8]> = text.as_bytes().chunks(frame_bytes).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let opcode = if i == 0 { Data::Text } else { Data::Continue };
+        let last = i + 1 == chunks.len();
+        let frame = Frame::message(chunk.to_vec(), OpCode::Data(opcode), last);
+        socket
+            .send(Message::Frame(frame))
+            .await
+            .expect("send a frame");
+    }
+}
+
+/// The server's close frame (code, reason), reading past any other message first.
+async fn close_frame(socket: &mut Socket) -> (u16, String) {
+    loop {
+        let frame = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("no close frame in time");
+        match frame {
+            Some(Ok(Message::Close(Some(close)))) => {
+                return (close.code.into(), close.reason.to_string())
+            }
+            Some(Ok(Message::Close(None))) => panic!("a close frame without a code"),
+            Some(Ok(_)) => continue,
+            Some(Err(error)) => panic!("the socket failed without a close frame: {error}"),
+            None => panic!("the socket ended without a close frame"),
+        }
+    }
+}
+
+/// The message is past the gateway: the handler answered it (too large for the protocol's own
+/// limit) and the socket still works.
+async fn assert_answered(socket: &mut Socket) {
+    let reply = next(socket).await;
+    assert_eq!(reply["code"], "message_too_large", "{reply}");
+    send(socket, json!({"action": "ping"})).await;
+    let pong = next(socket).await;
+    assert_eq!(pong["type"], "pong", "{pong}");
+}
+
+// API Gateway's WebSocket quotas: frames up to 32 KB, messages up to 128 KB; beyond, the
+// connection is closed with 1009.
+
+#[tokio::test]
+async fn a_frame_over_32_kb_is_refused_with_1009_and_a_frame_under_it_is_answered() {
+    let server = Server::start(None);
+
+    // Given a connected player, when they send a frame just under 32 KB, then it is handled
+    let mut socket = server.connect("e2e-frame-size").await;
+    socket
+        .send(Message::Text("x".repeat(32_000).into()))
+        .await
+        .unwrap();
+    assert_answered(&mut socket).await;
+
+    // When they send a 33 KB frame, then the gateway closes the socket with 1009 and a reason
+    socket
+        .send(Message::Text("x".repeat(33 * 1024).into()))
+        .await
+        .unwrap();
+    let (code, reason) = close_frame(&mut socket).await;
+    assert_eq!(code, 1009, "{reason}");
+    assert!(reason.contains("frame"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_message_over_128_kb_in_small_frames_is_refused_with_1009_and_one_under_is_answered() {
+    let server = Server::start(None);
+
+    // Given a connected player, when they send 120,000 bytes in frames of 30,000, then the
+    // message is handled
+    let mut socket = server.connect("e2e-message-size").await;
+    send_in_frames(&mut socket, &"x".repeat(120_000), 30_000).await;
+    assert_answered(&mut socket).await;
+
+    // When they send 150,000 bytes in frames of 30,000, then the gateway closes with 1009
+    send_in_frames(&mut socket, &"x".repeat(150_000), 30_000).await;
+    let (code, reason) = close_frame(&mut socket).await;
+    assert_eq!(code, 1009, "{reason}");
+    assert!(reason.contains("message"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_is_refused_with_1007() {
+    let server = Server::start(None);
+    let mut socket = server.connect("e2e-not-utf8").await;
+    let frame = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+    socket.send(Message::Frame(frame)).await.unwrap();
+    let (code, reason) = close_frame(&mut socket).await;
+    assert_eq!(code, 1007, "{reason}");
+    assert!(!reason.is_empty());
 }
 
 fn temp_dir(name: &str) -> PathBuf {
