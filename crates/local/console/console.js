@@ -12,7 +12,8 @@ const state = {
   queue: [],
   serverOffset: 0, // server time − local time, from the `at` of every message
   requestCounter: 0,
-  lastSeq: 0, // highest notification seq shown: the inbox may send one again after a failed sync
+  lastSeq: 0, // highest notification seq shown: notifications come at least once, in order
+  resyncing: false, // a sync asked for after a gap is on its way
   progress: {}, // task_id → {done, total} from task_progress
 };
 
@@ -38,6 +39,9 @@ function explain(message) {
       return `Your queue is full: wait for a task to finish or cancel one. (${message.message})`;
     case "not_found":
       return `That task is no longer in your queue: it may have just finished. (${message.message})`;
+    case "not_connected":
+    case "token_expired":
+      return `Signed out: ${sentence(message.message)} Press Connect to sign in again.`;
     case "forbidden":
       return `Not allowed: ${message.message}`;
     default:
@@ -333,10 +337,28 @@ $("task-form").onsubmit = (event) => {
 
 // ---- the connection --------------------------------------------------------------------------
 
+// The durable notifications: numbered by `seq` per player, delivered at least once and in
+// order, kept for `sync` (docs/protocol.md). Everything else is a reply or ephemeral progress.
+const DURABLE = new Set(["queue_updated", "task_started", "task_completed", "task_failed", "task_cancelled"]);
+
+// Asks for what came after the last notification shown.
+function sync() {
+  send({ action: "sync", after_seq: state.lastSeq });
+}
+
 function handle(message) {
   if (typeof message.at === "number") state.serverOffset = message.at - Date.now();
-  if (typeof message.seq === "number") {
-    if (message.seq <= state.lastSeq) return; // already shown
+  if (DURABLE.has(message.type)) {
+    if (message.seq <= state.lastSeq) return; // a repeat: already shown
+    if (message.seq > state.lastSeq + 1) {
+      // A gap: something in between has not arrived. Ask for it instead of skipping it; this
+      // one comes again with the sync's notifications.
+      if (!state.resyncing) {
+        state.resyncing = true;
+        sync();
+      }
+      return;
+    }
     state.lastSeq = message.seq;
   }
   addToFeed(message);
@@ -347,6 +369,12 @@ function handle(message) {
       setStatus("online", true);
       break;
     case "snapshot":
+      state.resyncing = false;
+      // Truncated: some notifications after ours are no longer kept; the snapshot is the
+      // truth, so carry on from the server's seq. Otherwise the kept ones follow this message.
+      if (message.truncated) state.lastSeq = message.seq;
+      // More kept than one page: the page follows this message; ask for the rest after it.
+      if (message.more) setTimeout(sync, 250);
       state.player = message.player;
       state.queue = message.queue;
       renderPlayer();
@@ -373,12 +401,12 @@ function handle(message) {
     case "task_failed":
       showError(`Task ${message.task_id} failed: ${sentence(message.message)}` +
         (message.retry_at ? " It will be tried again." : " It will not be retried."));
-      send({ action: "sync" });
+      sync();
       break;
     case "task_completed":
     case "task_cancelled":
       delete state.progress[message.task_id];
-      send({ action: "sync" }); // refresh inventory, levels and gear
+      sync(); // refresh inventory, levels and gear
       break;
     case "error": {
       const what = message.request_id ? "Could not queue the task: " : "";
@@ -396,7 +424,7 @@ async function connect(playerId) {
     state.ws = null;
     old.close(1000);
   }
-  Object.assign(state, { player: null, queue: [], lastSeq: 0, progress: {} });
+  Object.assign(state, { player: null, queue: [], lastSeq: 0, resyncing: false, progress: {} });
   $("feed").innerHTML = "";
   setStatus("connecting…", false);
   let token;
@@ -414,7 +442,7 @@ async function connect(playerId) {
   state.ws = ws;
   ws.onopen = () => {
     send({ action: "catalog" });
-    send({ action: "sync" });
+    sync();
   };
   ws.onmessage = (event) => {
     if (state.ws !== ws) return;
