@@ -149,6 +149,9 @@ impl ConnectionStore for HeldConnect {
     async fn delete_connection(&self, connection_id: &str) -> Result<(), StoreError> {
         self.store.delete_connection(connection_id).await
     }
+    async fn delete_connection_if(&self, connection: &Connection) -> Result<bool, StoreError> {
+        self.store.delete_connection_if(connection).await
+    }
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
         self.store.player_connections(player_id).await
     }
