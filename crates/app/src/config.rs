@@ -62,7 +62,8 @@ pub const TICKER_CONCURRENCY: Bounded = Bounded {
     max: 256,
 };
 /// Largest client message accepted, in bytes (default 8192). The top is API Gateway's
-/// WebSocket message payload quota, 128 KB ("Amazon API Gateway quotas for WebSocket APIs").
+/// WebSocket message payload size, 128 KB, sent as frames of at most 32 KB ("Quotas for
+/// configuring and running a WebSocket in API Gateway").
 pub const MAX_MESSAGE_BYTES: Bounded = Bounded {
     var: "MAX_MESSAGE_BYTES",
     min: 64,
@@ -181,9 +182,12 @@ pub struct AppConfig {
     /// What players may ask for (`MAX_QUEUE`, `MAX_QUANTITY`; the rest are the core's defaults).
     pub limits: Limits,
     pub retry: RetryPolicy,
-    /// A connection is dropped this long after it connected (API Gateway's own limit: 2 h).
+    /// A connection is dropped this long after it connected (`CONNECTION_TTL_SECS`). API Gateway
+    /// closes a WebSocket connection after 2 hours whatever it does ("Quotas for configuring and
+    /// running a WebSocket in API Gateway": connection duration).
     pub connection_ttl_ms: Millis,
-    /// A connection idle this long is dropped (API Gateway's idle timeout: 10 min).
+    /// A connection idle this long is dropped (`IDLE_TIMEOUT_SECS`). API Gateway closes one idle
+    /// for 10 minutes (the same quotas page: idle connection timeout).
     pub idle_timeout_ms: Millis,
     /// How long an undelivered notification waits in the inbox (`INBOX_TTL_SECS`).
     pub inbox_ttl_ms: Millis,

@@ -63,9 +63,10 @@ impl DynamoStore {
 
 #[async_trait]
 impl Inbox for DynamoStore {
-    /// `BatchWriteItem` puts, 25 per call, unprocessed ones retried. A put replaces the item
-    /// with the same key, so storing a (player, seq) twice keeps one; within one call the last
-    /// notification with a given `seq` wins (DynamoDB refuses duplicate keys in one batch).
+    /// `BatchWriteItem` puts, 25 per call (its limit), unprocessed ones retried. A put replaces
+    /// the item with the same key, so storing a (player, seq) twice keeps one; within one call
+    /// the last notification with a given `seq` wins (`BatchWriteItem` refuses two requests for
+    /// one key: DynamoDB API Reference, "BatchWriteItem").
     async fn store(
         &self,
         player_id: &str,
@@ -87,8 +88,9 @@ impl Inbox for DynamoStore {
     }
 
     /// A consistent `Query` of the player's items in ascending `seq`, leaving out those whose
-    /// `expires_at` (seconds) has passed at `now` (`expires_at * 1000 <= now`): TTL deletion
-    /// lags by up to two days.
+    /// `expires_at` (seconds) has passed at `now` (`expires_at * 1000 <= now`): TTL deletes
+    /// expired items in the background, typically within a few days of expiry, and until then
+    /// reads return them (DynamoDB Developer Guide, "Time to Live (TTL)").
     async fn pending(&self, player_id: &str, now: Millis) -> Result<Vec<Notification>, StoreError> {
         let table = &self.tables.notifications;
         let mut pending = Vec::new();
