@@ -12,8 +12,93 @@ use idle_core::catalog::Catalog;
 use idle_core::model::Millis;
 use idle_core::{Game, Limits, RetryPolicy};
 
-/// Shortest accepted secret, in bytes (HS256 keys shorter than the hash are weak).
+/// Shortest accepted secret, in bytes (HS256 keys shorter than the hash are weak). The
+/// template's `TokenSecret` and `SeedSecret` have this `MinLength` (a test checks it).
 pub const MIN_SECRET_BYTES: usize = 32;
+
+/// The environment variables holding secrets, and the functions that need each.
+pub const TOKEN_SECRET: &str = "TOKEN_SECRET";
+/// See [`TOKEN_SECRET`].
+pub const SEED_SECRET: &str = "SEED_SECRET";
+
+/// A whole-number setting: its environment variable and the range the functions accept.
+///
+/// The one place the bounds live: [`AppConfig::from_lookup`] enforces them, and a test checks
+/// that every `template.yaml` parameter feeding one has exactly this `MinValue` and `MaxValue`,
+/// so the stack refuses at deploy time what the functions would refuse at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounded {
+    /// The environment variable.
+    pub var: &'static str,
+    /// Smallest accepted value.
+    pub min: u64,
+    /// Largest accepted value.
+    pub max: u64,
+}
+
+/// Most tasks one player may have queued or running (default 10).
+pub const MAX_QUEUE: Bounded = Bounded {
+    var: "MAX_QUEUE",
+    min: 1,
+    max: 1000,
+};
+/// Largest quantity (actions) of one task (default 1000).
+pub const MAX_QUANTITY: Bounded = Bounded {
+    var: "MAX_QUANTITY",
+    min: 1,
+    max: 1_000_000,
+};
+/// Shards of the wake index (default 8).
+pub const WAKE_SHARDS: Bounded = Bounded {
+    var: "WAKE_SHARDS",
+    min: 1,
+    max: 1024,
+};
+/// Players (or connections) handled at once by the ticker, a stream batch and the cleaner
+/// (default 16).
+pub const TICKER_CONCURRENCY: Bounded = Bounded {
+    var: "TICKER_CONCURRENCY",
+    min: 1,
+    max: 256,
+};
+/// Largest client message accepted, in bytes (default 8192). The top is API Gateway's
+/// WebSocket message payload size, 128 KB, sent as frames of at most 32 KB ("Quotas for
+/// configuring and running a WebSocket in API Gateway").
+pub const MAX_MESSAGE_BYTES: Bounded = Bounded {
+    var: "MAX_MESSAGE_BYTES",
+    min: 64,
+    max: 128 * 1024,
+};
+/// How long an undelivered notification waits in the inbox, in seconds (default 7 days).
+pub const INBOX_TTL_SECS: Bounded = Bounded {
+    var: "INBOX_TTL_SECS",
+    min: 60,
+    max: 365 * 24 * 3600,
+};
+/// A connection is dropped this long after it connected, in seconds (default 7200).
+pub const CONNECTION_TTL_SECS: Bounded = Bounded {
+    var: "CONNECTION_TTL_SECS",
+    min: 60,
+    max: 24 * 3600,
+};
+/// A connection idle this long is dropped, in seconds (default 600).
+pub const IDLE_TIMEOUT_SECS: Bounded = Bounded {
+    var: "IDLE_TIMEOUT_SECS",
+    min: 10,
+    max: 24 * 3600,
+};
+
+/// Every whole-number setting [`AppConfig::from_lookup`] reads.
+pub const BOUNDED_SETTINGS: [Bounded; 8] = [
+    MAX_QUEUE,
+    MAX_QUANTITY,
+    WAKE_SHARDS,
+    TICKER_CONCURRENCY,
+    MAX_MESSAGE_BYTES,
+    INBOX_TTL_SECS,
+    CONNECTION_TTL_SECS,
+    IDLE_TIMEOUT_SECS,
+];
 
 /// A secret value. Its `Debug` and `Display` print `***`.
 #[derive(Clone, PartialEq, Eq)]
@@ -51,11 +136,13 @@ pub enum ConfigError {
     MissingSecret { name: &'static str },
     #[error("{name} is {len} bytes long; it must be at least {MIN_SECRET_BYTES} bytes")]
     WeakSecret { name: &'static str, len: usize },
-    #[error("{name} is `{value}`; it must be {expected}")]
+    #[error("{name} is `{value}`; it must be a whole number from {min} to {max}")]
     Invalid {
         name: &'static str,
+        /// The value as set (at most 40 characters of it).
         value: String,
-        expected: &'static str,
+        min: u64,
+        max: u64,
     },
 }
 
@@ -95,9 +182,12 @@ pub struct AppConfig {
     /// What players may ask for (`MAX_QUEUE`, `MAX_QUANTITY`; the rest are the core's defaults).
     pub limits: Limits,
     pub retry: RetryPolicy,
-    /// A connection is dropped this long after it connected (API Gateway's own limit: 2 h).
+    /// A connection is dropped this long after it connected (`CONNECTION_TTL_SECS`). API Gateway
+    /// closes a WebSocket connection after 2 hours whatever it does ("Quotas for configuring and
+    /// running a WebSocket in API Gateway": connection duration).
     pub connection_ttl_ms: Millis,
-    /// A connection idle this long is dropped (API Gateway's idle timeout: 10 min).
+    /// A connection idle this long is dropped (`IDLE_TIMEOUT_SECS`). API Gateway closes one idle
+    /// for 10 minutes (the same quotas page: idle connection timeout).
     pub idle_timeout_ms: Millis,
     /// How long an undelivered notification waits in the inbox (`INBOX_TTL_SECS`).
     pub inbox_ttl_ms: Millis,
@@ -145,40 +235,43 @@ impl AppConfig {
     /// Reads the settings through `lookup` (the environment, or a map in tests).
     ///
     /// Required: `TOKEN_SECRET` for `ws-connect`, `SEED_SECRET` for the functions that compute
-    /// outcomes. Optional, with defaults: `MAX_QUEUE` (10), `MAX_QUANTITY` (1000), `WAKE_SHARDS`
-    /// (8), `TICKER_CONCURRENCY` (16), `MAX_MESSAGE_BYTES` (8192), `INBOX_TTL_SECS` (7 days),
-    /// `CONNECTION_TTL_SECS` (7200), `IDLE_TIMEOUT_SECS` (600).
+    /// outcomes (each at least [`MIN_SECRET_BYTES`]). Optional, with defaults, each within its
+    /// [`Bounded`] range ([`BOUNDED_SETTINGS`]): `MAX_QUEUE` (10), `MAX_QUANTITY` (1000),
+    /// `WAKE_SHARDS` (8), `TICKER_CONCURRENCY` (16), `MAX_MESSAGE_BYTES` (8192), `INBOX_TTL_SECS`
+    /// (7 days), `CONNECTION_TTL_SECS` (7200), `IDLE_TIMEOUT_SECS` (600). A value out of its
+    /// range is an error naming the variable, the value and the range.
     pub fn from_lookup(
         function: Function,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<AppConfig, ConfigError> {
         let mut config = AppConfig {
-            token_secret: secret(&lookup, "TOKEN_SECRET", function.needs_token_secret())?,
-            seed_secret: secret(&lookup, "SEED_SECRET", function.needs_seed_secret())?,
+            token_secret: secret(&lookup, TOKEN_SECRET, function.needs_token_secret())?,
+            seed_secret: secret(&lookup, SEED_SECRET, function.needs_seed_secret())?,
             ..AppConfig::default()
         };
-        if let Some(v) = number(&lookup, "MAX_QUEUE", 1, 1000)? {
+        // The bounds fit every target type (at most 365 days of seconds), so the casts are exact.
+        if let Some(v) = number(&lookup, MAX_QUEUE)? {
             config.limits.max_queue = v as usize;
         }
-        if let Some(v) = number(&lookup, "MAX_QUANTITY", 1, 1_000_000)? {
+        if let Some(v) = number(&lookup, MAX_QUANTITY)? {
             config.limits.max_quantity = v as u32;
         }
-        if let Some(v) = number(&lookup, "WAKE_SHARDS", 1, 1024)? {
+        if let Some(v) = number(&lookup, WAKE_SHARDS)? {
             config.wake_shards = v as u32;
         }
-        if let Some(v) = number(&lookup, "TICKER_CONCURRENCY", 1, 256)? {
+        if let Some(v) = number(&lookup, TICKER_CONCURRENCY)? {
             config.ticker_concurrency = v as usize;
         }
-        if let Some(v) = number(&lookup, "MAX_MESSAGE_BYTES", 64, 128 * 1024)? {
+        if let Some(v) = number(&lookup, MAX_MESSAGE_BYTES)? {
             config.max_message_bytes = v as usize;
         }
-        if let Some(v) = number(&lookup, "INBOX_TTL_SECS", 60, 365 * 24 * 3600)? {
+        if let Some(v) = number(&lookup, INBOX_TTL_SECS)? {
             config.inbox_ttl_ms = v as Millis * 1000;
         }
-        if let Some(v) = number(&lookup, "CONNECTION_TTL_SECS", 60, 24 * 3600)? {
+        if let Some(v) = number(&lookup, CONNECTION_TTL_SECS)? {
             config.connection_ttl_ms = v as Millis * 1000;
         }
-        if let Some(v) = number(&lookup, "IDLE_TIMEOUT_SECS", 10, 24 * 3600)? {
+        if let Some(v) = number(&lookup, IDLE_TIMEOUT_SECS)? {
             config.idle_timeout_ms = v as Millis * 1000;
         }
         Ok(config)
@@ -218,11 +311,9 @@ fn secret(
 
 fn number(
     lookup: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    min: u64,
-    max: u64,
+    setting: Bounded,
 ) -> Result<Option<u64>, ConfigError> {
-    let Some(raw) = lookup(name) else {
+    let Some(raw) = lookup(setting.var) else {
         return Ok(None);
     };
     let trimmed = raw.trim();
@@ -230,11 +321,12 @@ fn number(
         return Ok(None);
     }
     match trimmed.parse::<u64>() {
-        Ok(v) if (min..=max).contains(&v) => Ok(Some(v)),
+        Ok(v) if (setting.min..=setting.max).contains(&v) => Ok(Some(v)),
         _ => Err(ConfigError::Invalid {
-            name,
+            name: setting.var,
             value: raw.chars().take(40).collect(),
-            expected: "a whole number in its allowed range (see AppConfig::from_lookup)",
+            min: setting.min,
+            max: setting.max,
         }),
     }
 }
@@ -321,6 +413,67 @@ mod tests {
             AppConfig::from_lookup(Function::WsDisconnect, lookup(&[("WAKE_SHARDS", "0")]))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_value_past_its_bound_is_refused_naming_the_variable_the_value_and_the_range() {
+        let err = AppConfig::from_lookup(
+            Function::WsMessage,
+            lookup(&[("SEED_SECRET", SEED), ("MAX_QUEUE", "1001")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Invalid {
+                name: "MAX_QUEUE",
+                value: "1001".into(),
+                min: 1,
+                max: 1000
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "MAX_QUEUE is `1001`; it must be a whole number from 1 to 1000"
+        );
+    }
+
+    #[test]
+    fn every_bounded_setting_accepts_its_bounds_and_refuses_one_past_them() {
+        for setting in BOUNDED_SETTINGS {
+            let read = |value: u64| {
+                let value = value.to_string();
+                AppConfig::from_lookup(
+                    Function::ConnectionCleaner,
+                    lookup(&[(setting.var, value.as_str())]),
+                )
+            };
+            assert!(read(setting.min).is_ok(), "{setting:?}");
+            assert!(read(setting.max).is_ok(), "{setting:?}");
+            let above = read(setting.max + 1).unwrap_err().to_string();
+            assert!(
+                above.contains(setting.var) && above.contains(&setting.max.to_string()),
+                "{above}"
+            );
+            if let Some(below) = setting.min.checked_sub(1) {
+                assert!(read(below).is_err(), "{setting:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_variable_read_is_a_secret_or_a_bounded_setting() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        AppConfig::from_lookup(Function::ConnectionCleaner, |name| {
+            asked.borrow_mut().push(name.to_owned());
+            None
+        })
+        .unwrap();
+        let mut expected: Vec<&str> = BOUNDED_SETTINGS.iter().map(|s| s.var).collect();
+        expected.extend([TOKEN_SECRET, SEED_SECRET]);
+        expected.sort_unstable();
+        let mut asked = asked.into_inner();
+        asked.sort_unstable();
+        assert_eq!(asked, expected);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! function's stdout, so no SDK call (and no latency) is spent on metrics. Elsewhere (tests, the
 //! local runtime) the default sink is [`MetricsSink::Off`], or a buffer to inspect.
 //!
-//! One invocation at a time runs in a Lambda process, so the counts flushed are exactly that
+//! One invocation at a time runs in a Lambda execution environment (AWS Lambda Developer Guide,
+//! "Understanding Lambda function scaling"), so the counts flushed are exactly that
 //! invocation's. A host that runs handlers concurrently over one `Services` (the local runtime)
 //! gets correct totals, attributed to whichever invocation flushes first.
 //!

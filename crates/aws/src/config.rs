@@ -1,5 +1,12 @@
 //! Table names and SDK clients, from the environment the template (or a test) sets.
+//!
+//! The timeouts and retries every client gets are described in the crate documentation
+//! ("Timeouts and retries").
 
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 /// The environment variable that points the DynamoDB client at a local stand-in (moto).
@@ -53,17 +60,59 @@ impl Tables {
     }
 }
 
-/// Loads the SDK's defaults (region, credentials, retries) from the environment. Call it once
-/// at start-up and build every client from the result: a Lambda reuses them across invocations.
-pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+/// Longest wait for a TCP (and TLS) connection to a service endpoint.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest single attempt of a call: the request and its whole response.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest call, every attempt and backoff included. Must stay below the shortest function
+/// `Timeout` in `template.yaml` (10 s), with room for the function to report the failure.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest backoff between two attempts (the SDK's default is 20 s, far past the operation
+/// timeout).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The timeouts every client of this crate uses (see the module documentation).
+pub fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
 }
 
-/// A DynamoDB client; `DYNAMODB_ENDPOINT`, when set, replaces the regional endpoint (moto, a
-/// local DynamoDB).
+/// The retries every client of this crate uses: `base`'s mode and attempts (the SDK's standard
+/// mode and 3 attempts when there is none) with backoff capped at [`MAX_BACKOFF`].
+pub fn retry_config(base: Option<&RetryConfig>) -> RetryConfig {
+    base.cloned()
+        .unwrap_or_else(RetryConfig::standard)
+        .with_max_backoff(MAX_BACKOFF)
+}
+
+/// Loads the SDK's defaults (region, credentials, retry mode and attempts) from the environment,
+/// with this crate's timeouts and backoff cap. Call it once at start-up and build every client
+/// from the result: a Lambda reuses them across invocations.
+pub async fn sdk_config() -> SdkConfig {
+    let loaded = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeout_config())
+        .load()
+        .await;
+    let retry = retry_config(loaded.retry_config());
+    loaded.into_builder().retry_config(retry).build()
+}
+
+/// A DynamoDB client with this crate's timeouts and retries; `DYNAMODB_ENDPOINT`, when set,
+/// replaces the regional endpoint (moto, a local DynamoDB).
 pub fn dynamodb_client(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
-    let mut builder = aws_sdk_dynamodb::config::Builder::from(config);
-    if let Some(endpoint) = local_endpoint() {
+    dynamodb_client_at(config, local_endpoint().as_deref())
+}
+
+/// A DynamoDB client with this crate's timeouts and retries, at `endpoint` when given (else the
+/// regional endpoint).
+pub fn dynamodb_client_at(config: &SdkConfig, endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(config)
+        .timeout_config(timeout_config())
+        .retry_config(retry_config(config.retry_config()));
+    if let Some(endpoint) = endpoint {
         tracing::debug!(%endpoint, "DynamoDB endpoint overridden");
         builder = builder.endpoint_url(endpoint);
     }

@@ -24,7 +24,9 @@ pub(crate) enum Kind {
 }
 
 /// Classifies a service error by its code (`x-amzn-ErrorType` or the body's `__type`) and the
-/// HTTP status. Codes win over statuses: DynamoDB answers throttling with a 400.
+/// HTTP status. Codes win over statuses: DynamoDB answers throttling with a 400 (DynamoDB
+/// Developer Guide, "Error handling with DynamoDB": `ThrottlingException`,
+/// `ProvisionedThroughputExceededException` and `RequestLimitExceeded` are 400s to retry).
 pub(crate) fn classify(code: Option<&str>, status: Option<u16>) -> Kind {
     match code.unwrap_or_default() {
         "ConditionalCheckFailedException"

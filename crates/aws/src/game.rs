@@ -57,7 +57,8 @@ fn history_put(table: &str, task: &Task, expected: Expected) -> Result<Option<Pu
 
 #[async_trait]
 impl GameStore for DynamoStore {
-    /// `BatchGetItem` with consistent reads, 100 distinct ids per call; unprocessed keys are
+    /// `BatchGetItem` with consistent reads, 100 distinct ids per call (its limit, DynamoDB API
+    /// Reference, "BatchGetItem"; duplicate keys in one call are refused); unprocessed keys are
     /// retried with backoff (a bounded number of rounds, then [`StoreError::Transient`]).
     async fn load_players(&self, player_ids: &[String]) -> Result<Vec<PlayerState>, StoreError> {
         let table = &self.tables.players;
@@ -149,10 +150,11 @@ impl GameStore for DynamoStore {
     /// - other task writes (queued → running → retrying) are not written to the history: they
     ///   live in the player's queue.
     ///
-    /// A plan with nothing to write does nothing. More than 100 items is a permanent error (the
-    /// queue limit keeps plans far below it). A cancelled transaction with a failed condition
-    /// or a conflicting transaction is a [`StoreError::Conflict`] naming the item; nothing is
-    /// written then.
+    /// A plan with nothing to write does nothing. More than 100 items is a permanent error
+    /// (`TransactWriteItems` takes at most 100 actions, 4 MB together: DynamoDB API Reference,
+    /// "TransactWriteItems"; the queue limit keeps plans far below it). A cancelled transaction
+    /// with a failed condition or a conflicting transaction is a [`StoreError::Conflict`] naming
+    /// the item; nothing is written then.
     async fn commit(&self, plan: &Plan, after: &PlayerState) -> Result<(), StoreError> {
         let players = &self.tables.players;
         let tasks = &self.tables.tasks;
@@ -248,8 +250,9 @@ impl GameStore for DynamoStore {
 
     /// A `Query` of the `wake` index: `wake_shard = :shard AND wake_at <= :now`, a page of at
     /// most the store's page size; the cursor is the `LastEvaluatedKey` as DynamoDB JSON.
-    /// The index is eventually consistent: a player may show up a moment late (or once more
-    /// after its wake-up moved), which advancing tolerates.
+    /// Global secondary indexes support only eventually consistent reads (DynamoDB Developer
+    /// Guide, "Using Global Secondary Indexes in DynamoDB"): a player may show up a moment late
+    /// (or once more after its wake-up moved), which advancing tolerates.
     async fn due_players(
         &self,
         shard: u32,

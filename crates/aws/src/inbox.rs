@@ -15,9 +15,10 @@ use crate::store::DynamoStore;
 
 #[async_trait]
 impl Inbox for DynamoStore {
-    /// `BatchWriteItem` puts, 25 per call, unprocessed ones retried. A put replaces the item
-    /// with the same key, so storing a (player, seq) twice keeps one; within one call the last
-    /// notification with a given `seq` wins (DynamoDB refuses duplicate keys in one batch).
+    /// `BatchWriteItem` puts, 25 per call (its limit), unprocessed ones retried. A put replaces
+    /// the item with the same key, so storing a (player, seq) twice keeps one; within one call
+    /// the last notification with a given `seq` wins (`BatchWriteItem` refuses two requests for
+    /// one key: DynamoDB API Reference, "BatchWriteItem").
     async fn store(
         &self,
         player_id: &str,
@@ -40,7 +41,8 @@ impl Inbox for DynamoStore {
 
     /// Consistent `Query`s of the player's items with `seq > after_seq`, ascending, a page
     /// at a time until `limit` unexpired ones and one more are found or the items run out.
-    /// Items whose `expires_at` (seconds) has passed at `now` are left out: TTL deletion lags.
+    /// Items whose `expires_at` (seconds) has passed at `now` are left out: TTL deletion lags
+    /// (typically within a few days of expiry: DynamoDB Developer Guide, "Time to Live (TTL)").
     async fn kept_after(
         &self,
         player_id: &str,

@@ -46,6 +46,29 @@
 //! (validation, permissions, a missing table, a corrupt item, a bad cursor) is `Permanent`.
 //! A corrupt item names its table and key and never panics.
 //!
+//! # Timeouts and retries of every outbound call
+//!
+//! Without them, a peer that accepts the connection and never answers (a stuck load balancer,
+//! a half-open connection) holds a call for as long as the Lambda lives: the SDK's only default
+//! is a 3.1 s *connect* timeout. So every client this crate builds ([`dynamodb_client`],
+//! [`ApiGatewayNotifier`], the streams reader) sets the SDK's own
+//! [`TimeoutConfig`](aws_config::timeout::TimeoutConfig) and retry config, whatever
+//! [`SdkConfig`](aws_config::SdkConfig) it is built from (the Lambdas', the local runtime's,
+//! the balance tool's, a test's):
+//!
+//! | setting | value | why |
+//! | --- | --- | --- |
+//! | connect | [`CONNECT_TIMEOUT`] 1 s | a connect inside a region takes milliseconds; a lost SYN is better retried on a fresh attempt than waited for |
+//! | attempt | [`ATTEMPT_TIMEOUT`] 2 s | one request and its whole response; DynamoDB and `@connections` answer in milliseconds, so an attempt this slow is hung |
+//! | operation | [`OPERATION_TIMEOUT`] 5 s | every attempt and backoff together: half the shortest function timeout (10 s, `Globals` in `template.yaml`), so a function whose store hangs still answers (`unavailable`, a batch item failure) before Lambda kills it |
+//!
+//! A call that runs out of time fails with the SDK's timeout error, which the adapters map to
+//! `StoreError::Transient` / `PostError::Transient`. Retries are the SDK's standard mode with its
+//! default of 3 attempts (the SDK's own `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE` still apply) and
+//! backoff capped at [`MAX_BACKOFF`]; the operation timeout bounds them all. The values are
+//! constants, not settings: a test checks them against every function's `Timeout` in
+//! `template.yaml`.
+//!
 //! # Cursors
 //!
 //! `due_players` and `scan_connections` return the query's `LastEvaluatedKey` as DynamoDB JSON
@@ -64,7 +87,11 @@ mod store;
 pub mod stream;
 mod tables;
 
-pub use config::{dynamodb_client, sdk_config, ConfigError, Tables, DYNAMODB_ENDPOINT_VAR};
+pub use config::{
+    dynamodb_client, dynamodb_client_at, retry_config, sdk_config, timeout_config, ConfigError,
+    Tables, ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, DYNAMODB_ENDPOINT_VAR, MAX_BACKOFF,
+    OPERATION_TIMEOUT,
+};
 pub use connections::BY_PLAYER_INDEX;
 pub use game::WAKE_INDEX;
 /// The item encodings, public for tools that size or inspect items (the cost accounting).

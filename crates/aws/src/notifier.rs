@@ -7,6 +7,7 @@ use aws_sdk_apigatewaymanagement::Client;
 use idle_app::ports::{ConnectionInfo, Notifier, PostError};
 use idle_core::model::Millis;
 
+use crate::config::{retry_config, timeout_config};
 use crate::error::post_error;
 
 /// Posts to, inspects and closes WebSocket connections through `aws-sdk-apigatewaymanagement`.
@@ -23,8 +24,14 @@ pub struct ApiGatewayNotifier {
 impl ApiGatewayNotifier {
     /// A notifier for the stage at `endpoint`: `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`
     /// (the template's `WS_ENDPOINT`), or the local runtime's gateway.
+    ///
+    /// The client gets this crate's timeouts and retries whatever `config` holds (see
+    /// [`sdk_config`](crate::sdk_config)): a gateway that never answers fails a call with
+    /// [`PostError::Transient`] within [`OPERATION_TIMEOUT`](crate::OPERATION_TIMEOUT).
     pub fn new(config: &SdkConfig, endpoint: &str) -> ApiGatewayNotifier {
         let conf = aws_sdk_apigatewaymanagement::config::Builder::from(config)
+            .timeout_config(timeout_config())
+            .retry_config(retry_config(config.retry_config()))
             .endpoint_url(endpoint.trim_end_matches('/'))
             .build();
         ApiGatewayNotifier {

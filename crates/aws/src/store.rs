@@ -15,11 +15,14 @@ use crate::items::{known, Item};
 /// Rows per page of a paginated read unless [`DynamoStore::with_page_size`] says otherwise.
 pub const DEFAULT_PAGE_SIZE: i32 = 100;
 
-/// Most items one `BatchGetItem` may ask for.
+/// Most items one `BatchGetItem` may ask for (and at most 16 MB returned; what is left over
+/// comes back as unprocessed keys): DynamoDB API Reference, "BatchGetItem".
 pub(crate) const BATCH_GET_LIMIT: usize = 100;
-/// Most requests one `BatchWriteItem` may carry.
+/// Most put or delete requests one `BatchWriteItem` may carry (at most 16 MB, each item at most
+/// 400 KB): DynamoDB API Reference, "BatchWriteItem".
 pub(crate) const BATCH_WRITE_LIMIT: usize = 25;
-/// Most items one `TransactWriteItems` may carry.
+/// Most actions one `TransactWriteItems` may carry (their items at most 4 MB together):
+/// DynamoDB API Reference, "TransactWriteItems"; "Quotas in Amazon DynamoDB".
 pub(crate) const TRANSACTION_LIMIT: usize = 100;
 /// Rounds of retrying unprocessed keys or items before giving up with a transient error.
 pub(crate) const UNPROCESSED_ROUNDS: u32 = 6;

@@ -12,16 +12,18 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord, StreamRecord, UserI
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use idle_app::ports::StoreError;
 
-use crate::config::local_endpoint;
+use crate::config::{local_endpoint, retry_config, timeout_config};
 use crate::error::store_error;
 
 /// Most `GetRecords` calls per shard before giving up (a stream that never drains).
 const MAX_READS_PER_SHARD: usize = 10_000;
 
-/// A DynamoDB Streams client; `DYNAMODB_ENDPOINT`, when set, replaces the regional endpoint
-/// (moto serves both APIs on one port).
+/// A DynamoDB Streams client with this crate's timeouts and retries; `DYNAMODB_ENDPOINT`, when
+/// set, replaces the regional endpoint (moto serves both APIs on one port).
 pub fn streams_client(config: &SdkConfig) -> aws_sdk_dynamodbstreams::Client {
-    let mut builder = aws_sdk_dynamodbstreams::config::Builder::from(config);
+    let mut builder = aws_sdk_dynamodbstreams::config::Builder::from(config)
+        .timeout_config(timeout_config())
+        .retry_config(retry_config(config.retry_config()));
     if let Some(endpoint) = local_endpoint() {
         builder = builder.endpoint_url(endpoint);
     }

@@ -108,8 +108,8 @@ fn key_schema(hash: &str, range: Option<&str>) -> Result<Vec<KeySchemaElement>, 
 /// Creates the Players, Tasks, Connections and Notifications tables as `template.yaml` does:
 /// on-demand, the same keys, the sparse `wake` index (KEYS_ONLY) on Players, the `by_player`
 /// index (ALL) on Connections, a `NEW_AND_OLD_IMAGES` stream on Tasks and TTL on `expires_at`
-/// for Connections and Notifications. (Encryption and point-in-time recovery are account
-/// settings of a real deployment and are left to the template.)
+/// for Connections and Notifications. (Encryption with a KMS key and point-in-time recovery
+/// are table settings of a real deployment and are left to the template.)
 ///
 /// Idempotent: a table that already exists is kept as it is (its TTL is still switched on),
 /// so the local runtime can call this on every start. Waits until every table is active.

@@ -1,4 +1,6 @@
-//! DynamoDB's item size rules, and the capacity units a size costs.
+//! DynamoDB's item size rules (DynamoDB Developer Guide, "DynamoDB item sizes and formats"), and
+//! the capacity units a size costs (one write unit per 1 KB, one strongly consistent read unit
+//! per 4 KB: the same guide's capacity pages).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use idle_aws::Item;
@@ -12,7 +14,8 @@ pub fn item_size(item: &Item) -> usize {
 
 /// A value's size: strings and binaries their length (UTF-8 bytes), numbers about one byte per
 /// two significant digits plus one, booleans and nulls one byte, maps and lists three bytes plus
-/// their elements (a map's element includes its key's length).
+/// their elements, each element with one byte of overhead (a map's element includes its key's
+/// length).
 pub fn value_size(value: &AttributeValue) -> usize {
     match value {
         AttributeValue::S(s) => s.len(),
@@ -22,10 +25,10 @@ pub fn value_size(value: &AttributeValue) -> usize {
         AttributeValue::M(map) => {
             3 + map
                 .iter()
-                .map(|(k, v)| k.len() + value_size(v))
+                .map(|(k, v)| 1 + k.len() + value_size(v))
                 .sum::<usize>()
         }
-        AttributeValue::L(list) => 3 + list.iter().map(value_size).sum::<usize>(),
+        AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
         AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
         AttributeValue::Ns(set) => set.iter().map(|n| number_size(n)).sum(),
         AttributeValue::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
@@ -73,8 +76,8 @@ mod tests {
                 ]),
             ),
         ]);
-        // 2+6 + 1+3 + 2+1 + 1+(3+1+2)
-        assert_eq!(item_size(&item), 22);
+        // 2+6 + 1+3 + 2+1 + 1+(3 + 1+1 + 1+2)
+        assert_eq!(item_size(&item), 24);
         assert_eq!(write_units(1024), 1);
         assert_eq!(write_units(1025), 2);
         assert_eq!(read_units(4097), 2);

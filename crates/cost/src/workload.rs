@@ -26,7 +26,9 @@ pub struct Params {
     pub tasks_per_player: usize,
     /// Actions per task.
     pub quantity: u32,
-    /// Stream records per processor invocation (Lambda's default is 100; 1 is the naive baseline).
+    /// Stream records per processor invocation (Lambda's default `BatchSize` for DynamoDB streams
+    /// is 100, AWS Lambda Developer Guide, "Using AWS Lambda with Amazon DynamoDB"; 1 is the naive
+    /// baseline).
     pub batch_size: usize,
     /// The ticker's period.
     pub tick_ms: Millis,

@@ -10,13 +10,29 @@ use idle_app::ports::{ConnectionInfo, Notifier, PostError, SystemClock};
 use idle_app::services::Services;
 use idle_aws::{dynamodb_client, sdk_config, ApiGatewayNotifier, DynamoStore, Tables};
 
+use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 pub use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
-/// Sets up JSON or text logs as `AWS_LAMBDA_LOG_FORMAT` and `AWS_LAMBDA_LOG_LEVEL` say, then
-/// builds the services for `function`. Misconfiguration is an init error: Lambda reports it and
-/// never invokes the function with it.
+/// Sets up the process's logging exactly as the functions run with it, writing to `writer`
+/// (stdout in the Lambdas, where Lambda's log agent reads it): `lambda_runtime`'s default
+/// subscriber, JSON when `AWS_LAMBDA_LOG_FORMAT` is `JSON` (the template's `LogFormat: JSON`),
+/// at the level `AWS_LAMBDA_LOG_LEVEL` names.
+///
+/// That format leaves out the event's target, so a record that must stay recognisable says
+/// what it is in a field of its own (the audit trail's `audit = true`). Installs a global
+/// subscriber: once per process.
+pub fn init_logging<W>(writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    lambda_runtime::tracing::init_default_subscriber_with_writer(writer);
+}
+
+/// Sets up JSON or text logs as `AWS_LAMBDA_LOG_FORMAT` and `AWS_LAMBDA_LOG_LEVEL` say
+/// ([`init_logging`] to stdout), then builds the services for `function`. Misconfiguration is
+/// an init error: Lambda reports it and never invokes the function with it.
 pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    init_logging(std::io::stdout);
     let config = AppConfig::from_env_for(function)?;
     let sdk = sdk_config().await;
     let tables = Tables::from_env()?;

@@ -14,7 +14,9 @@ use crate::usecase::{self, BatchRecord, BatchReport, MalformedRecord, TaskRecord
 
 /// A stream batch: advances the players its records name and reports, as batch item failures,
 /// the first record of each player that could not be committed (with `ReportBatchItemFailures`
-/// Lambda resumes at the lowest one). Malformed records are logged and skipped.
+/// Lambda retries from the lowest sequence number reported: AWS Lambda Developer Guide,
+/// "Configuring partial batch response with DynamoDB and Lambda"). Malformed records are logged
+/// and skipped.
 pub async fn task_stream(services: &Services, event: Event) -> DynamoDbEventResponse {
     let started = Instant::now();
     let records = event.records.iter().map(read_record).collect();
@@ -23,8 +25,9 @@ pub async fn task_stream(services: &Services, event: Event) -> DynamoDbEventResp
 }
 
 /// Like [`task_stream`], from the raw event JSON: a record that does not even parse as a stream
-/// record is counted as malformed instead of failing the whole invocation (which would retry the
-/// batch until it expires). Prefer this as the Lambda entry point.
+/// record is counted as malformed instead of failing the whole invocation (which Lambda would
+/// retry, bisected, until the template's retry cap or record age, then hand to the on-failure
+/// queue; records expire from the stream after 24 hours). Prefer this as the Lambda entry point.
 pub async fn task_stream_json(services: &Services, event: Value) -> DynamoDbEventResponse {
     let started = Instant::now();
     let report = usecase::process_batch(services, records_from_json(&event)).await;

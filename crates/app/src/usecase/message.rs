@@ -207,6 +207,8 @@ async fn enqueue_task(
         // The audit trail of admin overrides, and of attempts by others (refused by the core).
         tracing::warn!(
             target: "audit",
+            // The marker that survives every log format: Lambda's JSON logs drop the target.
+            audit = true,
             player_id,
             request_id = %request_id,
             activity,

@@ -1,0 +1,111 @@
+//! The audit trail in the log format the functions are deployed with: `template.yaml` sets
+//! `LogFormat: JSON`, so Lambda runs them with `AWS_LAMBDA_LOG_FORMAT=JSON`, and
+//! `idle_lambdas::init_logging` (what `bootstrap` calls) builds `lambda_runtime`'s default
+//! subscriber from it. That format leaves out an event's target, so the audit records must carry
+//! their own marker (`"fields":{"audit":true,…}`) to be found.
+//!
+//! Alone in its binary: it installs the process's global subscriber and sets the environment
+//! that subscriber reads, before any other thread runs.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use idle_app::auth::{mint, DEV_TOKEN_SECRET};
+use idle_app::memory::MemoryWorld;
+use idle_app::{usecase, AppConfig, Secret, Services};
+use serde_json::{json, Value};
+
+/// 2027-01-15T08:00:00Z.
+const T0: i64 = 1_800_000_000_000;
+const SEED_SECRET: &str = "test-seed-secret-test-seed-secret-test";
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// Every line written, each parsed as JSON (a line that is not JSON fails the test).
+    fn lines(&self) -> Vec<Value> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+}
+
+async fn connect(world: &MemoryWorld, services: &Services, connection_id: &str, admin: bool) {
+    let player_id = if admin { "root" } else { "oli" };
+    let token = mint(
+        DEV_TOKEN_SECRET.as_bytes(),
+        player_id,
+        Duration::from_secs(3600),
+        admin,
+        T0,
+    )
+    .unwrap();
+    world.notifier.open(connection_id, T0);
+    usecase::connect(services, connection_id, Some(&token))
+        .await
+        .unwrap();
+}
+
+#[test]
+fn a_bypass_attempt_is_an_audit_record_in_the_functions_json_logs() {
+    // Given the functions' logging as deployed: the template's LogFormat JSON and its default
+    // LogLevel INFO, which Lambda passes as these two variables
+    std::env::set_var("AWS_LAMBDA_LOG_FORMAT", "JSON");
+    std::env::set_var("AWS_LAMBDA_LOG_LEVEL", "INFO");
+    std::env::remove_var("RUST_LOG");
+    let captured = Captured::default();
+    let writer = captured.clone();
+    idle_lambdas::init_logging(move || writer.clone());
+
+    let world = MemoryWorld::new(T0, 8);
+    let services = world.services(AppConfig {
+        token_secret: Some(Secret::new(DEV_TOKEN_SECRET).unwrap()),
+        seed_secret: Some(Secret::new(SEED_SECRET).unwrap()),
+        ..AppConfig::default()
+    });
+    let body = json!({"action": "enqueue", "request_id": "r1", "bypass_validation": true,
+        "task": {"activity": "combat", "enemy": "dragon", "quantity": 1}})
+    .to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        connect(&world, &services, "c1", false).await;
+        connect(&world, &services, "c2", true).await;
+        // When a player asks to bypass validation (refused), then an admin does (honoured)
+        let refused = usecase::message(&services, "c1", &body).await;
+        assert!(refused.replies[0].contains("forbidden"), "{refused:?}");
+        let accepted = usecase::message(&services, "c2", &body).await;
+        assert!(accepted.replies[0].contains("\"ack\""), "{accepted:?}");
+    });
+
+    // Then each attempt is one JSON line marked as an audit record, saying who asked
+    let lines = captured.lines();
+    let audit: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["audit"] == json!(true))
+        .collect();
+    assert_eq!(audit.len(), 2, "audit records in {lines:#?}");
+    for (record, (player_id, is_admin)) in audit.iter().zip([("oli", false), ("root", true)]) {
+        let fields = &record["fields"];
+        assert_eq!(fields["player_id"], player_id, "{record}");
+        assert_eq!(fields["is_admin"], is_admin, "{record}");
+        assert_eq!(fields["target_id"], "dragon", "{record}");
+        assert_eq!(fields["request_id"], "r1", "{record}");
+        assert_eq!(record["level"], "WARN", "{record}");
+    }
+}
