@@ -36,11 +36,14 @@ pub struct Bounded {
     pub max: u64,
 }
 
-/// Most tasks one player may have queued or running (default 10).
+/// Most tasks one player may have queued or running (default 10). The bound keeps a full queue
+/// inside the store's and the gateway's limits: the `queue_updated` that lists it must fit one
+/// 128 KB `@connections` post, and the player's item (queue included) DynamoDB's 400 KB
+/// (crates/app/tests/field_faults.rs checks both at this bound).
 pub const MAX_QUEUE: Bounded = Bounded {
     var: "MAX_QUEUE",
     min: 1,
-    max: 1000,
+    max: 200,
 };
 /// Largest quantity (actions) of one task (default 1000).
 pub const MAX_QUANTITY: Bounded = Bounded {
@@ -419,21 +422,21 @@ mod tests {
     fn a_value_past_its_bound_is_refused_naming_the_variable_the_value_and_the_range() {
         let err = AppConfig::from_lookup(
             Function::WsMessage,
-            lookup(&[("SEED_SECRET", SEED), ("MAX_QUEUE", "1001")]),
+            lookup(&[("SEED_SECRET", SEED), ("MAX_QUEUE", "201")]),
         )
         .unwrap_err();
         assert_eq!(
             err,
             ConfigError::Invalid {
                 name: "MAX_QUEUE",
-                value: "1001".into(),
+                value: "201".into(),
                 min: 1,
-                max: 1000
+                max: 200
             }
         );
         assert_eq!(
             err.to_string(),
-            "MAX_QUEUE is `1001`; it must be a whole number from 1 to 1000"
+            "MAX_QUEUE is `201`; it must be a whole number from 1 to 200"
         );
     }
 

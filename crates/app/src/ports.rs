@@ -29,6 +29,21 @@ impl StoreError {
     }
 }
 
+/// DynamoDB's hard limits, which every store enforces so that a plan that would break them fails
+/// in tests, not in production (DynamoDB Developer Guide, "Quotas in Amazon DynamoDB": items per
+/// `TransactWriteItems`, its aggregate size, and the item size).
+pub mod limits {
+    /// Items in one transaction.
+    pub const TRANSACTION_ITEMS: usize = 100;
+    /// Bytes in one transaction.
+    pub const TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
+    /// Bytes in one item.
+    pub const ITEM_BYTES: usize = 400 * 1024;
+    /// Bytes in one `@connections` post ("Quotas for configuring and running a WebSocket in API
+    /// Gateway": message payload size, 128 KB).
+    pub const POST_BYTES: usize = 128 * 1024;
+}
+
 /// One page of a paginated read; `next` is the cursor for the following page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {

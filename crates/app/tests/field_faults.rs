@@ -391,3 +391,114 @@ async fn every_message_spends_the_rate_bucket_refused_ones_too() {
             .is_some_and(|ms| ms > 0));
     }
 }
+
+// ---- kind 2: the size of one atomic write unbounded while the store has hard limits -------
+
+/// A config whose queue holds `max_queue` tasks.
+fn with_queue(max_queue: usize) -> Env {
+    let mut config = common::config();
+    config.limits.max_queue = max_queue;
+    Env::with(config)
+}
+
+/// Enqueues `count` one-action combat tasks, a second apart (the rate bucket refills).
+async fn enqueue_many(env: &Env, count: usize, request_id: impl Fn(usize) -> String) {
+    for i in 0..count {
+        env.advance_clock(1_000);
+        let body = json!({"action": "enqueue", "request_id": request_id(i),
+            "task": {"activity": "combat", "enemy": "chicken", "quantity": 1}});
+        let replies = env.send("c1", &body).await;
+        assert_eq!(replies[0]["type"], "ack", "task {i}: {replies:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_hundred_and_twenty_due_tasks_complete_in_plans_within_the_stores_limits() {
+    // Given 120 queued tasks (MAX_QUEUE 120), none processed yet, all long due
+    let env = with_queue(120);
+    env.connect("c1", "p1").await;
+    enqueue_many(&env, 120, |i| format!("r{i}")).await;
+    env.advance_clock(24 * 3_600_000);
+
+    // When the ticker advances the player (the memory store refuses any plan past
+    // DynamoDB's 100 items, 4 MB or 400 KB per item, as DynamoDB does)
+    let report = idle_app::usecase::tick(&env.services).await;
+
+    // Then every task completed, in capped plans, and nothing failed
+    assert_eq!(report.tasks_completed, 120, "{report:?}");
+    assert_eq!(report.errors, 0, "{report:?}");
+    let state = env.world.store.player("p1").unwrap();
+    assert!(state.queue.is_empty());
+    assert_eq!(env.world.store.history("p1").len(), 120);
+}
+
+#[tokio::test]
+async fn a_full_queue_at_the_largest_max_queue_fits_one_post_and_one_item() {
+    // Given the largest queue the configuration accepts, each task with the longest request id
+    let max = idle_app::config::MAX_QUEUE.max as usize;
+    let env = with_queue(max);
+    env.connect("c1", "p1").await;
+    enqueue_many(&env, max, |i| format!("{i:0>64}")).await;
+
+    // Then the last queue_updated, which lists all of them, fits one @connections post (the
+    // memory notifier refuses a larger one), and the player's item fits DynamoDB's 400 KB
+    let posts = env.world.notifier.posts("c1");
+    let listing = posts
+        .iter()
+        .rfind(|p| p.contains("\"queue_updated\""))
+        .unwrap();
+    let listed: Value = serde_json::from_str(listing).unwrap();
+    assert_eq!(listed["queue"].as_array().unwrap().len(), max);
+    assert!(
+        listing.len() <= idle_app::ports::limits::POST_BYTES,
+        "{} bytes",
+        listing.len()
+    );
+    let state = env.world.store.player("p1").unwrap();
+    let item = serde_json::to_vec(&state.player).unwrap().len()
+        + serde_json::to_vec(&state.queue).unwrap().len();
+    assert!(item <= idle_app::ports::limits::ITEM_BYTES, "{item} bytes");
+}
+
+#[tokio::test]
+async fn the_memory_store_refuses_a_plan_past_dynamodbs_transaction_limit() {
+    use idle_app::ports::{GameStore, StoreError};
+    use idle_core::lifecycle::{Expected, Plan, PlayerWrite, TaskWrite};
+
+    // Given a player, and a plan that writes it and 100 new history records (101 items)
+    let env = Env::new();
+    env.connect("c1", "p1").await;
+    env.harvest("c1", "r1", 1).await;
+    let state = env.world.store.player("p1").unwrap();
+    let task = state.queue[0].clone();
+    let mut player = state.player.clone();
+    player.version += 1;
+    let plan = Plan {
+        player: Some(PlayerWrite {
+            player: player.clone(),
+            expected_version: Some(state.player.version),
+        }),
+        tasks: (0..100)
+            .map(|i| TaskWrite {
+                task: idle_core::model::Task {
+                    task_id: format!("{i:012}"),
+                    ..task.clone()
+                },
+                expected: Expected::Absent,
+            })
+            .collect(),
+        ..Plan::default()
+    };
+    let after = idle_app::state::PlayerState {
+        player,
+        queue: state.queue.clone(),
+    };
+
+    // When it is committed, Then it is refused as DynamoDB would, and nothing is written
+    let refused = env.world.store.commit(&plan, &after).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Permanent(m)) if m.contains("101 items")),
+        "{refused:?}"
+    );
+    assert_eq!(env.world.store.player("p1").unwrap(), state);
+}

@@ -114,6 +114,14 @@ impl MemoryNotifier {
 #[async_trait]
 impl Notifier for MemoryNotifier {
     async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PostError> {
+        if payload.len() > crate::ports::limits::POST_BYTES {
+            // API Gateway refuses it (PayloadTooLargeException, 413): a post that tests must catch.
+            return Err(PostError::Permanent(format!(
+                "the payload is {} bytes; @connections takes at most {}",
+                payload.len(),
+                crate::ports::limits::POST_BYTES
+            )));
+        }
         let mut state = self.lock();
         if let Some(i) = state
             .faults

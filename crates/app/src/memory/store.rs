@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::faults::{Fault, Faults, RandomFaults, StoreOp};
 use crate::ports::{
-    wake_shard, Connection, ConnectionStore, GameStore, Inbox, Kept, Page, StoreError,
+    limits, wake_shard, Connection, ConnectionStore, GameStore, Inbox, Kept, Page, StoreError,
 };
 use crate::state::PlayerState;
 
@@ -309,7 +309,61 @@ fn page<T: Clone>(items: Vec<(String, T)>, size: usize) -> Page<T> {
     }
 }
 
+/// DynamoDB's hard limits on one plan's transaction ([`limits`]), measured as JSON, which is
+/// never smaller than DynamoDB's own size of these items. Breaking them is a permanent error,
+/// as DynamoDB's `ValidationException` is.
+fn check_limits(plan: &Plan, after: &PlayerState) -> Result<(), StoreError> {
+    fn size(value: &impl serde::Serialize) -> usize {
+        serde_json::to_vec(value).map_or(usize::MAX, |json| json.len())
+    }
+    let mut items = Vec::new();
+    if plan.player.is_some() {
+        let bytes = size(&after.player).saturating_add(size(&after.queue));
+        items.push(("player", after.player.player_id.clone(), bytes));
+    }
+    for write in &plan.tasks {
+        if write.expected == Expected::Absent || write.task.status.is_final() {
+            let task = &write.task;
+            items.push((
+                "task",
+                format!("{}/{}", task.player_id, task.task_id),
+                size(task),
+            ));
+        }
+    }
+    let too_large = |what: String| {
+        Err(StoreError::Permanent(format!(
+            "the plan breaks DynamoDB's limits: {what}"
+        )))
+    };
+    if items.len() > limits::TRANSACTION_ITEMS {
+        return too_large(format!(
+            "{} items in one transaction, at most {}",
+            items.len(),
+            limits::TRANSACTION_ITEMS
+        ));
+    }
+    if let Some((kind, key, bytes)) = items
+        .iter()
+        .find(|(_, _, bytes)| *bytes > limits::ITEM_BYTES)
+    {
+        return too_large(format!(
+            "{kind} {key} is {bytes} bytes, at most {}",
+            limits::ITEM_BYTES
+        ));
+    }
+    let total: usize = items.iter().map(|(_, _, bytes)| bytes).sum();
+    if total > limits::TRANSACTION_BYTES {
+        return too_large(format!(
+            "{total} bytes in one transaction, at most {}",
+            limits::TRANSACTION_BYTES
+        ));
+    }
+    Ok(())
+}
+
 fn check_plan(state: &State, plan: &Plan, after: &PlayerState) -> Result<(), StoreError> {
+    check_limits(plan, after)?;
     if let Some(write) = &plan.player {
         let id = &write.player.player_id;
         if after.player.player_id != *id || after.player.version != write.player.version {

@@ -21,9 +21,23 @@ pub(crate) struct Advanced {
     /// The advance could not be written, but the head task's transient failure was recorded
     /// (it is `retrying` or `failed` now).
     pub recorded_failure: bool,
+    /// The plan written was capped ([`Plan::continues`]): more is due now.
+    pub continues: bool,
 }
 
 impl Advanced {
+    /// This advance followed by `next`.
+    fn then(self, next: Advanced) -> Advanced {
+        Advanced {
+            committed: self.committed || next.committed,
+            started: self.started + next.started,
+            completed: self.completed + next.completed,
+            failed: self.failed + next.failed,
+            recorded_failure: self.recorded_failure || next.recorded_failure,
+            continues: next.continues,
+        }
+    }
+
     fn count(&mut self, plan: &Plan) {
         for n in &plan.notifications {
             match n.event {
@@ -47,6 +61,28 @@ pub(crate) async fn advance_player(
     loaded: Option<PlayerState>,
     now: Millis,
 ) -> Result<Advanced, UpdateError> {
+    let mut report = advance_once(services, player_id, loaded, now).await?;
+    // A plan capped at the store's limits leaves more due: carry on with fresh state, a
+    // bounded number of times (the player stays due for the ticker either way).
+    for _ in 0..MAX_CONTINUATIONS {
+        if !report.continues {
+            break;
+        }
+        let next = advance_once(services, player_id, None, now).await?;
+        report = report.then(next);
+    }
+    Ok(report)
+}
+
+/// Most follow-up plans one advance writes after a capped one (40 × 25 tasks).
+const MAX_CONTINUATIONS: usize = 40;
+
+async fn advance_once(
+    services: &Services,
+    player_id: &str,
+    loaded: Option<PlayerState>,
+    now: Millis,
+) -> Result<Advanced, UpdateError> {
     let game = &services.game;
     let mut report = Advanced::default();
     let result = update_player(services, player_id, loaded, |state| {
@@ -60,6 +96,7 @@ pub(crate) async fn advance_player(
         Ok(updated) => {
             if let Some(plan) = updated.plan {
                 report.committed = true;
+                report.continues = plan.continues;
                 report.count(&plan);
                 record_plan(&services.metrics, player_id, &plan);
                 deliver(services, player_id, &plan.notifications, &plan.progress).await;

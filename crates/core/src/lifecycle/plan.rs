@@ -5,6 +5,13 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Player, Task, TaskStatus};
 use crate::protocol::{Notification, Progress};
 
+/// Most tasks one plan moves to a final state. Each is a history record written with the plan,
+/// so this keeps every plan far inside DynamoDB's transaction limits (100 items, 4 MB:
+/// DynamoDB Developer Guide, "Amazon DynamoDB transactions") with the player's item beside
+/// them, whatever the queue length; an advance with more to do stops here and says so in
+/// [`Plan::continues`].
+pub const MAX_TASKS_FINISHED_PER_PLAN: usize = 25;
+
 /// What the caller must write, atomically, and then announce.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -19,6 +26,10 @@ pub struct Plan {
     pub progress: Vec<Progress>,
     /// Every inventory change the plan makes, with its reason.
     pub ledger: Vec<LedgerEntry>,
+    /// The advance stopped at [`MAX_TASKS_FINISHED_PER_PLAN`] with more due: once this plan
+    /// is written, advance again (the player is left due, so the ticker would too).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub continues: bool,
 }
 
 /// Write `player` if the stored version is still `expected_version` (absent: the player must not

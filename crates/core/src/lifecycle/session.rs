@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::plan::{Expected, LedgerEntry, LedgerReason, Plan, PlayerWrite, TaskWrite};
+use super::plan::{
+    Expected, LedgerEntry, LedgerReason, Plan, PlayerWrite, TaskWrite, MAX_TASKS_FINISHED_PER_PLAN,
+};
 use crate::game::Game;
 use crate::model::{
     Millis, Player, RecentRequest, Snapshot, Task, TaskRequest, TaskResult, TaskStatus,
@@ -27,6 +29,7 @@ pub(super) struct Session<'g, 'p> {
     progress: Vec<Progress>,
     ledger: Vec<LedgerEntry>,
     queue_changed: bool,
+    continues: bool,
 }
 
 impl<'g, 'p> Session<'g, 'p> {
@@ -52,6 +55,7 @@ impl<'g, 'p> Session<'g, 'p> {
             progress: Vec::new(),
             ledger: Vec::new(),
             queue_changed: false,
+            continues: false,
         }
     }
 
@@ -88,6 +92,12 @@ impl<'g, 'p> Session<'g, 'p> {
 
     pub(super) fn advance(&mut self) {
         loop {
+            if self.finished() >= MAX_TASKS_FINISHED_PER_PLAN {
+                // The rest continues in the next plan: the player stays due (its wake time is
+                // now or earlier), and `Plan::continues` tells the caller to advance again.
+                self.continues = true;
+                break;
+            }
             if let Some(i) = self.index_of(TaskStatus::Running) {
                 let ends_at = self.tasks[i].ends_at.unwrap_or(self.now);
                 if ends_at <= self.now {
@@ -119,6 +129,11 @@ impl<'g, 'p> Session<'g, 'p> {
             self.start(i, start_at);
         }
         self.player.wake_at = self.next_wake();
+    }
+
+    /// Tasks this session moved to a final state (the loaded ones were all unfinished).
+    fn finished(&self) -> usize {
+        self.tasks.iter().filter(|t| t.status.is_final()).count()
     }
 
     fn index_of(&self, status: TaskStatus) -> Option<usize> {
@@ -612,6 +627,7 @@ impl<'g, 'p> Session<'g, 'p> {
             notifications: self.notifications,
             progress: self.progress,
             ledger: self.ledger,
+            continues: self.continues,
         }
     }
 }
