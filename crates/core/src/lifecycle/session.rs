@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::plan::{Expected, LedgerEntry, LedgerReason, Plan, PlayerWrite, TaskWrite};
+use super::plan::{
+    Expected, LedgerEntry, LedgerReason, Plan, PlayerWrite, TaskTransition, TaskWrite,
+    TransitionKind,
+};
 use crate::game::Game;
 use crate::model::{
     Millis, Player, RecentRequest, Snapshot, Task, TaskRequest, TaskResult, TaskStatus,
@@ -25,6 +28,8 @@ pub(super) struct Session<'g, 'p> {
     now: Millis,
     notifications: Vec<Notification>,
     ledger: Vec<LedgerEntry>,
+    /// Each change of a task's state, recorded where the step makes it.
+    transitions: Vec<TaskTransition>,
     queue_changed: bool,
 }
 
@@ -49,6 +54,7 @@ impl<'g, 'p> Session<'g, 'p> {
             now,
             notifications: Vec::new(),
             ledger: Vec::new(),
+            transitions: Vec::new(),
             queue_changed: false,
         }
     }
@@ -72,6 +78,18 @@ impl<'g, 'p> Session<'g, 'p> {
                 reason,
             });
         }
+    }
+
+    /// Records that task `i` just made the change `kind` (call after changing it).
+    fn transition(&mut self, i: usize, kind: TransitionKind, code: Option<&str>) {
+        let task = &self.tasks[i];
+        self.transitions.push(TaskTransition {
+            task_id: task.task_id.clone(),
+            activity: task.request.activity(),
+            kind,
+            attempts: task.attempts,
+            code: code.map(str::to_owned),
+        });
     }
 
     fn seed(&self, task_id: &str) -> Seed {
@@ -199,6 +217,7 @@ impl<'g, 'p> Session<'g, 'p> {
         task.retry_at = None;
         task.rules_version = catalog.version;
         task.snapshot = Some(snapshot);
+        self.transition(i, TransitionKind::Started, None);
         let event = Event::TaskStarted {
             task_id,
             activity: request.activity(),
@@ -226,6 +245,7 @@ impl<'g, 'p> Session<'g, 'p> {
             attempts: task.attempts,
             retry_at: None,
         };
+        self.transition(i, TransitionKind::Rejected, Some(rejection.code()));
         self.notify(event);
         self.queue_changed = true;
     }
@@ -335,6 +355,12 @@ impl<'g, 'p> Session<'g, 'p> {
             outcome: outcome.clone(),
             refunded: refunded.clone(),
         });
+        let kind = if status == TaskStatus::Completed {
+            TransitionKind::Completed
+        } else {
+            TransitionKind::Cancelled
+        };
+        self.transition(i, kind, None);
         let event = if status == TaskStatus::Completed {
             Event::TaskCompleted {
                 task_id,
@@ -472,6 +498,7 @@ impl<'g, 'p> Session<'g, 'p> {
             result: None,
             failure: None,
         });
+        self.transition(self.tasks.len() - 1, TransitionKind::Enqueued, None);
         if self.index_of(TaskStatus::Running).is_none() {
             // Due at once: the stream starts it, and the ticker does if the stream record is lost.
             self.player.wake_at = Some(self.player.wake_at.map_or(self.now, |w| w.min(self.now)));
@@ -504,6 +531,7 @@ impl<'g, 'p> Session<'g, 'p> {
                 settled: None,
                 refunded: BTreeMap::new(),
             };
+            self.transition(i, TransitionKind::Cancelled, None);
             self.notify(event);
             self.queue_changed = true;
             return Ok(());
@@ -546,16 +574,16 @@ impl<'g, 'p> Session<'g, 'p> {
         let now = self.now;
         let task = &mut self.tasks[i];
         task.attempts = attempts;
-        let (code, retry_at) = if attempts >= policy.max_attempts {
+        let (kind, code, retry_at) = if attempts >= policy.max_attempts {
             task.status = TaskStatus::Failed;
             task.finished_at = Some(now);
             task.retry_at = None;
-            ("retries_exhausted", None)
+            (TransitionKind::Failed, "retries_exhausted", None)
         } else {
             let at = now.saturating_add(policy.backoff_ms(attempts, jitter) as i64);
             task.status = TaskStatus::Retrying;
             task.retry_at = Some(at);
-            ("transient_failure", Some(at))
+            (TransitionKind::Retried, "transient_failure", Some(at))
         };
         let message = format!("{reason} (attempt {attempts} of {})", policy.max_attempts);
         task.failure = Some(crate::model::Failure {
@@ -569,6 +597,7 @@ impl<'g, 'p> Session<'g, 'p> {
             attempts,
             retry_at,
         };
+        self.transition(i, kind, Some(code));
         self.notify(event);
         self.queue_changed = true;
         true
@@ -609,6 +638,7 @@ impl<'g, 'p> Session<'g, 'p> {
             tasks,
             notifications: self.notifications,
             ledger: self.ledger,
+            transitions: self.transitions,
         }
     }
 }
