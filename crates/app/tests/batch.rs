@@ -3,8 +3,12 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use common::{record, Env};
 use idle_app::memory::{Fault, StoreOp};
+use idle_app::metrics::Invocation;
 use idle_app::ports::StoreError;
 use idle_app::usecase::{process_batch, BatchRecord, MalformedRecord, TaskRecord};
 use idle_core::model::TaskStatus;
@@ -107,7 +111,8 @@ async fn a_write_that_keeps_failing_is_recorded_as_a_retry_of_the_head_task() {
 
     // Then the head task is retrying with backoff (the ticker restarts it), not a batch failure
     assert!(report.failures.is_empty(), "{report:?}");
-    assert_eq!(report.tasks_failed, 1);
+    assert_eq!(report.tasks_retried, 1);
+    assert_eq!(report.tasks_failed, 0, "a retry is not a final failure");
     let b = env.world.store.player("b").unwrap();
     let task = &b.queue[0];
     assert_eq!(task.status, TaskStatus::Retrying);
@@ -251,4 +256,93 @@ async fn a_commit_that_timed_out_after_writing_is_not_applied_twice() {
         None => 0,
     };
     assert_eq!(granted, completed_ore);
+}
+
+/// Sums each EMF metric over the lines of one flush (the per-activity lines carry the task
+/// counts).
+fn emf_totals(env: &Env) -> BTreeMap<String, i64> {
+    let lines = env.services.metrics.flush(&Invocation {
+        function: "task-processor",
+        at: env.now(),
+        duration: Duration::ZERO,
+        batch_size: None,
+        connections_cleaned: None,
+    });
+    let mut totals = BTreeMap::new();
+    for line in lines {
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        for definition in value["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+        {
+            let name = definition["Name"].as_str().unwrap();
+            *totals.entry(name.to_owned()).or_insert(0) += value[name].as_i64().unwrap_or(0);
+        }
+    }
+    totals
+}
+
+#[tokio::test]
+async fn the_emf_counts_and_the_batch_report_agree_on_retries_failures_and_completions() {
+    // Given a running task that is due (a), a queued task whose start will keep failing (b), a
+    // retrying task on its last attempt that will fail the same way (c), and a craft that
+    // dynamic validation refuses at start (d)
+    let env = Env::new();
+    let a = players_with_tasks(&env, &["a"], 1).await;
+    process_batch(&env.services, vec![Ok(record("a", &a[0], "1"))]).await;
+    let tasks = players_with_tasks(&env, &["b", "c"], 1).await;
+    env.connect("conn-d", "d").await;
+    let craft = json!({"action": "enqueue", "request_id": "r1",
+        "task": {"activity": "craft", "recipe": "oak_plank", "quantity": 1}});
+    let ack = env.send("conn-d", &craft).await;
+    let d = ack[0]["task_id"].as_str().unwrap().to_owned();
+    env.advance_clock(3_600_000);
+    let mut c = env.world.store.player("c").unwrap();
+    c.queue[0].status = TaskStatus::Retrying;
+    c.queue[0].attempts = env.services.game.retry.max_attempts - 1;
+    c.queue[0].retry_at = Some(env.now());
+    env.world.store.put_player(c);
+    let attempts = env.services.config.commit_attempts;
+    for p in ["b", "c"] {
+        env.world
+            .store
+            .inject(Fault::times(StoreOp::Commit, attempts, transient()).for_player(p));
+    }
+    emf_totals(&env);
+
+    // When one batch advances all four
+    let report = process_batch(
+        &env.services,
+        vec![
+            Ok(record("a", &a[0], "2")),
+            Ok(record("b", &tasks[0], "3")),
+            Ok(record("c", &tasks[1], "4")),
+            Ok(record("d", &d, "5")),
+        ],
+    )
+    .await;
+
+    // Then the report counts one of each, and the EMF lines of the invocation the same
+    assert!(report.failures.is_empty(), "{report:?}");
+    let counted = [
+        ("TasksStarted", report.tasks_started, 0),
+        ("TasksCompleted", report.tasks_completed, 1),
+        ("TasksRetried", report.tasks_retried, 1),
+        ("TasksFailed", report.tasks_failed, 1),
+        ("TasksRejected", report.tasks_rejected, 1),
+    ];
+    let emf = emf_totals(&env);
+    for (metric, in_report, expected) in counted {
+        assert_eq!(in_report, expected, "{metric} in {report:?}");
+        assert_eq!(
+            emf.get(metric).copied().unwrap_or(0),
+            in_report as i64,
+            "{metric}: {emf:?}"
+        );
+    }
+    assert_eq!(
+        env.world.store.history("c")[0].status,
+        TaskStatus::Failed,
+        "c's retries ran out"
+    );
 }

@@ -18,7 +18,7 @@ use idle_app::memory::MemoryStore;
 use idle_app::ports::{Connection, ConnectionStore, GameStore, Inbox, Page, StoreError};
 use idle_app::state::PlayerState;
 use idle_aws::{connection_item, notification_item, player_item, task_item};
-use idle_core::lifecycle::Expected;
+use idle_core::lifecycle::{Expected, TransitionKind};
 use idle_core::model::{Millis, Task};
 use idle_core::protocol::Notification;
 use idle_core::Plan;
@@ -41,6 +41,9 @@ pub struct Counters {
     pub by_kind: BTreeMap<&'static str, Usage>,
     /// Write units of index updates.
     pub index_wcu: u64,
+    /// Task transitions of the plans committed, by kind (`Plan::transitions`): what the
+    /// per-task figures divide by.
+    pub transitions: BTreeMap<TransitionKind, u64>,
 }
 
 impl Counters {
@@ -56,6 +59,11 @@ impl Counters {
     /// Requests of one kind.
     pub fn requests(&self, kind: &str) -> u64 {
         self.by_kind.get(kind).map_or(0, |u| u.requests)
+    }
+
+    /// Committed transitions of one kind.
+    pub fn transitions(&self, kind: TransitionKind) -> u64 {
+        self.transitions.get(&kind).copied().unwrap_or(0)
     }
 }
 
@@ -192,6 +200,13 @@ impl GameStore for CountingStore {
         }
         if result.is_ok() {
             let mut state = self.lock();
+            for transition in &plan.transitions {
+                *state
+                    .counters
+                    .transitions
+                    .entry(transition.kind)
+                    .or_insert(0) += 1;
+            }
             for write in &plan.tasks {
                 if write.expected == Expected::Absent {
                     state

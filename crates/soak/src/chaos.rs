@@ -17,6 +17,7 @@ use idle_app::ports::{
     StoreError,
 };
 use idle_app::state::PlayerState;
+use idle_core::lifecycle::TransitionKind;
 use idle_core::model::{Millis, Task};
 use idle_core::protocol::Notification;
 use idle_core::Plan;
@@ -107,6 +108,8 @@ struct Inner {
     rates: FaultRates,
     counts: FaultCounts,
     notes: Unannounced,
+    /// Task transitions of every plan the store applied, by kind.
+    transitions: BTreeMap<TransitionKind, usize>,
 }
 
 /// The shared fault source: seeded, switchable, counted.
@@ -123,6 +126,7 @@ impl Chaos {
                 rates,
                 counts: FaultCounts::default(),
                 notes: Unannounced::default(),
+                transitions: BTreeMap::new(),
             }),
         })
     }
@@ -161,6 +165,19 @@ impl Chaos {
     /// Faults so far.
     pub fn counts(&self) -> FaultCounts {
         self.lock().counts.clone()
+    }
+
+    /// Task transitions of every plan the wrapped store applied (a commit whose answer was then
+    /// lost included), by kind, as the core reported them in `Plan::transitions`.
+    pub fn transitions(&self) -> BTreeMap<TransitionKind, usize> {
+        self.lock().transitions.clone()
+    }
+
+    fn applied(&self, plan: &Plan) {
+        let mut inner = self.lock();
+        for transition in &plan.transitions {
+            *inner.transitions.entry(transition.kind).or_insert(0) += 1;
+        }
     }
 
     /// Notifications kept from being announced so far.
@@ -271,6 +288,9 @@ impl<S: GameStore + Send + Sync + 'static> GameStore for ChaosStore<S> {
         }
         let late = self.chaos.store_fault("commit", true)?;
         let result = self.inner.commit(plan, after).await;
+        if result.is_ok() {
+            self.chaos.applied(plan);
+        }
         match &result {
             Err(StoreError::Conflict(_)) => self.chaos.lock().counts.real_conflicts += 1,
             Err(_) => {}

@@ -19,6 +19,7 @@ use idle_app::ports::{Clock, ConnectionStore, GameStore, Inbox};
 use idle_app::state::PlayerState;
 use idle_balance::replay::replay;
 use idle_core::catalog::Catalog;
+use idle_core::lifecycle::TransitionKind;
 use idle_core::model::{Skill, Task};
 use idle_core::protocol::PlayerView;
 use serde_json::Value;
@@ -109,6 +110,7 @@ where
             );
         }
     }
+    check_transitions(&mut report, soak.chaos.transitions());
     if expected_all != actual_all {
         report.violation("the sum over all players differs from every ledger".to_owned());
     }
@@ -121,6 +123,38 @@ where
         .map(|u| i128::from(*u))
         .sum();
     report
+}
+
+/// The transitions the core reported in the applied plans agree with the history: every task
+/// enqueued once, and each final state reached once per task that holds it.
+fn check_transitions(report: &mut Report, transitions: BTreeMap<TransitionKind, usize>) {
+    report.transitions = transitions
+        .iter()
+        .map(|(kind, n)| (kind.as_str().to_owned(), *n))
+        .collect();
+    let applied = |kind: TransitionKind| transitions.get(&kind).copied().unwrap_or(0);
+    if applied(TransitionKind::Enqueued) != report.tasks {
+        report.violation(format!(
+            "{} tasks enqueued by the applied plans, {} in the history",
+            applied(TransitionKind::Enqueued),
+            report.tasks
+        ));
+    }
+    for kind in [
+        TransitionKind::Completed,
+        TransitionKind::Cancelled,
+        TransitionKind::Rejected,
+        TransitionKind::Failed,
+    ] {
+        let held = report.final_states.get(kind.as_str()).copied().unwrap_or(0);
+        if applied(kind) != held {
+            report.violation(format!(
+                "{} tasks {} by the applied plans, {held} in the history",
+                applied(kind),
+                kind.as_str()
+            ));
+        }
+    }
 }
 
 fn add(items: &mut Items, key: &str, units: i128) {

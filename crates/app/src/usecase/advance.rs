@@ -1,7 +1,7 @@
 //! Advancing one player to now: the step the stream processor and the ticker share.
 
+use idle_core::lifecycle::TransitionKind;
 use idle_core::model::Millis;
-use idle_core::protocol::Event;
 use idle_core::{advance, fail_transient, Plan};
 
 use super::deliver::deliver;
@@ -10,14 +10,20 @@ use crate::metrics::record_plan;
 use crate::services::Services;
 use crate::state::PlayerState;
 
-/// What advancing one player did.
+/// What advancing one player did. The task counts come from the written plans' transitions,
+/// the same list [`record_plan`] counts into the metrics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Advanced {
     /// A plan was written.
     pub committed: bool,
     pub started: usize,
     pub completed: usize,
+    /// Transient failures with a retry scheduled.
+    pub retried: usize,
+    /// Transient failures with the retries used up (final).
     pub failed: usize,
+    /// Refused at start by dynamic validation (final).
+    pub rejected: usize,
     /// The advance could not be written, but the head task's transient failure was recorded
     /// (it is `retrying` or `failed` now).
     pub recorded_failure: bool,
@@ -25,14 +31,11 @@ pub(crate) struct Advanced {
 
 impl Advanced {
     fn count(&mut self, plan: &Plan) {
-        for n in &plan.notifications {
-            match n.event {
-                Event::TaskStarted { .. } => self.started += 1,
-                Event::TaskCompleted { .. } => self.completed += 1,
-                Event::TaskFailed { .. } => self.failed += 1,
-                _ => {}
-            }
-        }
+        self.started += plan.count(TransitionKind::Started);
+        self.completed += plan.count(TransitionKind::Completed);
+        self.retried += plan.count(TransitionKind::Retried);
+        self.failed += plan.count(TransitionKind::Failed);
+        self.rejected += plan.count(TransitionKind::Rejected);
     }
 }
 

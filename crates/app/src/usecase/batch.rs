@@ -50,9 +50,16 @@ pub struct BatchReport {
     pub players: usize,
     /// Players whose advance wrote something.
     pub players_advanced: usize,
+    /// Task transitions of the plans written, by kind (counted from `Plan::transitions`, as the
+    /// `Tasks*` metrics are).
     pub tasks_started: usize,
     pub tasks_completed: usize,
+    /// Transient failures with a retry scheduled.
+    pub tasks_retried: usize,
+    /// Transient failures with the retries used up (final).
     pub tasks_failed: usize,
+    /// Refused at start by dynamic validation (final).
+    pub tasks_rejected: usize,
     /// Players named by a record but not stored (nothing to do; not a failure).
     pub unknown_players: usize,
     pub malformed: usize,
@@ -174,7 +181,9 @@ pub async fn process_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
                 report.players_advanced += usize::from(a.committed || a.recorded_failure);
                 report.tasks_started += a.started;
                 report.tasks_completed += a.completed;
+                report.tasks_retried += a.retried;
                 report.tasks_failed += a.failed;
+                report.tasks_rejected += a.rejected;
             }
             Outcome::Unknown => {
                 tracing::warn!(player_id = %groups[i].player_id, "stream record for an unknown player");
@@ -192,7 +201,9 @@ pub async fn process_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
         advanced = report.players_advanced,
         started = report.tasks_started,
         completed = report.tasks_completed,
+        retried = report.tasks_retried,
         failed = report.tasks_failed,
+        rejected = report.tasks_rejected,
         malformed = report.malformed,
         failures = report.failures.len(),
         "batch"

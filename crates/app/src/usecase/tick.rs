@@ -18,9 +18,16 @@ pub struct TickReport {
     pub due: usize,
     /// Players whose advance wrote something.
     pub advanced: usize,
+    /// Task transitions of the plans written, by kind (counted from `Plan::transitions`, as the
+    /// `Tasks*` metrics are).
     pub tasks_started: usize,
     pub tasks_completed: usize,
+    /// Transient failures with a retry scheduled.
+    pub tasks_retried: usize,
+    /// Transient failures with the retries used up (final).
     pub tasks_failed: usize,
+    /// Refused at start by dynamic validation (final).
+    pub tasks_rejected: usize,
     /// Failed reads and players that could not be committed (they stay due for the next tick).
     pub errors: usize,
 }
@@ -70,7 +77,9 @@ pub async fn tick(services: &Services) -> TickReport {
         advanced = report.advanced,
         started = report.tasks_started,
         completed = report.tasks_completed,
+        retried = report.tasks_retried,
         failed = report.tasks_failed,
+        rejected = report.tasks_rejected,
         errors = report.errors,
         "tick"
     );
@@ -113,7 +122,9 @@ async fn advance_page(
                 report.advanced += usize::from(a.committed || a.recorded_failure);
                 report.tasks_started += a.started;
                 report.tasks_completed += a.completed;
+                report.tasks_retried += a.retried;
                 report.tasks_failed += a.failed;
+                report.tasks_rejected += a.rejected;
             }
             Err(error) => {
                 tracing::error!(player_id, %error, outcome = "retry", "tick: could not advance");

@@ -68,6 +68,19 @@ impl TransitionKind {
         TransitionKind::Rejected,
         TransitionKind::Cancelled,
     ];
+
+    /// Its name, as serialised (`enqueued`, `started`, `completed`, `retried`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransitionKind::Enqueued => "enqueued",
+            TransitionKind::Started => "started",
+            TransitionKind::Completed => "completed",
+            TransitionKind::Retried => "retried",
+            TransitionKind::Failed => "failed",
+            TransitionKind::Rejected => "rejected",
+            TransitionKind::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// Write `player` if the stored version is still `expected_version` (absent: the player must not
