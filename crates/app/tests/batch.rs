@@ -346,3 +346,76 @@ async fn the_emf_counts_and_the_batch_report_agree_on_retries_failures_and_compl
         "c's retries ran out"
     );
 }
+
+// ---- contention is not a failure of the task ------------------------------------------------
+
+fn conflict() -> StoreError {
+    StoreError::Conflict("version changed".into())
+}
+
+/// The `type`s of the notifications a connection received since the last call.
+fn posted_types(env: &Env, connection_id: &str) -> Vec<String> {
+    common::types(&env.posts(connection_id))
+}
+
+#[tokio::test]
+async fn conflicts_in_a_row_never_charge_the_head_task_and_it_starts_once_they_stop() {
+    // Given a queued task, and more conflicting writes in a row than one advance tries
+    let env = Env::new();
+    let tasks = players_with_tasks(&env, &["b"], 1).await;
+    posted_types(&env, "conn-0");
+    let conflicts = env.services.config.commit_attempts + 2;
+    env.world
+        .store
+        .inject(Fault::times(StoreOp::Commit, conflicts, conflict()).for_player("b"));
+
+    // When the stream delivers its record
+    let report = process_batch(&env.services, vec![Ok(record("b", &tasks[0], "7"))]).await;
+
+    // Then the task is untouched: still queued, no attempt spent, no failure announced; the
+    // record is handed back for a later try
+    let task = &env.world.store.player("b").unwrap().queue[0];
+    assert_eq!(task.status, TaskStatus::Queued, "{task:?}");
+    assert_eq!(task.attempts, 0);
+    assert!(task.failure.is_none());
+    assert_eq!((report.tasks_retried, report.tasks_failed), (0, 0));
+    assert!(!posted_types(&env, "conn-0").contains(&"task_failed".to_owned()));
+    assert_eq!(report.failures, ["7"]);
+
+    // And redelivered once the conflicts stop, it starts
+    let again = process_batch(&env.services, vec![Ok(record("b", &tasks[0], "7"))]).await;
+    assert!(again.failures.is_empty(), "{again:?}");
+    assert_eq!(again.tasks_started, 1);
+    let task = &env.world.store.player("b").unwrap().queue[0];
+    assert_eq!((task.status, task.attempts), (TaskStatus::Running, 0));
+}
+
+#[tokio::test]
+async fn five_ticks_that_each_lose_every_write_race_do_not_fail_the_task() {
+    // Given a queued task whose player is due, and a ticker that meets a conflict on every
+    // write of each of its next five runs (the field case: retrying after one, failed with
+    // `retries_exhausted` after five)
+    let env = Env::new();
+    players_with_tasks(&env, &["b"], 1).await;
+    posted_types(&env, "conn-0");
+    let attempts = env.services.config.commit_attempts;
+    for _ in 0..5 {
+        env.world
+            .store
+            .inject(Fault::times(StoreOp::Commit, attempts, conflict()).for_player("b"));
+        let tick = idle_app::usecase::tick(&env.services).await;
+        assert_eq!(tick.errors, 1, "{tick:?}");
+        env.advance_clock(60_000);
+    }
+
+    // Then the task was never charged, and the player is still due
+    let b = env.world.store.player("b").unwrap();
+    let task = &b.queue[0];
+    assert_eq!((task.status, task.attempts), (TaskStatus::Queued, 0));
+    assert!(b.player.wake_at.is_some_and(|at| at <= env.now()));
+    assert!(!posted_types(&env, "conn-0").contains(&"task_failed".to_owned()));
+
+    // And the next tick without contention starts it
+    let tick = idle_app::usecase::tick(&env.services).await;
+    assert_eq!((tick.tasks_started, tick.errors), (1, 0), "{tick:?}");
+}

@@ -7,6 +7,7 @@ use idle_core::{advance, fail_transient, Plan};
 use super::deliver::deliver;
 use super::update::{update_player, Decision, UpdateError};
 use crate::metrics::record_plan;
+use crate::ports::StoreError;
 use crate::services::Services;
 use crate::state::PlayerState;
 
@@ -39,11 +40,17 @@ impl Advanced {
     }
 }
 
-/// Advances a player to `now`, commits, and delivers the notifications. When the write keeps
-/// failing (conflicts or transient errors after the retries), records a transient failure of the
-/// head task with the core's `fail_transient` if that applies (a queued or retrying head; a
-/// running task is completed again by redelivery instead). The error is returned only when the
-/// player could not be brought to a consistent state at all; redoing the advance later is safe.
+/// Advances a player to `now`, commits, and delivers the notifications.
+///
+/// When the store keeps failing (transient errors after the retries), records a transient
+/// failure of the head task with the core's `fail_transient` if that applies (a queued or
+/// retrying head; a running task is completed again by redelivery instead): a real store fault
+/// spends the task's retry budget. Contention never does: conflicts mean other writers changed
+/// the player, so the advance is recomputed from fresh state, and if it keeps losing the race
+/// the player is left as it is — still due in the wake index — and
+/// [`UpdateError::Contended`] is returned for the caller to retry later. The error is returned
+/// whenever the player could not be brought to a consistent state; redoing the advance later
+/// is safe.
 pub(crate) async fn advance_player(
     services: &Services,
     player_id: &str,
@@ -69,7 +76,10 @@ pub(crate) async fn advance_player(
             }
             return Ok(report);
         }
-        Err(e) if e.is_transient() => e,
+        // Only a store fault is charged to the head task. A conflict is not a failure of the
+        // task: someone else wrote the player (another advance, a message), and charging it
+        // would fail healthy tasks under load (`retries_exhausted` after five busy rounds).
+        Err(UpdateError::Store(e @ StoreError::Transient(_))) => UpdateError::Store(e),
         Err(e) => return Err(e),
     };
     let reason = error.to_string();

@@ -29,17 +29,6 @@ pub(crate) enum UpdateError {
     Store(StoreError),
 }
 
-impl UpdateError {
-    /// True when trying again later may succeed.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            UpdateError::Contended(_) => true,
-            UpdateError::Store(e) => e.is_retryable(),
-            UpdateError::NoPlayer | UpdateError::Rejected(_) => false,
-        }
-    }
-}
-
 /// A change that went through.
 pub(crate) struct Updated<T> {
     pub value: T,
