@@ -14,8 +14,9 @@
 //! Lines written, one JSON object each:
 //! - per function (`Dimensions: [["Function"]]`): `ProcessingDuration` (Milliseconds),
 //!   `ColdStart` (1 on the first invocation of a process), `NotificationsDelivered`,
-//!   `NotificationsStored`, `NotificationsGone`, and where they apply `BatchSize` (stream
-//!   records) and `ConnectionsCleaned`;
+//!   `NotificationsStored`, `NotificationsGone`, `PlayersUnreadable` (player items met that
+//!   cannot be decoded), `PlayersUnwritable` (player writes the store refused for good), and
+//!   where they apply `BatchSize` (stream records) and `ConnectionsCleaned`;
 //! - per activity that saw any transition (`Dimensions: [["Function", "Activity"]]`):
 //!   `TasksEnqueued`, `TasksStarted`, `TasksCompleted`, `TasksRetried`, `TasksFailed`,
 //!   `TasksRejected`, `TasksCancelled`.
@@ -122,6 +123,10 @@ pub struct Tally {
     pub notifications_delivered: u64,
     pub notifications_stored: u64,
     pub notifications_gone: u64,
+    /// Player items read that could not be decoded (each time one is met).
+    pub players_unreadable: u64,
+    /// Player writes the store refused for a reason retrying cannot fix.
+    pub players_unwritable: u64,
 }
 
 impl Tally {
@@ -197,6 +202,17 @@ impl Metrics {
         tally.notifications_gone += delivery.gone as u64;
     }
 
+    /// Counts a player item that could not be decoded. Alarm on it: the item needs repair, and
+    /// until then the player is skipped by every processor and tick.
+    pub fn player_unreadable(&self) {
+        self.lock().players_unreadable += 1;
+    }
+
+    /// Counts a player write the store refused for good (too large, invalid, not permitted).
+    pub fn player_unwritable(&self) {
+        self.lock().players_unwritable += 1;
+    }
+
     /// The counts so far, without resetting them.
     pub fn snapshot(&self) -> Tally {
         self.lock().clone()
@@ -249,6 +265,16 @@ pub fn render(invocation: &Invocation, cold_start: bool, tally: &Tally) -> Vec<S
             "NotificationsGone",
             "Count",
             tally.notifications_gone as f64,
+        ),
+        (
+            "PlayersUnreadable",
+            "Count",
+            tally.players_unreadable as f64,
+        ),
+        (
+            "PlayersUnwritable",
+            "Count",
+            tally.players_unwritable as f64,
         ),
     ];
     if let Some(n) = invocation.batch_size {
@@ -412,6 +438,7 @@ mod tests {
         assert_eq!(first["BatchSize"], 7);
         assert_eq!(first["ColdStart"], 1);
         assert_eq!(first["ProcessingDuration"], 2.5);
+        assert_eq!(first["PlayersUnreadable"], 0);
         assert_eq!(
             first["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             json!([["Function"]])

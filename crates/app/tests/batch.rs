@@ -419,3 +419,88 @@ async fn five_ticks_that_each_lose_every_write_race_do_not_fail_the_task() {
     let tick = idle_app::usecase::tick(&env.services).await;
     assert_eq!((tick.tasks_started, tick.errors), (1, 0), "{tick:?}");
 }
+
+// ---- a failure that belongs to one player stays with that player ---------------------------
+
+#[tokio::test]
+async fn an_unreadable_player_is_skipped_and_counted_and_the_healthy_one_still_advances() {
+    // Given two players with queued tasks, one of whose stored item no longer decodes
+    let env = Env::new();
+    let tasks = players_with_tasks(&env, &["bad", "good"], 1).await;
+    env.world
+        .store
+        .corrupt_player("bad", "attribute `version` is not a number");
+    let unreadable_before = env.services.metrics.snapshot().players_unreadable;
+
+    // When one batch names both
+    let report = process_batch(
+        &env.services,
+        vec![
+            Ok(record("bad", &tasks[0], "1")),
+            Ok(record("good", &tasks[1], "2")),
+            Ok(record("bad", &tasks[0], "3")),
+        ],
+    )
+    .await;
+
+    // Then the healthy player is advanced in this invocation, the unreadable one is counted
+    // and left (its task untouched, still due for the ticker), and nothing is a batch item
+    // failure: redelivering the batch cannot repair an item
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(report.unreadable_players, 1);
+    assert_eq!((report.players_advanced, report.tasks_started), (1, 1));
+    assert_eq!(
+        env.world.store.player("good").unwrap().queue[0].status,
+        TaskStatus::Running
+    );
+    let bad = env.world.store.player("bad").unwrap();
+    assert_eq!(bad.queue[0].status, TaskStatus::Queued);
+    assert!(bad.player.wake_at.is_some_and(|at| at <= env.now()));
+    assert_eq!(
+        env.services.metrics.snapshot().players_unreadable - unreadable_before,
+        1
+    );
+
+    // And the ticker meets it again, counts it, and starts it once the item is repaired
+    let tick = idle_app::usecase::tick(&env.services).await;
+    assert_eq!((tick.unreadable_players, tick.errors), (1, 0), "{tick:?}");
+    env.world.store.put_player(bad);
+    let tick = idle_app::usecase::tick(&env.services).await;
+    assert_eq!(tick.tasks_started, 1, "{tick:?}");
+}
+
+#[tokio::test]
+async fn a_write_the_store_refuses_for_good_is_not_a_batch_item_failure() {
+    // Given two players, and a store that refuses every write of b's for a reason retrying
+    // cannot fix (an item over the size limit, say)
+    let env = Env::new();
+    let tasks = players_with_tasks(&env, &["a", "b"], 1).await;
+    env.world.store.inject(
+        Fault::always(
+            StoreOp::Commit,
+            StoreError::Permanent("item size has exceeded the maximum allowed size".into()),
+        )
+        .for_player("b"),
+    );
+
+    // When the batch is processed
+    let report = process_batch(
+        &env.services,
+        vec![
+            Ok(record("a", &tasks[0], "1")),
+            Ok(record("b", &tasks[1], "2")),
+        ],
+    )
+    .await;
+
+    // Then a advanced, b is counted and left due, and the shard is not held up for it
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(report.permanent_failures, 1);
+    assert_eq!(report.tasks_started, 1);
+    assert_eq!(env.services.metrics.snapshot().players_unwritable, 1);
+    let b = env.world.store.player("b").unwrap();
+    assert_eq!(
+        (b.queue[0].status, b.queue[0].attempts),
+        (TaskStatus::Queued, 0)
+    );
+}

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use idle_app::memory::MemoryStore;
-use idle_app::ports::{Connection, ConnectionStore, GameStore, Inbox, Page, StoreError};
+use idle_app::ports::{Connection, ConnectionStore, GameStore, Inbox, Loaded, Page, StoreError};
 use idle_app::state::PlayerState;
 use idle_aws::{connection_item, notification_item, player_item, task_item};
 use idle_core::lifecycle::{Expected, TransitionKind};
@@ -151,18 +151,28 @@ fn query_units(bytes: usize, consistent: bool) -> f64 {
 
 #[async_trait]
 impl GameStore for CountingStore {
-    async fn load_players(&self, player_ids: &[String]) -> Result<Vec<PlayerState>, StoreError> {
+    /// An unreadable item is read (and billed) like any other: DynamoDB returns it, the
+    /// adapter fails to decode it. Its size is the stored player's, as the memory store keeps it.
+    async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
         let found = self.inner.load_players(player_ids).await?;
         let mut distinct = player_ids.to_vec();
         distinct.sort();
         distinct.dedup();
         for chunk in distinct.chunks(BATCH_GET_LIMIT) {
-            let rcu: u64 = found
+            let readable: u64 = found
+                .players
                 .iter()
                 .filter(|s| chunk.contains(&s.player.player_id))
                 .map(|s| read_units(self.player_bytes(s)))
                 .sum();
-            self.count("BatchGetItem", 0, rcu as f64);
+            let unreadable: u64 = found
+                .unreadable
+                .iter()
+                .filter(|(id, _)| chunk.contains(id))
+                .filter_map(|(id, _)| self.inner.player(id))
+                .map(|s| read_units(self.player_bytes(&s)))
+                .sum();
+            self.count("BatchGetItem", 0, (readable + unreadable) as f64);
         }
         Ok(found)
     }

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use idle_app::memory::MemoryNotifier;
 use idle_app::ports::{
-    Connection, ConnectionInfo, ConnectionStore, GameStore, Inbox, Notifier, Page, PostError,
-    StoreError,
+    Connection, ConnectionInfo, ConnectionStore, GameStore, Inbox, Loaded, Notifier, Page,
+    PostError, StoreError,
 };
 use idle_app::state::PlayerState;
 use idle_core::lifecycle::TransitionKind;
@@ -267,7 +267,9 @@ macro_rules! read_op {
 
 #[async_trait]
 impl<S: GameStore + Send + Sync + 'static> GameStore for ChaosStore<S> {
-    async fn load_players(&self, player_ids: &[String]) -> Result<Vec<PlayerState>, StoreError> {
+    /// A fault fails the whole call (what throttling does); players the inner store cannot read
+    /// are passed on as its `unreadable`.
+    async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
         read_op!(
             self,
             "load_players",

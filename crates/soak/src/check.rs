@@ -56,10 +56,16 @@ where
     for chunk in soak.clients.chunks(100) {
         let ids: Vec<String> = chunk.iter().map(|c| c.player_id.clone()).collect();
         let states: BTreeMap<String, PlayerState> = match soak.store.load_players(&ids).await {
-            Ok(states) => states
-                .into_iter()
-                .map(|s| (s.player.player_id.clone(), s))
-                .collect(),
+            Ok(loaded) => {
+                for (id, error) in &loaded.unreadable {
+                    report.violation(format!("{id}: unreadable: {error}"));
+                }
+                loaded
+                    .players
+                    .into_iter()
+                    .map(|s| (s.player.player_id.clone(), s))
+                    .collect()
+            }
             Err(e) => {
                 report.violation(format!("could not read players: {e}"));
                 continue;

@@ -1,5 +1,9 @@
 //! The ticker: advance every player whose wake-up time has come (a running task's end, a
 //! progress update, a retry's backoff), shard by shard, page by page.
+//!
+//! Trouble stays with the player it belongs to: a player whose item cannot be read, or whose
+//! advance fails, is logged and counted and the rest of the page goes on; it stays due, so the
+//! next tick tries it again.
 
 use std::collections::HashMap;
 
@@ -7,6 +11,7 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::advance::advance_player;
+use super::update::note_unreadable;
 use crate::services::Services;
 
 /// What one tick did.
@@ -28,8 +33,15 @@ pub struct TickReport {
     pub tasks_failed: usize,
     /// Refused at start by dynamic validation (final).
     pub tasks_rejected: usize,
-    /// Failed reads and players that could not be committed (they stay due for the next tick).
+    /// Failed reads and players that could not be committed for a transient reason (they stay
+    /// due for the next tick).
     pub errors: usize,
+    /// Due players whose stored item cannot be read (corrupt): logged, counted as
+    /// `PlayersUnreadable`, skipped; they stay due until repaired.
+    pub unreadable_players: usize,
+    /// Due players whose advance failed for a reason retrying cannot fix (a write the store
+    /// refuses for good): logged, skipped; they stay due.
+    pub permanent_failures: usize,
 }
 
 /// Advances every due player once, with at most `config.ticker_concurrency` at a time. Every
@@ -81,6 +93,8 @@ pub async fn tick(services: &Services) -> TickReport {
         failed = report.tasks_failed,
         rejected = report.tasks_rejected,
         errors = report.errors,
+        unreadable = report.unreadable_players,
+        permanent_failures = report.permanent_failures,
         "tick"
     );
     report
@@ -93,19 +107,26 @@ async fn advance_page(
     concurrency: usize,
     report: &mut TickReport,
 ) {
-    // One batched read per page; a player the read missed is loaded on its own.
-    let mut loaded: HashMap<String, _> = match services.store.load_players(ids).await {
-        Ok(states) => states
-            .into_iter()
-            .map(|s| (s.player.player_id.clone(), s))
-            .collect(),
-        Err(error) => {
-            tracing::warn!(%error, "tick: batched read failed; loading players one by one");
-            HashMap::new()
-        }
-    };
+    // One batched read per page; a player the read missed is loaded on its own, one it could not
+    // decode is skipped (reading it again would only fail again).
+    let (mut loaded, unreadable): (HashMap<String, _>, _) =
+        match services.store.load_players(ids).await {
+            Ok(mut found) => {
+                let unreadable = std::mem::take(&mut found.unreadable);
+                (found.players_by_id(), unreadable)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "tick: batched read failed; loading players one by one");
+                (HashMap::new(), Vec::new())
+            }
+        };
+    for (player_id, error) in &unreadable {
+        note_unreadable(services, player_id, error);
+        report.unreadable_players += 1;
+    }
     let work: Vec<_> = ids
         .iter()
+        .filter(|id| !unreadable.iter().any(|(bad, _)| bad == *id))
         .map(|id| (id.clone(), loaded.remove(id)))
         .collect();
     let results: Vec<_> = stream::iter(work)
@@ -126,9 +147,18 @@ async fn advance_page(
                 report.tasks_failed += a.failed;
                 report.tasks_rejected += a.rejected;
             }
-            Err(error) => {
+            Err(error) if error.is_transient() => {
                 tracing::error!(player_id, %error, outcome = "retry", "tick: could not advance");
                 report.errors += 1;
+            }
+            Err(error) => {
+                tracing::error!(
+                    player_id,
+                    %error,
+                    outcome = "skipped",
+                    "tick: could not advance for good; the player stays due"
+                );
+                report.permanent_failures += 1;
             }
         }
     }
