@@ -10,7 +10,7 @@ use idle_app::state::PlayerState;
 use idle_core::lifecycle::{Expected, Plan};
 use idle_core::model::{Millis, Task, TaskStatus};
 
-use crate::error::{built, cancellation_error, store_error};
+use crate::error::{built, store_error, transaction_cancelled};
 use crate::items::{
     key_text, n, player_item, player_state, s, string, task_from_item, task_item, Item, PLAYER_ID,
     STATUS, TASK_ID, VERSION, WAKE_AT, WAKE_SHARD,
@@ -218,12 +218,7 @@ impl GameStore for DynamoStore {
             Ok(_) => Ok(()),
             Err(err) => match err.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                    let reasons: Vec<Option<String>> = cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().map(str::to_owned))
-                        .collect();
-                    let error = cancellation_error(&reasons, &labels);
+                    let error = transaction_cancelled(cancelled, &labels);
                     tracing::debug!(%error, "commit cancelled");
                     Err(error)
                 }
