@@ -133,7 +133,7 @@ pub async fn process_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
         return report;
     }
     let ids: Vec<String> = groups.iter().map(|g| g.player_id.clone()).collect();
-    let mut loaded = match load_all(services, &ids).await {
+    let (mut players, mut unreadable) = match load_all(services, &ids).await {
         Ok(mut loaded) => {
             let unreadable = std::mem::take(&mut loaded.unreadable);
             (loaded.players_by_id(), unreadable)
@@ -145,7 +145,6 @@ pub async fn process_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
             return report;
         }
     };
-    let (players, unreadable) = &mut loaded;
     let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
     // Owned work items: a stream of borrowed ones makes the future lose `Send` (the closure's
     // lifetime is not general enough), and the Lambda runtime needs a `Send` handler.
