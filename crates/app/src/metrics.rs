@@ -15,8 +15,9 @@
 //! Lines written, one JSON object each:
 //! - per function (`Dimensions: [["Function"]]`): `ProcessingDuration` (Milliseconds),
 //!   `ColdStart` (1 on the first invocation of a process), `NotificationsDelivered`,
-//!   `NotificationsStored`, `NotificationsGone`, and where they apply `BatchSize` (stream
-//!   records) and `ConnectionsCleaned`;
+//!   `NotificationsStored`, `NotificationsGone`, `PlayersUnreadable` (player items met that
+//!   cannot be decoded), `PlayersUnwritable` (player writes the store refused for good), and
+//!   where they apply `BatchSize` (stream records) and `ConnectionsCleaned`;
 //! - per activity that saw any transition (`Dimensions: [["Function", "Activity"]]`):
 //!   `TasksEnqueued`, `TasksStarted`, `TasksCompleted`, `TasksRetried`, `TasksFailed`,
 //!   `TasksRejected`, `TasksCancelled`.
@@ -27,9 +28,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use idle_core::lifecycle::Expected;
-use idle_core::model::{Activity, Millis, TaskStatus};
-use idle_core::protocol::Event;
+use idle_core::lifecycle::TransitionKind;
+use idle_core::model::{Activity, Millis};
 use idle_core::Plan;
 use serde_json::{json, Map, Value};
 
@@ -90,6 +90,20 @@ impl Transition {
     }
 }
 
+impl From<TransitionKind> for Transition {
+    fn from(kind: TransitionKind) -> Transition {
+        match kind {
+            TransitionKind::Enqueued => Transition::Enqueued,
+            TransitionKind::Started => Transition::Started,
+            TransitionKind::Completed => Transition::Completed,
+            TransitionKind::Retried => Transition::Retried,
+            TransitionKind::Failed => Transition::Failed,
+            TransitionKind::Rejected => Transition::Rejected,
+            TransitionKind::Cancelled => Transition::Cancelled,
+        }
+    }
+}
+
 /// Where [`Metrics::flush`] writes its EMF lines.
 #[derive(Debug, Clone, Default)]
 pub enum MetricsSink {
@@ -110,6 +124,10 @@ pub struct Tally {
     pub notifications_delivered: u64,
     pub notifications_stored: u64,
     pub notifications_gone: u64,
+    /// Player items read that could not be decoded (each time one is met).
+    pub players_unreadable: u64,
+    /// Player writes the store refused for a reason retrying cannot fix.
+    pub players_unwritable: u64,
 }
 
 impl Tally {
@@ -185,6 +203,17 @@ impl Metrics {
         tally.notifications_gone += delivery.gone as u64;
     }
 
+    /// Counts a player item that could not be decoded. Alarm on it: the item needs repair, and
+    /// until then the player is skipped by every processor and tick.
+    pub fn player_unreadable(&self) {
+        self.lock().players_unreadable += 1;
+    }
+
+    /// Counts a player write the store refused for good (too large, invalid, not permitted).
+    pub fn player_unwritable(&self) {
+        self.lock().players_unwritable += 1;
+    }
+
     /// The counts so far, without resetting them.
     pub fn snapshot(&self) -> Tally {
         self.lock().clone()
@@ -237,6 +266,16 @@ pub fn render(invocation: &Invocation, cold_start: bool, tally: &Tally) -> Vec<S
             "NotificationsGone",
             "Count",
             tally.notifications_gone as f64,
+        ),
+        (
+            "PlayersUnreadable",
+            "Count",
+            tally.players_unreadable as f64,
+        ),
+        (
+            "PlayersUnwritable",
+            "Count",
+            tally.players_unwritable as f64,
         ),
     ];
     if let Some(n) = invocation.batch_size {
@@ -312,66 +351,22 @@ fn line(
     Value::Object(root).to_string()
 }
 
-/// Logs and counts every task transition a committed plan made. Each log line carries
-/// `player_id`, `task_id`, `activity` and `outcome` (the transition); the Lambda request id comes
-/// from the runtime's span around the invocation.
+/// Logs and counts every task transition a committed plan made, as the core reported them in
+/// [`Plan::transitions`] (the reports count the same list, so they agree with the metrics). Each
+/// log line carries `player_id`, `task_id`, `activity`, `outcome` (the transition), `attempts`
+/// and, for failures and rejections, `code`; the Lambda request id comes from the runtime's span
+/// around the invocation.
 pub fn record_plan(metrics: &Metrics, player_id: &str, plan: &Plan) {
-    let activity_of = |task_id: &str| {
-        plan.tasks
-            .iter()
-            .find(|w| w.task.task_id == task_id)
-            .map(|w| w.task.request.activity())
-    };
-    let mut transitions: Vec<(&str, Activity, Transition, u32)> = Vec::new();
-    for write in &plan.tasks {
-        let task = &write.task;
-        let activity = task.request.activity();
-        if write.expected == Expected::Absent {
-            transitions.push((&task.task_id, activity, Transition::Enqueued, task.attempts));
-        }
-    }
-    for notification in &plan.notifications {
-        match &notification.event {
-            Event::TaskStarted {
-                task_id, activity, ..
-            } => transitions.push((task_id, *activity, Transition::Started, 0)),
-            Event::TaskFailed {
-                task_id,
-                retry_at: Some(_),
-                attempts,
-                ..
-            } => {
-                if let Some(activity) = activity_of(task_id) {
-                    transitions.push((task_id, activity, Transition::Retried, *attempts));
-                }
-            }
-            _ => {}
-        }
-    }
-    for write in &plan.tasks {
-        let task = &write.task;
-        let transition = match task.status {
-            TaskStatus::Completed => Transition::Completed,
-            TaskStatus::Failed => Transition::Failed,
-            TaskStatus::Rejected => Transition::Rejected,
-            TaskStatus::Cancelled => Transition::Cancelled,
-            TaskStatus::Queued | TaskStatus::Running | TaskStatus::Retrying => continue,
-        };
-        transitions.push((
-            &task.task_id,
-            task.request.activity(),
-            transition,
-            task.attempts,
-        ));
-    }
-    for (task_id, activity, transition, attempts) in transitions {
-        metrics.task(activity, transition);
+    for change in &plan.transitions {
+        let transition = Transition::from(change.kind);
+        metrics.task(change.activity, transition);
         tracing::info!(
             player_id,
-            task_id,
-            activity = activity.as_str(),
+            task_id = %change.task_id,
+            activity = change.activity.as_str(),
             outcome = transition.as_str(),
-            attempts,
+            attempts = change.attempts,
+            code = change.code.as_deref().unwrap_or(""),
             "task"
         );
     }
@@ -392,6 +387,46 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_is_counted_by_the_transitions_the_core_reported() {
+        use idle_core::lifecycle::TaskTransition;
+        let transition = |task_id: &str, activity, kind, code: Option<&str>| TaskTransition {
+            task_id: task_id.to_owned(),
+            activity,
+            kind,
+            attempts: 1,
+            code: code.map(str::to_owned),
+        };
+        // Given a plan with a retry, a final failure and a completion, and no notifications at
+        // all (what the counts used to be read from)
+        let plan = Plan {
+            transitions: vec![
+                transition(
+                    "1",
+                    Activity::Craft,
+                    TransitionKind::Retried,
+                    Some("transient_failure"),
+                ),
+                transition(
+                    "2",
+                    Activity::Craft,
+                    TransitionKind::Failed,
+                    Some("retries_exhausted"),
+                ),
+                transition("3", Activity::Harvest, TransitionKind::Completed, None),
+            ],
+            ..Plan::default()
+        };
+        let metrics = Metrics::default();
+        record_plan(&metrics, "p1", &plan);
+        let tally = metrics.snapshot();
+        assert_eq!(tally.count(Activity::Craft, Transition::Retried), 1);
+        assert_eq!(tally.count(Activity::Craft, Transition::Failed), 1);
+        assert_eq!(tally.count(Activity::Harvest, Transition::Completed), 1);
+        let total: u64 = tally.tasks.values().flat_map(|t| t.values()).sum();
+        assert_eq!(total, 3, "{tally:?}");
+    }
+
+    #[test]
     fn an_invocation_renders_a_function_line_and_one_line_per_active_activity() {
         let metrics = Metrics::default();
         metrics.task(Activity::Harvest, Transition::Completed);
@@ -404,6 +439,7 @@ mod tests {
         assert_eq!(first["BatchSize"], 7);
         assert_eq!(first["ColdStart"], 1);
         assert_eq!(first["ProcessingDuration"], 2.5);
+        assert_eq!(first["PlayersUnreadable"], 0);
         assert_eq!(
             first["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             json!([["Function"]])

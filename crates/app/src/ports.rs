@@ -44,6 +44,28 @@ pub mod limits {
     pub const POST_BYTES: usize = 128 * 1024;
 }
 
+/// What one [`GameStore::load_players`] call read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Loaded {
+    /// The players read, with their queues. Unknown ids are left out; order is not kept.
+    pub players: Vec<PlayerState>,
+    /// Players whose stored item exists but cannot be read (a corrupt item): the id and a
+    /// [`StoreError::Permanent`] naming the table and the key. Such a player belongs to no
+    /// other list and does not keep the others from being read; retrying cannot help until the
+    /// item is repaired.
+    pub unreadable: Vec<(String, StoreError)>,
+}
+
+impl Loaded {
+    /// The players read, by id.
+    pub fn players_by_id(&mut self) -> std::collections::HashMap<String, PlayerState> {
+        std::mem::take(&mut self.players)
+            .into_iter()
+            .map(|s| (s.player.player_id.clone(), s))
+            .collect()
+    }
+}
+
 /// One page of a paginated read; `next` is the cursor for the following page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
@@ -56,7 +78,11 @@ pub struct Page<T> {
 pub trait GameStore: Send + Sync {
     /// Loads players with their queues, in as few batched reads as the store allows
     /// (DynamoDB: one BatchGetItem per 100 ids). Unknown ids are left out; order is not kept.
-    async fn load_players(&self, player_ids: &[String]) -> Result<Vec<PlayerState>, StoreError>;
+    ///
+    /// A failure that belongs to one player (its item cannot be decoded) is reported for that
+    /// player in [`Loaded::unreadable`], and the others are still returned; `Err` is for the
+    /// call as a whole (throttling, a timeout, a missing table or permission).
+    async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError>;
 
     /// Creates a player if none exists with its id. Returns false (and changes nothing) if one
     /// already does.

@@ -55,6 +55,7 @@ async fn stored(store: &MemoryStore, id: &str) -> PlayerState {
         .load_players(&[id.to_owned()])
         .await
         .unwrap()
+        .players
         .pop()
         .unwrap()
 }
@@ -154,7 +155,43 @@ async fn load_players_leaves_out_unknown_ids_and_repeats() {
     store.create_player(&new_player("a")).await.unwrap();
     let ids = ["a", "zz", "a"].map(String::from);
     let found = store.load_players(&ids).await.unwrap();
-    assert_eq!(found.len(), 1);
+    assert_eq!(found.players.len(), 1);
+    assert!(found.unreadable.is_empty());
+}
+
+#[tokio::test]
+async fn a_corrupt_player_is_reported_unreadable_and_the_others_still_load() {
+    // Given two players, one of whose stored item no longer decodes
+    let store = MemoryStore::new(8);
+    for id in ["bad", "good"] {
+        store.create_player(&new_player(id)).await.unwrap();
+    }
+    store.corrupt_player("bad", "attribute `version` is not a number");
+
+    // When both are loaded in one call
+    let found = store
+        .load_players(&["bad".to_owned(), "good".to_owned()])
+        .await
+        .unwrap();
+
+    // Then the good one is read and the bad one is reported with a permanent error naming it
+    assert_eq!(found.players.len(), 1);
+    assert_eq!(found.players[0].player.player_id, "good");
+    match found.unreadable.as_slice() {
+        [(id, StoreError::Permanent(message))] => {
+            assert_eq!(id, "bad");
+            assert!(
+                message.contains("bad") && message.contains("version"),
+                "{message}"
+            );
+        }
+        other => panic!("expected one permanent error, got {other:?}"),
+    }
+
+    // And a repaired item reads again
+    store.put_player(new_player("bad"));
+    let found = store.load_players(&["bad".to_owned()]).await.unwrap();
+    assert_eq!((found.players.len(), found.unreadable.len()), (1, 0));
 }
 
 #[tokio::test]

@@ -2,12 +2,18 @@
 //!
 //! One place decides it, from the service's error code and the HTTP status, so the DynamoDB
 //! and the API Gateway adapters agree and the decision is unit-tested without a network.
+//!
+//! Every decision is total: where it reads a field the service may leave out (the error code,
+//! a cancelled transaction's reasons), a missing field makes the failure retryable, never
+//! permanent. DynamoDB stand-ins (and proxies in front of the real thing) omit such fields, and a
+//! permanent error stops a player for good, where a needless retry costs one request.
 
 use std::error::Error as StdError;
 use std::fmt;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 use idle_app::ports::{PostError, StoreError};
 
 /// What a failure means for the caller.
@@ -27,8 +33,18 @@ pub(crate) enum Kind {
 /// HTTP status. Codes win over statuses: DynamoDB answers throttling with a 400 (DynamoDB
 /// Developer Guide, "Error handling with DynamoDB": `ThrottlingException`,
 /// `ProvisionedThroughputExceededException` and `RequestLimitExceeded` are 400s to retry).
+/// Without a code
+/// (absent or empty) a 4xx says too little to give up on (DynamoDB answers throttling,
+/// conflicts and validation alike with 400), so the failure is transient unless the status is
+/// 410 (gone).
 pub(crate) fn classify(code: Option<&str>, status: Option<u16>) -> Kind {
-    match code.unwrap_or_default() {
+    let Some(code) = code.filter(|c| !c.is_empty()) else {
+        return match status {
+            Some(410) => Kind::Gone,
+            _ => Kind::Transient,
+        };
+    };
+    match code {
         "ConditionalCheckFailedException"
         | "TransactionConflictException"
         | "ConditionalCheckFailed"
@@ -114,11 +130,30 @@ where
     }
 }
 
+/// The error for a `TransactionCanceledException` of a `TransactWriteItems` whose items are
+/// labelled `labels`: see [`cancellation_error`]. Its `CancellationReasons` are optional in the
+/// API, and some DynamoDB stand-ins leave them out.
+pub(crate) fn transaction_cancelled(
+    cancelled: &TransactionCanceledException,
+    labels: &[String],
+) -> StoreError {
+    let reasons: Vec<Option<String>> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|r| r.code().map(str::to_owned))
+        .collect();
+    cancellation_error(&reasons, labels)
+}
+
 /// The error for a cancelled `TransactWriteItems`, from its cancellation reasons (one per item,
 /// in request order, code `None` for the items that did not fail) and the items' labels.
 ///
 /// A failed condition or a conflicting transaction anywhere makes it a conflict (reload and
-/// recompute); otherwise a throttled item makes it transient; anything else is permanent.
+/// recompute); otherwise a throttled item makes it transient; a known permanent code
+/// (validation, an item collection over its limit) makes it permanent. A cancellation that
+/// names no failed item (no reasons at all, or only `None` codes) is a conflict: that is what
+/// an ordinary lost race looks like from a stand-in that sends no reasons, and a conflict only
+/// costs a reload, where a permanent error would stop the player.
 pub(crate) fn cancellation_error(reasons: &[Option<String>], labels: &[String]) -> StoreError {
     let mut worst = None::<Kind>;
     let mut failed = Vec::new();
@@ -140,11 +175,11 @@ pub(crate) fn cancellation_error(reasons: &[Option<String>], labels: &[String]) 
         });
     }
     let message = if failed.is_empty() {
-        "transaction cancelled without a reason".to_owned()
+        "transaction cancelled without a reason (taken as a conflict)".to_owned()
     } else {
         format!("transaction cancelled: {}", failed.join(", "))
     };
-    to_store_error(worst.unwrap_or(Kind::Permanent), message)
+    to_store_error(worst.unwrap_or(Kind::Conflict), message)
 }
 
 #[cfg(test)]
@@ -179,9 +214,9 @@ mod tests {
     #[test]
     fn unknown_codes_follow_the_http_status() {
         assert_eq!(classify(Some("Whatever"), Some(503)), Kind::Transient);
-        assert_eq!(classify(None, Some(500)), Kind::Transient);
-        assert_eq!(classify(None, Some(429)), Kind::Transient);
-        assert_eq!(classify(None, Some(410)), Kind::Gone);
+        assert_eq!(classify(Some("Whatever"), Some(429)), Kind::Transient);
+        assert_eq!(classify(Some("Whatever"), Some(410)), Kind::Gone);
+        assert_eq!(classify(Some("Whatever"), Some(400)), Kind::Permanent);
         assert_eq!(
             classify(Some("ValidationException"), Some(400)),
             Kind::Permanent
@@ -194,14 +229,30 @@ mod tests {
             classify(Some("AccessDeniedException"), Some(400)),
             Kind::Permanent
         );
-        assert_eq!(classify(None, None), Kind::Permanent);
+    }
+
+    #[test]
+    fn a_service_error_without_a_code_is_retryable_whatever_its_status() {
+        for status in [None, Some(400), Some(403), Some(404), Some(413), Some(500)] {
+            for code in [None, Some("")] {
+                assert_eq!(
+                    classify(code, status),
+                    Kind::Transient,
+                    "{code:?} {status:?}"
+                );
+            }
+        }
+        assert_eq!(classify(None, Some(410)), Kind::Gone);
+        assert!(matches!(
+            to_store_error(classify(None, Some(400)), "x".into()),
+            StoreError::Transient(_)
+        ));
     }
 
     #[test]
     fn gone_is_recognised_by_code_or_status() {
         assert_eq!(classify(Some("GoneException"), Some(410)), Kind::Gone);
         assert_eq!(classify(Some("GoneException"), None), Kind::Gone);
-        assert_eq!(classify(None, Some(410)), Kind::Gone);
         assert_eq!(
             classify(Some("ForbiddenException"), Some(403)),
             Kind::Permanent
@@ -263,15 +314,52 @@ mod tests {
     }
 
     #[test]
-    fn a_cancellation_without_reasons_is_permanent() {
+    fn a_cancellation_that_names_no_failed_item_is_a_conflict_never_permanent() {
+        let nothing_failed: [&[Option<String>]; 4] = [
+            &[],
+            &[None],
+            &[Some("None".into())],
+            &[None, Some("None".into()), None],
+        ];
+        for reasons in nothing_failed {
+            match cancellation_error(reasons, &labels()) {
+                StoreError::Conflict(message) => {
+                    assert!(message.contains("without a reason"), "{message}")
+                }
+                other => panic!("{reasons:?}: expected a conflict, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_transaction_cancelled_exception_without_cancellation_reasons_is_a_conflict() {
+        // As some DynamoDB stand-ins send it: a message, no CancellationReasons at all
+        let bare = TransactionCanceledException::builder()
+            .message(
+                "Transaction cancelled, please refer cancellation reasons for specific reasons",
+            )
+            .build();
+        assert!(bare.cancellation_reasons.is_none());
         assert!(matches!(
-            cancellation_error(&[], &[]),
-            StoreError::Permanent(_)
+            transaction_cancelled(&bare, &labels()),
+            StoreError::Conflict(_)
         ));
-        let none = [Some("None".into())];
+        // And the reasons, when there are, still decide
+        let reasons = vec![
+            aws_sdk_dynamodb::types::CancellationReason::builder()
+                .code("None")
+                .build(),
+            aws_sdk_dynamodb::types::CancellationReason::builder()
+                .code("ValidationError")
+                .message("Item size has exceeded the maximum allowed size")
+                .build(),
+        ];
+        let invalid = TransactionCanceledException::builder()
+            .set_cancellation_reasons(Some(reasons))
+            .build();
         assert!(matches!(
-            cancellation_error(&none, &labels()),
-            StoreError::Permanent(_)
+            transaction_cancelled(&invalid, &labels()),
+            StoreError::Permanent(m) if m.contains("task p1/t1: ValidationError")
         ));
     }
 }

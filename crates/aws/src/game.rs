@@ -5,15 +5,15 @@ use std::collections::{BTreeSet, HashMap};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
-use idle_app::ports::{GameStore, Page, StoreError};
+use idle_app::ports::{GameStore, Loaded, Page, StoreError};
 use idle_app::state::PlayerState;
 use idle_core::lifecycle::{Expected, Plan};
 use idle_core::model::{Millis, Task, TaskStatus};
 
-use crate::error::{built, cancellation_error, store_error};
+use crate::error::{built, store_error, transaction_cancelled};
 use crate::items::{
-    n, player_item, player_state, s, string, task_from_item, task_item, Item, PLAYER_ID, STATUS,
-    TASK_ID, VERSION, WAKE_AT, WAKE_SHARD,
+    key_text, n, player_item, player_state, s, string, task_from_item, task_item, Item, PLAYER_ID,
+    STATUS, TASK_ID, VERSION, WAKE_AT, WAKE_SHARD,
 };
 use crate::store::{
     backoff, decode_cursor, encode_cursor, DynamoStore, BATCH_GET_LIMIT, TRANSACTION_LIMIT,
@@ -59,12 +59,17 @@ fn history_put(table: &str, task: &Task, expected: Expected) -> Result<Option<Pu
 impl GameStore for DynamoStore {
     /// `BatchGetItem` with consistent reads, 100 distinct ids per call (its limit, DynamoDB API
     /// Reference, "BatchGetItem"; duplicate keys in one call are refused); unprocessed keys are
-    /// retried with backoff (a bounded number of rounds, then [`StoreError::Transient`]).
-    async fn load_players(&self, player_ids: &[String]) -> Result<Vec<PlayerState>, StoreError> {
+    /// retried with backoff (a bounded number of rounds, then [`StoreError::Transient`]). Each
+    /// item is decoded on its own: one that does not decode is in [`Loaded::unreadable`] with
+    /// its [`StoreError::Permanent`] naming table and key, and the others are still returned.
+    async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
         let table = &self.tables.players;
         let ids: BTreeSet<&String> = player_ids.iter().collect();
         let ids: Vec<&String> = ids.into_iter().collect();
-        let mut players = Vec::with_capacity(ids.len());
+        let mut loaded = Loaded {
+            players: Vec::with_capacity(ids.len()),
+            unreadable: Vec::new(),
+        };
         for chunk in ids.chunks(BATCH_GET_LIMIT) {
             let keys: Vec<Item> = chunk
                 .iter()
@@ -95,7 +100,12 @@ impl GameStore for DynamoStore {
                     .and_then(|mut r| r.remove(table))
                     .unwrap_or_default();
                 for item in items {
-                    players.push(player_state(table, item)?);
+                    // The key of an item BatchGetItem returned is one we asked for.
+                    let key = key_text(&item, PLAYER_ID);
+                    match player_state(table, item) {
+                        Ok(state) => loaded.players.push(state),
+                        Err(error) => loaded.unreadable.push((key, error)),
+                    }
                 }
                 match output.unprocessed_keys.and_then(|mut u| u.remove(table)) {
                     Some(rest) if !rest.keys().is_empty() => {
@@ -111,7 +121,7 @@ impl GameStore for DynamoStore {
                 }
             }
         }
-        Ok(players)
+        Ok(loaded)
     }
 
     /// `PutItem` if no item has the id (`attribute_not_exists(player_id)`).
@@ -210,12 +220,7 @@ impl GameStore for DynamoStore {
             Ok(_) => Ok(()),
             Err(err) => match err.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                    let reasons: Vec<Option<String>> = cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().map(str::to_owned))
-                        .collect();
-                    let error = cancellation_error(&reasons, &labels);
+                    let error = transaction_cancelled(cancelled, &labels);
                     tracing::debug!(%error, "commit cancelled");
                     Err(error)
                 }

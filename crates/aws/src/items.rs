@@ -109,7 +109,8 @@ pub fn player_item(state: &PlayerState, shards: u32) -> Result<Item, StoreError>
     Ok(item)
 }
 
-/// A player and its queue from a Players item.
+/// A player and its queue from a Players item. Every error is a [`StoreError::Permanent`]
+/// about this one item (a batched read reports it for its player and keeps the others).
 pub(crate) fn player_state(table: &str, mut item: Item) -> Result<PlayerState, StoreError> {
     let key = key_text(&item, PLAYER_ID);
     known(table, &key, &item)?;

@@ -14,8 +14,8 @@ use crate::error::post_error;
 ///
 /// Failures map onto [`PostError`]: `GoneException` or HTTP 410 is [`PostError::Gone`] (the
 /// client left; forget the connection); throttling (`LimitExceededException`, 429), 5xx,
-/// timeouts and connection failures are [`PostError::Transient`]; anything else (403, 413, …)
-/// is [`PostError::Permanent`].
+/// timeouts and connection failures are [`PostError::Transient`], and so is an error without a
+/// code (unless its status is 410); anything else (403, 413, …) is [`PostError::Permanent`].
 #[derive(Debug, Clone)]
 pub struct ApiGatewayNotifier {
     client: Client,
@@ -45,6 +45,33 @@ fn millis(field: &str, at: &DateTime) -> Result<Millis, PostError> {
         .map_err(|e| PostError::Permanent(format!("GetConnection: {field} out of range: {e}")))
 }
 
+/// What a `GetConnection` reply says about a connection. Both times are optional in the API: a
+/// reply without `lastActiveAt` counts the connection as active since it connected; one
+/// without `connectedAt` says nothing usable, which is a transient failure (ask again later),
+/// never a permanent one.
+fn connection_info(
+    connection_id: &str,
+    connected_at: Option<&DateTime>,
+    last_active_at: Option<&DateTime>,
+) -> Result<ConnectionInfo, PostError> {
+    let connected_at = match connected_at {
+        Some(at) => millis("connectedAt", at)?,
+        None => {
+            return Err(PostError::Transient(format!(
+                "GetConnection {connection_id}: the reply has no connectedAt"
+            )))
+        }
+    };
+    let last_active_at = match last_active_at {
+        Some(at) => millis("lastActiveAt", at)?,
+        None => connected_at,
+    };
+    Ok(ConnectionInfo {
+        connected_at,
+        last_active_at,
+    })
+}
+
 #[async_trait]
 impl Notifier for ApiGatewayNotifier {
     /// `POST /@connections/{id}` with the payload as the message.
@@ -69,22 +96,11 @@ impl Notifier for ApiGatewayNotifier {
             .send()
             .await
             .map_err(|e| post_error(format_args!("GetConnection {connection_id}"), e))?;
-        let connected_at = match output.connected_at() {
-            Some(at) => millis("connectedAt", at)?,
-            None => {
-                return Err(PostError::Permanent(format!(
-                    "GetConnection {connection_id}: the reply has no connectedAt"
-                )))
-            }
-        };
-        let last_active_at = match output.last_active_at() {
-            Some(at) => millis("lastActiveAt", at)?,
-            None => connected_at,
-        };
-        Ok(ConnectionInfo {
-            connected_at,
-            last_active_at,
-        })
+        connection_info(
+            connection_id,
+            output.connected_at(),
+            output.last_active_at(),
+        )
     }
 
     /// `DELETE /@connections/{id}`; a connection already gone is not an error.
@@ -102,5 +118,31 @@ impl Notifier for ApiGatewayNotifier {
                 other => Err(other),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_get_connection_reply_without_connected_at_is_transient_never_permanent() {
+        let at = DateTime::from_millis(1_800_000_000_000);
+        assert!(matches!(
+            connection_info("c1", None, Some(&at)),
+            Err(PostError::Transient(m)) if m.contains("c1") && m.contains("connectedAt")
+        ));
+        assert!(matches!(
+            connection_info("c1", None, None),
+            Err(PostError::Transient(_))
+        ));
+        // A missing lastActiveAt is the connection time
+        assert_eq!(
+            connection_info("c1", Some(&at), None).unwrap(),
+            ConnectionInfo {
+                connected_at: 1_800_000_000_000,
+                last_active_at: 1_800_000_000_000,
+            }
+        );
     }
 }

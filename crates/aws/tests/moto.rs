@@ -150,9 +150,13 @@ fn plan_for(player: &Player, version: u64, tasks: Vec<TaskWrite>) -> (Plan, Play
 }
 
 async fn load_one(store: &DynamoStore, player_id: &str) -> PlayerState {
-    let mut players = store.load_players(&[player_id.to_owned()]).await.unwrap();
-    assert_eq!(players.len(), 1, "player {player_id} loads");
-    players.remove(0)
+    let mut loaded = store.load_players(&[player_id.to_owned()]).await.unwrap();
+    assert_eq!(
+        loaded.players.len(),
+        1,
+        "player {player_id} loads: {loaded:?}"
+    );
+    loaded.players.remove(0)
 }
 
 #[tokio::test]
@@ -394,10 +398,18 @@ async fn loading_150_players_reads_them_all_in_chunks() {
     asked.push("nobody".into());
     asked.push(ids[7].clone()); // a duplicate id is read once
     let loaded = f.store.load_players(&asked).await.unwrap();
-    let got: BTreeSet<String> = loaded.iter().map(|s| s.player.player_id.clone()).collect();
-    assert_eq!(loaded.len(), 150);
+    let got: BTreeSet<String> = loaded
+        .players
+        .iter()
+        .map(|s| s.player.player_id.clone())
+        .collect();
+    assert_eq!(loaded.players.len(), 150);
+    assert!(loaded.unreadable.is_empty());
     assert_eq!(got, ids.into_iter().collect());
-    assert!(f.store.load_players(&[]).await.unwrap().is_empty());
+    assert_eq!(
+        f.store.load_players(&[]).await.unwrap(),
+        idle_app::ports::Loaded::default()
+    );
 }
 
 #[tokio::test]
@@ -586,30 +598,57 @@ async fn dynamodb_keeps_the_kept_notifications_contract() {
 }
 
 #[tokio::test]
-async fn a_corrupt_item_is_a_permanent_error_naming_table_and_key() {
+async fn a_corrupt_item_is_reported_for_its_player_and_the_others_still_load() {
+    // Given a healthy player and two corrupt items written behind the adapter's back: a
+    // version that is not a number, and a queue that is not a list
+    use aws_sdk_dynamodb::types::AttributeValue;
     let f = fresh("corrupt").await;
+    f.store.create_player(&new_state("healthy")).await.unwrap();
     f.client
         .put_item()
         .table_name(&f.tables.players)
-        .item(
-            "player_id",
-            aws_sdk_dynamodb::types::AttributeValue::S("broken".into()),
-        )
-        .item(
-            "version",
-            aws_sdk_dynamodb::types::AttributeValue::S("x".into()),
-        )
+        .item("player_id", AttributeValue::S("broken".into()))
+        .item("version", AttributeValue::S("x".into()))
         .send()
         .await
         .unwrap();
-    match f.store.load_players(&["broken".to_owned()]).await {
-        Err(StoreError::Permanent(message)) => {
-            assert!(
-                message.contains(&f.tables.players) && message.contains("broken"),
+    let mut bad_queue = idle_aws::player_item(&new_state("bad-queue"), SHARDS).unwrap();
+    bad_queue.insert("queue".into(), AttributeValue::S("oops".into()));
+    f.client
+        .put_item()
+        .table_name(&f.tables.players)
+        .set_item(Some(bad_queue))
+        .send()
+        .await
+        .unwrap();
+
+    // When all three are loaded in one call
+    let ids = ["broken", "healthy", "bad-queue"].map(String::from);
+    let loaded = f.store.load_players(&ids).await.unwrap();
+
+    // Then the healthy one is read, and each corrupt one is reported for its own player with
+    // a permanent error naming table and key
+    let read: Vec<&str> = loaded
+        .players
+        .iter()
+        .map(|s| s.player.player_id.as_str())
+        .collect();
+    assert_eq!(read, ["healthy"]);
+    let mut unreadable: Vec<&str> = loaded
+        .unreadable
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .collect();
+    unreadable.sort();
+    assert_eq!(unreadable, ["bad-queue", "broken"]);
+    for (id, error) in &loaded.unreadable {
+        match error {
+            StoreError::Permanent(message) => assert!(
+                message.contains(&f.tables.players) && message.contains(id.as_str()),
                 "{message}"
-            )
+            ),
+            other => panic!("{id}: expected a permanent error, got {other:?}"),
         }
-        other => panic!("expected a permanent error, got {other:?}"),
     }
 }
 

@@ -119,6 +119,7 @@ impl World {
             .load_players(&[player_id.to_owned()])
             .await
             .unwrap()
+            .players
             .remove(0)
     }
 }

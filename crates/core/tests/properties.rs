@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use idle_core::catalog::{Catalog, ItemKind, ARMOUR_SLOT, WEAPON_SLOT};
-use idle_core::lifecycle::{LedgerReason, Plan};
-use idle_core::model::{Equipped, Millis, Player, Skill, Snapshot, Task, TaskRequest};
+use idle_core::lifecycle::{Expected, LedgerReason, Plan, TransitionKind};
+use idle_core::model::{Equipped, Millis, Player, Skill, Snapshot, Task, TaskRequest, TaskStatus};
+use idle_core::protocol::Event;
 use idle_core::rng::{RollKind, Seed};
 use idle_core::rules::{self, combat, craft, harvest};
 use idle_core::xp::xp_for_level;
@@ -278,6 +279,79 @@ fn check_plan(before: &Player, tasks: &[Task], plan: &Plan) -> Result<(), TestCa
         prop_assert_eq!(
             write.player.next_seq,
             before.next_seq + plan.notifications.len() as u64
+        );
+    }
+    // The plan's transitions are its changes of state, once each: a new task is enqueued, a
+    // task that ends ends once in its final status, and starts and retries are the ones
+    // announced.
+    let mut ended: Vec<(&str, TransitionKind)> = plan
+        .tasks
+        .iter()
+        .filter_map(|w| {
+            let kind = match w.task.status {
+                TaskStatus::Completed => TransitionKind::Completed,
+                TaskStatus::Failed => TransitionKind::Failed,
+                TaskStatus::Rejected => TransitionKind::Rejected,
+                TaskStatus::Cancelled => TransitionKind::Cancelled,
+                TaskStatus::Queued | TaskStatus::Running | TaskStatus::Retrying => return None,
+            };
+            Some((w.task.task_id.as_str(), kind))
+        })
+        .collect();
+    let mut final_transitions: Vec<(&str, TransitionKind)> = plan
+        .transitions
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.kind,
+                TransitionKind::Completed
+                    | TransitionKind::Failed
+                    | TransitionKind::Rejected
+                    | TransitionKind::Cancelled
+            )
+        })
+        .map(|t| (t.task_id.as_str(), t.kind))
+        .collect();
+    ended.sort();
+    final_transitions.sort();
+    prop_assert_eq!(ended, final_transitions);
+    prop_assert_eq!(
+        plan.count(TransitionKind::Enqueued),
+        plan.tasks
+            .iter()
+            .filter(|w| w.expected == Expected::Absent)
+            .count()
+    );
+    let announced = |wanted: fn(&Event) -> bool| {
+        plan.notifications
+            .iter()
+            .filter(|n| wanted(&n.event))
+            .count()
+    };
+    prop_assert_eq!(
+        plan.count(TransitionKind::Started),
+        announced(|e| matches!(e, Event::TaskStarted { .. }))
+    );
+    prop_assert_eq!(
+        plan.count(TransitionKind::Retried),
+        announced(|e| matches!(
+            e,
+            Event::TaskFailed {
+                retry_at: Some(_),
+                ..
+            }
+        ))
+    );
+    for transition in &plan.transitions {
+        let task = plan
+            .tasks
+            .iter()
+            .map(|w| &w.task)
+            .chain(tasks)
+            .find(|t| t.task_id == transition.task_id);
+        prop_assert_eq!(
+            task.map(|t| t.request.activity()),
+            Some(transition.activity)
         );
     }
     // Every task write names a task of this player.

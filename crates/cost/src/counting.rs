@@ -15,10 +15,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use idle_app::memory::MemoryStore;
-use idle_app::ports::{Connection, ConnectionStore, GameStore, Inbox, Kept, Page, StoreError};
+use idle_app::ports::{
+    Connection, ConnectionStore, GameStore, Inbox, Kept, Loaded, Page, StoreError,
+};
 use idle_app::state::PlayerState;
 use idle_aws::{connection_item, notification_item, player_item, task_item};
-use idle_core::lifecycle::Expected;
+use idle_core::lifecycle::{Expected, TransitionKind};
 use idle_core::model::{Millis, Task};
 use idle_core::protocol::Notification;
 use idle_core::Plan;
@@ -41,6 +43,9 @@ pub struct Counters {
     pub by_kind: BTreeMap<&'static str, Usage>,
     /// Write units of index updates.
     pub index_wcu: u64,
+    /// Task transitions of the plans committed, by kind (`Plan::transitions`): what the
+    /// per-task figures divide by.
+    pub transitions: BTreeMap<TransitionKind, u64>,
 }
 
 impl Counters {
@@ -56,6 +61,11 @@ impl Counters {
     /// Requests of one kind.
     pub fn requests(&self, kind: &str) -> u64 {
         self.by_kind.get(kind).map_or(0, |u| u.requests)
+    }
+
+    /// Committed transitions of one kind.
+    pub fn transitions(&self, kind: TransitionKind) -> u64 {
+        self.transitions.get(&kind).copied().unwrap_or(0)
     }
 }
 
@@ -143,18 +153,28 @@ fn query_units(bytes: usize, consistent: bool) -> f64 {
 
 #[async_trait]
 impl GameStore for CountingStore {
-    async fn load_players(&self, player_ids: &[String]) -> Result<Vec<PlayerState>, StoreError> {
+    /// An unreadable item is read (and billed) like any other: DynamoDB returns it, the
+    /// adapter fails to decode it. Its size is the stored player's, as the memory store keeps it.
+    async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
         let found = self.inner.load_players(player_ids).await?;
         let mut distinct = player_ids.to_vec();
         distinct.sort();
         distinct.dedup();
         for chunk in distinct.chunks(BATCH_GET_LIMIT) {
-            let rcu: u64 = found
+            let readable: u64 = found
+                .players
                 .iter()
                 .filter(|s| chunk.contains(&s.player.player_id))
                 .map(|s| read_units(self.player_bytes(s)))
                 .sum();
-            self.count("BatchGetItem", 0, rcu as f64);
+            let unreadable: u64 = found
+                .unreadable
+                .iter()
+                .filter(|(id, _)| chunk.contains(id))
+                .filter_map(|(id, _)| self.inner.player(id))
+                .map(|s| read_units(self.player_bytes(&s)))
+                .sum();
+            self.count("BatchGetItem", 0, (readable + unreadable) as f64);
         }
         Ok(found)
     }
@@ -192,6 +212,13 @@ impl GameStore for CountingStore {
         }
         if result.is_ok() {
             let mut state = self.lock();
+            for transition in &plan.transitions {
+                *state
+                    .counters
+                    .transitions
+                    .entry(transition.kind)
+                    .or_insert(0) += 1;
+            }
             for write in &plan.tasks {
                 if write.expected == Expected::Absent {
                     state

@@ -9,7 +9,8 @@ use idle_app::auth::{mint, DEV_TOKEN_SECRET};
 use idle_app::handlers;
 use idle_app::memory::MemoryWorld;
 use idle_app::{AppConfig, Secret, Services};
-use idle_core::model::{Millis, TaskStatus};
+use idle_core::lifecycle::TransitionKind;
+use idle_core::model::Millis;
 use serde_json::{json, Value};
 
 use crate::counting::{Counters, CountingStore};
@@ -222,18 +223,9 @@ pub async fn run(params: Params) -> Report {
         *report.invocations.entry("task-ticker").or_default() += 1;
         ticks += 1;
     }
-    report.completed = players
-        .iter()
-        .map(|p| {
-            world
-                .store
-                .history(p)
-                .iter()
-                .filter(|t| t.status == TaskStatus::Completed)
-                .count()
-        })
-        .sum();
-    report.not_completed = report.tasks - report.completed;
     report.counters = store.counters();
+    // Counted from the committed plans' transitions, as the metrics and the reports count.
+    report.completed = report.counters.transitions(TransitionKind::Completed) as usize;
+    report.not_completed = report.tasks.saturating_sub(report.completed);
     report
 }

@@ -13,10 +13,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use idle_app::memory::MemoryNotifier;
 use idle_app::ports::{
-    Connection, ConnectionInfo, ConnectionStore, GameStore, Inbox, Kept, Notifier, Page, PostError,
-    StoreError,
+    Connection, ConnectionInfo, ConnectionStore, GameStore, Inbox, Kept, Loaded, Notifier, Page,
+    PostError, StoreError,
 };
 use idle_app::state::PlayerState;
+use idle_core::lifecycle::TransitionKind;
 use idle_core::model::{Millis, Task};
 use idle_core::protocol::Notification;
 use idle_core::Plan;
@@ -107,6 +108,8 @@ struct Inner {
     rates: FaultRates,
     counts: FaultCounts,
     notes: Unannounced,
+    /// Task transitions of every plan the store applied, by kind.
+    transitions: BTreeMap<TransitionKind, usize>,
 }
 
 /// The shared fault source: seeded, switchable, counted.
@@ -123,6 +126,7 @@ impl Chaos {
                 rates,
                 counts: FaultCounts::default(),
                 notes: Unannounced::default(),
+                transitions: BTreeMap::new(),
             }),
         })
     }
@@ -161,6 +165,19 @@ impl Chaos {
     /// Faults so far.
     pub fn counts(&self) -> FaultCounts {
         self.lock().counts.clone()
+    }
+
+    /// Task transitions of every plan the wrapped store applied (a commit whose answer was then
+    /// lost included), by kind, as the core reported them in `Plan::transitions`.
+    pub fn transitions(&self) -> BTreeMap<TransitionKind, usize> {
+        self.lock().transitions.clone()
+    }
+
+    fn applied(&self, plan: &Plan) {
+        let mut inner = self.lock();
+        for transition in &plan.transitions {
+            *inner.transitions.entry(transition.kind).or_insert(0) += 1;
+        }
     }
 
     /// Notifications kept from being announced so far.
@@ -250,7 +267,9 @@ macro_rules! read_op {
 
 #[async_trait]
 impl<S: GameStore + Send + Sync + 'static> GameStore for ChaosStore<S> {
-    async fn load_players(&self, player_ids: &[String]) -> Result<Vec<PlayerState>, StoreError> {
+    /// A fault fails the whole call (what throttling does); players the inner store cannot read
+    /// are passed on as its `unreadable`.
+    async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
         read_op!(
             self,
             "load_players",
@@ -271,6 +290,9 @@ impl<S: GameStore + Send + Sync + 'static> GameStore for ChaosStore<S> {
         }
         let late = self.chaos.store_fault("commit", true)?;
         let result = self.inner.commit(plan, after).await;
+        if result.is_ok() {
+            self.chaos.applied(plan);
+        }
         match &result {
             Err(StoreError::Conflict(_)) => self.chaos.lock().counts.real_conflicts += 1,
             Err(_) => {}

@@ -19,6 +19,7 @@ use idle_app::ports::{Clock, ConnectionStore, GameStore, Inbox};
 use idle_app::state::PlayerState;
 use idle_balance::replay::replay;
 use idle_core::catalog::Catalog;
+use idle_core::lifecycle::TransitionKind;
 use idle_core::model::{Skill, Task};
 use idle_core::protocol::{Notification, PlayerView};
 use serde_json::Value;
@@ -55,10 +56,16 @@ where
     for chunk in soak.clients.chunks(100) {
         let ids: Vec<String> = chunk.iter().map(|c| c.player_id.clone()).collect();
         let states: BTreeMap<String, PlayerState> = match soak.store.load_players(&ids).await {
-            Ok(states) => states
-                .into_iter()
-                .map(|s| (s.player.player_id.clone(), s))
-                .collect(),
+            Ok(loaded) => {
+                for (id, error) in &loaded.unreadable {
+                    report.violation(format!("{id}: unreadable: {error}"));
+                }
+                loaded
+                    .players
+                    .into_iter()
+                    .map(|s| (s.player.player_id.clone(), s))
+                    .collect()
+            }
             Err(e) => {
                 report.violation(format!("could not read players: {e}"));
                 continue;
@@ -113,6 +120,7 @@ where
             );
         }
     }
+    check_transitions(&mut report, soak.chaos.transitions());
     if expected_all != actual_all {
         report.violation("the sum over all players differs from every ledger".to_owned());
     }
@@ -125,6 +133,38 @@ where
         .map(|u| i128::from(*u))
         .sum();
     report
+}
+
+/// The transitions the core reported in the applied plans agree with the history: every task
+/// enqueued once, and each final state reached once per task that holds it.
+fn check_transitions(report: &mut Report, transitions: BTreeMap<TransitionKind, usize>) {
+    report.transitions = transitions
+        .iter()
+        .map(|(kind, n)| (kind.as_str().to_owned(), *n))
+        .collect();
+    let applied = |kind: TransitionKind| transitions.get(&kind).copied().unwrap_or(0);
+    if applied(TransitionKind::Enqueued) != report.tasks {
+        report.violation(format!(
+            "{} tasks enqueued by the applied plans, {} in the history",
+            applied(TransitionKind::Enqueued),
+            report.tasks
+        ));
+    }
+    for kind in [
+        TransitionKind::Completed,
+        TransitionKind::Cancelled,
+        TransitionKind::Rejected,
+        TransitionKind::Failed,
+    ] {
+        let held = report.final_states.get(kind.as_str()).copied().unwrap_or(0);
+        if applied(kind) != held {
+            report.violation(format!(
+                "{} tasks {} by the applied plans, {held} in the history",
+                applied(kind),
+                kind.as_str()
+            ));
+        }
+    }
 }
 
 fn add(items: &mut Items, key: &str, units: i128) {

@@ -233,7 +233,7 @@ where
                 .load_players(std::slice::from_ref(&client.player_id))
                 .await
             {
-                Ok(mut found) if !found.is_empty() => found.remove(0),
+                Ok(mut found) if !found.players.is_empty() => found.players.remove(0),
                 other => panic!("set-up: player {} not created: {other:?}", client.player_id),
             };
             let mut player = state.player.clone();
@@ -272,7 +272,10 @@ where
         for ids in self.clients.chunks(100) {
             let ids: Vec<String> = ids.iter().map(|c| c.player_id.clone()).collect();
             match self.store.load_players(&ids).await {
-                Ok(states) if states.iter().all(|s| s.queue.is_empty()) => {}
+                // An unreadable player is not known to be idle.
+                Ok(loaded)
+                    if loaded.unreadable.is_empty()
+                        && loaded.players.iter().all(|s| s.queue.is_empty()) => {}
                 _ => return false,
             }
         }

@@ -98,6 +98,10 @@ pub struct Report {
     pub final_states: BTreeMap<String, usize>,
     /// Tasks by activity.
     pub activities: BTreeMap<String, usize>,
+    /// Task transitions of every plan the store applied, by kind (`Plan::transitions`): each
+    /// task is enqueued once and reaches its final state once, so the final kinds equal
+    /// `final_states` and `enqueued` equals `tasks`.
+    pub transitions: BTreeMap<String, usize>,
     /// Completed tasks whose outcome was replayed and matched.
     pub replayed_outcomes: usize,
     pub faults: FaultCounts,
@@ -154,6 +158,7 @@ impl fmt::Display for Report {
             map(&self.activities)
         )?;
         writeln!(f, "final states       {}", map(&self.final_states))?;
+        writeln!(f, "transitions        {}", map(&self.transitions))?;
         writeln!(
             f,
             "outcomes replayed  {} (each equal to its grant)",

@@ -10,6 +10,9 @@
 //! - Paginated reads return `next` whenever a page is full, even if nothing follows (as
 //!   DynamoDB's `LastEvaluatedKey` does), so callers meet the empty last page too.
 //! - The wake index is sparse and sharded by [`wake_shard`], in `wake_at` order.
+//! - A player can be made unreadable ([`MemoryStore::corrupt_player`]), as a DynamoDB item with
+//!   a corrupt attribute is: `load_players` reports it in [`Loaded::unreadable`] and still
+//!   returns the others.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -23,7 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use super::faults::{Fault, Faults, RandomFaults, StoreOp};
 use crate::ports::{
-    limits, wake_shard, Connection, ConnectionStore, GameStore, Inbox, Kept, Page, StoreError,
+    limits, wake_shard, Connection, ConnectionStore, GameStore, Inbox, Kept, Loaded, Page,
+    StoreError,
 };
 use crate::state::PlayerState;
 
@@ -42,6 +46,8 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 #[derive(Debug)]
 struct State {
     players: BTreeMap<String, PlayerState>,
+    /// Players whose item cannot be read, with what is wrong with it.
+    corrupt: BTreeMap<String, String>,
     history: BTreeMap<(String, String), Task>,
     connections: BTreeMap<String, Connection>,
     inbox: BTreeMap<(String, u64), (Notification, i64)>,
@@ -73,6 +79,7 @@ impl MemoryStore {
         MemoryStore {
             state: Mutex::new(State {
                 players: BTreeMap::new(),
+                corrupt: BTreeMap::new(),
                 history: BTreeMap::new(),
                 connections: BTreeMap::new(),
                 inbox: BTreeMap::new(),
@@ -158,11 +165,23 @@ impl MemoryStore {
         self.lock().players.keys().cloned().collect()
     }
 
-    /// Stores a player as given, replacing any (test set-up; no conditions).
+    /// Stores a player as given, replacing any (test set-up; no conditions). A corrupt item is
+    /// replaced too: the player reads again.
     pub fn put_player(&self, state: PlayerState) {
+        let mut store = self.lock();
+        store.corrupt.remove(&state.player.player_id);
+        store.players.insert(state.player.player_id.clone(), state);
+    }
+
+    /// Makes a player's stored item unreadable, as a DynamoDB item whose attribute no longer
+    /// decodes (`what` says what is wrong): from now on `load_players` reports the player in
+    /// [`Loaded::unreadable`] with a permanent error, until [`put_player`](Self::put_player) or
+    /// [`restore`](Self::restore) replaces the item. Other calls see the player as stored (its
+    /// wake-up stays in the index, as the index keeps the item's key attributes).
+    pub fn corrupt_player(&self, player_id: &str, what: &str) {
         self.lock()
-            .players
-            .insert(state.player.player_id.clone(), state);
+            .corrupt
+            .insert(player_id.to_owned(), what.to_owned());
     }
 
     /// A player's task history, in task order.
@@ -251,6 +270,7 @@ impl MemoryStore {
     /// and the change feed are left as they are; nothing restored appears on the feed).
     pub fn restore(&self, snapshot: StoreSnapshot) {
         let mut state = self.lock();
+        state.corrupt.clear();
         state.players = snapshot
             .players
             .into_iter()
@@ -427,16 +447,25 @@ fn apply_plan(state: &mut State, plan: &Plan, after: &PlayerState) {
 
 #[async_trait]
 impl GameStore for MemoryStore {
-    async fn load_players(&self, player_ids: &[String]) -> Result<Vec<PlayerState>, StoreError> {
+    async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
         let mut state = self.lock();
         let ids: Vec<&str> = player_ids.iter().map(String::as_str).collect();
         let _ = faults!(state, StoreOp::LoadPlayers, &ids);
         let mut seen = std::collections::BTreeSet::new();
-        Ok(ids
-            .into_iter()
-            .filter(|id| seen.insert(*id))
-            .filter_map(|id| state.players.get(id).cloned())
-            .collect())
+        let mut loaded = Loaded::default();
+        for id in ids.into_iter().filter(|id| seen.insert(*id)) {
+            if let Some(what) = state.corrupt.get(id) {
+                loaded.unreadable.push((
+                    id.to_owned(),
+                    StoreError::Permanent(format!(
+                        "corrupt item in the players store, key {id}: {what}"
+                    )),
+                ));
+            } else if let Some(player) = state.players.get(id) {
+                loaded.players.push(player.clone());
+            }
+        }
+        Ok(loaded)
     }
 
     async fn create_player(&self, player: &PlayerState) -> Result<bool, StoreError> {

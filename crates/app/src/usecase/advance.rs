@@ -1,23 +1,30 @@
 //! Advancing one player to now: the step the stream processor and the ticker share.
 
+use idle_core::lifecycle::TransitionKind;
 use idle_core::model::Millis;
-use idle_core::protocol::Event;
 use idle_core::{advance, fail_transient, Plan};
 
 use super::deliver::deliver;
 use super::update::{update_player, Decision, UpdateError};
 use crate::metrics::record_plan;
+use crate::ports::StoreError;
 use crate::services::Services;
 use crate::state::PlayerState;
 
-/// What advancing one player did.
+/// What advancing one player did. The task counts come from the written plans' transitions,
+/// the same list [`record_plan`] counts into the metrics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Advanced {
     /// A plan was written.
     pub committed: bool,
     pub started: usize,
     pub completed: usize,
+    /// Transient failures with a retry scheduled.
+    pub retried: usize,
+    /// Transient failures with the retries used up (final).
     pub failed: usize,
+    /// Refused at start by dynamic validation (final).
+    pub rejected: usize,
     /// The advance could not be written, but the head task's transient failure was recorded
     /// (it is `retrying` or `failed` now).
     pub recorded_failure: bool,
@@ -32,29 +39,34 @@ impl Advanced {
             committed: self.committed || next.committed,
             started: self.started + next.started,
             completed: self.completed + next.completed,
+            retried: self.retried + next.retried,
             failed: self.failed + next.failed,
+            rejected: self.rejected + next.rejected,
             recorded_failure: self.recorded_failure || next.recorded_failure,
             continues: next.continues,
         }
     }
 
     fn count(&mut self, plan: &Plan) {
-        for n in &plan.notifications {
-            match n.event {
-                Event::TaskStarted { .. } => self.started += 1,
-                Event::TaskCompleted { .. } => self.completed += 1,
-                Event::TaskFailed { .. } => self.failed += 1,
-                _ => {}
-            }
-        }
+        self.started += plan.count(TransitionKind::Started);
+        self.completed += plan.count(TransitionKind::Completed);
+        self.retried += plan.count(TransitionKind::Retried);
+        self.failed += plan.count(TransitionKind::Failed);
+        self.rejected += plan.count(TransitionKind::Rejected);
     }
 }
 
-/// Advances a player to `now`, commits, and delivers the notifications. When the write keeps
-/// failing (conflicts or transient errors after the retries), records a transient failure of the
-/// head task with the core's `fail_transient` if that applies (a queued or retrying head; a
-/// running task is completed again by redelivery instead). The error is returned only when the
-/// player could not be brought to a consistent state at all; redoing the advance later is safe.
+/// Advances a player to `now`, commits, and delivers the notifications.
+///
+/// When the store keeps failing (transient errors after the retries), records a transient
+/// failure of the head task with the core's `fail_transient` if that applies (a queued or
+/// retrying head; a running task is completed again by redelivery instead): a real store fault
+/// spends the task's retry budget. Contention never does: conflicts mean other writers changed
+/// the player, so the advance is recomputed from fresh state, and if it keeps losing the race
+/// the player is left as it is — still due in the wake index — and
+/// [`UpdateError::Contended`] is returned for the caller to retry later. The error is returned
+/// whenever the player could not be brought to a consistent state; redoing the advance later
+/// is safe.
 pub(crate) async fn advance_player(
     services: &Services,
     player_id: &str,
@@ -103,7 +115,10 @@ async fn advance_once(
             }
             return Ok(report);
         }
-        Err(e) if e.is_transient() => e,
+        // Only a store fault is charged to the head task. A conflict is not a failure of the
+        // task: someone else wrote the player (another advance, a message), and charging it
+        // would fail healthy tasks under load (`retries_exhausted` after five busy rounds).
+        Err(UpdateError::Store(e @ StoreError::Transient(_))) => UpdateError::Store(e),
         Err(e) => return Err(e),
     };
     let reason = error.to_string();

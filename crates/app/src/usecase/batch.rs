@@ -4,8 +4,12 @@
 //! one `load_players` call, and each is advanced and committed independently. A player that
 //! could not be committed reports the sequence number of its *first* record in the batch: Lambda
 //! resumes the shard at the lowest reported number, and redoing everything after it is safe
-//! because advancing is idempotent. Malformed records are logged in full, counted and skipped:
-//! they can never succeed, so they must not block the shard.
+//! because advancing is idempotent. Only transient trouble (a store fault, contention) is
+//! reported that way. Malformed records are logged in full, counted and skipped: they can never
+//! succeed, so they must not block the shard. Neither must a player with a permanent error of
+//! its own (an item that cannot be read, a write the store refuses for good): it is logged in
+//! full, counted in the metrics and left to the ticker (it stays due), and the batch's other
+//! players are advanced as usual.
 
 use std::collections::HashMap;
 
@@ -13,8 +17,8 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::advance::advance_player;
-use super::update::UpdateError;
-use crate::ports::StoreError;
+use super::update::{note_unreadable, UpdateError};
+use crate::ports::{Loaded, StoreError};
 use crate::services::Services;
 use crate::state::PlayerState;
 
@@ -50,13 +54,27 @@ pub struct BatchReport {
     pub players: usize,
     /// Players whose advance wrote something.
     pub players_advanced: usize,
+    /// Task transitions of the plans written, by kind (counted from `Plan::transitions`, as the
+    /// `Tasks*` metrics are).
     pub tasks_started: usize,
     pub tasks_completed: usize,
+    /// Transient failures with a retry scheduled.
+    pub tasks_retried: usize,
+    /// Transient failures with the retries used up (final).
     pub tasks_failed: usize,
+    /// Refused at start by dynamic validation (final).
+    pub tasks_rejected: usize,
     /// Players named by a record but not stored (nothing to do; not a failure).
     pub unknown_players: usize,
     pub malformed: usize,
-    /// Players that could not be committed; their first records are in `failures`.
+    /// Players whose stored item cannot be read (corrupt): logged, counted as
+    /// `PlayersUnreadable`, never batch item failures.
+    pub unreadable_players: usize,
+    /// Players whose advance failed for a reason retrying cannot fix (a write the store refuses
+    /// for good, an item found unreadable on a reload): logged, never batch item failures.
+    pub permanent_failures: usize,
+    /// Players that could not be committed for a transient reason (a store fault, contention);
+    /// their first records are in `failures`.
     pub failed_players: usize,
     /// Sequence numbers to report as batch item failures, in batch order.
     pub failures: Vec<String>,
@@ -115,8 +133,11 @@ pub async fn process_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
         return report;
     }
     let ids: Vec<String> = groups.iter().map(|g| g.player_id.clone()).collect();
-    let mut loaded = match load_all(services, &ids).await {
-        Ok(loaded) => loaded,
+    let (mut players, mut unreadable) = match load_all(services, &ids).await {
+        Ok(mut loaded) => {
+            let unreadable = std::mem::take(&mut loaded.unreadable);
+            (loaded.players_by_id(), unreadable)
+        }
         Err(error) => {
             tracing::error!(%error, players = ids.len(), "could not load the batch's players");
             report.failed_players = groups.len();
@@ -124,24 +145,36 @@ pub async fn process_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
             return report;
         }
     };
+    let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
     // Owned work items: a stream of borrowed ones makes the future lose `Send` (the closure's
     // lifetime is not general enough), and the Lambda runtime needs a `Send` handler.
-    let work: Vec<(usize, String, String, usize, Option<PlayerState>)> = groups
-        .iter()
-        .enumerate()
-        .map(|(i, g)| {
-            let state = loaded.remove(&g.player_id);
-            (
-                i,
-                g.player_id.clone(),
-                g.first_sequence.clone(),
-                g.records,
-                state,
-            )
-        })
-        .collect();
+    let mut work: Vec<(usize, String, String, usize, Option<PlayerState>)> = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        if let Some(at) = unreadable.iter().position(|(id, _)| *id == g.player_id) {
+            let (_, error) = unreadable.swap_remove(at);
+            note_unreadable(services, &g.player_id, &error);
+            tracing::error!(
+                player_id = %g.player_id,
+                sequence_number = %g.first_sequence,
+                records = g.records,
+                %error,
+                outcome = "skipped",
+                "the player cannot be read; not a batch item failure, left to the ticker"
+            );
+            outcomes.push((i, Outcome::Unreadable));
+            continue;
+        }
+        let state = players.remove(&g.player_id);
+        work.push((
+            i,
+            g.player_id.clone(),
+            g.first_sequence.clone(),
+            g.records,
+            state,
+        ));
+    }
     let concurrency = services.config.ticker_concurrency.max(1);
-    let mut outcomes: Vec<(usize, Outcome)> = stream::iter(work)
+    let advanced: Vec<(usize, Outcome)> = stream::iter(work)
         .map(
             |(i, player_id, first_sequence, records, state)| async move {
                 let Some(state) = state else {
@@ -150,7 +183,7 @@ pub async fn process_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
                 match advance_player(services, &player_id, Some(state), now).await {
                     Ok(advanced) => (i, Outcome::Advanced(advanced)),
                     Err(UpdateError::NoPlayer) => (i, Outcome::Unknown),
-                    Err(error) => {
+                    Err(error) if error.is_transient() => {
                         tracing::error!(
                             player_id = %player_id,
                             sequence_number = %first_sequence,
@@ -161,12 +194,26 @@ pub async fn process_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
                         );
                         (i, Outcome::Failed)
                     }
+                    // Redelivering the batch cannot fix this player, and reporting it would
+                    // hold up every later record of the shard: skip it (it stays due).
+                    Err(error) => {
+                        tracing::error!(
+                            player_id = %player_id,
+                            sequence_number = %first_sequence,
+                            records,
+                            %error,
+                            outcome = "skipped",
+                            "could not advance for good; not a batch item failure, left to the ticker"
+                        );
+                        (i, Outcome::Permanent)
+                    }
                 }
             },
         )
         .buffer_unordered(concurrency)
         .collect()
         .await;
+    outcomes.extend(advanced);
     outcomes.sort_by_key(|(i, _)| *i);
     for (i, outcome) in outcomes {
         match outcome {
@@ -174,12 +221,16 @@ pub async fn process_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
                 report.players_advanced += usize::from(a.committed || a.recorded_failure);
                 report.tasks_started += a.started;
                 report.tasks_completed += a.completed;
+                report.tasks_retried += a.retried;
                 report.tasks_failed += a.failed;
+                report.tasks_rejected += a.rejected;
             }
             Outcome::Unknown => {
                 tracing::warn!(player_id = %groups[i].player_id, "stream record for an unknown player");
                 report.unknown_players += 1;
             }
+            Outcome::Unreadable => report.unreadable_players += 1,
+            Outcome::Permanent => report.permanent_failures += 1,
             Outcome::Failed => {
                 report.failed_players += 1;
                 report.failures.push(groups[i].first_sequence.clone());
@@ -192,8 +243,12 @@ pub async fn process_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
         advanced = report.players_advanced,
         started = report.tasks_started,
         completed = report.tasks_completed,
+        retried = report.tasks_retried,
         failed = report.tasks_failed,
+        rejected = report.tasks_rejected,
         malformed = report.malformed,
+        unreadable = report.unreadable_players,
+        permanent_failures = report.permanent_failures,
         failures = report.failures.len(),
         "batch"
     );
@@ -203,24 +258,22 @@ pub async fn process_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
 enum Outcome {
     Advanced(super::advance::Advanced),
     Unknown,
+    /// Its item cannot be read: skipped, left to the ticker.
+    Unreadable,
+    /// A permanent error of its own: skipped, left to the ticker.
+    Permanent,
+    /// Transient trouble: its first record is a batch item failure.
     Failed,
 }
 
 /// One `load_players` call for the whole batch (the adapter splits it into reads of 100),
-/// retried on transient errors.
-async fn load_all(
-    services: &Services,
-    ids: &[String],
-) -> Result<HashMap<String, PlayerState>, StoreError> {
+/// retried on transient errors. A player that cannot be read is in the answer's `unreadable`,
+/// not an error of the call.
+async fn load_all(services: &Services, ids: &[String]) -> Result<Loaded, StoreError> {
     let mut last = None;
     for _ in 0..services.config.commit_attempts.max(1) {
         match services.store.load_players(ids).await {
-            Ok(states) => {
-                return Ok(states
-                    .into_iter()
-                    .map(|s| (s.player.player_id.clone(), s))
-                    .collect())
-            }
+            Ok(loaded) => return Ok(loaded),
             Err(e) if e.is_retryable() => last = Some(e),
             Err(e) => return Err(e),
         }

@@ -1,5 +1,9 @@
 //! The ticker: advance every player whose wake-up time has come (a running task's end, a
 //! progress update, a retry's backoff), shard by shard, page by page.
+//!
+//! Trouble stays with the player it belongs to: a player whose item cannot be read, or whose
+//! advance fails, is logged and counted and the rest of the page goes on; it stays due, so the
+//! next tick tries it again.
 
 use std::collections::HashMap;
 
@@ -7,6 +11,7 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::advance::advance_player;
+use super::update::note_unreadable;
 use crate::services::Services;
 
 /// What one tick did.
@@ -18,11 +23,25 @@ pub struct TickReport {
     pub due: usize,
     /// Players whose advance wrote something.
     pub advanced: usize,
+    /// Task transitions of the plans written, by kind (counted from `Plan::transitions`, as the
+    /// `Tasks*` metrics are).
     pub tasks_started: usize,
     pub tasks_completed: usize,
+    /// Transient failures with a retry scheduled.
+    pub tasks_retried: usize,
+    /// Transient failures with the retries used up (final).
     pub tasks_failed: usize,
-    /// Failed reads and players that could not be committed (they stay due for the next tick).
+    /// Refused at start by dynamic validation (final).
+    pub tasks_rejected: usize,
+    /// Failed reads and players that could not be committed for a transient reason (they stay
+    /// due for the next tick).
     pub errors: usize,
+    /// Due players whose stored item cannot be read (corrupt): logged, counted as
+    /// `PlayersUnreadable`, skipped; they stay due until repaired.
+    pub unreadable_players: usize,
+    /// Due players whose advance failed for a reason retrying cannot fix (a write the store
+    /// refuses for good): logged, skipped; they stay due.
+    pub permanent_failures: usize,
 }
 
 /// Advances every due player once, with at most `config.ticker_concurrency` at a time. Every
@@ -70,8 +89,12 @@ pub async fn tick(services: &Services) -> TickReport {
         advanced = report.advanced,
         started = report.tasks_started,
         completed = report.tasks_completed,
+        retried = report.tasks_retried,
         failed = report.tasks_failed,
+        rejected = report.tasks_rejected,
         errors = report.errors,
+        unreadable = report.unreadable_players,
+        permanent_failures = report.permanent_failures,
         "tick"
     );
     report
@@ -84,19 +107,26 @@ async fn advance_page(
     concurrency: usize,
     report: &mut TickReport,
 ) {
-    // One batched read per page; a player the read missed is loaded on its own.
-    let mut loaded: HashMap<String, _> = match services.store.load_players(ids).await {
-        Ok(states) => states
-            .into_iter()
-            .map(|s| (s.player.player_id.clone(), s))
-            .collect(),
-        Err(error) => {
-            tracing::warn!(%error, "tick: batched read failed; loading players one by one");
-            HashMap::new()
-        }
-    };
+    // One batched read per page; a player the read missed is loaded on its own, one it could not
+    // decode is skipped (reading it again would only fail again).
+    let (mut loaded, unreadable): (HashMap<String, _>, _) =
+        match services.store.load_players(ids).await {
+            Ok(mut found) => {
+                let unreadable = std::mem::take(&mut found.unreadable);
+                (found.players_by_id(), unreadable)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "tick: batched read failed; loading players one by one");
+                (HashMap::new(), Vec::new())
+            }
+        };
+    for (player_id, error) in &unreadable {
+        note_unreadable(services, player_id, error);
+        report.unreadable_players += 1;
+    }
     let work: Vec<_> = ids
         .iter()
+        .filter(|id| !unreadable.iter().any(|(bad, _)| bad == *id))
         .map(|id| (id.clone(), loaded.remove(id)))
         .collect();
     let results: Vec<_> = stream::iter(work)
@@ -113,11 +143,22 @@ async fn advance_page(
                 report.advanced += usize::from(a.committed || a.recorded_failure);
                 report.tasks_started += a.started;
                 report.tasks_completed += a.completed;
+                report.tasks_retried += a.retried;
                 report.tasks_failed += a.failed;
+                report.tasks_rejected += a.rejected;
             }
-            Err(error) => {
+            Err(error) if error.is_transient() => {
                 tracing::error!(player_id, %error, outcome = "retry", "tick: could not advance");
                 report.errors += 1;
+            }
+            Err(error) => {
+                tracing::error!(
+                    player_id,
+                    %error,
+                    outcome = "skipped",
+                    "tick: could not advance for good; the player stays due"
+                );
+                report.permanent_failures += 1;
             }
         }
     }

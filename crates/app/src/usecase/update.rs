@@ -30,7 +30,9 @@ pub(crate) enum UpdateError {
 }
 
 impl UpdateError {
-    /// True when trying again later may succeed.
+    /// True when trying the same change again later may succeed: the player was contended or
+    /// the store failed transiently. A permanent store error (an unreadable item, a write the
+    /// store refuses for good) belongs to the player and stays until someone repairs it.
     pub fn is_transient(&self) -> bool {
         match self {
             UpdateError::Contended(_) => true,
@@ -40,6 +42,19 @@ impl UpdateError {
     }
 }
 
+/// Logs in full and counts a player whose stored item cannot be read. Retrying cannot help
+/// until the item is repaired; the player stays in the wake index, so every tick meets it again
+/// (and counts it again) until then.
+pub(crate) fn note_unreadable(services: &Services, player_id: &str, error: &StoreError) {
+    services.metrics.player_unreadable();
+    tracing::error!(
+        player_id,
+        %error,
+        outcome = "unreadable",
+        "the player's stored item cannot be read; it is skipped until repaired"
+    );
+}
+
 /// A change that went through.
 pub(crate) struct Updated<T> {
     pub value: T,
@@ -47,16 +62,28 @@ pub(crate) struct Updated<T> {
     pub plan: Option<Plan>,
 }
 
-/// Loads one player with its queue.
+/// Loads one player with its queue. An unreadable item is logged, counted and returned as its
+/// permanent error.
 pub(crate) async fn load_player(
     services: &Services,
     player_id: &str,
 ) -> Result<Option<PlayerState>, StoreError> {
-    let found = services
+    let loaded = services
         .store
         .load_players(std::slice::from_ref(&player_id.to_owned()))
         .await?;
-    Ok(found.into_iter().find(|s| s.player.player_id == player_id))
+    if let Some((_, error)) = loaded
+        .unreadable
+        .into_iter()
+        .find(|(id, _)| id == player_id)
+    {
+        note_unreadable(services, player_id, &error);
+        return Err(error);
+    }
+    Ok(loaded
+        .players
+        .into_iter()
+        .find(|s| s.player.player_id == player_id))
 }
 
 /// Applies `decide` to the player's current state and commits the plan it returns, reloading
@@ -109,7 +136,16 @@ pub(crate) async fn update_player<T>(
                 tracing::warn!(player_id, error = %e, "transient store failure; retrying");
                 last = UpdateError::Store(e);
             }
-            Err(e) => return Err(UpdateError::Store(e)),
+            Err(e) => {
+                services.metrics.player_unwritable();
+                tracing::error!(
+                    player_id,
+                    error = %e,
+                    outcome = "unwritable",
+                    "the store refused the player's write for good"
+                );
+                return Err(UpdateError::Store(e));
+            }
         }
     }
     Err(last)

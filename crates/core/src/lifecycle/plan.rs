@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Player, Task, TaskStatus};
+use crate::model::{Activity, Player, Task, TaskStatus};
 use crate::protocol::{Notification, Progress};
 
 /// Most tasks one plan moves to a final state. Each is a history record written with the plan,
@@ -30,6 +30,71 @@ pub struct Plan {
     /// is written, advance again (the player is left due, so the ticker would too).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub continues: bool,
+    /// Every change of a task's state the plan makes, in the order the core made them. Metrics,
+    /// logs and reports count these, so they agree by construction. Plans serialised before
+    /// this field existed read as having none.
+    #[serde(default)]
+    pub transitions: Vec<TaskTransition>,
+}
+
+/// One change of a task's state, as the core made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskTransition {
+    pub task_id: String,
+    pub activity: Activity,
+    pub kind: TransitionKind,
+    /// The task's `attempts` after the change (transient failures counted so far).
+    pub attempts: u32,
+    /// The failure code, for `retried` (`transient_failure`), `failed` (`retries_exhausted`)
+    /// and `rejected` (the validation code); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// What happened to a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransitionKind {
+    /// Queued by an enqueue.
+    Enqueued,
+    /// Queued or retrying → running.
+    Started,
+    /// Running → completed, with its outcome granted.
+    Completed,
+    /// A transient failure before it started: retrying, with backoff.
+    Retried,
+    /// A transient failure with the retries used up: failed for good.
+    Failed,
+    /// Dynamic validation refused it at start: rejected for good (never retried).
+    Rejected,
+    /// Cancelled, queued or running (then settled for the actions done).
+    Cancelled,
+}
+
+impl TransitionKind {
+    /// Every kind, in lifecycle order.
+    pub const ALL: [TransitionKind; 7] = [
+        TransitionKind::Enqueued,
+        TransitionKind::Started,
+        TransitionKind::Completed,
+        TransitionKind::Retried,
+        TransitionKind::Failed,
+        TransitionKind::Rejected,
+        TransitionKind::Cancelled,
+    ];
+
+    /// Its name, as serialised (`enqueued`, `started`, `completed`, `retried`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransitionKind::Enqueued => "enqueued",
+            TransitionKind::Started => "started",
+            TransitionKind::Completed => "completed",
+            TransitionKind::Retried => "retried",
+            TransitionKind::Failed => "failed",
+            TransitionKind::Rejected => "rejected",
+            TransitionKind::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// Write `player` if the stored version is still `expected_version` (absent: the player must not
@@ -82,6 +147,11 @@ pub enum LedgerReason {
 }
 
 impl Plan {
+    /// How many transitions of `kind` the plan makes.
+    pub fn count(&self, kind: TransitionKind) -> usize {
+        self.transitions.iter().filter(|t| t.kind == kind).count()
+    }
+
     /// True when nothing needs writing or sending.
     pub fn is_empty(&self) -> bool {
         self.player.is_none()

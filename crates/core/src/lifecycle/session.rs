@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::plan::{
-    Expected, LedgerEntry, LedgerReason, Plan, PlayerWrite, TaskWrite, MAX_TASKS_FINISHED_PER_PLAN,
+    Expected, LedgerEntry, LedgerReason, Plan, PlayerWrite, TaskTransition, TaskWrite,
+    TransitionKind, MAX_TASKS_FINISHED_PER_PLAN,
 };
 use crate::game::Game;
 use crate::model::{
@@ -28,6 +29,8 @@ pub(super) struct Session<'g, 'p> {
     notifications: Vec<Notification>,
     progress: Vec<Progress>,
     ledger: Vec<LedgerEntry>,
+    /// Each change of a task's state, recorded where the step makes it.
+    transitions: Vec<TaskTransition>,
     queue_changed: bool,
     continues: bool,
 }
@@ -54,6 +57,7 @@ impl<'g, 'p> Session<'g, 'p> {
             notifications: Vec::new(),
             progress: Vec::new(),
             ledger: Vec::new(),
+            transitions: Vec::new(),
             queue_changed: false,
             continues: false,
         }
@@ -78,6 +82,18 @@ impl<'g, 'p> Session<'g, 'p> {
                 reason,
             });
         }
+    }
+
+    /// Records that task `i` just made the change `kind` (call after changing it).
+    fn transition(&mut self, i: usize, kind: TransitionKind, code: Option<&str>) {
+        let task = &self.tasks[i];
+        self.transitions.push(TaskTransition {
+            task_id: task.task_id.clone(),
+            activity: task.request.activity(),
+            kind,
+            attempts: task.attempts,
+            code: code.map(str::to_owned),
+        });
     }
 
     fn seed(&self, task_id: &str) -> Seed {
@@ -216,6 +232,7 @@ impl<'g, 'p> Session<'g, 'p> {
         task.retry_at = None;
         task.rules_version = catalog.version;
         task.snapshot = Some(snapshot);
+        self.transition(i, TransitionKind::Started, None);
         let event = Event::TaskStarted {
             task_id,
             activity: request.activity(),
@@ -243,6 +260,7 @@ impl<'g, 'p> Session<'g, 'p> {
             attempts: task.attempts,
             retry_at: None,
         };
+        self.transition(i, TransitionKind::Rejected, Some(rejection.code()));
         self.notify(event);
         self.queue_changed = true;
     }
@@ -352,6 +370,12 @@ impl<'g, 'p> Session<'g, 'p> {
             outcome: outcome.clone(),
             refunded: refunded.clone(),
         });
+        let kind = if status == TaskStatus::Completed {
+            TransitionKind::Completed
+        } else {
+            TransitionKind::Cancelled
+        };
+        self.transition(i, kind, None);
         let event = if status == TaskStatus::Completed {
             Event::TaskCompleted {
                 task_id,
@@ -489,6 +513,7 @@ impl<'g, 'p> Session<'g, 'p> {
             result: None,
             failure: None,
         });
+        self.transition(self.tasks.len() - 1, TransitionKind::Enqueued, None);
         if self.index_of(TaskStatus::Running).is_none() {
             // Due at once: the stream starts it, and the ticker does if the stream record is lost.
             self.player.wake_at = Some(self.player.wake_at.map_or(self.now, |w| w.min(self.now)));
@@ -521,6 +546,7 @@ impl<'g, 'p> Session<'g, 'p> {
                 settled: None,
                 refunded: BTreeMap::new(),
             };
+            self.transition(i, TransitionKind::Cancelled, None);
             self.notify(event);
             self.queue_changed = true;
             return Ok(());
@@ -563,16 +589,16 @@ impl<'g, 'p> Session<'g, 'p> {
         let now = self.now;
         let task = &mut self.tasks[i];
         task.attempts = attempts;
-        let (code, retry_at) = if attempts >= policy.max_attempts {
+        let (kind, code, retry_at) = if attempts >= policy.max_attempts {
             task.status = TaskStatus::Failed;
             task.finished_at = Some(now);
             task.retry_at = None;
-            ("retries_exhausted", None)
+            (TransitionKind::Failed, "retries_exhausted", None)
         } else {
             let at = now.saturating_add(policy.backoff_ms(attempts, jitter) as i64);
             task.status = TaskStatus::Retrying;
             task.retry_at = Some(at);
-            ("transient_failure", Some(at))
+            (TransitionKind::Retried, "transient_failure", Some(at))
         };
         let message = format!("{reason} (attempt {attempts} of {})", policy.max_attempts);
         task.failure = Some(crate::model::Failure {
@@ -586,6 +612,7 @@ impl<'g, 'p> Session<'g, 'p> {
             attempts,
             retry_at,
         };
+        self.transition(i, kind, Some(code));
         self.notify(event);
         self.queue_changed = true;
         true
@@ -628,6 +655,7 @@ impl<'g, 'p> Session<'g, 'p> {
             progress: self.progress,
             ledger: self.ledger,
             continues: self.continues,
+            transitions: self.transitions,
         }
     }
 }

@@ -642,3 +642,109 @@ fn notifications_serialise_with_type_seq_and_at() {
     assert_eq!(json["task_id"], "000000000001");
     assert_eq!(json["activity"], "harvest");
 }
+
+fn transitions(plan: &Plan) -> Vec<(String, TransitionKind, u32, Option<String>)> {
+    plan.transitions
+        .iter()
+        .map(|t| (t.task_id.clone(), t.kind, t.attempts, t.code.clone()))
+        .collect()
+}
+
+fn moved(
+    task_id: &str,
+    kind: TransitionKind,
+    attempts: u32,
+    code: Option<&str>,
+) -> (String, TransitionKind, u32, Option<String>) {
+    (task_id.to_owned(), kind, attempts, code.map(str::to_owned))
+}
+
+#[test]
+fn each_change_of_a_tasks_state_is_reported_once_in_order_with_its_code() {
+    use TransitionKind::{Cancelled, Completed, Failed, Rejected, Retried, Started};
+    let mut w = World::new();
+
+    // Given an enqueue: the new task is reported as enqueued
+    let Enqueued::New { task_id: a, plan } = enqueue(
+        &w.game,
+        &w.player,
+        &w.tasks,
+        "a",
+        &harvest(1),
+        false,
+        false,
+        T0,
+    )
+    .unwrap() else {
+        panic!("a first request is new");
+    };
+    assert_eq!(
+        transitions(&plan),
+        [moved(&a, TransitionKind::Enqueued, 0, None)]
+    );
+    assert_eq!(
+        plan.transitions[0].activity,
+        crate::model::Activity::Harvest
+    );
+    w.apply(&plan);
+    let b = w.enqueue("b", craft("oak_plank", 1), T0);
+
+    // When its start fails transiently: retried, with the code the notification carries
+    let plan = fail_transient(&w.game, &w.player, &w.tasks, &a, "throttled", T0);
+    assert_eq!(
+        transitions(&plan),
+        [moved(&a, Retried, 1, Some("transient_failure"))]
+    );
+    w.apply(&plan);
+
+    // When time runs past its retry: started and completed, then the next one rejected at
+    // start (no planks without logs)
+    let plan = w.advance(T0 + 3_600_000);
+    assert_eq!(
+        transitions(&plan),
+        [
+            moved(&a, Started, 1, None),
+            moved(&a, Completed, 1, None),
+            moved(&b, Rejected, 0, Some("missing_materials")),
+        ]
+    );
+    assert_eq!(plan.count(Completed), 1);
+
+    // A task whose retries run out is failed once; a queued one cancelled is cancelled
+    let now = T0 + 3_600_000;
+    let c = w.enqueue("c", harvest(1), now);
+    for attempt in 1..5 {
+        let plan = fail_transient(&w.game, &w.player, &w.tasks, &c, "throttled", now);
+        assert_eq!(plan.count(Retried), 1, "attempt {attempt}");
+        w.apply(&plan);
+    }
+    let plan = fail_transient(&w.game, &w.player, &w.tasks, &c, "throttled", now);
+    assert_eq!(
+        transitions(&plan),
+        [moved(&c, Failed, 5, Some("retries_exhausted"))]
+    );
+    w.apply(&plan);
+    let d = w.enqueue("d", harvest(5), now);
+    let e = w.enqueue("e", harvest(5), now);
+    let plan = cancel(&w.game, &w.player, &w.tasks, &e, now).unwrap();
+    assert_eq!(
+        transitions(&plan),
+        [moved(&d, Started, 0, None), moved(&e, Cancelled, 0, None)]
+    );
+
+    // And advancing an up-to-date player reports nothing
+    w.apply(&plan);
+    assert!(w.advance(now).transitions.is_empty());
+}
+
+#[test]
+fn a_plan_stored_before_transitions_existed_reads_as_having_none() {
+    let mut w = World::new();
+    w.enqueue("a", harvest(1), T0);
+    let plan = w.advance(T0);
+    let mut value = serde_json::to_value(&plan).unwrap();
+    value.as_object_mut().unwrap().remove("transitions");
+    let old: Plan = serde_json::from_value(value).unwrap();
+    assert!(old.transitions.is_empty());
+    assert_eq!(old.notifications, plan.notifications);
+}
