@@ -86,6 +86,118 @@ pub fn valid_request_id(id: &str) -> bool {
         && id.bytes().all(|b| (0x20..=0x7e).contains(&b))
 }
 
+/// The closed list of error codes an `error` reply carries, one meaning each (DESIGN.md
+/// section 6). On the wire, the snake_case name (`"invalid_request"`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The message is not valid JSON, misses a field, has a field of the wrong type, or has an
+    /// unknown field (named in the message).
+    InvalidRequest,
+    /// `action` is not one of the protocol's.
+    UnknownAction,
+    /// The message is larger than the server accepts.
+    MessageTooLarge,
+    /// The player's rate bucket is empty: try again after `retry_after_ms`.
+    RateLimited,
+    /// The player has as many unfinished tasks as allowed.
+    QueueFull,
+    /// No queued or running task with that id for this player.
+    NotFound,
+    /// An admin-only option (`bypass_validation`) without an admin token.
+    Forbidden,
+    /// The connection is not signed in, or its player no longer exists: reconnect.
+    NotConnected,
+    /// The connection's token has expired; the server closes it: reconnect with a fresh one.
+    TokenExpired,
+    /// The server could not complete the request now: try again after `retry_after_ms`.
+    Unavailable,
+    /// `quantity` is not a whole number from 1 to the deployment's limit.
+    InvalidQuantity,
+    /// No resource, location, recipe or enemy with that id.
+    UnknownTarget,
+    /// That resource is not found at that location.
+    NotAtLocation,
+    /// The task needs a tool the player does not have.
+    MissingTool,
+    /// The player's gear has too little durability left for the whole task.
+    GearWorn,
+    /// A skill or character level below what the target needs.
+    LevelTooLow,
+    /// Not enough of a crafting input.
+    MissingMaterials,
+    /// The recipe needs a crafting station the player has not built.
+    MissingStation,
+    /// The enemy is more levels above the player than allowed.
+    EnemyTooStrong,
+    /// The recipe builds a station the player already owns.
+    AlreadyOwned,
+}
+
+impl ErrorCode {
+    /// Every code, in the order above.
+    pub const ALL: [ErrorCode; 20] = [
+        ErrorCode::InvalidRequest,
+        ErrorCode::UnknownAction,
+        ErrorCode::MessageTooLarge,
+        ErrorCode::RateLimited,
+        ErrorCode::QueueFull,
+        ErrorCode::NotFound,
+        ErrorCode::Forbidden,
+        ErrorCode::NotConnected,
+        ErrorCode::TokenExpired,
+        ErrorCode::Unavailable,
+        ErrorCode::InvalidQuantity,
+        ErrorCode::UnknownTarget,
+        ErrorCode::NotAtLocation,
+        ErrorCode::MissingTool,
+        ErrorCode::GearWorn,
+        ErrorCode::LevelTooLow,
+        ErrorCode::MissingMaterials,
+        ErrorCode::MissingStation,
+        ErrorCode::EnemyTooStrong,
+        ErrorCode::AlreadyOwned,
+    ];
+
+    /// The code as it is on the wire and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::UnknownAction => "unknown_action",
+            ErrorCode::MessageTooLarge => "message_too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::QueueFull => "queue_full",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotConnected => "not_connected",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::InvalidQuantity => "invalid_quantity",
+            ErrorCode::UnknownTarget => "unknown_target",
+            ErrorCode::NotAtLocation => "not_at_location",
+            ErrorCode::MissingTool => "missing_tool",
+            ErrorCode::GearWorn => "gear_worn",
+            ErrorCode::LevelTooLow => "level_too_low",
+            ErrorCode::MissingMaterials => "missing_materials",
+            ErrorCode::MissingStation => "missing_station",
+            ErrorCode::EnemyTooStrong => "enemy_too_strong",
+            ErrorCode::AlreadyOwned => "already_owned",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// A message a client sent that could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
@@ -102,12 +214,12 @@ pub enum ProtocolError {
 }
 
 impl ProtocolError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ProtocolError::TooLarge { .. } => "message_too_large",
-            ProtocolError::UnknownAction(_) => "unknown_action",
-            ProtocolError::InvalidQuantity(_) => "invalid_quantity",
-            ProtocolError::Invalid(_) => "invalid_request",
+            ProtocolError::TooLarge { .. } => ErrorCode::MessageTooLarge,
+            ProtocolError::UnknownAction(_) => ErrorCode::UnknownAction,
+            ProtocolError::InvalidQuantity(_) => ErrorCode::InvalidQuantity,
+            ProtocolError::Invalid(_) => ErrorCode::InvalidRequest,
         }
     }
 }
@@ -122,7 +234,7 @@ pub struct BadMessage {
 }
 
 impl BadMessage {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.error.code()
     }
 }
@@ -332,7 +444,7 @@ pub enum Reply {
     },
     Error {
         at: Millis,
-        code: String,
+        code: ErrorCode,
         message: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
@@ -346,7 +458,7 @@ impl Reply {
     pub fn rejection(at: Millis, rejection: &Rejection, request_id: Option<String>) -> Reply {
         Reply::Error {
             at,
-            code: rejection.code().to_owned(),
+            code: rejection.code(),
             message: rejection.to_string(),
             retry_after_ms: rejection.retry_after_ms(),
             request_id,
@@ -357,7 +469,7 @@ impl Reply {
     pub fn protocol_error(at: Millis, bad: &BadMessage) -> Reply {
         Reply::Error {
             at,
-            code: bad.code().to_owned(),
+            code: bad.code(),
             message: bad.error.to_string(),
             retry_after_ms: None,
             request_id: bad.request_id.clone(),

@@ -4,6 +4,7 @@
 use crate::catalog::{Catalog, Gear, ItemKind, ARMOUR_SLOT, WEAPON_SLOT};
 use crate::game::Game;
 use crate::model::{parse_item_key, Equipped, Player, Skill, TaskRequest};
+use crate::protocol::ErrorCode;
 
 /// Why a request was refused or a task could not start.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -64,23 +65,23 @@ pub enum Rejection {
 
 impl Rejection {
     /// The stable machine-readable code clients switch on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Rejection::InvalidRequest(_) => "invalid_request",
-            Rejection::QuantityOutOfRange { .. } => "invalid_quantity",
-            Rejection::UnknownTarget { .. } => "unknown_target",
-            Rejection::NotAtLocation { .. } => "not_at_location",
-            Rejection::QueueFull { .. } => "queue_full",
-            Rejection::RateLimited { .. } => "rate_limited",
-            Rejection::Forbidden => "forbidden",
-            Rejection::NotFound { .. } => "not_found",
-            Rejection::MissingTool { .. } => "missing_tool",
-            Rejection::GearWorn { .. } => "gear_worn",
-            Rejection::LevelTooLow { .. } => "level_too_low",
-            Rejection::MissingMaterials { .. } => "missing_materials",
-            Rejection::MissingStation { .. } => "missing_station",
-            Rejection::EnemyTooStrong { .. } => "enemy_too_strong",
-            Rejection::AlreadyOwned { .. } => "already_owned",
+            Rejection::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            Rejection::QuantityOutOfRange { .. } => ErrorCode::InvalidQuantity,
+            Rejection::UnknownTarget { .. } => ErrorCode::UnknownTarget,
+            Rejection::NotAtLocation { .. } => ErrorCode::NotAtLocation,
+            Rejection::QueueFull { .. } => ErrorCode::QueueFull,
+            Rejection::RateLimited { .. } => ErrorCode::RateLimited,
+            Rejection::Forbidden => ErrorCode::Forbidden,
+            Rejection::NotFound { .. } => ErrorCode::NotFound,
+            Rejection::MissingTool { .. } => ErrorCode::MissingTool,
+            Rejection::GearWorn { .. } => ErrorCode::GearWorn,
+            Rejection::LevelTooLow { .. } => ErrorCode::LevelTooLow,
+            Rejection::MissingMaterials { .. } => ErrorCode::MissingMaterials,
+            Rejection::MissingStation { .. } => ErrorCode::MissingStation,
+            Rejection::EnemyTooStrong { .. } => ErrorCode::EnemyTooStrong,
+            Rejection::AlreadyOwned { .. } => ErrorCode::AlreadyOwned,
         }
     }
 

@@ -131,7 +131,7 @@ async fn message_inner(
         let at = services.clock.now();
         let reply = idle_core::protocol::Reply::Error {
             at,
-            code: "invalid_request".to_owned(),
+            code: idle_core::protocol::ErrorCode::InvalidRequest,
             message: "binary frames are not supported; send JSON text".to_owned(),
             retry_after_ms: None,
             request_id: None,

@@ -8,7 +8,7 @@
 
 use idle_core::model::{Millis, TaskRequest};
 use idle_core::protocol::{
-    parse_client_message, ClientMessage, PlayerView, QueueEntry, Reply, PROTOCOL_VERSION,
+    parse_client_message, ClientMessage, ErrorCode, PlayerView, QueueEntry, Reply, PROTOCOL_VERSION,
 };
 use idle_core::{cancel, enqueue, spend_token, Enqueued};
 use serde::Serialize;
@@ -59,7 +59,7 @@ pub async fn message(services: &Services, connection_id: &str, body: &str) -> An
             );
             return Answer::reply(error(
                 now,
-                "not_connected",
+                ErrorCode::NotConnected,
                 "this connection is not signed in; reconnect with a valid token",
                 request_id,
             ));
@@ -79,7 +79,7 @@ pub async fn message(services: &Services, connection_id: &str, body: &str) -> An
         return Answer {
             replies: vec![error(
                 now,
-                "token_expired",
+                ErrorCode::TokenExpired,
                 "the token this connection was opened with has expired; reconnect with a fresh token",
                 request_id,
             )],
@@ -91,7 +91,7 @@ pub async fn message(services: &Services, connection_id: &str, body: &str) -> An
         Err(bad) => {
             tracing::info!(
                 connection_id,
-                code = bad.code(),
+                code = bad.code().as_str(),
                 outcome = "refused",
                 "bad message"
             );
@@ -268,7 +268,7 @@ async fn enqueue_task(
                     task_id = "",
                     activity,
                     outcome = Transition::Rejected.as_str(),
-                    code = rejection.code(),
+                    code = rejection.code().as_str(),
                     "task"
                 );
             }
@@ -399,7 +399,7 @@ fn update_error(
             tracing::info!(
                 player_id,
                 action,
-                code = rejection.code(),
+                code = rejection.code().as_str(),
                 outcome = "rejected",
                 "refused"
             );
@@ -416,7 +416,7 @@ fn update_error(
 fn no_player(now: Millis, request_id: Option<String>) -> String {
     error(
         now,
-        "not_connected",
+        ErrorCode::NotConnected,
         "no player for this connection; reconnect to create one",
         request_id,
     )
@@ -425,17 +425,17 @@ fn no_player(now: Millis, request_id: Option<String>) -> String {
 fn unavailable(now: Millis, request_id: Option<String>) -> String {
     json(&Reply::Error {
         at: now,
-        code: "unavailable".to_owned(),
+        code: ErrorCode::Unavailable,
         message: "the server is busy; try again in a moment".to_owned(),
         retry_after_ms: Some(1000),
         request_id,
     })
 }
 
-fn error(now: Millis, code: &str, message: &str, request_id: Option<String>) -> String {
+fn error(now: Millis, code: ErrorCode, message: &str, request_id: Option<String>) -> String {
     json(&Reply::Error {
         at: now,
-        code: code.to_owned(),
+        code,
         message: message.to_owned(),
         retry_after_ms: None,
         request_id,
@@ -446,6 +446,6 @@ fn error(now: Millis, code: &str, message: &str, request_id: Option<String>) -> 
 fn json(value: &impl Serialize) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| {
         tracing::error!(error = %e, "could not serialise a reply");
-        r#"{"type":"error","code":"internal","message":"internal error"}"#.to_owned()
+        r#"{"type":"error","code":"unavailable","message":"internal error; try again"}"#.to_owned()
     })
 }

@@ -250,17 +250,17 @@ impl<'g, 'p> Session<'g, 'p> {
         task.status = TaskStatus::Rejected;
         task.finished_at = Some(at);
         task.failure = Some(crate::model::Failure {
-            code: rejection.code().to_owned(),
+            code: rejection.code().as_str().to_owned(),
             message: rejection.to_string(),
         });
         let event = Event::TaskFailed {
             task_id: task.task_id.clone(),
-            code: rejection.code().to_owned(),
+            code: rejection.code().as_str().to_owned(),
             message: rejection.to_string(),
             attempts: task.attempts,
             retry_at: None,
         };
-        self.transition(i, TransitionKind::Rejected, Some(rejection.code()));
+        self.transition(i, TransitionKind::Rejected, Some(rejection.code().as_str()));
         self.notify(event);
         self.queue_changed = true;
     }
