@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use idle_testing::logs::Captured;
 
 use common::{config, harvest_message, schedule_event, stream_event, token, T0};
 use idle_app::handlers;
@@ -14,29 +13,6 @@ use idle_app::memory::MemoryWorld;
 use idle_app::usecase;
 use serde_json::{json, Value};
 use tracing::Instrument;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn lines(&self) -> Vec<Value> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect()
-    }
-}
 
 /// Given a player who enqueues (one good task, one refused, one cancelled), when the stream
 /// and the ticker run it to completion inside Lambda's invocation span, then every transition

@@ -7,8 +7,7 @@
 //! Alone in its binary: it installs the process's global subscriber and sets the environment
 //! that subscriber reads, before any other thread runs.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use idle_testing::logs::Captured;
 use std::time::Duration;
 
 use idle_app::auth::{mint, DEV_TOKEN_SECRET};
@@ -19,30 +18,6 @@ use serde_json::{json, Value};
 /// 2027-01-15T08:00:00Z.
 const T0: i64 = 1_800_000_000_000;
 const SEED_SECRET: &str = "test-seed-secret-test-seed-secret-test";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// Every line written, each parsed as JSON (a line that is not JSON fails the test).
-    fn lines(&self) -> Vec<Value> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-            .collect()
-    }
-}
 
 async fn connect(world: &MemoryWorld, services: &Services, connection_id: &str, admin: bool) {
     let player_id = if admin { "root" } else { "oli" };

@@ -128,6 +128,11 @@ async fn until(socket: &mut Socket, done: impl Fn(&Value) -> bool) -> Vec<Value>
     }
 }
 
+/// A durable notification (numbered by `seq`), not a reply or ephemeral progress.
+fn is_notification(m: &Value) -> bool {
+    serde_json::from_value::<idle_core::protocol::Notification>(m.clone()).is_ok()
+}
+
 fn is(message: &Value, kind: &str, task_id: &str) -> bool {
     message["type"] == kind && message["task_id"] == task_id
 }
@@ -172,7 +177,8 @@ impl Session {
         let task_id = ack["task_id"].as_str().unwrap().to_owned();
         let mut messages = acked;
         messages.extend(until(&mut self.socket, |m| is(m, "task_completed", &task_id)).await);
-        for m in messages.iter().filter(|m| m.get("seq").is_some()) {
+        // Durable notifications only: a `snapshot` carries the player's current seq too.
+        for m in messages.iter().filter(|m| is_notification(m)) {
             let seq = m["seq"].as_u64().unwrap();
             assert!(
                 seq > self.last_seq,
@@ -324,7 +330,12 @@ async fn notifications_sent_while_offline_arrive_in_order_on_sync() {
     let seen = until(&mut socket, |m| m["type"] == "task_started").await;
     let started = seen.last().unwrap().clone();
     let task_id = started["task_id"].as_str().unwrap().to_owned();
-    let last_seq = seen.iter().filter_map(|m| m["seq"].as_u64()).max().unwrap();
+    let last_seq = seen
+        .iter()
+        .filter(|m| is_notification(m))
+        .filter_map(|m| m["seq"].as_u64())
+        .max()
+        .unwrap();
     let ends_at = started["ends_at"].as_i64().unwrap();
 
     // Leave mid-task, and come back once the task has had ample time to end.
