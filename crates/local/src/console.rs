@@ -26,6 +26,8 @@ pub struct ConsoleState {
     pub services: Arc<Services>,
     /// `ws://host:port/ws`, handed out with dev tokens.
     pub ws_url: String,
+    /// Reachable by others ([`Options::public`](crate::Options::public)): no dev tokens.
+    pub public: bool,
 }
 
 /// `/`, `/console.js`, `/console.css`, `/catalog` and `/dev/token`.
@@ -85,8 +87,17 @@ pub struct TokenQuery {
 }
 
 /// `GET /dev/token?player_id=…`: a player token minted with the runtime's token secret and the
-/// WebSocket URL to use it on. Never an admin token (use `idle-local token --admin`).
+/// WebSocket URL to use it on. Never an admin token (use `idle-local token --admin`); 403 when
+/// the runtime is public.
 async fn dev_token(State(state): State<ConsoleState>, Query(query): Query<TokenQuery>) -> Response {
+    // A token for any player id on request is a development convenience; reachable by
+    // others it would hand out every account.
+    if state.public {
+        return json_response(
+            StatusCode::FORBIDDEN,
+            json!({ "error": "dev tokens are off: this idle-local runs with --public; tokens come from your own issuer (or `idle-local token` on the server)" }),
+        );
+    }
     let Some(player_id) = query.player_id.filter(|p| !p.is_empty()) else {
         return json_response(
             StatusCode::BAD_REQUEST,

@@ -12,9 +12,20 @@ pub enum LocalError {
     /// The settings (environment variables) are invalid.
     #[error("configuration: {0}")]
     Config(#[from] ConfigError),
-    /// `--listen` names an address other than loopback: the runtime uses public dev secrets.
-    #[error("--listen {0} is not a loopback address; the local runtime only listens on 127.0.0.1 or [::1]")]
+    /// `--listen` names an address other than loopback without `--public`.
+    #[error("--listen {0} is not a loopback address; the local runtime listens on 127.0.0.1 or [::1] unless started with --public (then set TOKEN_SECRET and SEED_SECRET, and put a TLS-terminating reverse proxy in front)")]
     NotLoopback(SocketAddr),
+    /// `--public` was given but a public development secret would be used.
+    #[error("--public needs your own secrets: set {} (the built-in dev secrets are public: anyone could mint tokens or predict task outcomes)", .0.join(" and "))]
+    DevSecretsInPublic(Vec<&'static str>),
+    /// Another process (or runtime) holds the data directory's writer lock.
+    #[error("{} is held by another idle-local ({}); stop it or use another --data-dir", path.display(), holder.map_or_else(|| "pid unknown".to_owned(), |pid| format!("pid {pid}")))]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// The holder's pid, as it wrote it in the lock file.
+        holder: Option<u32>,
+    },
     /// The listening socket could not be opened (port in use, …).
     #[error("could not listen on {addr}: {source}")]
     Bind {
@@ -33,6 +44,9 @@ pub enum LocalError {
     /// A token could not be minted.
     #[error("token: {0}")]
     Token(#[from] AuthError),
+    /// The handlers of SIGINT and SIGTERM could not be installed.
+    #[error("cannot catch SIGINT and SIGTERM to stop gracefully: {0}")]
+    Signals(std::io::Error),
     /// The HTTP server stopped with an error.
     #[error("server: {0}")]
     Serve(std::io::Error),

@@ -11,7 +11,7 @@
 //! is Gone to the `@connections` API until its handshake is done.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
@@ -28,7 +28,7 @@ use idle_app::handlers;
 use idle_app::Services;
 use idle_core::model::Millis;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite;
 
 use crate::events::{self, ConnectionContext};
@@ -81,11 +81,46 @@ struct Link {
     open: bool,
 }
 
+/// A number of things under way (messages being handled, sockets being served) that shutdown
+/// can wait on to reach zero.
+#[derive(Debug)]
+struct UnderWay(watch::Sender<usize>);
+
+impl UnderWay {
+    fn new() -> UnderWay {
+        UnderWay(watch::Sender::new(0))
+    }
+
+    /// Counts one more until the guard is dropped.
+    fn enter(&self) -> Entered<'_> {
+        self.0.send_modify(|n| *n += 1);
+        Entered(&self.0)
+    }
+
+    async fn none(&self) {
+        let _ = self.0.subscribe().wait_for(|n| *n == 0).await;
+    }
+}
+
+struct Entered<'a>(&'a watch::Sender<usize>);
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
 /// The gateway's state: the services it calls and the open connections.
 #[derive(Debug)]
 pub struct Gateway {
     services: Arc<Services>,
     links: Mutex<HashMap<String, Link>>,
+    /// Set once at shutdown: no new sockets, and open ones take no more frames.
+    draining: watch::Sender<bool>,
+    /// Messages whose handler is running.
+    handling: UnderWay,
+    /// Sockets whose task has not finished (close frame sent, `$disconnect` run).
+    sockets: UnderWay,
 }
 
 impl Gateway {
@@ -94,6 +129,9 @@ impl Gateway {
         Gateway {
             services,
             links: Mutex::new(HashMap::new()),
+            draining: watch::Sender::new(false),
+            handling: UnderWay::new(),
+            sockets: UnderWay::new(),
         }
     }
 
@@ -149,15 +187,53 @@ impl Gateway {
         }
     }
 
-    /// Closes every socket (shutdown).
+    /// Starts the shutdown: new WebSocket connections are refused with 503, and open sockets
+    /// take no more frames (a change they asked for could miss the final write), while
+    /// replies and notifications still reach them until [`close_all`](Self::close_all).
+    pub fn drain(&self) {
+        self.draining.send_replace(true);
+    }
+
+    fn is_draining(&self) -> bool {
+        *self.draining.borrow()
+    }
+
+    /// Returns once no message is being handled; after [`drain`](Self::drain), none starts.
+    pub async fn idle(&self) {
+        self.handling.none().await;
+    }
+
+    /// Closes every socket with 1001 ("going away") and a reason (shutdown).
     pub fn close_all(&self) {
         for (_, link) in self.links().drain() {
-            let _ = link.tx.send(close_frame(1000, CLOSED_BY_SERVER));
+            let _ = link.tx.send(close_frame(1001, GOING_AWAY));
         }
+    }
+
+    /// Returns once every socket's task has finished: its close frame is sent (or the client
+    /// is gone) and its `$disconnect` has run.
+    pub async fn all_closed(&self) {
+        self.sockets.none().await;
     }
 }
 
 const CLOSED_BY_SERVER: &str = "closed by the server";
+
+/// The close reason at shutdown: the client should come back, not give up.
+pub const GOING_AWAY: &str = "the server is shutting down; connect again shortly";
+
+/// Whether the request of `peer` with `headers` may use the `@connections` API.
+///
+/// That API lets its caller write to and close any player's socket, so only this machine may
+/// call it, as only the account's IAM principals may on API Gateway. A loopback peer that
+/// forwards someone else's request (a reverse proxy on this machine, which adds `Forwarded`,
+/// `X-Forwarded-For` or `X-Real-IP`) is refused too.
+pub fn may_manage_connections(peer: IpAddr, headers: &HeaderMap) -> bool {
+    peer.to_canonical().is_loopback()
+        && !["forwarded", "x-forwarded-for", "x-real-ip"]
+            .iter()
+            .any(|name| headers.contains_key(*name))
+}
 
 fn close_frame(code: u16, reason: &str) -> Outbound {
     let mut end = reason.len().min(MAX_CLOSE_REASON_BYTES);
@@ -239,6 +315,12 @@ async fn connect(
             )
         }
     };
+    if gw.is_draining() {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down; connect again shortly",
+        );
+    }
     let header = |name: header::HeaderName| {
         headers
             .get(name)
@@ -302,8 +384,10 @@ async fn run_socket(
     socket: WebSocket,
     mut rx: mpsc::UnboundedReceiver<Outbound>,
 ) {
+    let _serving = gw.sockets.enter();
     gw.open(&ctx.connection_id);
     let (mut sink, mut stream) = socket.split();
+    // Ends with the close frame it sent, if any.
     let mut writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
             let frame = match out {
@@ -313,17 +397,19 @@ async fn run_socket(
                     let _ = sink
                         .send(Message::Close(Some(CloseFrame {
                             code,
-                            reason: reason.into(),
+                            reason: reason.clone().into(),
                         })))
                         .await;
-                    break;
+                    return Some((code, reason));
                 }
             };
             if sink.send(frame).await.is_err() {
                 break;
             }
         }
+        None
     });
+    let mut draining = gw.draining.subscribe();
     let mut writer_done = false;
     let mut close = (1006u16, String::from("Connection closed abnormally"));
     loop {
@@ -332,9 +418,23 @@ async fn run_socket(
             // The writer stops after a server-side close (DeleteConnection, shutdown) or a
             // failed write: the connection is over without waiting for the client's answer,
             // as API Gateway's $disconnect follows a DeleteConnection at once.
-            _ = &mut writer => {
+            sent = &mut writer => {
                 writer_done = true;
-                close = (1000, CLOSED_BY_SERVER.to_owned());
+                close = sent
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| (1000, CLOSED_BY_SERVER.to_owned()));
+                break;
+            }
+            // Shutting down: read no more frames, but keep the socket for what is still
+            // posted to it until the shutdown closes it (after the final write).
+            _ = async { let _ = draining.wait_for(|d| *d).await; } => {
+                writer_done = true;
+                close = (&mut writer)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| (1001, GOING_AWAY.to_owned()));
                 break;
             }
         };
@@ -372,6 +472,12 @@ async fn run_socket(
                 break;
             }
         };
+        // Counted before the check, so a shutdown that saw no message under way sees this
+        // frame dropped: `drain` is set before `idle` reads the count.
+        let _handling = gw.handling.enter();
+        if gw.is_draining() {
+            continue;
+        }
         gw.touch(&ctx.connection_id);
         let event = events::message_event(&ctx, body, is_base64, gw.now());
         // One frame at a time per connection, so a client's messages are handled in order.
@@ -412,9 +518,14 @@ fn gone() -> Response {
 /// 410 unless the connection is open.
 async fn post_to_connection(
     State(gw): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
+    if !may_manage_connections(peer.ip(), &headers) {
+        return forbidden();
+    }
     if body.len() > MAX_POST_BYTES {
         return (
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -437,6 +548,22 @@ async fn post_to_connection(
     }
 }
 
+/// 403 for a caller that may not use the `@connections` API, shaped as API Gateway's refusals.
+fn forbidden() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        [
+            (
+                HeaderName::from_static("x-amzn-errortype"),
+                "ForbiddenException",
+            ),
+            (header::CONTENT_TYPE, "application/json"),
+        ],
+        r#"{"message":"the @connections API answers only callers on this machine"}"#,
+    )
+        .into_response()
+}
+
 fn rfc3339(at: Millis) -> String {
     chrono::DateTime::from_timestamp_millis(at)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
@@ -445,7 +572,15 @@ fn rfc3339(at: Millis) -> String {
 
 /// `GET /@connections/{id}`: API Gateway's `GetConnection` reply; 410 unless the connection is
 /// open.
-async fn get_connection(State(gw): State<Shared>, Path(id): Path<String>) -> Response {
+async fn get_connection(
+    State(gw): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !may_manage_connections(peer.ip(), &headers) {
+        return forbidden();
+    }
     let links = gw.links();
     let Some(link) = links.get(&id).filter(|link| link.open) else {
         drop(links);
@@ -466,7 +601,15 @@ async fn get_connection(State(gw): State<Shared>, Path(id): Path<String>) -> Res
 }
 
 /// `DELETE /@connections/{id}`: closes the socket (`$disconnect` follows when it is closed).
-async fn delete_connection(State(gw): State<Shared>, Path(id): Path<String>) -> Response {
+async fn delete_connection(
+    State(gw): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !may_manage_connections(peer.ip(), &headers) {
+        return forbidden();
+    }
     if gw.close(&id, 1000, CLOSED_BY_SERVER) {
         StatusCode::NO_CONTENT.into_response()
     } else {
@@ -506,6 +649,40 @@ mod tests {
         assert_eq!(refusal(&reset), None);
         let io = tungstenite::Error::Io(std::io::ErrorKind::ConnectionReset.into());
         assert_eq!(refusal(&io), None);
+    }
+
+    #[test]
+    fn only_a_loopback_peer_that_forwards_nobody_may_use_the_connections_api() {
+        let none = HeaderMap::new();
+        for local in ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"] {
+            assert!(
+                may_manage_connections(local.parse().unwrap(), &none),
+                "{local}"
+            );
+        }
+        for remote in [
+            "192.168.1.20",
+            "10.0.0.1",
+            "0.0.0.0",
+            "2001:db8::1",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(
+                !may_manage_connections(remote.parse().unwrap(), &none),
+                "{remote}"
+            );
+        }
+        for forwarded in ["forwarded", "x-forwarded-for", "x-real-ip"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                HeaderName::from_static(forwarded),
+                "203.0.113.7".parse().unwrap(),
+            );
+            assert!(
+                !may_manage_connections("127.0.0.1".parse().unwrap(), &headers),
+                "{forwarded}"
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! [`start`] hosts, in one process:
 //! - the embedded store ([`idle_app::memory::MemoryStore`]), optionally kept in a data
-//!   directory ([`persist`]);
+//!   directory ([`persist`]) that one process writes at a time ([`lock`]);
 //! - a WebSocket gateway ([`gateway`]) that turns connects, frames and closes into the same
 //!   `aws_lambda_events` values API Gateway hands the Lambdas, and calls the same handlers;
 //! - API Gateway's `@connections` management API on the same port, which the services reach
@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod feed;
 pub mod gateway;
+pub mod lock;
 pub mod persist;
 pub mod runtime;
 pub mod settings;

@@ -26,9 +26,15 @@ struct Cli {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// Loopback address to listen on; port 0 picks a free port (printed at start).
+    /// Address to listen on (loopback unless --public); port 0 picks a free port (printed at
+    /// start).
     #[arg(long, default_value = "127.0.0.1:8787")]
     listen: SocketAddr,
+    /// Serve others than this machine's users (any --listen address, or behind a reverse
+    /// proxy): needs TOKEN_SECRET and SEED_SECRET, turns off /dev/token. Serves plain HTTP: put
+    /// a TLS-terminating reverse proxy in front.
+    #[arg(long)]
+    public: bool,
     /// Keep players, task history and inbox in DIR/store.json across restarts.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -78,11 +84,47 @@ fn token(player_id: &str, admin: bool, ttl_secs: u64) -> Result<String, LocalErr
     )?)
 }
 
+/// SIGINT (Ctrl-C) or SIGTERM (service managers, `docker stop`, `kill`), caught from the
+/// moment this returns; the future yields the signal's name.
+#[cfg(unix)]
+fn stop_signals() -> Result<impl std::future::Future<Output = &'static str>, LocalError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(LocalError::Signals)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(LocalError::Signals)?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        }
+    })
+}
+
+/// Ctrl-C, where there is no SIGTERM.
+#[cfg(not(unix))]
+fn stop_signals() -> Result<impl std::future::Future<Output = &'static str>, LocalError> {
+    Ok(async {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "Ctrl-C",
+            Err(_) => std::future::pending().await,
+        }
+    })
+}
+
 async fn run(args: RunArgs) -> Result<(), LocalError> {
     let config = app_config(env)?;
-    let demo_token = token(&args.demo_player, false, DEV_TOKEN_TTL.as_secs())?;
+    // Caught from now on, before the address is printed: whoever reads it may send SIGTERM
+    // at once, and an uncaught one would kill the process without the final write.
+    let stop = stop_signals()?;
+    let public = args.public;
+    // A public runtime's stdout often ends up in shared logs: no ready-made token there.
+    let demo_token = if public {
+        None
+    } else {
+        Some(token(&args.demo_player, false, DEV_TOKEN_TTL.as_secs())?)
+    };
     let options = Options {
         listen: args.listen,
+        public: args.public,
         data_dir: args.data_dir,
         tick: Duration::from_millis(args.tick_ms),
         clean: Duration::from_millis(args.clean_ms),
@@ -97,14 +139,26 @@ async fn run(args: RunArgs) -> Result<(), LocalError> {
     );
     let _ = writeln!(out, "  listening on  {base}");
     let _ = writeln!(out, "  console       {base}/   (open it in a browser)");
-    let _ = writeln!(
-        out,
-        "  as {}  {base}/?player={}",
-        args.demo_player, args.demo_player
-    );
-    let _ = writeln!(out, "  WebSocket     {}?token=<token>", running.ws_url());
-    let _ = writeln!(out, "  @connections  {base}/@connections/{{id}}");
-    let _ = writeln!(out, "  token for {}: {demo_token}", args.demo_player);
+    if let Some(demo_token) = &demo_token {
+        let _ = writeln!(
+            out,
+            "  as {}  {base}/?player={}",
+            args.demo_player, args.demo_player
+        );
+        let _ = writeln!(out, "  WebSocket     {}?token=<token>", running.ws_url());
+        let _ = writeln!(out, "  @connections  {base}/@connections/{{id}}");
+        let _ = writeln!(out, "  token for {}: {demo_token}", args.demo_player);
+    } else {
+        let _ = writeln!(out, "  WebSocket     {}?token=<token>", running.ws_url());
+        let _ = writeln!(
+            out,
+            "  @connections  {base}/@connections/{{id}}   (from this machine only)"
+        );
+        let _ = writeln!(
+            out,
+            "  public        /dev/token is off; serve it behind a TLS-terminating reverse proxy"
+        );
+    }
     match running.data_file() {
         Some(file) => {
             let _ = writeln!(out, "  data file     {}", file.display());
@@ -122,12 +176,15 @@ async fn run(args: RunArgs) -> Result<(), LocalError> {
             "  secrets       public dev secrets (set TOKEN_SECRET and SEED_SECRET to use your own)"
         );
     }
-    let _ = writeln!(out, "Press Ctrl-C to stop.");
+    let _ = writeln!(out, "Press Ctrl-C (or send SIGTERM) to stop.");
     let _ = out.flush();
     drop(out);
 
-    let _ = tokio::signal::ctrl_c().await;
-    tracing::info!("stopping");
+    let signal = stop.await;
+    tracing::info!(
+        signal,
+        "stopping: finishing work under way, then writing the state"
+    );
     running.shutdown().await
 }
 

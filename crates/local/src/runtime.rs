@@ -19,12 +19,20 @@ use tokio::task::JoinHandle;
 use crate::console::{self, ConsoleState};
 use crate::error::LocalError;
 use crate::gateway::{self, Gateway};
+use crate::lock::DirLock;
 use crate::persist::DataDir;
-use crate::settings::Options;
+use crate::settings::{dev_secrets_in, Options};
 use crate::{feed, timers};
 
-/// How often the store is checked for changes to write to the data directory.
+/// How often, by default, the store is checked for changes to write to the data directory.
 pub const PERSIST_EVERY: Duration = Duration::from_millis(200);
+
+/// How long a shutdown waits for the messages being handled and the timers' and feed's
+/// current rounds before it writes the final state without them.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a shutdown waits for the sockets' close frames to be sent and for the server.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A running local runtime. Dropping it leaves the tasks running until the process ends; call
 /// [`shutdown`](Running::shutdown) to stop it and write the data file one last time.
@@ -34,9 +42,17 @@ pub struct Running {
     services: Arc<Services>,
     gateway: Arc<Gateway>,
     data_dir: Option<DataDir>,
-    shutdown: watch::Sender<bool>,
+    /// Held until the runtime is dropped, after the final write.
+    lock: Option<DirLock>,
+    /// Stops the feed, the ticker and the cleaner.
+    stop_workers: watch::Sender<bool>,
+    /// Stops the server accepting connections.
+    stop_server: watch::Sender<bool>,
+    /// Makes the persister write once more and stop.
+    stop_persist: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     workers: Vec<JoinHandle<()>>,
+    persister: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -65,21 +81,56 @@ impl Running {
         &self.services
     }
 
-    /// Stops the timers, the feed and the server, closes every socket and writes the data file.
+    /// The data directory's lock file, when a data directory is in use.
+    pub fn lock_file(&self) -> Option<&std::path::Path> {
+        self.lock.as_ref().map(DirLock::path)
+    }
+
+    /// Stops gracefully: no new WebSocket connections and no more frames taken; the messages
+    /// being handled and the timers' and feed's current rounds finish (for at most
+    /// [`DRAIN_TIMEOUT`]); the server stops accepting; the data directory gets the final state;
+    /// then every socket is closed with 1001 and the data directory's lock is released.
+    ///
+    /// The server keeps accepting until the work under way is done because that work replies
+    /// through the `@connections` API on this same server, as the services do on AWS.
     pub async fn shutdown(self) -> Result<(), LocalError> {
-        let _ = self.shutdown.send(true);
+        let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+        self.gateway.drain();
+        if tokio::time::timeout_at(deadline, self.gateway.idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!("messages still being handled after the drain timeout; stopping anyway");
+        }
+        let _ = self.stop_workers.send(true);
+        for mut worker in self.workers {
+            if tokio::time::timeout_at(deadline, &mut worker)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a timer or the feed did not stop in time; stopped mid-round");
+                worker.abort();
+            }
+        }
+        let _ = self.stop_server.send(true);
+        if let Some(persister) = self.persister {
+            let _ = self.stop_persist.send(true);
+            let _ = persister.await;
+        }
         self.gateway.close_all();
-        for worker in self.workers {
-            let _ = worker.await;
+        // Do not wait on a client that never reads its close frame.
+        if tokio::time::timeout(CLOSE_TIMEOUT, self.gateway.all_closed())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some sockets did not close in time");
         }
-        // Sockets closed above end their connections; do not wait on a client that never
-        // answers the close.
-        match tokio::time::timeout(Duration::from_secs(2), self.server).await {
-            Ok(Ok(Ok(()))) | Err(_) => {}
-            Ok(Ok(Err(e))) => return Err(LocalError::Serve(e)),
-            Ok(Err(_)) => {}
-        }
-        Ok(())
+        let served = match tokio::time::timeout(CLOSE_TIMEOUT, self.server).await {
+            Ok(Ok(Err(e))) => Err(LocalError::Serve(e)),
+            Ok(Ok(Ok(()))) | Ok(Err(_)) | Err(_) => Ok(()),
+        };
+        drop(self.lock);
+        served
     }
 }
 
@@ -116,10 +167,25 @@ async fn sdk_config() -> aws_config::SdkConfig {
 
 /// Starts the whole system: loads the data directory (if any), binds `options.listen`, and
 /// spawns the server, the change feed, the ticker, the cleaner and the persister.
+///
+/// Refuses a non-loopback address unless `options.public`, and a public runtime with a public
+/// dev secret; refuses a data directory another runtime holds.
 pub async fn start(options: Options, config: AppConfig) -> Result<Running, LocalError> {
-    if !options.listen.ip().is_loopback() {
+    if !options.public && !options.listen.ip().to_canonical().is_loopback() {
         return Err(LocalError::NotLoopback(options.listen));
     }
+    if options.public {
+        let dev = dev_secrets_in(&config);
+        if !dev.is_empty() {
+            return Err(LocalError::DevSecretsInPublic(dev));
+        }
+    }
+    // Locked before anything in the directory is read, so two runtimes never both load it.
+    let lock = options
+        .data_dir
+        .as_deref()
+        .map(DirLock::acquire)
+        .transpose()?;
     let store = Arc::new(MemoryStore::new(config.wake_shards));
     let data_dir = match &options.data_dir {
         Some(dir) => {
@@ -163,10 +229,12 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
     let app = gateway::routes(gateway.clone()).merge(console::routes(ConsoleState {
         services: services.clone(),
         ws_url: format!("ws://{addr}/ws"),
+        public: options.public,
     }));
 
-    let (shutdown, signal) = watch::channel(false);
-    let mut server_signal = signal.clone();
+    let (stop_workers, signal) = watch::channel(false);
+    let (stop_server, mut server_signal) = watch::channel(false);
+    let (stop_persist, persist_signal) = watch::channel(false);
     let server = tokio::spawn(async move {
         axum::serve(
             without_nagle(listener),
@@ -177,7 +245,7 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
         })
         .await
     });
-    let mut workers = vec![
+    let workers = vec![
         tokio::spawn(feed::run(
             services.clone(),
             store.clone(),
@@ -189,32 +257,49 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
             options.tick,
             signal.clone(),
         )),
-        tokio::spawn(timers::cleaner(
-            services.clone(),
-            options.clean,
-            signal.clone(),
-        )),
+        tokio::spawn(timers::cleaner(services.clone(), options.clean, signal)),
     ];
-    if let Some(data) = data_dir.clone() {
-        workers.push(tokio::spawn(persist(data, store, signal)));
-    }
+    let persister = data_dir.clone().map(|data| {
+        // What the file holds (or would, had it been written), taken before anything is
+        // served: taken in the task instead, a change made before its first run would count as
+        // written and be lost, even at shutdown.
+        let written = DataDir::render(store.snapshot()).unwrap_or_default();
+        tokio::spawn(persist(
+            data,
+            store,
+            written,
+            options.persist_every,
+            persist_signal,
+        ))
+    });
     tracing::info!(%addr, "listening");
     Ok(Running {
         addr,
         services,
         gateway,
         data_dir,
-        shutdown,
+        lock,
+        stop_workers,
+        stop_server,
+        stop_persist,
         server,
         workers,
+        persister,
     })
 }
 
-/// Writes the store to the data directory whenever it changed, and once more at shutdown.
-async fn persist(data: DataDir, store: Arc<MemoryStore>, mut shutdown: watch::Receiver<bool>) {
-    // What the file holds (or would, had it been written): unchanged state is not rewritten.
-    let mut written = DataDir::render(store.snapshot()).unwrap_or_default();
-    let mut interval = tokio::time::interval(PERSIST_EVERY);
+/// Writes the store to the data directory whenever it differs from `written`, and once more at
+/// shutdown.
+async fn persist(
+    data: DataDir,
+    store: Arc<MemoryStore>,
+    mut written: String,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    // `written` is what the file holds: unchanged state is not rewritten. The first check is
+    // one period after the start, as nothing changed before it.
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let stopping = tokio::select! {

@@ -17,9 +17,14 @@ pub const DEV_SEED_SECRET: &str = "dev-seed-secret-local-only-dev-seed-secret";
 /// How the runtime runs (the command line's flags).
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Where the gateway, the `@connections` API and the console listen (loopback only; port 0
-    /// picks a free port, see [`Running::addr`](crate::Running::addr)).
+    /// Where the gateway, the `@connections` API and the console listen (loopback unless
+    /// [`public`](Self::public); port 0 picks a free port, see
+    /// [`Running::addr`](crate::Running::addr)).
     pub listen: SocketAddr,
+    /// Others than this machine's users can reach the runtime (it listens beyond loopback, or
+    /// a reverse proxy forwards to it): a non-loopback `listen` is allowed, the public dev
+    /// secrets are refused and `/dev/token` answers 403.
+    pub public: bool,
     /// Keeps players, task history and inbox in `DIR/store.json` across restarts.
     pub data_dir: Option<PathBuf>,
     /// How often the ticker runs (completions, progress, retries wait for it).
@@ -28,16 +33,21 @@ pub struct Options {
     pub clean: Duration,
     /// How often the change feed is polled (the stream's delivery delay).
     pub feed_poll: Duration,
+    /// How often the store is checked for changes to write to the data directory (the
+    /// shutdown writes once more).
+    pub persist_every: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            public: false,
             data_dir: None,
             tick: Duration::from_millis(500),
             clean: Duration::from_secs(60),
             feed_poll: Duration::from_millis(50),
+            persist_every: crate::runtime::PERSIST_EVERY,
         }
     }
 }
@@ -63,6 +73,26 @@ pub fn uses_dev_secrets(lookup: impl Fn(&str) -> Option<String>) -> bool {
         .any(|name| lookup(name).is_none_or(|v| v.is_empty()))
 }
 
+/// The variables whose public dev secret `config` holds (`TOKEN_SECRET`, `SEED_SECRET`), in
+/// that order: compared by value, so a dev secret is caught however it got there.
+pub fn dev_secrets_in(config: &AppConfig) -> Vec<&'static str> {
+    let is = |secret: Option<&[u8]>, dev: &str| secret.is_none_or(|s| s == dev.as_bytes());
+    let mut names = Vec::new();
+    if is(
+        config.token_secret.as_ref().map(|s| s.expose()),
+        DEV_TOKEN_SECRET,
+    ) {
+        names.push("TOKEN_SECRET");
+    }
+    if is(
+        config.seed_secret.as_ref().map(|s| s.expose()),
+        DEV_SEED_SECRET,
+    ) {
+        names.push("SEED_SECRET");
+    }
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +113,19 @@ mod tests {
         let mine = "my-own-seed-secret-my-own-seed-secret-xx";
         let config = app_config(|name| (name == "SEED_SECRET").then(|| mine.to_owned())).unwrap();
         assert_eq!(config.seed_secret.unwrap().expose(), mine.as_bytes());
+    }
+
+    #[test]
+    fn dev_secrets_in_names_each_variable_left_to_its_dev_secret() {
+        assert_eq!(
+            dev_secrets_in(&app_config(|_| None).unwrap()),
+            ["TOKEN_SECRET", "SEED_SECRET"]
+        );
+        let mine = "my-own-secret-my-own-secret-my-own-secret".to_owned();
+        let token_only = app_config(|n| (n == "TOKEN_SECRET").then(|| mine.clone())).unwrap();
+        assert_eq!(dev_secrets_in(&token_only), ["SEED_SECRET"]);
+        let both = app_config(|n| n.ends_with("_SECRET").then(|| mine.clone())).unwrap();
+        assert!(dev_secrets_in(&both).is_empty());
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! limit; nothing asserts on timing.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -30,11 +30,18 @@ struct Server {
 
 impl Server {
     fn start(data_dir: Option<&Path>) -> Server {
+        Server::start_with(data_dir, &[], &[])
+    }
+
+    /// Starts with the dev secrets unless `env` sets them, and `args` after the usual ones.
+    fn start_with(data_dir: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_idle-local"));
         command
             .args(["--listen", "127.0.0.1:0", "--tick-ms", "100"])
+            .args(args)
             .env_remove("TOKEN_SECRET")
             .env_remove("SEED_SECRET")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         if let Some(dir) = data_dir {
@@ -67,6 +74,84 @@ impl Server {
     fn url(&self, token: &str) -> String {
         format!("ws://{}/ws?token={token}", self.addr)
     }
+
+    /// Sends `signal` (`TERM`, `INT`) to the process, as a service manager or a terminal does.
+    fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{signal} failed");
+    }
+
+    /// How the process ended, waiting at most [`WAIT`].
+    async fn exit_status(&mut self) -> ExitStatus {
+        exited(&mut self.child).await
+    }
+}
+
+/// How `child` ended, waiting at most [`WAIT`] (then it is killed and the test fails).
+async fn exited(child: &mut Child) -> ExitStatus {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for idle-local") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("idle-local did not exit in time");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs `idle-local` with `args` and the given environment (dev secrets unless set) until it
+/// exits (at most [`WAIT`]); returns its status and stderr.
+async fn run_to_exit(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> (ExitStatus, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_idle-local"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("TOKEN_SECRET")
+        .env_remove("SEED_SECRET")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start idle-local");
+    let status = exited(&mut child).await;
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    (status, stderr)
+}
+
+/// `GET path` with extra `headers`; the status and body.
+fn http_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body)
+        .to_owned();
+    (status, body)
 }
 
 impl Drop for Server {
@@ -635,4 +720,149 @@ fn the_token_subcommand_prints_a_token_the_dev_secret_verifies() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("player id"));
+}
+
+// Operable: one writer per data directory, graceful stops, and an explicit flag beyond loopback.
+
+#[tokio::test]
+async fn a_second_process_on_the_same_data_dir_is_refused_naming_the_lock_file() {
+    // Given idle-local running on a data directory
+    let dir = temp_dir("locked");
+    let first = Server::start(Some(&dir));
+
+    // When a second one starts on the same directory
+    let (status, stderr) = run_to_exit(&["--data-dir".as_ref(), dir.as_os_str()], &[]).await;
+
+    // Then it exits non-zero naming the lock file and the holder
+    assert!(!status.success(), "{stderr}");
+    let lock = dir.join("idle-local.lock");
+    assert!(stderr.contains(&lock.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains(&format!("pid {}", first.child.id())),
+        "{stderr}"
+    );
+    // and the data file stays readable to others meanwhile (a player makes it be written)
+    let mut socket = first.connect("e2e-lock").await;
+    snapshot(&mut socket).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::fs::read_to_string(dir.join("store.json")).is_err() {
+        assert!(std::time::Instant::now() < deadline, "no data file written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // When the first is killed (no clean stop), then a new one starts on the directory
+    drop(first);
+    let again = Server::start(Some(&dir));
+    let mut socket = again.connect("e2e-lock").await;
+    assert_eq!(snapshot(&mut socket).await["player_id"], "e2e-lock");
+    drop(again);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn harvest(request_id: &str) -> Value {
+    json!({"action": "enqueue", "request_id": request_id,
+           "task": {"activity": "harvest", "resource": "guam_leaf", "location": "meadow", "quantity": 1}})
+}
+
+#[tokio::test]
+async fn sigterm_closes_sockets_with_1001_exits_0_and_keeps_what_was_acknowledged() {
+    // Given a player whose enqueue was just acknowledged
+    let dir = temp_dir("sigterm");
+    let mut server = Server::start(Some(&dir));
+    let mut socket = server.connect("e2e-sigterm").await;
+    send(&mut socket, harvest("r1")).await;
+    let ack = until(&mut socket, |m| m["type"] == "ack" || m["type"] == "error").await;
+    assert_eq!(ack.last().unwrap()["type"], "ack", "{ack:?}");
+
+    // When the process gets SIGTERM at once
+    server.signal("TERM");
+
+    // Then the socket is closed with 1001 and a reason, and the process exits 0
+    let (code, reason) = close_frame(&mut socket).await;
+    assert_eq!(code, 1001, "{reason}");
+    assert!(reason.contains("shutting down"), "{reason}");
+    let status = server.exit_status().await;
+    assert!(status.success(), "{status}");
+
+    // and after a restart the player is there and the enqueue is remembered
+    let server = Server::start(Some(&dir));
+    let mut socket = server.connect("e2e-sigterm").await;
+    send(&mut socket, harvest("r1")).await;
+    let ack = until(&mut socket, |m| m["type"] == "ack" || m["type"] == "error").await;
+    assert_eq!(ack.last().unwrap()["duplicate"], true, "{ack:?}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn sigint_stops_as_gracefully_as_sigterm() {
+    let mut server = Server::start(None);
+    let mut socket = server.connect("e2e-sigint").await;
+    assert_eq!(snapshot(&mut socket).await["player_id"], "e2e-sigint");
+    server.signal("INT");
+    let (code, reason) = close_frame(&mut socket).await;
+    assert_eq!(code, 1001, "{reason}");
+    let status = server.exit_status().await;
+    assert!(status.success(), "{status}");
+}
+
+const OWN_TOKEN_SECRET: &str = "e2e-own-token-secret-e2e-own-token-secret-0123";
+const OWN_SEED_SECRET: &str = "e2e-own-seed-secret-e2e-own-seed-secret-012345";
+
+#[tokio::test]
+async fn a_public_start_with_a_dev_secret_is_refused_naming_the_variables() {
+    let (status, stderr) = run_to_exit(&["--public".as_ref()], &[]).await;
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("TOKEN_SECRET") && stderr.contains("SEED_SECRET"),
+        "{stderr}"
+    );
+    let (status, stderr) = run_to_exit(
+        &["--public".as_ref()],
+        &[("TOKEN_SECRET", OWN_TOKEN_SECRET)],
+    )
+    .await;
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("set SEED_SECRET") && !stderr.contains("TOKEN_SECRET"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_public_runtime_hands_out_no_dev_tokens_and_no_forwarded_connections_calls() {
+    // Given a runtime with dev tokens, as the README's first command runs it
+    let local = Server::start(None);
+    let (status, body) = http_get(&local.addr, "/dev/token?player_id=e2e-dev", &[]);
+    assert_eq!(status, 200, "{body}");
+    drop(local);
+
+    // When it runs with --public and its own secrets
+    let server = Server::start_with(
+        None,
+        &["--public"],
+        &[
+            ("TOKEN_SECRET", OWN_TOKEN_SECRET),
+            ("SEED_SECRET", OWN_SEED_SECRET),
+        ],
+    );
+
+    // Then /dev/token is refused with a JSON reason
+    let (status, body) = http_get(&server.addr, "/dev/token?player_id=e2e-dev", &[]);
+    assert_eq!(status, 403, "{body}");
+    let error: Value = serde_json::from_str(&body).expect("a JSON body");
+    assert!(
+        error["error"].as_str().unwrap().contains("--public"),
+        "{body}"
+    );
+    // and the @connections API answers this machine (Gone: no such connection), but not a
+    // request a reverse proxy forwarded for someone else
+    let (status, body) = http_get(&server.addr, "/@connections/nobody", &[]);
+    assert_eq!(status, 410, "{body}");
+    let (status, body) = http_get(
+        &server.addr,
+        "/@connections/nobody",
+        &[("X-Forwarded-For", "203.0.113.7")],
+    );
+    assert_eq!(status, 403, "{body}");
 }
