@@ -100,7 +100,7 @@ impl World {
             .await
             .replies
             .iter()
-            .map(|reply| serde_json::from_str(reply).unwrap())
+            .map(|reply| serde_json::to_value(reply).unwrap())
             .collect()
     }
 

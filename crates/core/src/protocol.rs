@@ -400,6 +400,16 @@ impl From<&Task> for QueueEntry {
     }
 }
 
+/// What the server sends the sender of one message: a reply, or a kept notification that
+/// `sync` returns after its snapshot. On the wire each is its own JSON message (untagged: the
+/// inner value's `type` says which).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Outgoing {
+    Reply(Reply),
+    Notification(Notification),
+}
+
 /// A direct answer to one client message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

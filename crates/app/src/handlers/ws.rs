@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
+use idle_core::protocol::{ErrorCode, Outgoing, Reply};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -129,15 +130,15 @@ async fn message_inner(
     let answer = if event.is_base64_encoded {
         // API Gateway hands binary frames over base64-encoded; the protocol is JSON text.
         let at = services.clock.now();
-        let reply = idle_core::protocol::Reply::Error {
+        let reply = Reply::Error {
             at,
-            code: idle_core::protocol::ErrorCode::InvalidRequest,
+            code: ErrorCode::InvalidRequest,
             message: "binary frames are not supported; send JSON text".to_owned(),
             retry_after_ms: None,
             request_id: None,
         };
         usecase::Answer {
-            replies: vec![serde_json::to_string(&reply).unwrap_or_default()],
+            replies: vec![Outgoing::Reply(reply)],
             close: false,
         }
     } else {
@@ -145,11 +146,15 @@ async fn message_inner(
         usecase::message(services, connection_id, body).await
     };
     for reply in &answer.replies {
-        match services
-            .notifier
-            .post(connection_id, reply.as_bytes())
-            .await
-        {
+        // The edge: only here do the typed replies become JSON.
+        let payload = match serde_json::to_vec(reply) {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::error!(connection_id, %error, "could not serialise a reply");
+                continue;
+            }
+        };
+        match services.notifier.post(connection_id, &payload).await {
             Ok(()) => {}
             Err(PostError::Gone) => {
                 tracing::info!(connection_id, "the sender is gone; dropping its replies");

@@ -8,10 +8,10 @@
 
 use idle_core::model::{Millis, TaskRequest};
 use idle_core::protocol::{
-    parse_client_message, ClientMessage, ErrorCode, PlayerView, QueueEntry, Reply, PROTOCOL_VERSION,
+    parse_client_message, ClientMessage, ErrorCode, Outgoing, PlayerView, QueueEntry, Reply,
+    PROTOCOL_VERSION,
 };
 use idle_core::{cancel, enqueue, spend_token, Enqueued};
-use serde::Serialize;
 
 use super::deliver::deliver;
 use super::update::{update_player, Decision, UpdateError};
@@ -21,16 +21,16 @@ use crate::services::Services;
 use crate::state::PlayerState;
 
 /// What the sender gets for one message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
-    /// JSON replies for the sender, in order.
-    pub replies: Vec<String>,
+    /// What the sender gets, in order; the handler serialises them (typed to the edge).
+    pub replies: Vec<Outgoing>,
     /// Close the connection once the replies are posted (its token has expired).
     pub close: bool,
 }
 
 impl Answer {
-    fn reply(reply: String) -> Answer {
+    fn reply(reply: Outgoing) -> Answer {
         Answer {
             replies: vec![reply],
             close: false,
@@ -105,12 +105,12 @@ pub async fn message(services: &Services, connection_id: &str, body: &str) -> An
                     request_id,
                 ));
             }
-            return Answer::reply(json(&Reply::protocol_error(now, &bad)));
+            return Answer::reply(Outgoing::Reply(Reply::protocol_error(now, &bad)));
         }
     };
     let replies = match message {
         ClientMessage::Ping { request_id } => match spend(services, &connection, now).await {
-            Ok(_) => vec![json(&Reply::Pong {
+            Ok(_) => vec![Outgoing::Reply(Reply::Pong {
                 at: now,
                 request_id,
             })],
@@ -123,7 +123,7 @@ pub async fn message(services: &Services, connection_id: &str, body: &str) -> An
             )],
         },
         ClientMessage::Catalog { request_id } => match spend(services, &connection, now).await {
-            Ok(_) => vec![json(&Reply::Catalog {
+            Ok(_) => vec![Outgoing::Reply(Reply::Catalog {
                 at: now,
                 request_id,
                 catalog: Box::new(services.game.catalog.clone()),
@@ -199,7 +199,7 @@ async fn enqueue_task(
     task: &TaskRequest,
     bypass_validation: bool,
     now: Millis,
-) -> Vec<String> {
+) -> Vec<Outgoing> {
     let player_id = connection.player_id.as_str();
     let is_admin = connection.is_admin;
     let activity = task.activity().as_str();
@@ -251,7 +251,7 @@ async fn enqueue_task(
                 record_plan(&services.metrics, player_id, plan);
                 deliver(services, player_id, &plan.notifications, &plan.progress).await;
             }
-            vec![json(&Reply::Ack {
+            vec![Outgoing::Reply(Reply::Ack {
                 at: now,
                 request_id: Some(request_id),
                 task_id,
@@ -289,7 +289,7 @@ async fn cancel_task(
     request_id: Option<String>,
     task_id: String,
     now: Millis,
-) -> Vec<String> {
+) -> Vec<Outgoing> {
     let player_id = connection.player_id.as_str();
     let game = &services.game;
     let result = update_player(services, player_id, None, |state| {
@@ -304,7 +304,7 @@ async fn cancel_task(
                 record_plan(&services.metrics, player_id, plan);
                 deliver(services, player_id, &plan.notifications, &plan.progress).await;
             }
-            vec![json(&Reply::Ack {
+            vec![Outgoing::Reply(Reply::Ack {
                 at: now,
                 request_id,
                 task_id,
@@ -326,7 +326,7 @@ async fn sync(
     request_id: Option<String>,
     after_seq: u64,
     now: Millis,
-) -> Vec<String> {
+) -> Vec<Outgoing> {
     let player_id = connection.player_id.as_str();
     let state = match spend(services, connection, now).await {
         Ok(state) => state,
@@ -347,7 +347,7 @@ async fn sync(
         }
     };
     let truncated = !contiguous(after_seq, current, &kept);
-    let mut replies = vec![json(&Reply::Snapshot {
+    let mut replies = vec![Outgoing::Reply(Reply::Snapshot {
         at: now,
         request_id,
         protocol: PROTOCOL_VERSION,
@@ -357,12 +357,13 @@ async fn sync(
         more: kept.more,
         truncated,
     })];
-    replies.extend(kept.notifications.iter().map(json));
+    let kept_count = kept.notifications.len();
+    replies.extend(kept.notifications.into_iter().map(Outgoing::Notification));
     tracing::info!(
         player_id,
         after_seq,
         seq = current,
-        kept = kept.notifications.len(),
+        kept = kept_count,
         more = kept.more,
         truncated,
         outcome = "synced",
@@ -393,7 +394,7 @@ fn update_error(
     action: &str,
     e: &UpdateError,
     request_id: Option<String>,
-) -> String {
+) -> Outgoing {
     match e {
         UpdateError::Rejected(rejection) => {
             tracing::info!(
@@ -403,7 +404,7 @@ fn update_error(
                 outcome = "rejected",
                 "refused"
             );
-            json(&Reply::rejection(now, rejection, request_id))
+            Outgoing::Reply(Reply::rejection(now, rejection, request_id))
         }
         UpdateError::NoPlayer => no_player(now, request_id),
         UpdateError::Contended(_) | UpdateError::Store(_) => {
@@ -413,7 +414,7 @@ fn update_error(
     }
 }
 
-fn no_player(now: Millis, request_id: Option<String>) -> String {
+fn no_player(now: Millis, request_id: Option<String>) -> Outgoing {
     error(
         now,
         ErrorCode::NotConnected,
@@ -422,8 +423,8 @@ fn no_player(now: Millis, request_id: Option<String>) -> String {
     )
 }
 
-fn unavailable(now: Millis, request_id: Option<String>) -> String {
-    json(&Reply::Error {
+fn unavailable(now: Millis, request_id: Option<String>) -> Outgoing {
+    Outgoing::Reply(Reply::Error {
         at: now,
         code: ErrorCode::Unavailable,
         message: "the server is busy; try again in a moment".to_owned(),
@@ -432,20 +433,12 @@ fn unavailable(now: Millis, request_id: Option<String>) -> String {
     })
 }
 
-fn error(now: Millis, code: ErrorCode, message: &str, request_id: Option<String>) -> String {
-    json(&Reply::Error {
+fn error(now: Millis, code: ErrorCode, message: &str, request_id: Option<String>) -> Outgoing {
+    Outgoing::Reply(Reply::Error {
         at: now,
         code,
         message: message.to_owned(),
         retry_after_ms: None,
         request_id,
-    })
-}
-
-/// Serialises a reply; our types always serialise, but a failure still answers with JSON.
-fn json(value: &impl Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "could not serialise a reply");
-        r#"{"type":"error","code":"unavailable","message":"internal error; try again"}"#.to_owned()
     })
 }

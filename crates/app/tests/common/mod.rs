@@ -80,7 +80,7 @@ impl Env {
             .await
             .replies
             .iter()
-            .map(|r| serde_json::from_str(r).unwrap())
+            .map(|r| serde_json::to_value(r).unwrap())
             .collect()
     }
 
