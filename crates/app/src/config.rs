@@ -78,6 +78,13 @@ pub const INBOX_TTL_SECS: Bounded = Bounded {
     min: 60,
     max: 365 * 24 * 3600,
 };
+/// How long a finished task's history record is kept, in seconds (default 90 days): the Tasks
+/// table's TTL, so storage does not grow forever. A task is replayable until then.
+pub const HISTORY_TTL_SECS: Bounded = Bounded {
+    var: "HISTORY_TTL_SECS",
+    min: 24 * 3600,
+    max: 10 * 365 * 24 * 3600,
+};
 /// A connection is dropped this long after it connected, in seconds (default 7200).
 pub const CONNECTION_TTL_SECS: Bounded = Bounded {
     var: "CONNECTION_TTL_SECS",
@@ -92,13 +99,14 @@ pub const IDLE_TIMEOUT_SECS: Bounded = Bounded {
 };
 
 /// Every whole-number setting [`AppConfig::from_lookup`] reads.
-pub const BOUNDED_SETTINGS: [Bounded; 8] = [
+pub const BOUNDED_SETTINGS: [Bounded; 9] = [
     MAX_QUEUE,
     MAX_QUANTITY,
     WAKE_SHARDS,
     TICKER_CONCURRENCY,
     MAX_MESSAGE_BYTES,
     INBOX_TTL_SECS,
+    HISTORY_TTL_SECS,
     CONNECTION_TTL_SECS,
     IDLE_TIMEOUT_SECS,
 ];
@@ -194,6 +202,8 @@ pub struct AppConfig {
     pub idle_timeout_ms: Millis,
     /// How long an undelivered notification waits in the inbox (`INBOX_TTL_SECS`).
     pub inbox_ttl_ms: Millis,
+    /// How long a task's history record is kept (`HISTORY_TTL_SECS`).
+    pub history_ttl_ms: Millis,
     /// Largest client message accepted (`MAX_MESSAGE_BYTES`).
     pub max_message_bytes: usize,
     /// Shards of the wake index (`WAKE_SHARDS`); every writer and the ticker must agree.
@@ -216,6 +226,7 @@ impl Default for AppConfig {
             connection_ttl_ms: 2 * 60 * 60 * 1000,
             idle_timeout_ms: 10 * 60 * 1000,
             inbox_ttl_ms: 7 * 24 * 60 * 60 * 1000,
+            history_ttl_ms: 90 * 24 * 60 * 60 * 1000,
             max_message_bytes: 8 * 1024,
             wake_shards: 8,
             ticker_concurrency: 16,
@@ -270,6 +281,9 @@ impl AppConfig {
         }
         if let Some(v) = number(&lookup, INBOX_TTL_SECS)? {
             config.inbox_ttl_ms = v as Millis * 1000;
+        }
+        if let Some(v) = number(&lookup, HISTORY_TTL_SECS)? {
+            config.history_ttl_ms = v as Millis * 1000;
         }
         if let Some(v) = number(&lookup, CONNECTION_TTL_SECS)? {
             config.connection_ttl_ms = v as Millis * 1000;

@@ -12,8 +12,8 @@ use idle_core::model::{Millis, Task, TaskStatus};
 
 use crate::error::{built, store_error, transaction_cancelled};
 use crate::items::{
-    key_text, n, player_item, player_state, s, string, task_from_item, task_item, Item, PLAYER_ID,
-    STATUS, TASK_ID, VERSION, WAKE_AT, WAKE_SHARD,
+    key_text, n, player_item, player_state, s, string, task_from_item, task_item, Item, EXPIRES_AT,
+    PLAYER_ID, STATUS, TASK_ID, VERSION, WAKE_AT, WAKE_SHARD,
 };
 use crate::store::{
     backoff, decode_cursor, encode_cursor, DynamoStore, BATCH_GET_LIMIT, TRANSACTION_LIMIT,
@@ -35,10 +35,22 @@ const NOT_FINAL: &str =
     "attribute_exists(task_id) AND NOT (#status IN (:final0, :final1, :final2, :final3))";
 
 /// One history write of a plan, or none: see [`GameStore::commit`] on [`DynamoStore`].
-fn history_put(table: &str, task: &Task, expected: Expected) -> Result<Option<Put>, StoreError> {
-    let builder = Put::builder()
-        .table_name(table)
-        .set_item(Some(task_item(task)?));
+/// The history record of `task`, kept `ttl_secs` after it finished (or was queued, for the
+/// record written at enqueue, which its final record replaces): `expires_at` is the Tasks
+/// table's TTL attribute.
+fn history_put(
+    table: &str,
+    task: &Task,
+    expected: Expected,
+    ttl_secs: i64,
+) -> Result<Option<Put>, StoreError> {
+    let mut item = task_item(task)?;
+    let since = task
+        .finished_at
+        .unwrap_or(task.enqueued_at)
+        .div_euclid(1000);
+    item.insert(EXPIRES_AT.to_owned(), n(since.saturating_add(ttl_secs)));
+    let builder = Put::builder().table_name(table).set_item(Some(item));
     let builder = match expected {
         Expected::Absent => builder.condition_expression("attribute_not_exists(task_id)"),
         Expected::Status(_) if task.status.is_final() => {
@@ -193,7 +205,9 @@ impl GameStore for DynamoStore {
             labels.push(format!("player {id} in {players}"));
         }
         for write in &plan.tasks {
-            if let Some(put) = history_put(tasks, &write.task, write.expected)? {
+            if let Some(put) =
+                history_put(tasks, &write.task, write.expected, self.history_ttl_secs)?
+            {
                 items.push(TransactWriteItem::builder().put(put).build());
                 labels.push(format!(
                     "task {}/{} in {tasks}",

@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use idle_app::ports::StoreError;
+use idle_core::model::Millis;
 
 use crate::config::Tables;
 use crate::error::store_error;
@@ -14,6 +15,9 @@ use crate::items::{known, Item};
 
 /// Rows per page of a paginated read unless [`DynamoStore::with_page_size`] says otherwise.
 pub const DEFAULT_PAGE_SIZE: i32 = 100;
+
+/// History retention when none is given: 90 days, as `AppConfig`'s default.
+pub const DEFAULT_HISTORY_TTL_SECS: i64 = 90 * 24 * 3600;
 
 /// Most items one `BatchGetItem` may ask for (and at most 16 MB returned; what is left over
 /// comes back as unprocessed keys): DynamoDB API Reference, "BatchGetItem".
@@ -38,6 +42,9 @@ pub struct DynamoStore {
     pub(crate) tables: Tables,
     pub(crate) wake_shards: u32,
     pub(crate) page_size: i32,
+    /// Seconds a history record is kept after the task finished (its `expires_at`, the Tasks
+    /// table's TTL attribute).
+    pub(crate) history_ttl_secs: i64,
 }
 
 impl DynamoStore {
@@ -49,7 +56,15 @@ impl DynamoStore {
             tables,
             wake_shards: wake_shards.max(1),
             page_size: DEFAULT_PAGE_SIZE,
+            history_ttl_secs: DEFAULT_HISTORY_TTL_SECS,
         }
+    }
+
+    /// The same store keeping history records `ttl_ms` after their task finished (rounded down
+    /// to seconds; the deployment's `HISTORY_TTL_SECS`).
+    pub fn with_history_ttl(mut self, ttl_ms: Millis) -> DynamoStore {
+        self.history_ttl_secs = ttl_ms.div_euclid(1000).max(0);
+        self
     }
 
     /// The same store with at most `page_size` rows per page of `due_players` and

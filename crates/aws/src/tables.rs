@@ -62,7 +62,7 @@ fn specs(tables: &Tables) -> [TableSpec<'_>; 4] {
             range: Some(TASK_ID),
             index: None,
             stream: true,
-            ttl: None,
+            ttl: Some(EXPIRES_AT),
         },
         TableSpec {
             name: &tables.connections,

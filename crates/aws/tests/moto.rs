@@ -259,6 +259,59 @@ async fn an_enqueue_commit_writes_the_player_queue_and_history() {
 }
 
 #[tokio::test]
+async fn history_records_expire_the_configured_time_after_their_task() {
+    // Given a store keeping history for one day
+    let f = fresh("history-ttl").await;
+    let store = f.store.clone().with_history_ttl(24 * 3_600_000);
+    let before = new_state("p1");
+    assert!(store.create_player(&before).await.unwrap());
+
+    // When a task is queued, and when it ends
+    let (task_id, plan) = enqueue_plan(&before, "r1");
+    let after = before.after(&plan);
+    store.commit(&plan, &after).await.expect("commit");
+    let expires_at = || async {
+        let item = f
+            .client
+            .get_item()
+            .table_name(&f.tables.tasks)
+            .key(
+                "player_id",
+                aws_sdk_dynamodb::types::AttributeValue::S("p1".into()),
+            )
+            .key(
+                "task_id",
+                aws_sdk_dynamodb::types::AttributeValue::S(task_id.clone()),
+            )
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        match item.get("expires_at") {
+            Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n.parse::<i64>().unwrap(),
+            other => panic!("no expires_at: {other:?}"),
+        }
+    };
+
+    // Then its record's TTL attribute is a day after it was queued, then after it finished
+    assert_eq!(expires_at().await, NOW / 1000 + 86_400);
+    let mut done = after.queue[0].clone();
+    done.status = TaskStatus::Cancelled;
+    done.finished_at = Some(NOW + 5_000);
+    let (plan, after) = plan_for(
+        &after.player,
+        after.player.version + 1,
+        vec![TaskWrite {
+            task: done,
+            expected: Expected::Status(TaskStatus::Queued),
+        }],
+    );
+    store.commit(&plan, &after).await.expect("commit");
+    assert_eq!(expires_at().await, (NOW + 5_000) / 1000 + 86_400);
+}
+
+#[tokio::test]
 async fn a_stale_version_conflicts_and_writes_nothing_at_all() {
     let f = fresh("stale").await;
     let before = new_state("p1");

@@ -36,11 +36,10 @@ pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
     let config = AppConfig::from_env_for(function)?;
     let sdk = sdk_config().await;
     let tables = Tables::from_env()?;
-    let store = Arc::new(DynamoStore::new(
-        dynamodb_client(&sdk),
-        tables,
-        config.wake_shards,
-    ));
+    let store = Arc::new(
+        DynamoStore::new(dynamodb_client(&sdk), tables, config.wake_shards)
+            .with_history_ttl(config.history_ttl_ms),
+    );
     let notifier: Arc<dyn Notifier> = match std::env::var("WS_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => Arc::new(ApiGatewayNotifier::new(&sdk, &endpoint)),
         _ => Arc::new(NoEndpoint),
