@@ -109,33 +109,21 @@ pub async fn message(services: &Services, connection_id: &str, body: &str) -> An
         }
     };
     let replies = match message {
-        ClientMessage::Ping { request_id } => match spend(services, &connection, now).await {
-            Ok(_) => vec![Outgoing::Reply(Reply::Pong {
+        ClientMessage::Ping { request_id } => {
+            let pong = |request_id| Reply::Pong {
                 at: now,
                 request_id,
-            })],
-            Err(e) => vec![update_error(
-                now,
-                &connection.player_id,
-                "ping",
-                &e,
-                request_id,
-            )],
-        },
-        ClientMessage::Catalog { request_id } => match spend(services, &connection, now).await {
-            Ok(_) => vec![Outgoing::Reply(Reply::Catalog {
+            };
+            spend_then(services, &connection, now, "ping", request_id, pong).await
+        }
+        ClientMessage::Catalog { request_id } => {
+            let catalog = |request_id| Reply::Catalog {
                 at: now,
                 request_id,
                 catalog: Box::new(services.game.catalog.clone()),
-            })],
-            Err(e) => vec![update_error(
-                now,
-                &connection.player_id,
-                "catalog",
-                &e,
-                request_id,
-            )],
-        },
+            };
+            spend_then(services, &connection, now, "catalog", request_id, catalog).await
+        }
         ClientMessage::Sync {
             request_id,
             after_seq,
@@ -172,6 +160,28 @@ pub async fn message(services: &Services, connection_id: &str, body: &str) -> An
     Answer {
         replies,
         close: false,
+    }
+}
+
+/// Spends a token for a message that changes nothing else, then answers with `reply`; or the
+/// error reply when the bucket is empty or the store failed.
+async fn spend_then(
+    services: &Services,
+    connection: &Connection,
+    now: Millis,
+    action: &str,
+    request_id: Option<String>,
+    reply: impl FnOnce(Option<String>) -> Reply,
+) -> Vec<Outgoing> {
+    match spend(services, connection, now).await {
+        Ok(_) => vec![Outgoing::Reply(reply(request_id))],
+        Err(e) => vec![update_error(
+            now,
+            &connection.player_id,
+            action,
+            &e,
+            request_id,
+        )],
     }
 }
 
