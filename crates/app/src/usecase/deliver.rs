@@ -6,7 +6,7 @@ use idle_core::protocol::{Notification, Progress};
 use serde::Serialize;
 
 use super::disconnect::forget_gone;
-use crate::ports::PostError;
+use crate::ports::{Connection, PostError};
 use crate::services::Services;
 
 /// What happened to a batch of notifications.
@@ -58,26 +58,9 @@ pub async fn deliver(
                 continue;
             }
         };
-        let mut reached = false;
-        for connection in &connections {
-            let id = connection.connection_id.as_str();
-            if gone.contains(id) {
-                continue;
-            }
-            match services.notifier.post(id, &payload).await {
-                Ok(()) => {
-                    reached = true;
-                    report.posts += 1;
-                }
-                Err(PostError::Gone) => {
-                    gone.insert(id.to_owned());
-                }
-                Err(error) => {
-                    tracing::warn!(player_id, connection_id = id, %error, "post failed");
-                }
-            }
-        }
-        if reached {
+        let posts = post_to_all(services, player_id, &connections, &mut gone, &payload).await;
+        report.posts += posts;
+        if posts > 0 {
             report.delivered += 1;
         } else {
             undelivered.push(notification.clone());
@@ -87,21 +70,7 @@ pub async fn deliver(
         let Ok(payload) = serde_json::to_vec(update) else {
             continue;
         };
-        for connection in &connections {
-            let id = connection.connection_id.as_str();
-            if gone.contains(id) {
-                continue;
-            }
-            match services.notifier.post(id, &payload).await {
-                Ok(()) => report.posts += 1,
-                Err(PostError::Gone) => {
-                    gone.insert(id.to_owned());
-                }
-                Err(error) => {
-                    tracing::debug!(player_id, connection_id = id, %error, "progress post failed")
-                }
-            }
-        }
+        report.posts += post_to_all(services, player_id, &connections, &mut gone, &payload).await;
     }
     for connection in connections
         .iter()
@@ -136,4 +105,32 @@ pub async fn deliver(
         "notifications"
     );
     report
+}
+
+/// Posts `payload` to every connection not yet found gone, adding those that answer 410 to
+/// `gone`; returns how many posts succeeded.
+async fn post_to_all(
+    services: &Services,
+    player_id: &str,
+    connections: &[Connection],
+    gone: &mut BTreeSet<String>,
+    payload: &[u8],
+) -> usize {
+    let mut posts = 0;
+    for connection in connections {
+        let id = connection.connection_id.as_str();
+        if gone.contains(id) {
+            continue;
+        }
+        match services.notifier.post(id, payload).await {
+            Ok(()) => posts += 1,
+            Err(PostError::Gone) => {
+                gone.insert(id.to_owned());
+            }
+            Err(error) => {
+                tracing::warn!(player_id, connection_id = id, %error, "post failed");
+            }
+        }
+    }
+    posts
 }
