@@ -17,8 +17,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::body::Bytes;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -283,7 +284,8 @@ pub fn routes(gateway: Shared) -> Router {
             "/@connections/{id}",
             post(post_to_connection)
                 .get(get_connection)
-                .delete(delete_connection),
+                .delete(delete_connection)
+                .route_layer(middleware::from_fn(connections_guard)),
         )
         .with_state(gateway)
 }
@@ -518,14 +520,9 @@ fn gone() -> Response {
 /// 410 unless the connection is open.
 async fn post_to_connection(
     State(gw): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if !may_manage_connections(peer.ip(), &headers) {
-        return forbidden();
-    }
     if body.len() > MAX_POST_BYTES {
         return (
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -549,6 +546,19 @@ async fn post_to_connection(
 }
 
 /// 403 for a caller that may not use the `@connections` API, shaped as API Gateway's refusals.
+/// Every `@connections` call passes [`may_manage_connections`] first: one guard for the three
+/// routes rather than a check in each handler.
+async fn connections_guard(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !may_manage_connections(peer.ip(), request.headers()) {
+        return forbidden();
+    }
+    next.run(request).await
+}
+
 fn forbidden() -> Response {
     (
         StatusCode::FORBIDDEN,
@@ -572,15 +582,7 @@ fn rfc3339(at: Millis) -> String {
 
 /// `GET /@connections/{id}`: API Gateway's `GetConnection` reply; 410 unless the connection is
 /// open.
-async fn get_connection(
-    State(gw): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    if !may_manage_connections(peer.ip(), &headers) {
-        return forbidden();
-    }
+async fn get_connection(State(gw): State<Shared>, Path(id): Path<String>) -> Response {
     let links = gw.links();
     let Some(link) = links.get(&id).filter(|link| link.open) else {
         drop(links);
@@ -601,15 +603,7 @@ async fn get_connection(
 }
 
 /// `DELETE /@connections/{id}`: closes the socket (`$disconnect` follows when it is closed).
-async fn delete_connection(
-    State(gw): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    if !may_manage_connections(peer.ip(), &headers) {
-        return forbidden();
-    }
+async fn delete_connection(State(gw): State<Shared>, Path(id): Path<String>) -> Response {
     if gw.close(&id, 1000, CLOSED_BY_SERVER) {
         StatusCode::NO_CONTENT.into_response()
     } else {
