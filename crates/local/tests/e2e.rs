@@ -262,6 +262,17 @@ impl Session {
         let task_id = ack["task_id"].as_str().unwrap().to_owned();
         let mut messages = acked;
         messages.extend(until(&mut self.socket, |m| is(m, "task_completed", &task_id)).await);
+        // The completion's plan ends with a queue_updated: take it before sending anything
+        // else, so the next request's plan is not announced while this one's still is (plans
+        // of one player announced concurrently can cross on the wire until delivery is driven
+        // by the persistence seam; see docs/reliability.md).
+        let completed_seq = messages.last().and_then(|m| m["seq"].as_u64()).unwrap_or(0);
+        messages.extend(
+            until(&mut self.socket, |m| {
+                m["type"] == "queue_updated" && m["seq"].as_u64() > Some(completed_seq)
+            })
+            .await,
+        );
         // Durable notifications only: a `snapshot` carries the player's current seq too.
         for m in messages.iter().filter(|m| is_notification(m)) {
             let seq = m["seq"].as_u64().unwrap();
