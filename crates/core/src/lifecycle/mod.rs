@@ -36,7 +36,9 @@ pub enum Enqueued {
 }
 
 /// Queues a task after the static checks (shape, bounds, catalog references, queue length, rate
-/// limit). `is_admin` comes from the verified token, never from the message.
+/// limit), then advances the player to `now` in the same plan: a task queued for an idle
+/// player starts in the enqueue's own write (DESIGN.md section 12), so starting needs no write
+/// of its own. `is_admin` comes from the verified token, never from the message.
 #[allow(clippy::too_many_arguments)]
 pub fn enqueue(
     game: &Game,
@@ -63,6 +65,7 @@ pub fn enqueue(
     crate::validate::check_request(game, request_id, request)?;
     let mut session = Session::new(game, player, tasks, now);
     let task_id = session.enqueue(request_id, request, bypass_validation)?;
+    session.advance();
     Ok(Enqueued::New {
         task_id,
         plan: Box::new(session.finish()),

@@ -514,10 +514,6 @@ impl<'g, 'p> Session<'g, 'p> {
             failure: None,
         });
         self.transition(self.tasks.len() - 1, TransitionKind::Enqueued, None);
-        if self.index_of(TaskStatus::Running).is_none() {
-            // Due at once: the stream starts it, and the ticker does if the stream record is lost.
-            self.player.wake_at = Some(self.player.wake_at.map_or(self.now, |w| w.min(self.now)));
-        }
         self.queue_changed = true;
         Ok(task_id)
     }

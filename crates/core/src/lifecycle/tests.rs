@@ -62,6 +62,16 @@ impl World {
     }
 
     fn enqueue(&mut self, request_id: &str, request: TaskRequest, now: Millis) -> String {
+        self.enqueue_with_plan(request_id, request, now).0
+    }
+
+    /// Enqueues, applies the plan and returns it (empty for a duplicate).
+    fn enqueue_with_plan(
+        &mut self,
+        request_id: &str,
+        request: TaskRequest,
+        now: Millis,
+    ) -> (String, Plan) {
         match enqueue(
             &self.game,
             &self.player,
@@ -76,10 +86,20 @@ impl World {
         {
             Enqueued::New { task_id, plan } => {
                 self.apply(&plan);
-                task_id
+                (task_id, *plan)
             }
-            Enqueued::Duplicate { task_id } => task_id,
+            Enqueued::Duplicate { task_id } => (task_id, Plan::default()),
         }
+    }
+
+    /// Queues a task without starting it, as a start whose write failed leaves it: what
+    /// `fail_transient` works on (a plain `enqueue` starts the task of an idle player).
+    fn enqueue_unstarted(&mut self, request_id: &str, request: TaskRequest, now: Millis) -> String {
+        let mut session = session::Session::new(&self.game, &self.player, &self.tasks, now);
+        let task_id = session.enqueue(request_id, &request, false).unwrap();
+        let plan = session.finish();
+        self.apply(&plan);
+        task_id
     }
 
     fn advance(&mut self, now: Millis) -> Plan {
@@ -103,7 +123,7 @@ fn kinds(plan: &Plan) -> Vec<&'static str> {
 }
 
 #[test]
-fn enqueue_writes_a_queued_task_and_the_player_once() {
+fn enqueue_to_an_idle_player_starts_the_task_in_the_same_write() {
     let w = World::new();
     let Enqueued::New { task_id, plan } = enqueue(
         &w.game,
@@ -121,15 +141,31 @@ fn enqueue_writes_a_queued_task_and_the_player_once() {
     assert_eq!(task_id, "000000000001");
     assert_eq!(plan.tasks.len(), 1);
     assert_eq!(plan.tasks[0].expected, Expected::Absent);
-    assert_eq!(plan.tasks[0].task.status, TaskStatus::Queued);
+    assert_eq!(plan.tasks[0].task.status, TaskStatus::Running);
     let player = &plan.player.as_ref().unwrap().player;
     assert_eq!(player.version, 1);
     assert_eq!(player.next_task_seq, 2);
     assert_eq!(
         player.wake_at,
-        Some(T0),
-        "due at once, as a backstop to the stream"
+        Some(T0 + 3000),
+        "its first progress update, after one action"
     );
+    assert_eq!(kinds(&plan), ["task_started", "queue_updated"]);
+
+    // A task queued behind a running one waits: queued, announced, nothing due before it
+    let w = World {
+        player: plan.player.unwrap().player,
+        tasks: plan.tasks.into_iter().map(|t| t.task).collect(),
+        ..World::new()
+    };
+    let Enqueued::New { plan, .. } = enqueue(
+        &w.game, &w.player, &w.tasks, "req-2", &harvest(1), false, false, T0,
+    )
+    .unwrap() else {
+        panic!("a second request is new");
+    };
+    assert_eq!(plan.tasks[0].task.status, TaskStatus::Queued);
+    assert_eq!(plan.player.as_ref().unwrap().player.wake_at, Some(T0 + 3000));
     assert_eq!(kinds(&plan), ["queue_updated"]);
 }
 
@@ -264,10 +300,9 @@ fn a_burst_is_rate_limited_on_server_time_and_refills() {
 }
 
 #[test]
-fn advance_starts_the_head_task_with_its_snapshot_and_end_time() {
+fn a_started_task_has_its_snapshot_and_end_time() {
     let mut w = World::new();
-    let id = w.enqueue("r", harvest(4), T0);
-    let plan = w.advance(T0 + 100);
+    let (id, plan) = w.enqueue_with_plan("r", harvest(4), T0);
     assert_eq!(kinds(&plan), ["task_started", "queue_updated"]);
     let task = w.task(&id);
     assert_eq!(task.status, TaskStatus::Running);
@@ -277,7 +312,7 @@ fn advance_starts_the_head_task_with_its_snapshot_and_end_time() {
     assert_eq!(snapshot.action_ms, 3000);
     assert_eq!(snapshot.gear["pickaxe"].item, "bronze_pickaxe");
     assert_eq!(task.ends_at, Some(T0 + 12_000));
-    assert_eq!(plan.tasks[0].expected, Expected::Status(TaskStatus::Queued));
+    assert_eq!(plan.tasks[0].expected, Expected::Absent);
     // First progress update after the first action.
     assert_eq!(w.player.wake_at, Some(T0 + 3000));
 }
@@ -320,7 +355,7 @@ fn an_offline_player_catches_up_back_to_back_in_one_plan() {
     let a = w.enqueue("a", harvest(2), T0);
     let b = w.enqueue("b", harvest(3), T0 + 10);
     let c = w.enqueue("c", craft("healing_tonic", 1), T0 + 20);
-    // The processor never ran; the ticker finds the player an hour later.
+    // No wake-up ran; the ticker finds the player an hour later.
     let plan = w.advance(T0 + 3_600_000);
     let (a, b, c) = (w.task(&a), w.task(&b), w.task(&c));
     assert_eq!(a.started_at, Some(T0));
@@ -338,7 +373,6 @@ fn an_offline_player_catches_up_back_to_back_in_one_plan() {
     assert_eq!(
         kinds(&plan),
         [
-            "task_started",
             "task_completed",
             "task_started",
             "task_completed",
@@ -446,7 +480,7 @@ fn another_players_tasks_are_ignored() {
 #[test]
 fn transient_failures_back_off_with_jitter_then_fail() {
     let mut w = World::new();
-    let id = w.enqueue("r", harvest(1), T0);
+    let id = w.enqueue_unstarted("r", harvest(1), T0);
     let plan = fail_transient(&w.game, &w.player, &w.tasks, &id, "store throttled", T0);
     // Same inputs, same plan: the jitter comes from the task's seed.
     assert_eq!(
@@ -477,7 +511,7 @@ fn transient_failures_back_off_with_jitter_then_fail() {
 #[test]
 fn a_retrying_task_starts_once_its_time_comes() {
     let mut w = World::new();
-    let id = w.enqueue("r", harvest(1), T0);
+    let id = w.enqueue_unstarted("r", harvest(1), T0);
     let plan = fail_transient(&w.game, &w.player, &w.tasks, &id, "timeout", T0);
     w.apply(&plan);
     let retry_at = w.task(&id).retry_at.unwrap();
@@ -564,8 +598,7 @@ fn a_missing_tool_is_taken_from_the_inventory_or_rejected() {
     w.player
         .skills
         .insert(crate::model::Skill::Harvesting, xp_for_level(10));
-    let id = w.enqueue("r", harvest(1), T0);
-    let plan = w.advance(T0);
+    let (id, plan) = w.enqueue_with_plan("r", harvest(1), T0);
     assert_eq!(w.task(&id).status, TaskStatus::Running);
     let worn = &w.player.equipment["pickaxe"];
     assert_eq!(
@@ -633,11 +666,10 @@ fn crafting_a_station_adds_it_to_the_players_stations() {
 #[test]
 fn notifications_serialise_with_type_seq_and_at() {
     let mut w = World::new();
-    w.enqueue("r", harvest(1), T0);
-    let plan = w.advance(T0);
+    let (_, plan) = w.enqueue_with_plan("r", harvest(1), T0);
     let json = serde_json::to_value(&plan.notifications[0]).unwrap();
     assert_eq!(json["type"], "task_started");
-    assert_eq!(json["seq"], 2);
+    assert_eq!(json["seq"], 1);
     assert_eq!(json["at"], T0);
     assert_eq!(json["task_id"], "000000000001");
     assert_eq!(json["activity"], "harvest");
@@ -664,33 +696,28 @@ fn each_change_of_a_tasks_state_is_reported_once_in_order_with_its_code() {
     use TransitionKind::{Cancelled, Completed, Failed, Rejected, Retried, Started};
     let mut w = World::new();
 
-    // Given an enqueue: the new task is reported as enqueued
-    let Enqueued::New { task_id: a, plan } = enqueue(
-        &w.game,
-        &w.player,
-        &w.tasks,
-        "a",
-        &harvest(1),
-        false,
-        false,
-        T0,
-    )
-    .unwrap() else {
-        panic!("a first request is new");
-    };
+    // Given an enqueue to an idle player: the new task is reported as enqueued, then started
+    let (first, plan) = w.enqueue_with_plan("first", harvest(1), T0);
     assert_eq!(
         transitions(&plan),
-        [moved(&a, TransitionKind::Enqueued, 0, None)]
+        [
+            moved(&first, TransitionKind::Enqueued, 0, None),
+            moved(&first, Started, 0, None)
+        ]
     );
     assert_eq!(
         plan.transitions[0].activity,
         crate::model::Activity::Harvest
     );
-    w.apply(&plan);
-    let b = w.enqueue("b", craft("oak_plank", 1), T0);
+    let plan = w.advance(T0 + 10_000);
+    assert_eq!(transitions(&plan), [moved(&first, Completed, 0, None)]);
+
+    // And a task whose start could not be written, then one queued behind it
+    let a = w.enqueue_unstarted("a", harvest(1), T0 + 10_000);
+    let b = w.enqueue_unstarted("b", craft("oak_plank", 1), T0 + 10_000);
 
     // When its start fails transiently: retried, with the code the notification carries
-    let plan = fail_transient(&w.game, &w.player, &w.tasks, &a, "throttled", T0);
+    let plan = fail_transient(&w.game, &w.player, &w.tasks, &a, "throttled", T0 + 10_000);
     assert_eq!(
         transitions(&plan),
         [moved(&a, Retried, 1, Some("transient_failure"))]
@@ -712,7 +739,7 @@ fn each_change_of_a_tasks_state_is_reported_once_in_order_with_its_code() {
 
     // A task whose retries run out is failed once; a queued one cancelled is cancelled
     let now = T0 + 3_600_000;
-    let c = w.enqueue("c", harvest(1), now);
+    let c = w.enqueue_unstarted("c", harvest(1), now);
     for attempt in 1..5 {
         let plan = fail_transient(&w.game, &w.player, &w.tasks, &c, "throttled", now);
         assert_eq!(plan.count(Retried), 1, "attempt {attempt}");
@@ -724,8 +751,8 @@ fn each_change_of_a_tasks_state_is_reported_once_in_order_with_its_code() {
         [moved(&c, Failed, 5, Some("retries_exhausted"))]
     );
     w.apply(&plan);
-    let d = w.enqueue("d", harvest(5), now);
-    let e = w.enqueue("e", harvest(5), now);
+    let d = w.enqueue_unstarted("d", harvest(5), now);
+    let e = w.enqueue_unstarted("e", harvest(5), now);
     let plan = cancel(&w.game, &w.player, &w.tasks, &e, now).unwrap();
     assert_eq!(
         transitions(&plan),
