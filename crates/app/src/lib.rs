@@ -7,6 +7,7 @@ pub mod config;
 pub mod handlers;
 pub mod memory;
 pub mod metrics;
+pub mod outbox;
 pub mod ports;
 pub mod services;
 pub mod state;

@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 use idle_core::model::{Millis, Task};
 use idle_core::protocol::Notification;
-use idle_core::Plan;
 use serde::{Deserialize, Serialize};
 
+use crate::outbox::Commit;
 use crate::state::PlayerState;
 
 /// A store failure, by whether trying again can help.
@@ -30,14 +30,9 @@ impl StoreError {
 }
 
 /// DynamoDB's hard limits, which every store enforces so that a plan that would break them fails
-/// in tests, not in production (DynamoDB Developer Guide, "Quotas in Amazon DynamoDB": items per
-/// `TransactWriteItems`, its aggregate size, and the item size).
+/// in tests, not in production (DynamoDB Developer Guide, "Quotas in Amazon DynamoDB").
 pub mod limits {
-    /// Items in one transaction.
-    pub const TRANSACTION_ITEMS: usize = 100;
-    /// Bytes in one transaction.
-    pub const TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
-    /// Bytes in one item.
+    /// Bytes in one item: the player's item with its queue and outbox, one history record.
     pub const ITEM_BYTES: usize = 400 * 1024;
     /// Bytes in one `@connections` post ("Quotas for configuring and running a WebSocket in API
     /// Gateway": message payload size, 128 KB).
@@ -73,7 +68,7 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
-/// Players, their queues and the task history.
+/// Players (each item holding its queue and its last outbox) and the history of finished tasks.
 #[async_trait]
 pub trait GameStore: Send + Sync {
     /// Loads players with their queues, in as few batched reads as the store allows
@@ -88,18 +83,21 @@ pub trait GameStore: Send + Sync {
     /// already does.
     async fn create_player(&self, state: &PlayerState) -> Result<bool, StoreError>;
 
-    /// Executes a plan's writes in one atomic transaction:
-    /// - the player item as in `after` (queue included), if the stored `version` is still the
-    ///   plan's `expected_version` (or the player is absent when that is `None`);
-    /// - each of `plan.tasks` into the task history: new tasks if absent; tasks that reached a
-    ///   final state only if the stored one exists and is not final yet. (Queued, running and retrying
-    ///   tasks live in the player's queue; the history gets a task when it is enqueued and when
-    ///   it ends.)
+    /// Writes the player's item (player, queue and outbox, replacing the previous outbox) if the
+    /// stored `version` is still `commit.expected_version` (or no player exists when that is
+    /// `None`): one conditional write, never a transaction. A failed condition is a
+    /// [`StoreError::Conflict`] and nothing is written; an item over [`limits::ITEM_BYTES`] is a
+    /// [`StoreError::Permanent`].
     ///
-    /// Any failed condition is a [`StoreError::Conflict`] and nothing is written.
-    async fn commit(&self, plan: &Plan, after: &PlayerState) -> Result<(), StoreError>;
+    /// A store with a feed hands every committed non-empty outbox to it, in commit order per
+    /// player (DynamoDB: the Players table's stream).
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
 
-    /// One task from the history (for replay and audit).
+    /// Puts finished tasks into the history, each only if no record with its key exists
+    /// (outcomes are deterministic, so an existing one is the same record). Idempotent.
+    async fn put_history(&self, tasks: &[Task]) -> Result<(), StoreError>;
+
+    /// One finished task from the history (for replay and audit).
     async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError>;
 
     /// Ids of players due for advancing (`wake_at <= now`) in one shard of the wake index, a
@@ -217,6 +215,24 @@ pub trait Inbox: Send + Sync {
         now: Millis,
         limit: usize,
     ) -> Result<Kept, StoreError>;
+}
+
+/// Arms wake-ups: a precise timer that advances a player at a time (SQS with `DelaySeconds` on
+/// AWS, an in-process timer in the local runtime). A wake-up may come more than once and is
+/// never the only way a player is advanced: the ticker's sweep of the wake index is the safety
+/// net, so a lost one costs latency, not correctness.
+#[async_trait]
+pub trait Waker: Send + Sync {
+    /// Wakes `player_id` at `at` (ms since the epoch), not before.
+    async fn arm(&self, player_id: &str, at: Millis) -> Result<(), StoreError>;
+}
+
+/// A wake-up as the wake queue carries it (an SQS message body, JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WakeMessage {
+    pub player_id: String,
+    /// When to wake the player, in ms since the epoch.
+    pub at: Millis,
 }
 
 /// Why a post to a connection failed.

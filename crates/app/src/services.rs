@@ -7,7 +7,7 @@ use idle_core::Game;
 
 use crate::config::AppConfig;
 use crate::metrics::{Metrics, MetricsSink};
-use crate::ports::{Clock, ConnectionStore, GameStore, Inbox, Notifier};
+use crate::ports::{Clock, ConnectionStore, GameStore, Inbox, Notifier, Waker};
 
 /// The game rules, the ports and the settings. Cheap to share behind an `Arc`.
 pub struct Services {
@@ -23,6 +23,8 @@ pub struct Services {
     pub notifier: Arc<dyn Notifier>,
     /// Server time; the only clock the use cases read.
     pub clock: Arc<dyn Clock>,
+    /// Arms wake-ups (SQS on AWS, an in-process timer locally).
+    pub waker: Arc<dyn Waker>,
     /// The deployment's settings.
     pub config: AppConfig,
     /// Counters of the current invocation, flushed as EMF by the handlers (off by default).
@@ -38,6 +40,7 @@ impl Services {
         inbox: Arc<dyn Inbox>,
         notifier: Arc<dyn Notifier>,
         clock: Arc<dyn Clock>,
+        waker: Arc<dyn Waker>,
     ) -> Services {
         Services {
             game: config.game(),
@@ -46,6 +49,7 @@ impl Services {
             inbox,
             notifier,
             clock,
+            waker,
             config,
             metrics: Metrics::default(),
         }

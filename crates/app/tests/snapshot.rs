@@ -2,6 +2,7 @@
 //! with conditional writes still judged against the restored versions.
 
 use idle_app::memory::{MemoryStore, StoreSnapshot};
+use idle_app::outbox::Commit;
 use idle_app::ports::{Connection, ConnectionStore, GameStore, Inbox, StoreError};
 use idle_app::state::PlayerState;
 use idle_core::catalog::Catalog;
@@ -44,8 +45,10 @@ async fn a_restored_snapshot_holds_players_history_and_inbox_but_no_connections(
     ) else {
         panic!("the starter player can fight chickens");
     };
-    let after = created.after(&plan);
-    store.commit(&plan, &after).await.unwrap();
+    let commit = Commit::of(&created, &plan).unwrap();
+    store.commit(&commit).await.unwrap();
+    let task = created.after(&plan).queue[0].clone();
+    store.put_history(std::slice::from_ref(&task)).await.unwrap();
     let note = Notification {
         seq: 7,
         at: T0,
@@ -73,8 +76,11 @@ async fn a_restored_snapshot_holds_players_history_and_inbox_but_no_connections(
     let restored = MemoryStore::new(4);
     restored.restore(snapshot);
 
-    // Then the player, its queue, the history and the inbox are back; connections are not
+    // Then the player, its queue and outbox, the history and the inbox are back; connections
+    // are not
     assert_eq!(restored.player("p1"), store.player("p1"));
+    assert_eq!(restored.last_outboxes(), store.last_outboxes());
+    assert_eq!(restored.last_outboxes()[0].outbox, commit.outbox);
     assert_eq!(restored.history("p1"), store.history("p1"));
     assert_eq!(restored.history("p1").len(), 1);
     let kept = restored.kept_after("p1", 0, T0, 10).await.unwrap();
@@ -82,7 +88,7 @@ async fn a_restored_snapshot_holds_players_history_and_inbox_but_no_connections(
     assert!(restored.connections().is_empty());
     // and the same plan is refused again: versions were restored too
     assert!(matches!(
-        restored.commit(&plan, &after).await,
+        restored.commit(&commit).await,
         Err(StoreError::Conflict(_))
     ));
 }

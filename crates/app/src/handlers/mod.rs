@@ -11,7 +11,9 @@ mod stream;
 mod ws;
 
 pub use schedule::{connection_clean, task_tick, ScheduleEvent};
-pub use stream::{read_record, records_from_json, task_stream, task_stream_json};
+pub use stream::{
+    player_stream_report, read_record, records_from_json, task_processor, wake_queue,
+};
 pub use ws::{ws_connect, ws_disconnect, ws_message, WsEvent};
 
 use std::time::Instant;

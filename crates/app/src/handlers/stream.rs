@@ -1,37 +1,76 @@
-//! The task table's DynamoDB stream.
+//! `task-processor`: the Players table's stream (performing committed outboxes) and the wake
+//! queue (advancing players when their time comes). One function serves both event sources; a
+//! batch comes from one of them, told apart by its records' `eventSource`.
 
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use std::time::Instant;
 
+use aws_lambda_events::event::dynamodb::EventRecord;
+use aws_lambda_events::event::sqs::SqsMessage;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
 use super::{flush_metrics, function_names};
 
 use crate::auth::check_player_id;
+use crate::outbox::{Outbox, OutboxRecord};
+use crate::ports::WakeMessage;
 use crate::services::Services;
-use crate::usecase::{self, BatchRecord, BatchReport, MalformedRecord, TaskRecord};
+use crate::usecase::{self, BatchRecord, BatchReport, MalformedRecord, WakeStep};
 
-/// A stream batch: advances the players its records name and reports, as batch item failures,
-/// the first record of each player that could not be committed (with `ReportBatchItemFailures`
-/// Lambda retries from the lowest sequence number reported: AWS Lambda Developer Guide,
-/// "Configuring partial batch response with DynamoDB and Lambda"). Malformed records are logged
-/// and skipped.
-pub async fn task_stream(services: &Services, event: Event) -> DynamoDbEventResponse {
+/// The processor's entry point, from the raw event JSON: a DynamoDB stream batch
+/// (`eventSource` `aws:dynamodb`) is performed with [`player_stream_report`]; an SQS batch
+/// (`aws:sqs`) is a batch of wake-ups for [`wake_queue`]. Either way the answer is the partial
+/// batch response (`batchItemFailures` naming sequence numbers or message ids; both event
+/// sources use the same JSON shape).
+pub async fn task_processor(services: &Services, event: Value) -> DynamoDbEventResponse {
     let started = Instant::now();
-    let records = event.records.iter().map(read_record).collect();
-    let report = usecase::process_batch(services, records).await;
-    finish(services, started, &report)
+    let first_source = event
+        .pointer("/Records/0/eventSource")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let (records, failures) = if first_source == "aws:sqs" {
+        let failures = wake_queue(services, &event).await;
+        (count_records(&event), failures)
+    } else {
+        let report = player_stream_report(services, event).await;
+        (report.records, report.failures)
+    };
+    flush_metrics(
+        services,
+        function_names::TASK_PROCESSOR,
+        started,
+        Some(records),
+        None,
+    );
+    response(failures)
 }
 
-/// Like [`task_stream`], from the raw event JSON: a record that does not even parse as a stream
-/// record is counted as malformed instead of failing the whole invocation (which Lambda would
-/// retry, bisected, until the template's retry cap or record age, then hand to the on-failure
-/// queue; records expire from the stream after 24 hours). Prefer this as the Lambda entry point.
-pub async fn task_stream_json(services: &Services, event: Value) -> DynamoDbEventResponse {
-    let started = Instant::now();
-    let report = usecase::process_batch(services, records_from_json(&event)).await;
-    finish(services, started, &report)
+fn count_records(event: &Value) -> usize {
+    event
+        .get("Records")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len)
+}
+
+fn response(failures: Vec<String>) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    response.batch_item_failures = failures
+        .into_iter()
+        .map(|id| {
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(id);
+            failure
+        })
+        .collect();
+    response
+}
+
+/// Performs the committed outboxes of a Players stream batch (see
+/// [`usecase::perform_batch`]). A record that does not even parse as a stream record is counted
+/// as malformed instead of failing the whole invocation.
+pub async fn player_stream_report(services: &Services, event: Value) -> BatchReport {
+    usecase::perform_batch(services, records_from_json(&event)).await
 }
 
 /// Reads a raw stream event record by record; one that does not parse is a malformed record.
@@ -57,32 +96,9 @@ pub fn records_from_json(event: &Value) -> Vec<BatchRecord> {
         .collect()
 }
 
-fn finish(services: &Services, started: Instant, report: &BatchReport) -> DynamoDbEventResponse {
-    flush_metrics(
-        services,
-        function_names::TASK_PROCESSOR,
-        started,
-        Some(report.records),
-        None,
-    );
-    failures(report)
-}
-
-fn failures(report: &BatchReport) -> DynamoDbEventResponse {
-    let mut response = DynamoDbEventResponse::default();
-    response.batch_item_failures = report
-        .failures
-        .iter()
-        .map(|sequence_number| {
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = Some(sequence_number.clone());
-            failure
-        })
-        .collect();
-    response
-}
-
-/// Reads the player id (and task id) from a record's keys, and its sequence number.
+/// Reads a Players stream record: the player id from its keys, and from its new image the
+/// `version` and the `outbox` (a JSON string; an image without one, which the template's
+/// filter keeps away, has nothing to perform).
 pub fn read_record(record: &EventRecord) -> BatchRecord {
     let malformed = |reason: &str| {
         Err(MalformedRecord {
@@ -100,22 +116,96 @@ pub fn read_record(record: &EventRecord) -> BatchRecord {
         return malformed("no SequenceNumber");
     };
     let keys = serde_json::to_value(&record.change.keys).unwrap_or(Value::Null);
-    if keys.as_object().is_none_or(|k| k.is_empty()) {
-        return malformed("no Keys");
-    }
     let Some(player_id) = keys.pointer("/player_id/S").and_then(Value::as_str) else {
         return malformed("Keys has no string player_id");
     };
     if let Err(why) = check_player_id(player_id) {
         return malformed(&format!("player_id is not valid: {why}"));
     }
-    Ok(TaskRecord {
+    let image = serde_json::to_value(&record.change.new_image).unwrap_or(Value::Null);
+    let version = match image.pointer("/version/N").and_then(Value::as_str) {
+        Some(n) => match n.parse::<u64>() {
+            Ok(version) => version,
+            Err(_) => return malformed("version is not a whole number"),
+        },
+        None => 0,
+    };
+    let outbox = match image.pointer("/outbox/S").and_then(Value::as_str) {
+        Some(json) => match serde_json::from_str::<Outbox>(json) {
+            Ok(outbox) => outbox,
+            Err(error) => return malformed(&format!("outbox does not parse: {error}")),
+        },
+        None => Outbox::default(),
+    };
+    Ok(OutboxRecord {
         player_id: player_id.to_owned(),
-        task_id: keys
-            .pointer("/task_id/S")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        version,
         sequence_number,
-        event_name: record.event_name.clone(),
+        outbox,
     })
+}
+
+/// Handles a batch of wake-ups from the wake queue and returns the ids of the messages to
+/// receive again. Each message is `{"player_id", "at"}` ([`WakeMessage`]): one that arrives
+/// early by less than [`usecase::MAX_WAIT_MS`] is waited out (SQS delays in whole seconds), a
+/// far one is armed again, a due one advances the player. Messages run concurrently. A message
+/// that cannot be read is logged and dropped (it can never succeed).
+pub async fn wake_queue(services: &Services, event: &Value) -> Vec<String> {
+    let messages: Vec<Value> = event
+        .get("Records")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let concurrency = services.config.ticker_concurrency.max(1);
+    let failures: Vec<Option<String>> = stream::iter(messages)
+        .map(|raw| async move { wake_one(services, raw).await })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    failures.into_iter().flatten().collect()
+}
+
+/// One wake-up message; returns its id if it must be received again.
+async fn wake_one(services: &Services, raw: Value) -> Option<String> {
+    let message: SqsMessage = match serde_json::from_value(raw.clone()) {
+        Ok(message) => message,
+        Err(error) => {
+            tracing::error!(%error, record = %raw, outcome = "malformed", "not an SQS message");
+            return None;
+        }
+    };
+    let id = message.message_id.clone().unwrap_or_default();
+    let wake: WakeMessage = match message.body.as_deref().map(serde_json::from_str) {
+        Some(Ok(wake)) => wake,
+        _ => {
+            tracing::error!(message_id = %id, body = ?message.body, outcome = "malformed", "not a wake-up");
+            return None;
+        }
+    };
+    if let Err(why) = check_player_id(&wake.player_id) {
+        tracing::error!(message_id = %id, %why, outcome = "malformed", "not a wake-up");
+        return None;
+    }
+    match WakeStep::of(wake.at, services.clock.now()) {
+        WakeStep::Rearm => {
+            return match services.waker.arm(&wake.player_id, wake.at).await {
+                Ok(()) => None,
+                Err(error) => {
+                    tracing::warn!(player_id = %wake.player_id, %error, "could not re-arm");
+                    Some(id)
+                }
+            };
+        }
+        WakeStep::Wait(ms) => {
+            tokio::time::sleep(std::time::Duration::from_millis(ms.unsigned_abs())).await;
+        }
+        WakeStep::Advance => {}
+    }
+    match usecase::wake(services, &wake.player_id).await {
+        Ok(_) => None,
+        Err(reason) => {
+            tracing::warn!(player_id = %wake.player_id, %reason, outcome = "retry", "wake-up failed");
+            Some(id)
+        }
+    }
 }

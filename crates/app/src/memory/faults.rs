@@ -8,6 +8,7 @@ pub enum StoreOp {
     LoadPlayers,
     CreatePlayer,
     Commit,
+    PutHistory,
     LoadTask,
     DuePlayers,
     PutConnection,
@@ -26,6 +27,7 @@ impl StoreOp {
             self,
             StoreOp::CreatePlayer
                 | StoreOp::Commit
+                | StoreOp::PutHistory
                 | StoreOp::PutConnection
                 | StoreOp::DeleteConnection
                 | StoreOp::StoreInbox

@@ -7,6 +7,7 @@ mod faults;
 mod feed;
 mod notifier;
 mod store;
+mod waker;
 
 use std::sync::Arc;
 
@@ -17,11 +18,15 @@ pub use faults::{Fault, RandomFaults, StoreOp};
 pub use feed::stream_event;
 pub use notifier::MemoryNotifier;
 pub use store::{
-    HistoryChange, MemoryStore, SnapshotInboxRow, SnapshotPlayer, StoreSnapshot, DEFAULT_PAGE_SIZE,
+    MemoryStore, SnapshotInboxRow, SnapshotPlayer, StoreSnapshot, DEFAULT_PAGE_SIZE,
 };
+pub use waker::MemoryWaker;
 
 use crate::config::AppConfig;
+use crate::handlers;
+use crate::ports::Clock;
 use crate::services::Services;
+use crate::usecase::BatchReport;
 
 /// One in-memory world: the store, the gateway and the clock, shared with the [`Services`] built
 /// from it so a test can act through the use cases and look at the adapters.
@@ -30,6 +35,7 @@ pub struct MemoryWorld {
     pub store: Arc<MemoryStore>,
     pub notifier: Arc<MemoryNotifier>,
     pub clock: Arc<ManualClock>,
+    pub waker: Arc<MemoryWaker>,
 }
 
 impl MemoryWorld {
@@ -39,6 +45,7 @@ impl MemoryWorld {
             store: Arc::new(MemoryStore::new(wake_shards)),
             notifier: Arc::new(MemoryNotifier::new()),
             clock: Arc::new(ManualClock::new(now)),
+            waker: Arc::new(MemoryWaker::new()),
         }
     }
 
@@ -51,6 +58,36 @@ impl MemoryWorld {
             self.store.clone(),
             self.notifier.clone(),
             self.clock.clone(),
+            self.waker.clone(),
         )
+    }
+
+    /// Performs the outboxes committed so far, in commit order, through the stream handler (as
+    /// the Players table's stream would): posts, kept notifications, history, wake-ups.
+    pub async fn perform(&self, services: &Services) -> BatchReport {
+        let records = self.store.take_outboxes();
+        let event = stream_event(&records);
+        let mut report = BatchReport::default();
+        if !records.is_empty() {
+            report = handlers::player_stream_report(services, event).await;
+        }
+        report
+    }
+
+    /// Performs outboxes and fires the wake-ups due at the clock's time until nothing is left
+    /// to do: what the stream and the timer do between two steps of a test.
+    pub async fn settle(&self, services: &Services) {
+        for _ in 0..1000 {
+            let performed = self.perform(services).await.records;
+            let due = self.waker.take_due(self.clock.now());
+            for (_, player_id) in &due {
+                // A failed wake-up is dropped, as a lost SQS message would be: the ticker's
+                // sweep is the safety net, and tests that inject faults tick by hand.
+                let _ = crate::usecase::wake(services, player_id).await;
+            }
+            if performed == 0 && due.is_empty() {
+                return;
+            }
+        }
     }
 }

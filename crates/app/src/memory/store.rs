@@ -1,12 +1,12 @@
 //! The in-memory store: players with their queues, the task history, connections and the inbox,
 //! with DynamoDB's semantics for everything the use cases rely on.
 //!
-//! - `commit` is one transaction: every condition is checked first; any failure is a
-//!   [`StoreError::Conflict`] and nothing is written.
-//! - The task history takes a new task only if absent, and a final task only if the stored one
-//!   exists and is not final (`attribute_exists(task_id) AND NOT status IN (…)`): every task
-//!   enters the history when it is queued, so a final write for an unknown task is a conflict.
-//!   Queued, running and retrying updates of a known task are not written to it.
+//! - `commit` is one conditional write of the player's item (player, queue, outbox) on its
+//!   `version`: a failed condition is a [`StoreError::Conflict`] and nothing is written; an item
+//!   over DynamoDB's 400 KB is refused for good. Every committed non-empty outbox goes on the
+//!   store's feed ([`MemoryStore::take_outboxes`]), in commit order: what the Players table's
+//!   stream is to the DynamoDB store.
+//! - The task history holds finished tasks, each put if absent.
 //! - Paginated reads return `next` whenever a page is full, even if nothing follows (as
 //!   DynamoDB's `LastEvaluatedKey` does), so callers meet the empty last page too.
 //! - The wake index is sparse and sharded by [`wake_shard`], in `wake_at` order.
@@ -18,27 +18,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use idle_core::lifecycle::Expected;
 use idle_core::model::{Millis, Player, Task};
 use idle_core::protocol::Notification;
-use idle_core::Plan;
 use serde::{Deserialize, Serialize};
 
 use super::faults::{Fault, Faults, RandomFaults, StoreOp};
+use crate::outbox::{Commit, Outbox, OutboxRecord};
 use crate::ports::{
     limits, wake_shard, Connection, ConnectionStore, GameStore, Inbox, Kept, Loaded, Page,
     StoreError,
 };
 use crate::state::PlayerState;
-
-/// One write to the task history, as a stream record carries it: an insert when `old` is
-/// absent, a modify otherwise. Sequence numbers rise by one per change.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistoryChange {
-    pub sequence: u64,
-    pub old: Option<Task>,
-    pub new: Task,
-}
 
 /// Default page size of paginated reads.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
@@ -46,6 +36,8 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 #[derive(Debug)]
 struct State {
     players: BTreeMap<String, PlayerState>,
+    /// Each player's last committed outbox (the item's `outbox` attribute on DynamoDB).
+    outboxes: BTreeMap<String, Outbox>,
     /// Players whose item cannot be read, with what is wrong with it.
     corrupt: BTreeMap<String, String>,
     history: BTreeMap<(String, String), Task>,
@@ -56,8 +48,8 @@ struct State {
     commits: u64,
     page_size: usize,
     wake_shards: u32,
-    /// History changes not yet taken, when the change feed is on.
-    feed: Option<Vec<HistoryChange>>,
+    /// Committed non-empty outboxes not yet taken, in commit order.
+    feed: Vec<OutboxRecord>,
     next_sequence: u64,
 }
 
@@ -79,6 +71,7 @@ impl MemoryStore {
         MemoryStore {
             state: Mutex::new(State {
                 players: BTreeMap::new(),
+                outboxes: BTreeMap::new(),
                 corrupt: BTreeMap::new(),
                 history: BTreeMap::new(),
                 connections: BTreeMap::new(),
@@ -88,7 +81,7 @@ impl MemoryStore {
                 commits: 0,
                 page_size: DEFAULT_PAGE_SIZE,
                 wake_shards: wake_shards.max(1),
-                feed: None,
+                feed: Vec::new(),
                 next_sequence: 1,
             }),
         }
@@ -100,22 +93,30 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    // ---- the change feed ----------------------------------------------------------------------
+    // ---- the outbox feed ----------------------------------------------------------------------
 
-    /// Turns on the change feed: from now on every write to the task history is kept, in commit
-    /// order, until [`take_changes`](Self::take_changes) takes it (what the Tasks table's stream
-    /// is to the DynamoDB store).
-    pub fn enable_change_feed(&self) {
-        self.lock().feed.get_or_insert_with(Vec::new);
+    /// The non-empty outboxes committed since the last call, in commit order, with rising
+    /// sequence numbers (what the Players table's stream, filtered on a non-empty outbox, is to
+    /// the DynamoDB store).
+    pub fn take_outboxes(&self) -> Vec<OutboxRecord> {
+        std::mem::take(&mut self.lock().feed)
     }
 
-    /// The history changes since the last call, oldest first (empty when the feed is off).
-    pub fn take_changes(&self) -> Vec<HistoryChange> {
-        self.lock()
-            .feed
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default()
+    /// Every player's last committed outbox that is not empty, as feed records (what a runtime
+    /// performs again after a restart: performing is idempotent).
+    pub fn last_outboxes(&self) -> Vec<OutboxRecord> {
+        let state = self.lock();
+        state
+            .outboxes
+            .iter()
+            .filter(|(_, outbox)| !outbox.is_empty())
+            .map(|(id, outbox)| OutboxRecord {
+                player_id: id.clone(),
+                version: state.players.get(id).map_or(0, |s| s.player.version),
+                sequence_number: "0".to_owned(),
+                outbox: outbox.clone(),
+            })
+            .collect()
     }
 
     // ---- faults and inspection ---------------------------------------------------------------
@@ -222,11 +223,14 @@ pub struct StoreSnapshot {
     pub inbox: Vec<SnapshotInboxRow>,
 }
 
-/// A player and its queue, as kept in a [`StoreSnapshot`].
+/// A player, its queue and its last outbox, as kept in a [`StoreSnapshot`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotPlayer {
     pub player: Player,
     pub queue: Vec<Task>,
+    /// Snapshots written before outboxes existed read as an empty one.
+    #[serde(default, skip_serializing_if = "Outbox::is_empty")]
+    pub outbox: Outbox,
 }
 
 /// One undelivered notification, as kept in a [`StoreSnapshot`].
@@ -249,6 +253,11 @@ impl MemoryStore {
                 .map(|s| SnapshotPlayer {
                     player: s.player.clone(),
                     queue: s.queue.clone(),
+                    outbox: state
+                        .outboxes
+                        .get(&s.player.player_id)
+                        .cloned()
+                        .unwrap_or_default(),
                 })
                 .collect(),
             history: state.history.values().cloned().collect(),
@@ -271,6 +280,12 @@ impl MemoryStore {
     pub fn restore(&self, snapshot: StoreSnapshot) {
         let mut state = self.lock();
         state.corrupt.clear();
+        state.outboxes = snapshot
+            .players
+            .iter()
+            .filter(|p| !p.outbox.is_empty())
+            .map(|p| (p.player.player_id.clone(), p.outbox.clone()))
+            .collect();
         state.players = snapshot
             .players
             .into_iter()
@@ -329,120 +344,24 @@ fn page<T: Clone>(items: Vec<(String, T)>, size: usize) -> Page<T> {
     }
 }
 
-/// DynamoDB's hard limits on one plan's transaction ([`limits`]), measured as JSON, which is
-/// never smaller than DynamoDB's own size of these items. Breaking them is a permanent error,
-/// as DynamoDB's `ValidationException` is.
-fn check_limits(plan: &Plan, after: &PlayerState) -> Result<(), StoreError> {
+/// DynamoDB's item size limit ([`limits::ITEM_BYTES`]) on the player's item as `commit` writes
+/// it, measured as JSON, which is never smaller than DynamoDB's own size of it. Breaking it is a
+/// permanent error, as DynamoDB's `ValidationException` is.
+fn check_item_size(commit: &Commit) -> Result<(), StoreError> {
     fn size(value: &impl serde::Serialize) -> usize {
         serde_json::to_vec(value).map_or(usize::MAX, |json| json.len())
     }
-    let mut items = Vec::new();
-    if plan.player.is_some() {
-        let bytes = size(&after.player).saturating_add(size(&after.queue));
-        items.push(("player", after.player.player_id.clone(), bytes));
-    }
-    for write in &plan.tasks {
-        if write.expected == Expected::Absent || write.task.status.is_final() {
-            let task = &write.task;
-            items.push((
-                "task",
-                format!("{}/{}", task.player_id, task.task_id),
-                size(task),
-            ));
-        }
-    }
-    let too_large = |what: String| {
-        Err(StoreError::Permanent(format!(
-            "the plan breaks DynamoDB's limits: {what}"
-        )))
-    };
-    if items.len() > limits::TRANSACTION_ITEMS {
-        return too_large(format!(
-            "{} items in one transaction, at most {}",
-            items.len(),
-            limits::TRANSACTION_ITEMS
-        ));
-    }
-    if let Some((kind, key, bytes)) = items
-        .iter()
-        .find(|(_, _, bytes)| *bytes > limits::ITEM_BYTES)
-    {
-        return too_large(format!(
-            "{kind} {key} is {bytes} bytes, at most {}",
+    let bytes = size(&commit.state.player)
+        .saturating_add(size(&commit.state.queue))
+        .saturating_add(size(&commit.outbox));
+    if bytes > limits::ITEM_BYTES {
+        return Err(StoreError::Permanent(format!(
+            "the write breaks DynamoDB's limits: player {} is {bytes} bytes, at most {}",
+            commit.player_id(),
             limits::ITEM_BYTES
-        ));
-    }
-    let total: usize = items.iter().map(|(_, _, bytes)| bytes).sum();
-    if total > limits::TRANSACTION_BYTES {
-        return too_large(format!(
-            "{total} bytes in one transaction, at most {}",
-            limits::TRANSACTION_BYTES
-        ));
+        )));
     }
     Ok(())
-}
-
-fn check_plan(state: &State, plan: &Plan, after: &PlayerState) -> Result<(), StoreError> {
-    check_limits(plan, after)?;
-    if let Some(write) = &plan.player {
-        let id = &write.player.player_id;
-        if after.player.player_id != *id || after.player.version != write.player.version {
-            return Err(StoreError::Permanent(format!(
-                "player {id}: the state to write is not the plan's player"
-            )));
-        }
-        let stored = state.players.get(id).map(|s| s.player.version);
-        if stored != write.expected_version {
-            return Err(StoreError::Conflict(format!(
-                "player {id}: version is {stored:?}, expected {:?}",
-                write.expected_version
-            )));
-        }
-    }
-    for write in &plan.tasks {
-        let task = &write.task;
-        let key = (task.player_id.clone(), task.task_id.clone());
-        let stored = state.history.get(&key);
-        let ok = match write.expected {
-            Expected::Absent => stored.is_none(),
-            Expected::Status(_) if task.status.is_final() => {
-                stored.is_some_and(|s| !s.status.is_final())
-            }
-            Expected::Status(_) => true,
-        };
-        if !ok {
-            return Err(StoreError::Conflict(format!(
-                "task {}/{}: history condition failed",
-                task.player_id, task.task_id
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn apply_plan(state: &mut State, plan: &Plan, after: &PlayerState) {
-    if let Some(write) = &plan.player {
-        state
-            .players
-            .insert(write.player.player_id.clone(), after.clone());
-    }
-    for write in &plan.tasks {
-        let task = &write.task;
-        if write.expected == Expected::Absent || task.status.is_final() {
-            let old = state
-                .history
-                .insert((task.player_id.clone(), task.task_id.clone()), task.clone());
-            if let Some(feed) = state.feed.as_mut() {
-                feed.push(HistoryChange {
-                    sequence: state.next_sequence,
-                    old,
-                    new: task.clone(),
-                });
-                state.next_sequence += 1;
-            }
-        }
-    }
-    state.commits += 1;
 }
 
 #[async_trait]
@@ -480,12 +399,44 @@ impl GameStore for MemoryStore {
         Ok(created)
     }
 
-    async fn commit(&self, plan: &Plan, after: &PlayerState) -> Result<(), StoreError> {
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let mut state = self.lock();
-        let id = after.player.player_id.clone();
+        let id = commit.player_id().to_owned();
         let late = faults!(state, StoreOp::Commit, &[id.as_str()]);
-        check_plan(&state, plan, after)?;
-        apply_plan(&mut state, plan, after);
+        check_item_size(commit)?;
+        let stored = state.players.get(&id).map(|s| s.player.version);
+        if stored != commit.expected_version {
+            return Err(StoreError::Conflict(format!(
+                "player {id}: version is {stored:?}, expected {:?}",
+                commit.expected_version
+            )));
+        }
+        state.players.insert(id.clone(), commit.state.clone());
+        state.outboxes.insert(id.clone(), commit.outbox.clone());
+        if !commit.outbox.is_empty() {
+            let sequence = state.next_sequence;
+            state.next_sequence += 1;
+            state.feed.push(OutboxRecord {
+                player_id: id,
+                version: commit.state.player.version,
+                sequence_number: sequence.to_string(),
+                outbox: commit.outbox.clone(),
+            });
+        }
+        state.commits += 1;
+        fail_after(late)
+    }
+
+    async fn put_history(&self, tasks: &[Task]) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let ids: Vec<&str> = tasks.iter().map(|t| t.player_id.as_str()).collect();
+        let late = faults!(state, StoreOp::PutHistory, &ids);
+        for task in tasks {
+            state
+                .history
+                .entry((task.player_id.clone(), task.task_id.clone()))
+                .or_insert_with(|| task.clone());
+        }
         fail_after(late)
     }
 

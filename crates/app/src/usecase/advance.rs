@@ -4,7 +4,6 @@ use idle_core::lifecycle::TransitionKind;
 use idle_core::model::Millis;
 use idle_core::{advance, fail_transient, Plan};
 
-use super::deliver::deliver;
 use super::update::{update_player, Decision, UpdateError};
 use crate::metrics::record_plan;
 use crate::ports::StoreError;
@@ -56,7 +55,7 @@ impl Advanced {
     }
 }
 
-/// Advances a player to `now`, commits, and delivers the notifications.
+/// Advances a player to `now` and commits; the write's outbox announces it.
 ///
 /// When the store keeps failing (transient errors after the retries), records a transient
 /// failure of the head task with the core's `fail_transient` if that applies (a queued or
@@ -111,7 +110,6 @@ async fn advance_once(
                 report.continues = plan.continues;
                 report.count(&plan);
                 record_plan(&services.metrics, player_id, &plan);
-                deliver(services, player_id, &plan.notifications, &plan.progress).await;
             }
             return Ok(report);
         }
@@ -147,7 +145,6 @@ async fn advance_once(
                 report.recorded_failure = true;
                 report.count(&plan);
                 record_plan(&services.metrics, player_id, &plan);
-                deliver(services, player_id, &plan.notifications, &plan.progress).await;
                 Ok(report)
             }
             None => Err(error),

@@ -1,10 +1,10 @@
 //! The message routes: `enqueue`, `cancel`, `sync`, `catalog`, `ping`.
 //!
 //! The player and the admin flag come only from the stored connection (written by `connect`
-//! from the verified token), never from the message. Every answer is a JSON reply for the
-//! sender; state changes are also announced to all of the player's connections by [`deliver`]
-//! before the replies are returned, so a sender sees the `queue_updated` notification before
-//! its `ack` (clients match them by `task_id` and `seq`, not by arrival order).
+//! from the verified token), never from the message. Every answer is a typed reply for the
+//! sender, returned once the change it reports is committed; the change is announced to all of
+//! the player's connections by performing the write's outbox, in `seq` order, after the reply
+//! (clients match replies by `request_id` and notifications by `seq`, not by arrival order).
 
 use idle_core::model::{Millis, TaskRequest};
 use idle_core::protocol::{
@@ -13,7 +13,6 @@ use idle_core::protocol::{
 };
 use idle_core::{cancel, enqueue, spend_token, Enqueued};
 
-use super::deliver::deliver;
 use super::update::{update_player, Decision, UpdateError};
 use crate::metrics::{record_plan, Transition};
 use crate::ports::{Connection, Kept};
@@ -259,7 +258,6 @@ async fn enqueue_task(
             );
             if let Some(plan) = &updated.plan {
                 record_plan(&services.metrics, player_id, plan);
-                deliver(services, player_id, &plan.notifications, &plan.progress).await;
             }
             vec![Outgoing::Reply(Reply::Ack {
                 at: now,
@@ -312,7 +310,6 @@ async fn cancel_task(
             tracing::info!(player_id, task_id = %task_id, outcome = "cancelled", "cancel");
             if let Some(plan) = &updated.plan {
                 record_plan(&services.metrics, player_id, plan);
-                deliver(services, player_id, &plan.notifications, &plan.progress).await;
             }
             vec![Outgoing::Reply(Reply::Ack {
                 at: now,

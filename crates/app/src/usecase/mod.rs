@@ -10,11 +10,13 @@ mod disconnect;
 mod message;
 mod tick;
 mod update;
+mod wake;
 
-pub use batch::{process_batch, BatchRecord, BatchReport, MalformedRecord, TaskRecord};
+pub use batch::{perform_batch, BatchRecord, BatchReport, MalformedRecord};
 pub use clean::{clean, CleanReport};
 pub use connect::{connect, ConnectError, Connected};
 pub use deliver::{deliver, Delivery};
 pub use disconnect::{disconnect, forget_gone, forget_gone_id};
 pub use message::{message, Answer};
 pub use tick::{tick, TickReport};
+pub use wake::{wake, WakeStep, Woken, MAX_WAIT_MS};

@@ -4,6 +4,7 @@
 use idle_core::validate::Rejection;
 use idle_core::Plan;
 
+use crate::outbox::Commit;
 use crate::ports::StoreError;
 use crate::services::Services;
 use crate::state::PlayerState;
@@ -86,7 +87,9 @@ pub(crate) async fn load_player(
         .find(|s| s.player.player_id == player_id))
 }
 
-/// Applies `decide` to the player's current state and commits the plan it returns, reloading
+/// Applies `decide` to the player's current state and commits the plan it returns (one
+/// conditional write, [`Commit::of`]; its outbox is performed later, from the store's feed),
+/// reloading
 /// and deciding again after a conflict (or a transient failure, whose write may have happened),
 /// up to `config.commit_attempts` tries in all. `loaded` skips the first read.
 pub(crate) async fn update_player<T>(
@@ -119,8 +122,10 @@ pub(crate) async fn update_player<T>(
             }
             Decision::Write(plan, value) => (*plan, value),
         };
-        let after = current.after(&plan);
-        match services.store.commit(&plan, &after).await {
+        let Some(commit) = Commit::of(&current, &plan) else {
+            return Ok(Updated { value, plan: None });
+        };
+        match services.store.commit(&commit).await {
             Ok(()) => {
                 return Ok(Updated {
                     value,

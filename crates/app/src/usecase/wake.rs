@@ -1,0 +1,78 @@
+//! A wake-up: the precise timer's way of advancing one player when its next task ends, its
+//! retry comes or a progress update is due (DESIGN.md section 12).
+
+use idle_core::model::Millis;
+
+use super::advance::advance_player;
+use super::update::UpdateError;
+use crate::services::Services;
+
+/// Longest a wake-up handler waits out before advancing. SQS delays in whole seconds, so a
+/// message armed with the whole seconds until its time arrives up to 1 s early; the consumer
+/// waits the rest. A message further from its time than this was re-armed for a long wait
+/// (more than SQS's 900 s) and is armed again instead.
+pub const MAX_WAIT_MS: Millis = 1_500;
+
+/// What to do with a wake-up for time `at` that arrives at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WakeStep {
+    /// Its time has come: advance the player.
+    Advance,
+    /// Wait this many ms, then advance (never early).
+    Wait(Millis),
+    /// Too early to wait for: arm it again.
+    Rearm,
+}
+
+impl WakeStep {
+    pub fn of(at: Millis, now: Millis) -> WakeStep {
+        match at.saturating_sub(now) {
+            ms if ms <= 0 => WakeStep::Advance,
+            ms if ms <= MAX_WAIT_MS => WakeStep::Wait(ms),
+            _ => WakeStep::Rearm,
+        }
+    }
+}
+
+/// What one wake-up did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Woken {
+    /// A plan was written (its outbox announces it and arms the next wake-up).
+    Advanced,
+    /// Nothing was due: an early or repeated wake-up.
+    Nothing,
+    /// No such player.
+    Unknown,
+}
+
+/// Advances the player to now (the caller has waited until the wake-up's time). An early or
+/// repeated wake-up is an empty plan. `Err` only for trouble a later try may fix (the caller
+/// retries the wake-up; the ticker's sweep is the safety net); a permanent failure of the
+/// player is logged and counted by the advance and answered as [`Woken::Nothing`].
+pub async fn wake(services: &Services, player_id: &str) -> Result<Woken, String> {
+    let now = services.clock.now();
+    match advance_player(services, player_id, None, now).await {
+        Ok(advanced) if advanced.committed || advanced.recorded_failure => Ok(Woken::Advanced),
+        Ok(_) => Ok(Woken::Nothing),
+        Err(UpdateError::NoPlayer) => Ok(Woken::Unknown),
+        Err(error) if error.is_transient() => Err(error.to_string()),
+        Err(error) => {
+            tracing::error!(player_id, %error, outcome = "skipped", "could not advance for good");
+            Ok(Woken::Nothing)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wake_up_is_never_early_and_a_far_one_is_armed_again() {
+        assert_eq!(WakeStep::of(1_000, 1_000), WakeStep::Advance);
+        assert_eq!(WakeStep::of(1_000, 1_200), WakeStep::Advance);
+        assert_eq!(WakeStep::of(1_000, 999), WakeStep::Wait(1));
+        assert_eq!(WakeStep::of(2_500, 1_000), WakeStep::Wait(1_500));
+        assert_eq!(WakeStep::of(2_501, 1_000), WakeStep::Rearm);
+    }
+}
