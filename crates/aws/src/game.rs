@@ -177,7 +177,88 @@ impl GameStore for DynamoStore {
     /// "TransactWriteItems"; the queue limit keeps plans far below it). A cancelled transaction
     /// with a failed condition or a conflicting transaction is a [`StoreError::Conflict`] naming
     /// the item; nothing is written then.
-    async fn commit(&self, plan: &Plan, after: &PlayerState) -> Result<(), StoreError> {
+    async fn commit(&self, commit: &idle_app::outbox::Commit) -> Result<(), StoreError> {
+        // Compile-only bridge for branch seam-local; the real write comes with seam-aws.
+        Err(StoreError::Permanent(format!(
+            "DynamoStore::commit of the seam is not in this branch (player {})",
+            commit.player_id()
+        )))
+    }
+
+    async fn put_history(&self, _tasks: &[Task]) -> Result<(), StoreError> {
+        Err(StoreError::Permanent(
+            "DynamoStore::put_history is not in this branch".into(),
+        ))
+    }
+
+    /// `GetItem` with a consistent read.
+    async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError> {
+        let table = &self.tables.tasks;
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key(PLAYER_ID, s(player_id))
+            .key(TASK_ID, s(task_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| {
+                store_error(format_args!("GetItem {player_id}/{task_id} on {table}"), e)
+            })?;
+        output
+            .item
+            .map(|item| task_from_item(table, item))
+            .transpose()
+    }
+
+    /// A `Query` of the `wake` index: `wake_shard = :shard AND wake_at <= :now`, a page of at
+    /// most the store's page size; the cursor is the `LastEvaluatedKey` as DynamoDB JSON.
+    /// Global secondary indexes support only eventually consistent reads (DynamoDB Developer
+    /// Guide, "Using Global Secondary Indexes in DynamoDB"): a player may show up a moment late
+    /// (or once more after its wake-up moved), which advancing tolerates.
+    async fn due_players(
+        &self,
+        shard: u32,
+        now: Millis,
+        cursor: Option<String>,
+    ) -> Result<Page<String>, StoreError> {
+        let table = &self.tables.players;
+        let start = cursor
+            .map(|c| decode_cursor(table, &c, &[PLAYER_ID, WAKE_SHARD, WAKE_AT]))
+            .transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(table)
+            .index_name(WAKE_INDEX)
+            .key_condition_expression("#shard = :shard AND #wake_at <= :now")
+            .expression_attribute_names("#shard", WAKE_SHARD)
+            .expression_attribute_names("#wake_at", WAKE_AT)
+            .expression_attribute_values(":shard", n(shard))
+            .expression_attribute_values(":now", n(now))
+            .limit(self.page_size)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| store_error(format_args!("Query {table} index {WAKE_INDEX}"), e))?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| string(table, item, PLAYER_ID).map(str::to_owned))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = output
+            .last_evaluated_key
+            .map(|key| encode_cursor(table, key))
+            .transpose()?;
+        Ok(Page { items, next })
+    }
+}
+
+impl DynamoStore {
+    #[allow(dead_code)]
+    async fn commit_plan_old(&self, plan: &Plan, after: &PlayerState) -> Result<(), StoreError> {
         let players = &self.tables.players;
         let tasks = &self.tables.tasks;
         let mut items = Vec::new();
@@ -244,69 +325,5 @@ impl GameStore for DynamoStore {
                 )),
             },
         }
-    }
-
-    /// `GetItem` with a consistent read.
-    async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError> {
-        let table = &self.tables.tasks;
-        let output = self
-            .client
-            .get_item()
-            .table_name(table)
-            .key(PLAYER_ID, s(player_id))
-            .key(TASK_ID, s(task_id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| {
-                store_error(format_args!("GetItem {player_id}/{task_id} on {table}"), e)
-            })?;
-        output
-            .item
-            .map(|item| task_from_item(table, item))
-            .transpose()
-    }
-
-    /// A `Query` of the `wake` index: `wake_shard = :shard AND wake_at <= :now`, a page of at
-    /// most the store's page size; the cursor is the `LastEvaluatedKey` as DynamoDB JSON.
-    /// Global secondary indexes support only eventually consistent reads (DynamoDB Developer
-    /// Guide, "Using Global Secondary Indexes in DynamoDB"): a player may show up a moment late
-    /// (or once more after its wake-up moved), which advancing tolerates.
-    async fn due_players(
-        &self,
-        shard: u32,
-        now: Millis,
-        cursor: Option<String>,
-    ) -> Result<Page<String>, StoreError> {
-        let table = &self.tables.players;
-        let start = cursor
-            .map(|c| decode_cursor(table, &c, &[PLAYER_ID, WAKE_SHARD, WAKE_AT]))
-            .transpose()?;
-        let output = self
-            .client
-            .query()
-            .table_name(table)
-            .index_name(WAKE_INDEX)
-            .key_condition_expression("#shard = :shard AND #wake_at <= :now")
-            .expression_attribute_names("#shard", WAKE_SHARD)
-            .expression_attribute_names("#wake_at", WAKE_AT)
-            .expression_attribute_values(":shard", n(shard))
-            .expression_attribute_values(":now", n(now))
-            .limit(self.page_size)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| store_error(format_args!("Query {table} index {WAKE_INDEX}"), e))?;
-        let items = output
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(|item| string(table, item, PLAYER_ID).map(str::to_owned))
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = output
-            .last_evaluated_key
-            .map(|key| encode_cursor(table, key))
-            .transpose()?;
-        Ok(Page { items, next })
     }
 }
