@@ -1,17 +1,27 @@
-//! The change feed: what the Tasks table's stream and its event source mapping are to the
-//! deployed processor. History changes are taken from the store every poll, filtered as the
-//! template's `FilterCriteria` filters them (INSERT records only), and handed to
-//! `handlers::task_stream_json` as a stream event of at most [`BATCH_SIZE`] records. Records
-//! reported in `batchItemFailures` are delivered again from the lowest one, as Lambda does,
-//! up to [`MAX_ATTEMPTS`] times.
+//! The outbox feed: what the Players table's stream and its event source mapping are to the
+//! deployed processor. Every committed non-empty outbox is taken from the store in commit order
+//! ([`MemoryStore::take_outboxes`]) and handed to `handlers::task_processor` as a stream event
+//! of at most [`BATCH_SIZE`] records ([`stream_event`]), one batch at a time, so one player's
+//! outboxes are performed strictly in order (within a batch `perform_batch` keeps each player's
+//! records in order) and its notifications reach every connection in `seq` order. Records
+//! reported in `batchItemFailures` are delivered again from the lowest one, as Lambda does, up
+//! to [`MAX_ATTEMPTS`] times.
+//!
+//! The feed does not poll: the store the services write through ([`CommitSignal`]) wakes it on
+//! every commit, so an outbox is performed as soon as it is committed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use idle_app::handlers;
-use idle_app::memory::{stream_event, HistoryChange, MemoryStore};
+use idle_app::memory::{stream_event, MemoryStore};
+use idle_app::outbox::{Commit, OutboxRecord};
+use idle_app::ports::{GameStore, Loaded, Page, StoreError};
+use idle_app::state::PlayerState;
 use idle_app::Services;
-use tokio::sync::watch;
+use idle_core::model::{Millis, Task};
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 /// Records per invocation (the event source mapping's `BatchSize`).
@@ -21,31 +31,45 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// Wait before a failed batch is delivered again.
 pub const RETRY_DELAY: Duration = Duration::from_millis(500);
 
-/// True for the records the processor's `FilterCriteria` lets through: inserts.
-pub fn passes_filter(change: &HistoryChange) -> bool {
-    change.old.is_none()
-}
-
-/// The feed's state between polls: records not yet delivered successfully.
+/// The feed's state between deliveries: records not yet performed successfully, in commit
+/// order.
 #[derive(Debug, Default)]
 pub struct Feed {
-    pending: Vec<HistoryChange>,
+    pending: Vec<OutboxRecord>,
     attempts: u32,
     retry_at: Option<Instant>,
 }
 
 impl Feed {
-    /// Takes new changes from `store` and delivers what is due. Returns how many records were
-    /// handed to the processor.
+    /// A feed that first performs `records` (at start: each player's last outbox, performed
+    /// again because the process may have stopped before it was; performing is idempotent).
+    pub fn resuming(records: Vec<OutboxRecord>) -> Feed {
+        Feed {
+            pending: records,
+            ..Feed::default()
+        }
+    }
+
+    /// Records taken and not yet performed.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// When a failed batch is due again, if one is waiting.
+    pub fn retry_at(&self) -> Option<Instant> {
+        self.retry_at
+    }
+
+    /// Takes newly committed outboxes from `store` and delivers one batch if one is due.
+    /// Returns how many records were handed to the processor.
     pub async fn poll(&mut self, services: &Services, store: &MemoryStore) -> usize {
-        self.pending
-            .extend(store.take_changes().into_iter().filter(passes_filter));
+        self.pending.extend(store.take_outboxes());
         if self.pending.is_empty() || self.retry_at.is_some_and(|at| Instant::now() < at) {
             return 0;
         }
         let count = self.pending.len().min(BATCH_SIZE);
         let batch = &self.pending[..count];
-        let response = handlers::task_stream_json(services, stream_event(batch)).await;
+        let response = handlers::task_processor(services, stream_event(batch)).await;
         let lowest_failure = response
             .batch_item_failures
             .iter()
@@ -63,44 +87,110 @@ impl Feed {
                     tracing::error!(
                         records = count,
                         attempts = self.attempts,
-                        "stream batch still failing; dropping it (the ticker still wakes due players)"
+                        "outbox batch still failing; dropping it (the ticker still advances \
+                         due players, and sync shows their state)"
                     );
                     self.pending.drain(..count);
                     self.attempts = 0;
                     self.retry_at = None;
                 } else {
                     // Lambda resumes at the lowest failed record; everything after it is redone.
-                    let done = batch.iter().take_while(|c| c.sequence < lowest).count();
+                    let done = batch.iter().take_while(|r| sequence(r) < lowest).count();
                     self.pending.drain(..done);
                     self.retry_at = Some(Instant::now() + RETRY_DELAY);
                     tracing::warn!(
                         from_sequence = lowest,
                         attempt = self.attempts,
-                        "stream batch reported failures; delivering again"
+                        "outbox batch reported failures; delivering again"
                     );
                 }
             }
         }
         count
     }
+
+    /// Delivers batches until nothing is left or a failed batch must wait for its retry.
+    pub async fn drain(&mut self, services: &Services, store: &MemoryStore) {
+        while self.poll(services, store).await > 0 {}
+    }
 }
 
-/// Polls the feed every `every` until `shutdown` turns true.
+/// A record's sequence number as a number (records performed again at start have 0).
+fn sequence(record: &OutboxRecord) -> u64 {
+    record.sequence_number.parse().unwrap_or(0)
+}
+
+/// Performs outboxes as they are committed (woken by `commits`), until `shutdown` turns true;
+/// then performs what is left (a failed batch waiting for its retry is left to the restart,
+/// which performs each player's last outbox again).
 pub async fn run(
     services: Arc<Services>,
     store: Arc<MemoryStore>,
-    every: Duration,
+    mut feed: Feed,
+    commits: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut feed = Feed::default();
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        feed.drain(&services, &store).await;
+        // A commit between the drain and this wait leaves a permit: `notified` returns at once.
+        let retry = feed.retry_at();
         tokio::select! {
-            _ = interval.tick() => {}
+            _ = commits.notified() => {}
+            _ = async { tokio::time::sleep_until(retry?).await; Some(()) }, if retry.is_some() => {}
             _ = shutdown.changed() => break,
         }
-        feed.poll(&services, &store).await;
+    }
+    feed.drain(&services, &store).await;
+}
+
+/// The store as the services see it: the [`MemoryStore`], with a signal after every commit so
+/// the feed performs the outbox at once (the local runtime's version of the stream's trigger).
+/// Everything else goes straight through.
+#[derive(Debug)]
+pub struct CommitSignal {
+    store: Arc<MemoryStore>,
+    commits: Arc<Notify>,
+}
+
+impl CommitSignal {
+    /// Wraps `store`; every commit notifies `commits`.
+    pub fn new(store: Arc<MemoryStore>, commits: Arc<Notify>) -> CommitSignal {
+        CommitSignal { store, commits }
+    }
+}
+
+#[async_trait]
+impl GameStore for CommitSignal {
+    async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
+        self.store.load_players(player_ids).await
+    }
+
+    async fn create_player(&self, state: &PlayerState) -> Result<bool, StoreError> {
+        self.store.create_player(state).await
+    }
+
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let result = self.store.commit(commit).await;
+        // Also after an error: a write that failed after being applied is on the feed too.
+        self.commits.notify_one();
+        result
+    }
+
+    async fn put_history(&self, tasks: &[Task]) -> Result<(), StoreError> {
+        self.store.put_history(tasks).await
+    }
+
+    async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError> {
+        self.store.load_task(player_id, task_id).await
+    }
+
+    async fn due_players(
+        &self,
+        shard: u32,
+        now: Millis,
+        cursor: Option<String>,
+    ) -> Result<Page<String>, StoreError> {
+        self.store.due_players(shard, now, cursor).await
     }
 }
 
@@ -108,25 +198,32 @@ pub async fn run(
 mod tests {
     use idle_app::auth::{mint, DEV_TOKEN_SECRET};
     use idle_app::memory::{Fault, MemoryWorld, StoreOp};
-    use idle_app::ports::StoreError;
+    use idle_app::ports::Inbox;
     use idle_app::usecase;
-    use idle_core::model::TaskStatus;
+    use idle_core::protocol::Notification;
 
     use super::*;
     use crate::settings::app_config;
 
     const T0: i64 = 1_800_000_000_000;
 
-    #[tokio::test]
-    async fn a_batch_reported_failed_is_delivered_again_and_then_starts_the_task() {
-        // Given a player who queued a task, with the feed on
+    fn seqs(posts: &[String]) -> Vec<u64> {
+        posts
+            .iter()
+            .filter_map(|p| serde_json::from_str::<Notification>(p).ok())
+            .map(|n| n.seq)
+            .collect()
+    }
+
+    /// A world with `player` connected on `c1`, who enqueued `tasks` one-action combats; their
+    /// outboxes are committed and not yet performed.
+    async fn enqueued(player: &str, tasks: usize) -> (MemoryWorld, Services) {
         let config = app_config(|_| None).unwrap();
         let world = MemoryWorld::new(T0, config.wake_shards);
-        world.store.enable_change_feed();
         let services = world.services(config);
         let token = mint(
             DEV_TOKEN_SECRET.as_bytes(),
-            "feed-player",
+            player,
             Duration::from_secs(600),
             false,
             T0,
@@ -135,30 +232,96 @@ mod tests {
         usecase::connect(&services, "c1", Some(&token))
             .await
             .unwrap();
-        let body = r#"{"action":"enqueue","request_id":"r1","task":{"activity":"combat","enemy":"chicken","quantity":1}}"#;
-        usecase::message(&services, "c1", body).await;
+        world.notifier.open("c1", T0);
+        for i in 0..tasks {
+            let body = format!(
+                r#"{{"action":"enqueue","request_id":"r{i}","task":{{"activity":"combat","enemy":"chicken","quantity":1}}}}"#
+            );
+            usecase::message(&services, "c1", &body).await;
+        }
+        (world, services)
+    }
+
+    #[tokio::test]
+    async fn committed_outboxes_are_performed_in_commit_order_once() {
+        // Given three enqueues whose outboxes wait on the feed
+        let (world, services) = enqueued("feed-order", 3).await;
+        assert!(
+            seqs(&world.notifier.posts("c1")).is_empty(),
+            "not before the feed"
+        );
         let mut feed = Feed::default();
 
-        // When the processor's reads keep failing transiently through its own retries
-        world.store.inject(Fault::always(
-            StoreOp::LoadPlayers,
+        // When the feed delivers
+        assert_eq!(feed.poll(&services, &world.store).await, 3);
+
+        // Then the connection has every seq of the three plans, in order, once
+        let posted = seqs(&world.notifier.posts("c1"));
+        let next_seq = world.store.player("feed-order").unwrap().player.next_seq;
+        assert_eq!(posted, (1..next_seq).collect::<Vec<_>>());
+        assert_eq!(feed.poll(&services, &world.store).await, 0, "nothing left");
+    }
+
+    #[tokio::test]
+    async fn a_batch_reported_failed_is_delivered_again_from_the_failure_in_order() {
+        // Given an offline player with two enqueues on the feed, and an inbox that refuses the
+        // first write (so the first outbox cannot be kept)
+        let (world, services) = enqueued("feed-retry", 2).await;
+        world.notifier.drop_connection("c1");
+        usecase::disconnect(&services, "c1").await.unwrap();
+        world.store.inject(Fault::once(
+            StoreOp::StoreInbox,
             StoreError::Transient("throttled".into()),
         ));
-        assert_eq!(feed.poll(&services, &world.store).await, 1);
-        let queued = world.store.player("feed-player").unwrap();
-        assert_eq!(queued.queue[0].status, TaskStatus::Queued);
+        let mut feed = Feed::default();
 
-        // Then the record waits out the retry delay and is delivered again, starting the task
+        // When the feed delivers: the first record fails, so the player's second waits too
+        assert_eq!(feed.poll(&services, &world.store).await, 2);
+        assert_eq!(feed.pending(), 2, "both wait for the redelivery");
+        let retry_at = feed.retry_at().expect("a retry is due");
         assert_eq!(
             feed.poll(&services, &world.store).await,
             0,
             "not before the delay"
         );
-        world.store.clear_faults();
-        tokio::time::sleep(RETRY_DELAY + Duration::from_millis(50)).await;
-        assert_eq!(feed.poll(&services, &world.store).await, 1);
-        let started = world.store.player("feed-player").unwrap();
-        assert_eq!(started.queue[0].status, TaskStatus::Running);
-        assert_eq!(feed.poll(&services, &world.store).await, 0, "nothing left");
+
+        // Then, once the delay is over, both are performed in order and kept for sync
+        tokio::time::sleep_until(retry_at).await;
+        assert_eq!(feed.poll(&services, &world.store).await, 2);
+        assert_eq!(feed.pending(), 0);
+        let next_seq = world.store.player("feed-retry").unwrap().player.next_seq;
+        let kept = world
+            .store
+            .kept_after("feed-retry", 0, T0, 100)
+            .await
+            .unwrap();
+        let kept: Vec<u64> = kept.notifications.iter().map(|n| n.seq).collect();
+        assert_eq!(kept, (1..next_seq).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn every_commit_through_the_signal_wakes_the_feed() {
+        // Given the store behind a commit signal
+        let (world, _) = enqueued("feed-signal", 0).await;
+        let commits = Arc::new(Notify::new());
+        let store = CommitSignal::new(world.store.clone(), commits.clone());
+        let state = world.store.player("feed-signal").unwrap();
+
+        // When a commit goes through it
+        let mut after = state.clone();
+        after.player.version += 1;
+        let commit = Commit {
+            state: after,
+            expected_version: Some(state.player.version),
+            outbox: Default::default(),
+        };
+        store.commit(&commit).await.unwrap();
+
+        // Then the feed's wait returns (the permit was left for it)
+        commits.notified().await;
+        assert_eq!(
+            world.store.player("feed-signal").unwrap().player.version,
+            state.player.version + 1
+        );
     }
 }

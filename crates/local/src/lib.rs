@@ -8,8 +8,10 @@
 //! - API Gateway's `@connections` management API on the same port, which the services reach
 //!   through the real `aws-sdk-apigatewaymanagement` client ([`idle_aws::ApiGatewayNotifier`]):
 //!   replies and notifications reach sockets only that way, as in AWS;
-//! - the change feed ([`feed`]), which drives the task processor with stream-shaped batches;
-//! - the ticker and the connection cleaner on timers ([`timers`]);
+//! - the outbox feed ([`feed`]): every committed outbox, in commit order, handed to the task
+//!   processor as a Players-stream batch, woken by each commit;
+//! - the precise wake-up timer, the ticker (its safety net) and the connection cleaner
+//!   ([`timers`]);
 //! - the web console and dev tokens ([`console`]).
 
 pub mod console;

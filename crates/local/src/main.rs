@@ -38,8 +38,9 @@ struct RunArgs {
     /// Keep players, task history and inbox in DIR/store.json across restarts.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Milliseconds between ticker runs (task completion and progress wait for it).
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    /// Milliseconds between ticker sweeps of the wake index: the safety net behind the precise
+    /// timer that completes tasks at their end (as the one-minute ticker is on AWS).
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     tick_ms: u64,
     /// Milliseconds between connection-cleaner sweeps.
     #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]

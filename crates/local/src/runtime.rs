@@ -10,19 +10,21 @@ use aws_sdk_apigatewaymanagement::config::Credentials;
 use axum::serve::{ListenerExt, TapIo};
 use idle_app::memory::MemoryStore;
 use idle_app::ports::SystemClock;
+use idle_app::ports::Waker;
 use idle_app::{AppConfig, Services};
 use idle_aws::ApiGatewayNotifier;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::console::{self, ConsoleState};
 use crate::error::LocalError;
+use crate::feed::{self, CommitSignal, Feed};
 use crate::gateway::{self, Gateway};
 use crate::lock::DirLock;
 use crate::persist::DataDir;
 use crate::settings::{dev_secrets_in, Options};
-use crate::{feed, timers};
+use crate::timers::{self, LocalWaker};
 
 /// How often, by default, the store is checked for changes to write to the data directory.
 pub const PERSIST_EVERY: Duration = Duration::from_millis(200);
@@ -166,7 +168,9 @@ async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 /// Starts the whole system: loads the data directory (if any), binds `options.listen`, and
-/// spawns the server, the change feed, the ticker, the cleaner and the persister.
+/// spawns the server, the outbox feed (first performing each player's last outbox again), the
+/// wake-up timer (with every stored wake time armed again), the ticker (one sweep at once,
+/// then every `options.tick`), the cleaner and the persister.
 ///
 /// Refuses a non-loopback address unless `options.public`, and a public runtime with a public
 /// dev secret; refuses a data directory another runtime holds.
@@ -203,7 +207,6 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
         }
         None => None,
     };
-    store.enable_change_feed();
 
     let listener = TcpListener::bind(options.listen)
         .await
@@ -217,14 +220,29 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
     })?;
 
     let notifier = ApiGatewayNotifier::new(&sdk_config().await, &format!("http://{addr}"));
+    let commits = Arc::new(Notify::new());
+    let waker = Arc::new(LocalWaker::new());
     let services = Arc::new(Services::new(
         config,
-        store.clone(),
+        Arc::new(CommitSignal::new(store.clone(), commits.clone())),
         store.clone(),
         store.clone(),
         Arc::new(notifier),
         Arc::new(SystemClock),
+        waker.clone(),
     ));
+    // Crash recovery: the process may have stopped between a commit and performing its
+    // outbox, and armed wake-ups do not outlive it. Each player's last outbox is performed
+    // again first (idempotent), and every stored wake time is armed again.
+    let resumed = Feed::resuming(store.last_outboxes());
+    let rearmed = rearm(&store, &waker).await;
+    if resumed.pending() + rearmed > 0 {
+        tracing::info!(
+            outboxes = resumed.pending(),
+            wake_ups = rearmed,
+            "resuming: performing the last outboxes again and re-arming wake-ups"
+        );
+    }
     let gateway = Arc::new(Gateway::new(services.clone()));
     let app = gateway::routes(gateway.clone()).merge(console::routes(ConsoleState {
         services: services.clone(),
@@ -249,11 +267,16 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
         tokio::spawn(feed::run(
             services.clone(),
             store.clone(),
-            options.feed_poll,
+            resumed,
+            commits,
             signal.clone(),
         )),
+        tokio::spawn(timers::timer(services.clone(), waker, signal.clone())),
+        // One sweep at once (due players advanced, their wake-ups armed again), then the
+        // safety net's period.
         tokio::spawn(timers::ticker(
             services.clone(),
+            Duration::ZERO,
             options.tick,
             signal.clone(),
         )),
@@ -286,6 +309,20 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
         workers,
         persister,
     })
+}
+
+/// Arms a wake-up for every stored player with a wake time; returns how many.
+async fn rearm(store: &MemoryStore, waker: &LocalWaker) -> usize {
+    let mut armed = 0;
+    for player_id in store.player_ids() {
+        let Some(at) = store.player(&player_id).and_then(|s| s.player.wake_at) else {
+            continue;
+        };
+        if waker.arm(&player_id, at).await.is_ok() {
+            armed += 1;
+        }
+    }
+    armed
 }
 
 /// Writes the store to the data directory whenever it differs from `written`, and once more at

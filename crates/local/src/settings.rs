@@ -27,12 +27,11 @@ pub struct Options {
     pub public: bool,
     /// Keeps players, task history and inbox in `DIR/store.json` across restarts.
     pub data_dir: Option<PathBuf>,
-    /// How often the ticker runs (completions, progress, retries wait for it).
+    /// How often the ticker sweeps the wake index (the safety net: completions, progress and
+    /// retries are driven by the precise timer, [`crate::timers::timer`]).
     pub tick: Duration,
     /// How often the connection cleaner sweeps.
     pub clean: Duration,
-    /// How often the change feed is polled (the stream's delivery delay).
-    pub feed_poll: Duration,
     /// How often the store is checked for changes to write to the data directory (the
     /// shutdown writes once more).
     pub persist_every: Duration,
@@ -44,9 +43,8 @@ impl Default for Options {
             listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
             public: false,
             data_dir: None,
-            tick: Duration::from_millis(500),
+            tick: Duration::from_secs(60),
             clean: Duration::from_secs(60),
-            feed_poll: Duration::from_millis(50),
             persist_every: crate::runtime::PERSIST_EVERY,
         }
     }

@@ -1,30 +1,153 @@
-//! The scheduled functions on timers: the ticker (EventBridge's `rate(1 minute)` in AWS; much
-//! more often here, so tasks complete close to their end) and the connection cleaner.
+//! Time in the local runtime: the precise wake-up timer (what the wake queue, SQS with
+//! `DelaySeconds`, is to the deployed processor), and the scheduled functions on timers: the
+//! ticker (EventBridge's `rate(1 minute)` in AWS, here only the safety net over the wake index)
+//! and the connection cleaner.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use futures_util::stream::{self, StreamExt};
 use idle_app::handlers;
+use idle_app::memory::MemoryWaker;
+use idle_app::ports::{StoreError, Waker};
+use idle_app::usecase;
 use idle_app::Services;
-use tokio::sync::watch;
+use idle_core::model::Millis;
+use tokio::sync::{watch, Notify};
 
 use crate::events::schedule_event;
 
-/// Runs `handlers::task_tick` at once and then every `every` until `shutdown` turns true.
-pub async fn ticker(services: Arc<Services>, every: Duration, shutdown: watch::Receiver<bool>) {
-    repeat(Duration::ZERO, every, shutdown, || {
-        let services = services.clone();
-        async move {
-            let event = schedule_event("task-ticker", services.clock.now());
-            let report = handlers::task_tick(&services, event).await;
-            if report.errors > 0 {
-                tracing::warn!(?report, "tick had errors");
-            } else if report.advanced > 0 {
-                tracing::debug!(?report, "tick");
-            }
+/// How long after a failed wake-up (trouble a later try may fix) it is tried again.
+pub const WAKE_RETRY: Duration = Duration::from_secs(1);
+
+/// How long the timer sleeps when nothing is armed (it is woken as soon as something is).
+const IDLE_SLEEP: Duration = Duration::from_secs(3600);
+
+/// The local runtime's [`Waker`]: the armed wake-ups ([`MemoryWaker`]) and a signal that wakes
+/// the [`timer`] whenever one is armed, so it never sleeps past an earlier one.
+#[derive(Debug, Default)]
+pub struct LocalWaker {
+    armed: MemoryWaker,
+    armed_signal: Notify,
+}
+
+impl LocalWaker {
+    pub fn new() -> LocalWaker {
+        LocalWaker::default()
+    }
+
+    /// Every armed wake-up, earliest first.
+    pub fn armed(&self) -> Vec<(Millis, String)> {
+        self.armed.armed()
+    }
+
+    /// The earliest armed wake-up, if any.
+    pub fn next_at(&self) -> Option<Millis> {
+        self.armed.next_at()
+    }
+
+    /// Takes the wake-ups due at `now`, earliest first.
+    pub fn take_due(&self, now: Millis) -> Vec<(Millis, String)> {
+        self.armed.take_due(now)
+    }
+}
+
+#[async_trait]
+impl Waker for LocalWaker {
+    async fn arm(&self, player_id: &str, at: Millis) -> Result<(), StoreError> {
+        self.armed.arm(player_id, at).await?;
+        // Always, not only when it is the earliest: checking that and inserting are not one
+        // step, and a spurious wake only makes the timer look at the set and sleep again.
+        self.armed_signal.notify_one();
+        Ok(())
+    }
+}
+
+/// The precise timer: sleeps until the earliest armed wake-up (woken early when one is armed),
+/// then advances every player whose time has come with `usecase::wake`, at most
+/// `config.ticker_concurrency` at a time, never before its time. A wake-up that fails for a
+/// reason a later try may fix is armed again [`WAKE_RETRY`] later (the ticker's sweep is the
+/// safety net behind it). Runs until `shutdown` turns true.
+pub async fn timer(
+    services: Arc<Services>,
+    waker: Arc<LocalWaker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let now = services.clock.now();
+        let due = waker.take_due(now);
+        if !due.is_empty() {
+            wake_all(&services, &waker, due).await;
+            continue;
         }
+        let sleep = waker.next_at().map_or(IDLE_SLEEP, |at| {
+            // A whole millisecond more when the time is not a whole number of them away is
+            // not needed: times are whole milliseconds, and the loop looks again after waking.
+            Duration::from_millis(at.saturating_sub(now).max(1).unsigned_abs())
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = waker.armed_signal.notified() => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+/// Wakes each player once (a player armed for two times that are both due is advanced once,
+/// to now), concurrently, bounded.
+async fn wake_all(services: &Services, waker: &LocalWaker, due: Vec<(Millis, String)>) {
+    let players: BTreeSet<String> = due.into_iter().map(|(_, id)| id).collect();
+    let concurrency = services.config.ticker_concurrency.max(1);
+    let failed: Vec<String> = stream::iter(players)
+        .map(|player_id| async move {
+            match usecase::wake(services, &player_id).await {
+                Ok(_) => None,
+                Err(reason) => {
+                    tracing::warn!(%player_id, %reason, "wake-up failed; trying again shortly");
+                    Some(player_id)
+                }
+            }
+        })
+        .buffer_unordered(concurrency)
+        .filter_map(|failed| async move { failed })
+        .collect()
+        .await;
+    let retry_at = services
+        .clock
+        .now()
+        .saturating_add(WAKE_RETRY.as_millis() as Millis);
+    for player_id in failed {
+        let _ = waker.arm(&player_id, retry_at).await;
+    }
+}
+
+/// Runs `handlers::task_tick` every `every`, the first time `first` after the start, until
+/// `shutdown` turns true. With the precise timer doing the work, the ticker is the safety net
+/// (a wake-up lost with an outbox that was never performed), as it is on AWS.
+pub async fn ticker(
+    services: Arc<Services>,
+    first: Duration,
+    every: Duration,
+    shutdown: watch::Receiver<bool>,
+) {
+    repeat(first, every, shutdown, || {
+        let services = services.clone();
+        async move { tick(&services).await }
     })
     .await;
+}
+
+/// One run of the ticker.
+pub async fn tick(services: &Services) {
+    let event = schedule_event("task-ticker", services.clock.now());
+    let report = handlers::task_tick(services, event).await;
+    if report.errors > 0 {
+        tracing::warn!(?report, "tick had errors");
+    } else if report.advanced > 0 {
+        tracing::info!(?report, "the ticker advanced players the timer had not");
+    }
 }
 
 /// Runs `handlers::connection_clean` every `every`, the first time `every` after the start,

@@ -11,7 +11,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_apigatewaymanagement::config::Credentials;
 use futures_util::{SinkExt, StreamExt};
 use idle_app::auth::{mint, DEV_TOKEN_SECRET};
-use idle_app::memory::MemoryStore;
+use idle_app::memory::{MemoryStore, MemoryWaker};
 use idle_app::ports::{
     Connection, ConnectionStore, Notifier, Page, PostError, StoreError, SystemClock,
 };
@@ -187,6 +187,7 @@ async fn a_connection_is_gone_to_posts_and_get_until_its_connect_has_returned() 
         store.clone(),
         notifier.clone(),
         Arc::new(SystemClock),
+        Arc::new(MemoryWaker::new()),
     ));
     let app = gateway::routes(Arc::new(Gateway::new(services.clone())));
     let server = tokio::spawn(async move {
