@@ -37,7 +37,8 @@ impl Server {
     fn start_with(data_dir: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_idle-local"));
         command
-            .args(["--listen", "127.0.0.1:0", "--tick-ms", "100"])
+            // The ticker only sweeps at the start: tasks complete by the precise timer.
+            .args(["--listen", "127.0.0.1:0", "--tick-ms", "3600000"])
             .args(args)
             .env_remove("TOKEN_SECRET")
             .env_remove("SEED_SECRET")
@@ -213,9 +214,33 @@ async fn until(socket: &mut Socket, done: impl Fn(&Value) -> bool) -> Vec<Value>
     }
 }
 
-/// A durable notification (numbered by `seq`), not a reply or ephemeral progress.
+/// The durable notification types (DESIGN.md section 6): numbered by `seq`, delivered in order.
+const DURABLE: [&str; 5] = [
+    "queue_updated",
+    "task_started",
+    "task_completed",
+    "task_failed",
+    "task_cancelled",
+];
+
+/// A durable notification, told by its type: the `sync` reply (`snapshot`) carries a `seq`
+/// too, and `task_progress` is ephemeral.
 fn is_notification(m: &Value) -> bool {
-    serde_json::from_value::<idle_core::protocol::Notification>(m.clone()).is_ok()
+    m["type"].as_str().is_some_and(|t| DURABLE.contains(&t))
+}
+
+/// The seqs of the durable notifications among `messages`, in arrival order.
+fn seqs_of(messages: &[Value]) -> Vec<u64> {
+    messages
+        .iter()
+        .filter(|m| is_notification(m))
+        .map(|m| m["seq"].as_u64().expect("a durable notification has a seq"))
+        .collect()
+}
+
+/// True when `seqs` is exactly `1..=n` in order: every seq once, none out of order.
+fn exactly_in_order(seqs: &[u64], n: u64) -> bool {
+    seqs.iter().copied().eq(1..=n)
 }
 
 fn is(message: &Value, kind: &str, task_id: &str) -> bool {
@@ -262,18 +287,8 @@ impl Session {
         let task_id = ack["task_id"].as_str().unwrap().to_owned();
         let mut messages = acked;
         messages.extend(until(&mut self.socket, |m| is(m, "task_completed", &task_id)).await);
-        // The completion's plan ends with a queue_updated: take it before sending anything
-        // else, so the next request's plan is not announced while this one's still is (plans
-        // of one player announced concurrently can cross on the wire until delivery is driven
-        // by the persistence seam; see docs/reliability.md).
-        let completed_seq = messages.last().and_then(|m| m["seq"].as_u64()).unwrap_or(0);
-        messages.extend(
-            until(&mut self.socket, |m| {
-                m["type"] == "queue_updated" && m["seq"].as_u64() > Some(completed_seq)
-            })
-            .await,
-        );
-        // Durable notifications only: a `snapshot` carries the player's current seq too.
+        // The next request goes out at once: its plan's notifications must still come after
+        // this completion's on the wire (the Session's seq check spans its requests).
         for m in messages.iter().filter(|m| is_notification(m)) {
             let seq = m["seq"].as_u64().unwrap();
             assert!(
@@ -292,6 +307,13 @@ impl Session {
         let started = position("task_started");
         let completed = position("task_completed");
         assert!(started < completed);
+        // Completed by the timer at its end, never before.
+        assert!(
+            messages[completed]["at"].as_i64() >= messages[started]["ends_at"].as_i64(),
+            "completed before its end: {} then {}",
+            messages[started],
+            messages[completed]
+        );
         if progress {
             let progressed = position("task_progress");
             assert!(started < progressed && progressed < completed);
@@ -876,4 +898,277 @@ async fn a_public_runtime_hands_out_no_dev_tokens_and_no_forwarded_connections_c
         &[("X-Forwarded-For", "203.0.113.7")],
     );
     assert_eq!(status, 403, "{body}");
+}
+
+// Delivery order (DESIGN.md section 12): a player's durable notifications reach every one of
+// its connections in `seq` order, each once, however requests and completions interleave.
+
+/// An enqueue of a one-action harvest (the shortest task) with this request id.
+fn short_task(request_id: &str) -> Value {
+    harvest(request_id)
+}
+
+/// Reads into `messages` until the reply (an `ack` or an `error`) to each of `request_ids` has
+/// arrived, in whatever order; returns them in the order of `request_ids`.
+async fn replies(
+    socket: &mut Socket,
+    messages: &mut Vec<Value>,
+    request_ids: &[&str],
+) -> Vec<Value> {
+    let reply = |messages: &[Value], id: &str| {
+        messages
+            .iter()
+            .find(|m| m["request_id"] == id && (m["type"] == "ack" || m["type"] == "error"))
+            .cloned()
+    };
+    loop {
+        let found: Vec<Value> = request_ids
+            .iter()
+            .filter_map(|id| reply(messages, id))
+            .collect();
+        if found.len() == request_ids.len() {
+            return found;
+        }
+        messages.push(next(socket).await);
+    }
+}
+
+/// Reads until every durable notification up to `seq` has arrived on `socket` (those already
+/// in `seen` included); returns everything read, in order.
+async fn until_seq(socket: &mut Socket, seen: &[Value], seq: u64) -> Vec<Value> {
+    let mut messages = seen.to_vec();
+    while !seqs_of(&messages).contains(&seq) {
+        messages.push(next(socket).await);
+    }
+    messages
+}
+
+/// Sends `sync` and reads up to its snapshot; returns the messages before it and the
+/// snapshot's `seq` (the player's last issued seq: every one up to it is committed).
+async fn current_seq(socket: &mut Socket) -> (Vec<Value>, u64) {
+    send(socket, json!({"action": "sync"})).await;
+    let mut messages = until(socket, |m| m["type"] == "snapshot").await;
+    let snapshot = messages.pop().unwrap();
+    (messages, snapshot["seq"].as_u64().expect("a snapshot seq"))
+}
+
+/// One case of two enqueues sent back to back by a new player: every durable notification of
+/// both plans arrives once, in seq order. Returns how many were checked.
+async fn back_to_back(server: &Server, player_id: String) -> u64 {
+    let mut socket = server.connect(&player_id).await;
+    send(&mut socket, short_task("first")).await;
+    send(&mut socket, short_task("second")).await;
+    let mut messages = Vec::new();
+    let acks = replies(&mut socket, &mut messages, &["first", "second"]).await;
+    assert!(
+        acks.iter().all(|a| a["type"] == "ack"),
+        "{player_id}: {acks:?}"
+    );
+    let (before, n) = current_seq(&mut socket).await;
+    messages.extend(before);
+    let messages = until_seq(&mut socket, &messages, n).await;
+    let seqs = seqs_of(&messages);
+    assert!(
+        exactly_in_order(&seqs, n),
+        "{player_id}: seqs {seqs:?}, expected 1..={n} in order"
+    );
+    n
+}
+
+#[tokio::test]
+async fn two_back_to_back_enqueues_arrive_in_seq_order_500_times_out_of_500() {
+    // Given one runtime
+    let server = Server::start(None);
+
+    // When 500 new players each send two enqueues back to back, 25 at a time
+    let checked: Vec<u64> = futures_util::stream::iter(0..500)
+        .map(|i| back_to_back(&server, format!("e2e-b2b-{i:03}")))
+        .buffer_unordered(25)
+        .collect()
+        .await;
+
+    // Then every case saw every notification of both plans once and in order (asserted in
+    // each case), and each had both plans to announce
+    assert_eq!(checked.len(), 500);
+    assert!(checked.iter().all(|n| *n >= 3), "{checked:?}");
+}
+
+/// True for the notification that ends a task for good.
+fn finished(m: &Value) -> bool {
+    m["type"] == "task_completed"
+        || m["type"] == "task_cancelled"
+        || (m["type"] == "task_failed" && m.get("retry_at").is_none())
+}
+
+/// One player of the crowd: `devices` connections, three short tasks enqueued at once on the
+/// first; every connection must receive every seq of the player once, in order. Returns the
+/// player's last seq.
+async fn crowd_player(server: &Server, player_id: String, devices: usize) -> u64 {
+    let mut sockets = Vec::new();
+    for _ in 0..devices {
+        sockets.push(server.connect(&player_id).await);
+    }
+    // Each device's connection is stored before the first request: all get everything.
+    let requests = ["t1", "t2", "t3"];
+    for request_id in requests {
+        send(&mut sockets[0], short_task(request_id)).await;
+    }
+    let mut first = Vec::new();
+    let acks = replies(&mut sockets[0], &mut first, &requests).await;
+    assert!(
+        acks.iter().all(|a| a["type"] == "ack"),
+        "{player_id}: {acks:?}"
+    );
+    let task_ids: Vec<String> = acks
+        .iter()
+        .map(|a| a["task_id"].as_str().unwrap().to_owned())
+        .collect();
+    while !task_ids.iter().all(|id| {
+        first
+            .iter()
+            .any(|m| finished(m) && m["task_id"] == id.as_str())
+    }) {
+        first.push(next(&mut sockets[0]).await);
+    }
+    let (before, n) = current_seq(&mut sockets[0]).await;
+    first.extend(before);
+    let mut received = vec![until_seq(&mut sockets[0], &first, n).await];
+    for socket in &mut sockets[1..] {
+        received.push(until_seq(socket, &[], n).await);
+    }
+    for (device, messages) in received.iter().enumerate() {
+        let seqs = seqs_of(messages);
+        assert!(
+            exactly_in_order(&seqs, n),
+            "{player_id} device {device}: seqs {seqs:?}, expected 1..={n} in order"
+        );
+    }
+    n
+}
+
+#[tokio::test]
+async fn fifty_players_on_one_or_two_devices_each_get_every_seq_once_in_order() {
+    // Given one runtime
+    let server = Server::start(None);
+
+    // When 50 players, half of them on two devices, each enqueue three short tasks at once,
+    // all players at the same time
+    let last_seqs: Vec<u64> = futures_util::stream::iter(0..50)
+        .map(|i| crowd_player(&server, format!("e2e-crowd-{i:02}"), 1 + i % 2))
+        .buffer_unordered(50)
+        .collect()
+        .await;
+
+    // Then every device of every player received seqs 1..=N exactly, in order (asserted per
+    // player), N covering three tasks each started and finished
+    assert_eq!(last_seqs.len(), 50);
+    assert!(last_seqs.iter().all(|n| *n >= 6), "{last_seqs:?}");
+}
+
+/// Everything a `sync` after `after_seq` answers: the snapshot, then the kept notifications,
+/// up to the `pong` of a ping sent after it (excluded).
+async fn sync_reply(socket: &mut Socket, after_seq: u64) -> (Value, Vec<Value>) {
+    send(socket, json!({"action": "sync", "after_seq": after_seq})).await;
+    send(socket, json!({"action": "ping"})).await;
+    let mut messages = until(socket, |m| m["type"] == "pong").await;
+    messages.pop();
+    let at = messages
+        .iter()
+        .position(|m| m["type"] == "snapshot")
+        .expect("a snapshot");
+    let kept = messages.split_off(at + 1);
+    (messages.pop().unwrap(), kept)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_devices_syncing_at_once_are_both_made_whole() {
+    // Given a runtime (in process, to watch its store), and a player who queued a task and
+    // left while it ran
+    let options = idle_local::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..idle_local::Options::default()
+    };
+    let running = idle_local::start(options, idle_local::app_config(|_| None).unwrap())
+        .await
+        .unwrap();
+    let services = running.services().clone();
+    let player = "e2e-two-devices";
+    let url = format!("{}?token={}", running.ws_url(), token(player));
+    let connect = || async {
+        tokio_tungstenite::connect_async(url.clone())
+            .await
+            .expect("connect")
+            .0
+    };
+    let mut first = connect().await;
+    send(&mut first, short_task("r1")).await;
+    let seen = until(&mut first, |m| m["type"] == "task_started").await;
+    let task_id = seen.last().unwrap()["task_id"].as_str().unwrap().to_owned();
+    let last_seen = *seqs_of(&seen).iter().max().unwrap();
+    first.close(None).await.unwrap();
+    drop(first);
+    // (the connection is forgotten, and then the task ends with no device there: its
+    // notifications are kept)
+    let deadline = std::time::Instant::now() + WAIT;
+    let kept_completion = || async {
+        let open = services
+            .connections
+            .player_connections(player)
+            .await
+            .unwrap();
+        let kept = services
+            .inbox
+            .kept_after(player, last_seen, services.clock.now(), 100)
+            .await
+            .unwrap();
+        open.is_empty()
+            && kept
+                .notifications
+                .iter()
+                .any(|n| serde_json::to_value(n).unwrap()["type"] == "task_completed")
+    };
+    while !kept_completion().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the completion was never kept"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // When two devices connect and sync from the last seq seen, at once
+    let (mut phone, mut laptop) = tokio::join!(connect(), connect());
+    let ((phone_snapshot, phone_kept), (laptop_snapshot, laptop_kept)) = tokio::join!(
+        sync_reply(&mut phone, last_seen),
+        sync_reply(&mut laptop, last_seen)
+    );
+
+    // Then both get the same snapshot and the same kept notifications: in order, up to the
+    // snapshot's seq, the completion among them (reading deleted nothing)
+    let without_time = |mut snapshot: Value| {
+        snapshot.as_object_mut().unwrap().remove("at");
+        snapshot
+    };
+    assert_eq!(
+        without_time(phone_snapshot.clone()),
+        without_time(laptop_snapshot)
+    );
+    assert_eq!(phone_kept, laptop_kept);
+    let seqs = seqs_of(&phone_kept);
+    assert_eq!(
+        seqs.len(),
+        phone_kept.len(),
+        "only durable notifications are kept"
+    );
+    assert!(seqs.windows(2).all(|w| w[0] + 1 == w[1]), "{seqs:?}");
+    assert_eq!(seqs.last().copied(), phone_snapshot["seq"].as_u64());
+    assert!(phone_kept.iter().any(|m| is(m, "task_completed", &task_id)));
+    assert_eq!(
+        phone_snapshot["truncated"],
+        seqs[0] != last_seen + 1,
+        "truncated exactly when a seq after {last_seen} reached the first device only"
+    );
+    // and a later sync still returns them all
+    let (_, again) = sync_reply(&mut phone, last_seen).await;
+    assert_eq!(again, phone_kept);
+    running.shutdown().await.unwrap();
 }

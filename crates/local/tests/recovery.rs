@@ -1,0 +1,111 @@
+//! Crash recovery: the process stopped after a commit and before its outbox was performed
+//! (here, a data directory written with an outbox nobody performed). At start the runtime
+//! performs each player's last outbox again and re-arms every stored wake time, so the
+//! notifications are kept for `sync` and the running task completes by the timer, at its end.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use idle_app::auth::{mint, DEV_TOKEN_SECRET};
+use idle_app::memory::MemoryWorld;
+use idle_app::ports::{Clock, SystemClock};
+use idle_app::usecase;
+use idle_local::persist::DataDir;
+use idle_local::{app_config, start, Options};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_performs_the_last_outbox_again_and_the_timer_completes_the_task() {
+    // Given a data directory whose player committed an enqueue (task running) and whose
+    // outbox was never performed: nothing posted, nothing kept, no wake-up armed
+    let dir = std::env::temp_dir().join(format!("idle-local-recovery-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = app_config(|_| None).unwrap();
+    let now = SystemClock.now();
+    let world = MemoryWorld::new(now, config.wake_shards);
+    let crashed = world.services(config.clone());
+    let player = "recovery-player";
+    let token = mint(
+        DEV_TOKEN_SECRET.as_bytes(),
+        player,
+        Duration::from_secs(600),
+        false,
+        now,
+    )
+    .unwrap();
+    usecase::connect(&crashed, "c-before", Some(&token))
+        .await
+        .unwrap();
+    let body = json!({"action": "enqueue", "request_id": "r1",
+        "task": {"activity": "harvest", "resource": "guam_leaf", "location": "meadow", "quantity": 1}});
+    usecase::message(&crashed, "c-before", &body.to_string()).await;
+    let stored = world.store.player(player).unwrap();
+    let ends_at = stored.queue[0].ends_at.expect("the task is running");
+    let issued = stored.player.next_seq - 1;
+    assert!(issued >= 2 && world.store.inbox(player).is_empty());
+    let data = DataDir::open(&dir).unwrap();
+    data.save(&DataDir::render(world.store.snapshot()).unwrap())
+        .unwrap();
+
+    // When a runtime starts on it (its ticker far off: only the timer can complete the task)
+    let options = Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: Some(dir.clone()),
+        tick: Duration::from_secs(3600),
+        ..Options::default()
+    };
+    let running = start(options, config).await.unwrap();
+    let services = running.services().clone();
+
+    // Then the outbox is performed: with nobody connected, its notifications are kept
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let kept = services
+            .inbox
+            .kept_after(player, 0, services.clock.now(), 100)
+            .await
+            .unwrap();
+        if kept.notifications.len() as u64 == issued {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never kept: {kept:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // and a device that syncs gets them all, then the completion live, at the task's end
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("{}?token={token}", running.ws_url()))
+            .await
+            .unwrap();
+    socket
+        .send(Message::Text(json!({"action": "sync"}).to_string().into()))
+        .await
+        .unwrap();
+    let mut messages: Vec<Value> = Vec::new();
+    while !messages.iter().any(|m| m["type"] == "task_completed") {
+        let frame = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("no completion in time")
+            .expect("the socket closed")
+            .unwrap();
+        if let Message::Text(text) = frame {
+            messages.push(serde_json::from_str(&text).unwrap());
+        }
+    }
+    let seqs: Vec<u64> = messages
+        .iter()
+        .filter(|m| m["type"] != "snapshot" && m["type"] != "task_progress")
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs[..issued as usize],
+        (1..=issued).collect::<Vec<_>>()[..]
+    );
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let completed = messages.last().unwrap();
+    assert!(completed["at"].as_i64().unwrap() >= ends_at, "{completed}");
+    running.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
