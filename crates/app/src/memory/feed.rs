@@ -102,4 +102,64 @@ mod tests {
             commit.outbox
         );
     }
+
+    #[tokio::test]
+    async fn an_outbox_stays_unperformed_until_reported_and_survives_a_snapshot() {
+        // Given two committed enqueues of one player
+        let store = MemoryStore::new(4);
+        let game = Game::new(
+            Catalog::shipped(),
+            b"feed-test-secret-feed-test-secret".to_vec(),
+        );
+        let mut state = PlayerState {
+            player: Player::new("p1", 1_000, Catalog::shipped(), 10),
+            queue: vec![],
+        };
+        assert!(store.create_player(&state).await.unwrap());
+        for request_id in ["r1", "r2"] {
+            let request = TaskRequest::Combat {
+                enemy: "cow".into(),
+                quantity: 1,
+            };
+            let Ok(Enqueued::New { plan, .. }) = enqueue(
+                &game,
+                &state.player,
+                &state.queue,
+                request_id,
+                &request,
+                false,
+                false,
+                1_000,
+            ) else {
+                panic!("enqueue");
+            };
+            let commit = Commit::of(&state, &plan).unwrap();
+            store.commit(&commit).await.unwrap();
+            state = commit.state;
+        }
+
+        // When both are taken and only the first is reported performed
+        let taken = store.take_outboxes();
+        assert_eq!(
+            store.unperformed_outboxes(),
+            taken,
+            "taken is not performed"
+        );
+        store.performed("p1", taken[0].version);
+
+        // Then the second is still to perform, after a snapshot's round trip too
+        assert_eq!(store.unperformed_outboxes(), taken[1..]);
+        let restored = MemoryStore::new(4);
+        let json = serde_json::to_string(&store.snapshot()).unwrap();
+        restored.restore(serde_json::from_str(&json).unwrap());
+        let pending = restored.unperformed_outboxes();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            (pending[0].version, &pending[0].outbox),
+            (taken[1].version, &taken[1].outbox)
+        );
+        assert!(restored.take_outboxes().is_empty(), "not on the feed");
+        store.performed("p1", taken[1].version);
+        assert!(store.unperformed_outboxes().is_empty());
+    }
 }

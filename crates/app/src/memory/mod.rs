@@ -18,7 +18,7 @@ pub use faults::{Fault, RandomFaults, StoreOp};
 pub use feed::stream_event;
 pub use notifier::MemoryNotifier;
 pub use store::{
-    MemoryStore, SnapshotInboxRow, SnapshotPlayer, StoreSnapshot, DEFAULT_PAGE_SIZE,
+    MemoryStore, SnapshotInboxRow, SnapshotOutbox, SnapshotPlayer, StoreSnapshot, DEFAULT_PAGE_SIZE,
 };
 pub use waker::MemoryWaker;
 

@@ -5,7 +5,9 @@
 //!   `version`: a failed condition is a [`StoreError::Conflict`] and nothing is written; an item
 //!   over DynamoDB's 400 KB is refused for good. Every committed non-empty outbox goes on the
 //!   store's feed ([`MemoryStore::take_outboxes`]), in commit order: what the Players table's
-//!   stream is to the DynamoDB store.
+//!   stream is to the DynamoDB store. Like a stream it keeps each outbox until its consumer
+//!   reports it performed ([`MemoryStore::performed`]), so a restart can perform what a crash
+//!   left undone ([`MemoryStore::unperformed_outboxes`]).
 //! - The task history holds finished tasks, each put if absent.
 //! - Paginated reads return `next` whenever a page is full, even if nothing follows (as
 //!   DynamoDB's `LastEvaluatedKey` does), so callers meet the empty last page too.
@@ -50,6 +52,10 @@ struct State {
     wake_shards: u32,
     /// Committed non-empty outboxes not yet taken, in commit order.
     feed: Vec<OutboxRecord>,
+    /// Committed non-empty outboxes not yet reported performed, by feed sequence (what a
+    /// durable stream still holds for its consumer; the local runtime performs them again
+    /// after a restart).
+    unperformed: BTreeMap<u64, OutboxRecord>,
     next_sequence: u64,
 }
 
@@ -82,6 +88,7 @@ impl MemoryStore {
                 page_size: DEFAULT_PAGE_SIZE,
                 wake_shards: wake_shards.max(1),
                 feed: Vec::new(),
+                unperformed: BTreeMap::new(),
                 next_sequence: 1,
             }),
         }
@@ -117,6 +124,21 @@ impl MemoryStore {
                 outbox: outbox.clone(),
             })
             .collect()
+    }
+
+    /// Every committed non-empty outbox not yet reported [`performed`](Self::performed), in
+    /// commit order, taken or not: what a restart must perform (again) so that a crash between
+    /// a commit and performing its outbox loses nothing. Performing is idempotent.
+    pub fn unperformed_outboxes(&self) -> Vec<OutboxRecord> {
+        self.lock().unperformed.values().cloned().collect()
+    }
+
+    /// Reports a player's outboxes up to `version` performed: they leave
+    /// [`unperformed_outboxes`](Self::unperformed_outboxes).
+    pub fn performed(&self, player_id: &str, version: u64) {
+        self.lock()
+            .unperformed
+            .retain(|_, r| r.player_id != player_id || r.version > version);
     }
 
     // ---- faults and inspection ---------------------------------------------------------------
@@ -221,6 +243,17 @@ pub struct StoreSnapshot {
     pub history: Vec<Task>,
     /// Undelivered notifications, in (player, seq) order.
     pub inbox: Vec<SnapshotInboxRow>,
+    /// Outboxes committed and not yet reported performed, in commit order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unperformed: Vec<SnapshotOutbox>,
+}
+
+/// An outbox not yet performed, as kept in a [`StoreSnapshot`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotOutbox {
+    pub player_id: String,
+    pub version: u64,
+    pub outbox: Outbox,
 }
 
 /// A player, its queue and its last outbox, as kept in a [`StoreSnapshot`].
@@ -272,14 +305,39 @@ impl MemoryStore {
                     },
                 )
                 .collect(),
+            unperformed: state
+                .unperformed
+                .values()
+                .map(|r| SnapshotOutbox {
+                    player_id: r.player_id.clone(),
+                    version: r.version,
+                    outbox: r.outbox.clone(),
+                })
+                .collect(),
         }
     }
 
-    /// Replaces the players, history and inbox with a snapshot's (connections, faults, counters
-    /// and the change feed are left as they are; nothing restored appears on the feed).
+    /// Replaces the players, history, inbox and unperformed outboxes with a snapshot's
+    /// (connections, faults, counters and the feed are left as they are; nothing restored
+    /// appears on the feed: a restart takes [`unperformed_outboxes`](Self::unperformed_outboxes)).
     pub fn restore(&self, snapshot: StoreSnapshot) {
         let mut state = self.lock();
         state.corrupt.clear();
+        let mut unperformed = BTreeMap::new();
+        for pending in snapshot.unperformed {
+            let sequence = state.next_sequence;
+            state.next_sequence += 1;
+            unperformed.insert(
+                sequence,
+                OutboxRecord {
+                    player_id: pending.player_id,
+                    version: pending.version,
+                    sequence_number: sequence.to_string(),
+                    outbox: pending.outbox,
+                },
+            );
+        }
+        state.unperformed = unperformed;
         state.outboxes = snapshot
             .players
             .iter()
@@ -416,12 +474,14 @@ impl GameStore for MemoryStore {
         if !commit.outbox.is_empty() {
             let sequence = state.next_sequence;
             state.next_sequence += 1;
-            state.feed.push(OutboxRecord {
+            let record = OutboxRecord {
                 player_id: id,
                 version: commit.state.player.version,
                 sequence_number: sequence.to_string(),
                 outbox: commit.outbox.clone(),
-            });
+            };
+            state.unperformed.insert(sequence, record.clone());
+            state.feed.push(record);
         }
         state.commits += 1;
         fail_after(late)
