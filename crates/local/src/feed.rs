@@ -41,8 +41,8 @@ pub struct Feed {
 }
 
 impl Feed {
-    /// A feed that first performs `records` (at start: each player's last outbox, performed
-    /// again because the process may have stopped before it was; performing is idempotent).
+    /// A feed that first performs `records` (at start: the outboxes committed and not reported
+    /// performed before the process stopped; performing is idempotent).
     pub fn resuming(records: Vec<OutboxRecord>) -> Feed {
         Feed {
             pending: records,
@@ -77,6 +77,7 @@ impl Feed {
             .min();
         match lowest_failure {
             None => {
+                performed(store, &self.pending[..count]);
                 self.pending.drain(..count);
                 self.attempts = 0;
                 self.retry_at = None;
@@ -96,6 +97,7 @@ impl Feed {
                 } else {
                     // Lambda resumes at the lowest failed record; everything after it is redone.
                     let done = batch.iter().take_while(|r| sequence(r) < lowest).count();
+                    performed(store, &self.pending[..done]);
                     self.pending.drain(..done);
                     self.retry_at = Some(Instant::now() + RETRY_DELAY);
                     tracing::warn!(
@@ -115,14 +117,22 @@ impl Feed {
     }
 }
 
-/// A record's sequence number as a number (records performed again at start have 0).
+/// A record's sequence number as a number.
 fn sequence(record: &OutboxRecord) -> u64 {
     record.sequence_number.parse().unwrap_or(0)
 }
 
+/// Tells the store these records are performed: a restart need not perform them again. A
+/// batch dropped after [`MAX_ATTEMPTS`] is not: the next start tries it again.
+fn performed(store: &MemoryStore, records: &[OutboxRecord]) {
+    for record in records {
+        store.performed(&record.player_id, record.version);
+    }
+}
+
 /// Performs outboxes as they are committed (woken by `commits`), until `shutdown` turns true;
 /// then performs what is left (a failed batch waiting for its retry is left to the restart,
-/// which performs each player's last outbox again).
+/// which performs the outboxes not reported performed).
 pub async fn run(
     services: Arc<Services>,
     store: Arc<MemoryStore>,
@@ -285,10 +295,17 @@ mod tests {
             "not before the delay"
         );
 
+        assert_eq!(
+            world.store.unperformed_outboxes().len(),
+            2,
+            "none reported performed"
+        );
+
         // Then, once the delay is over, both are performed in order and kept for sync
         tokio::time::sleep_until(retry_at).await;
         assert_eq!(feed.poll(&services, &world.store).await, 2);
         assert_eq!(feed.pending(), 0);
+        assert!(world.store.unperformed_outboxes().is_empty());
         let next_seq = world.store.player("feed-retry").unwrap().player.next_seq;
         let kept = world
             .store

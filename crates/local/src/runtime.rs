@@ -168,7 +168,7 @@ async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 /// Starts the whole system: loads the data directory (if any), binds `options.listen`, and
-/// spawns the server, the outbox feed (first performing each player's last outbox again), the
+/// spawns the server, the outbox feed (first performing the outboxes not yet performed), the
 /// wake-up timer (with every stored wake time armed again), the ticker (one sweep at once,
 /// then every `options.tick`), the cleaner and the persister.
 ///
@@ -232,15 +232,15 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
         waker.clone(),
     ));
     // Crash recovery: the process may have stopped between a commit and performing its
-    // outbox, and armed wake-ups do not outlive it. Each player's last outbox is performed
-    // again first (idempotent), and every stored wake time is armed again.
-    let resumed = Feed::resuming(store.last_outboxes());
+    // outbox, and armed wake-ups do not outlive it. The outboxes not reported performed are
+    // performed first (again, maybe: idempotent), and every stored wake time is armed again.
+    let resumed = Feed::resuming(store.unperformed_outboxes());
     let rearmed = rearm(&store, &waker).await;
     if resumed.pending() + rearmed > 0 {
         tracing::info!(
             outboxes = resumed.pending(),
             wake_ups = rearmed,
-            "resuming: performing the last outboxes again and re-arming wake-ups"
+            "resuming: performing unperformed outboxes and re-arming wake-ups"
         );
     }
     let gateway = Arc::new(Gateway::new(services.clone()));

@@ -1,6 +1,6 @@
 //! Crash recovery: the process stopped after a commit and before its outbox was performed
 //! (here, a data directory written with an outbox nobody performed). At start the runtime
-//! performs each player's last outbox again and re-arms every stored wake time, so the
+//! performs the outboxes not reported performed and re-arms every stored wake time, so the
 //! notifications are kept for `sync` and the running task completes by the timer, at its end.
 
 use std::time::Duration;
@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message;
 const WAIT: Duration = Duration::from_secs(20);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_performs_the_last_outbox_again_and_the_timer_completes_the_task() {
+async fn a_restart_performs_the_unperformed_outbox_and_the_timer_completes_the_task() {
     // Given a data directory whose player committed an enqueue (task running) and whose
     // outbox was never performed: nothing posted, nothing kept, no wake-up armed
     let dir = std::env::temp_dir().join(format!("idle-local-recovery-{}", std::process::id()));
