@@ -1,26 +1,32 @@
-//! Fault injection around any store and the in-memory gateway.
+//! Fault injection around any store, the waker and the in-memory gateway.
 //!
 //! [`ChaosStore`] wraps a [`GameStore`] + [`ConnectionStore`] + [`Inbox`] (the in-memory store
-//! or DynamoDB) and [`ChaosNotifier`] wraps the [`MemoryNotifier`]. Every call first yields to
-//! the runtime, so handlers run with `tokio::join!` really interleave (a ticker and a stream
-//! batch advancing the same player meet real conditional-write conflicts). Faults are drawn
-//! from one seeded generator and counted by kind; the notifications they keep from being
-//! announced are remembered, so the checks can tell an accounted loss from a lost message.
+//! or DynamoDB), [`ChaosWaker`] wraps a [`Waker`] and [`ChaosNotifier`] wraps the
+//! [`MemoryNotifier`]. Every call first yields to the runtime, so handlers run with
+//! `tokio::join!` really interleave (a wake-up, the ticker and a message for the same player
+//! meet real conditional-write conflicts). Faults are drawn from one seeded generator and
+//! counted by kind. Crashes (a commit written, then the process gone before its outbox is
+//! performed) are injected by the driver's stream pump, which owns the outbox feed.
+//!
+//! The notifier given to the outbox processor is marked *live*: its posts of durable
+//! notifications are logged in the global order of the attempts, with whether each reached the
+//! connection ([`Chaos::live_posts`]), so the checks can tell two plans crossing on the wire
+//! from a notification delivered again (at least once) after a failed post, or replayed by a
+//! `sync` reply.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use idle_app::memory::MemoryNotifier;
+use idle_app::outbox::Commit;
 use idle_app::ports::{
     Connection, ConnectionInfo, ConnectionStore, GameStore, Inbox, Kept, Loaded, Notifier, Page,
-    PostError, StoreError,
+    PostError, StoreError, Waker,
 };
 use idle_app::state::PlayerState;
-use idle_core::lifecycle::TransitionKind;
 use idle_core::model::{Millis, Task};
 use idle_core::protocol::Notification;
-use idle_core::Plan;
 
 /// Fault rates, each a probability in `[0, 1]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,13 +39,18 @@ pub struct FaultRates {
     pub conflict: f64,
     /// A post to a connection fails with a transient error.
     pub post_failure: f64,
-    /// A commit is followed by a crash before its notifications are announced: they are never
-    /// posted nor stored.
+    /// Per stream batch: the process dies after the batch's commits and before performing it.
+    /// Every outbox record it had taken and not yet performed is dropped; the restart performs
+    /// the store's unperformed outboxes ([`crate::Feed::restart`]), re-arms the stored wake
+    /// times and runs one tick.
     pub crash: f64,
     /// Per round and online player: the client vanishes without `$disconnect` (posts to it are
     /// then 410 Gone) and comes back a few rounds later on a new connection.
     pub gone: f64,
-    /// Per stream batch: an earlier batch is delivered again, out of order.
+    /// Per stream batch: after it succeeded, the stream goes back to its start and delivers it
+    /// again with everything after it, in order (at least once, as a retried invocation whose
+    /// first try was performed). DynamoDB Streams keep order per item, so an earlier batch is
+    /// never delivered after a later one.
     pub replay: f64,
 }
 
@@ -85,31 +96,36 @@ pub struct FaultCounts {
     pub real_conflicts: u64,
     /// Posts failed with a transient error.
     pub post_failures: u64,
-    /// Commits followed by a crash before the announcement.
+    /// Crashes between commits and their outboxes being performed (injected by the pump).
     pub crashes: u64,
+    /// Outbox records taken and not performed when a crash dropped them.
+    pub crash_dropped_records: u64,
+    /// Wake-ups that could not be armed (failed before or after arming).
+    pub arm_failures: u64,
 }
 
-/// Notifications kept from being announced by an injected fault, as (player, seq).
-#[derive(Debug, Default, Clone)]
-pub struct Unannounced {
-    /// Committed, then the process "crashed" before posting or storing them.
-    pub crashed: BTreeSet<(String, u64)>,
-    /// Committed by a write whose answer was lost (timeout after the write): the retry found
-    /// nothing left to do, so nobody announced them.
-    pub commit_timed_out: BTreeSet<(String, u64)>,
-    /// Posts failed and then the inbox write failed too.
-    pub inbox_failed: BTreeSet<(String, u64)>,
-    /// A post of a notification failed (live, or a sync reply after the inbox was drained).
-    pub post_failed: BTreeSet<(String, u64)>,
+/// What the outbox processor did with a durable notification, in the global order of the
+/// attempts: a post to a connection (and whether it reached it), or keeping it for `sync`
+/// (`connection_id` `None`: no connection received it, or the connections could not be
+/// listed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LivePost {
+    pub player_id: String,
+    pub connection_id: Option<String>,
+    pub seq: u64,
+    pub delivered: bool,
 }
 
 struct Inner {
     rng: u64,
     rates: FaultRates,
     counts: FaultCounts,
-    notes: Unannounced,
-    /// Task transitions of every plan the store applied, by kind.
-    transitions: BTreeMap<TransitionKind, usize>,
+    /// Every task id a committed write held (queued, running or finished), by player.
+    tasks_seen: BTreeSet<(String, String)>,
+    /// Finished tasks in committed outboxes' history records, by final status: a task finished
+    /// by two writes counts twice.
+    finished: BTreeMap<String, usize>,
+    live_posts: Vec<LivePost>,
 }
 
 /// The shared fault source: seeded, switchable, counted.
@@ -125,8 +141,9 @@ impl Chaos {
                 rng: seed ^ 0x5eed_cafe_f00d_d00d,
                 rates,
                 counts: FaultCounts::default(),
-                notes: Unannounced::default(),
-                transitions: BTreeMap::new(),
+                tasks_seen: BTreeSet::new(),
+                finished: BTreeMap::new(),
+                live_posts: Vec::new(),
             }),
         })
     }
@@ -167,22 +184,43 @@ impl Chaos {
         self.lock().counts.clone()
     }
 
-    /// Task transitions of every plan the wrapped store applied (a commit whose answer was then
-    /// lost included), by kind, as the core reported them in `Plan::transitions`.
-    pub fn transitions(&self) -> BTreeMap<TransitionKind, usize> {
-        self.lock().transitions.clone()
+    /// What the committed writes did to tasks (a write whose answer was then lost included):
+    /// `enqueued` is every distinct task id they held, and each final status counts the history
+    /// records of the outboxes that finished a task with it.
+    pub fn transitions(&self) -> BTreeMap<String, usize> {
+        let inner = self.lock();
+        let mut kinds = inner.finished.clone();
+        kinds.insert("enqueued".to_owned(), inner.tasks_seen.len());
+        kinds
     }
 
-    fn applied(&self, plan: &Plan) {
+    fn applied(&self, commit: &Commit) {
         let mut inner = self.lock();
-        for transition in &plan.transitions {
-            *inner.transitions.entry(transition.kind).or_insert(0) += 1;
+        let player = commit.player_id().to_owned();
+        for task in commit.state.queue.iter().chain(&commit.outbox.history) {
+            inner
+                .tasks_seen
+                .insert((player.clone(), task.task_id.clone()));
+        }
+        for task in &commit.outbox.history {
+            *inner
+                .finished
+                .entry(task.status.as_str().to_owned())
+                .or_insert(0) += 1;
         }
     }
 
-    /// Notifications kept from being announced so far.
-    pub fn unannounced(&self) -> Unannounced {
-        self.lock().notes.clone()
+    /// Counts a crash that dropped `records` taken outbox records.
+    pub fn crashed(&self, records: usize) {
+        let mut inner = self.lock();
+        inner.counts.crashes += 1;
+        inner.counts.crash_dropped_records += records as u64;
+    }
+
+    /// The outbox processor's posts of durable notifications, in the global order of the
+    /// attempts.
+    pub fn live_posts(&self) -> Vec<LivePost> {
+        self.lock().live_posts.clone()
     }
 
     /// Decides the fate of one store call: `Err` before it, `Ok(true)` to fail after it.
@@ -221,13 +259,6 @@ fn splitmix(state: &mut u64) -> u64 {
 
 fn unit(state: &mut u64) -> f64 {
     (splitmix(state) >> 11) as f64 / (1u64 << 53) as f64
-}
-
-fn seqs(player_id: &str, notifications: &[Notification]) -> Vec<(String, u64)> {
-    notifications
-        .iter()
-        .map(|n| (player_id.to_owned(), n.seq))
-        .collect()
 }
 
 /// A store with injected faults; see the module documentation.
@@ -281,42 +312,28 @@ impl<S: GameStore + Send + Sync + 'static> GameStore for ChaosStore<S> {
         write_op!(self, "create_player", self.inner.create_player(state).await)
     }
 
-    async fn commit(&self, plan: &Plan, after: &PlayerState) -> Result<(), StoreError> {
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         tokio::task::yield_now().await;
-        let player_id = after.player.player_id.as_str();
         if self.chaos.chance(self.chaos.rates().conflict) {
             self.chaos.lock().counts.injected_conflicts += 1;
             return Err(StoreError::Conflict("injected conflict".into()));
         }
         let late = self.chaos.store_fault("commit", true)?;
-        let result = self.inner.commit(plan, after).await;
-        if result.is_ok() {
-            self.chaos.applied(plan);
-        }
+        let result = self.inner.commit(commit).await;
         match &result {
+            Ok(()) => self.chaos.applied(commit),
             Err(StoreError::Conflict(_)) => self.chaos.lock().counts.real_conflicts += 1,
             Err(_) => {}
-            Ok(()) if late => {
-                let mut inner = self.chaos.lock();
-                inner
-                    .notes
-                    .commit_timed_out
-                    .extend(seqs(player_id, &plan.notifications));
-                return Err(injected("commit"));
-            }
-            Ok(()) => {
-                let crash = self.chaos.chance(self.chaos.rates().crash);
-                if crash && !plan.notifications.is_empty() {
-                    let mut inner = self.chaos.lock();
-                    inner.counts.crashes += 1;
-                    inner
-                        .notes
-                        .crashed
-                        .extend(seqs(player_id, &plan.notifications));
-                }
-            }
+        }
+        if late && result.is_ok() {
+            // Written, and its outbox is on the feed; the caller sees a failure.
+            return Err(injected("commit"));
         }
         result
+    }
+
+    async fn put_history(&self, tasks: &[Task]) -> Result<(), StoreError> {
+        write_op!(self, "put_history", self.inner.put_history(tasks).await)
     }
 
     async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError> {
@@ -403,40 +420,23 @@ impl<S: Inbox + Send + Sync + 'static> Inbox for ChaosStore<S> {
         notifications: &[Notification],
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        tokio::task::yield_now().await;
-        let keys = seqs(player_id, notifications);
-        let kept: Vec<Notification> = {
-            let inner = self.chaos.lock();
-            notifications
-                .iter()
-                .filter(|n| !inner.notes.crashed.contains(&(player_id.to_owned(), n.seq)))
-                .cloned()
-                .collect()
-        };
-        if kept.len() < notifications.len() {
-            // A crashed commit never reaches its delivery; store only the others.
-            if !kept.is_empty() {
-                self.inner.store(player_id, &kept, expires_at).await?;
-            }
-            return Err(StoreError::Transient(
-                "crashed before the announcement".into(),
-            ));
-        }
-        match self.chaos.store_fault("inbox_store", true) {
-            Err(e) => {
-                self.chaos.lock().notes.inbox_failed.extend(keys);
-                Err(e)
-            }
-            Ok(late) => {
-                self.inner
-                    .store(player_id, notifications, expires_at)
-                    .await?;
-                if late {
-                    return Err(injected("inbox_store"));
-                }
-                Ok(())
+        // Only the outbox processor keeps notifications: log it as their handling.
+        {
+            let mut inner = self.chaos.lock();
+            for n in notifications {
+                inner.live_posts.push(LivePost {
+                    player_id: player_id.to_owned(),
+                    connection_id: None,
+                    seq: n.seq,
+                    delivered: false,
+                });
             }
         }
+        write_op!(
+            self,
+            "inbox_store",
+            self.inner.store(player_id, notifications, expires_at).await
+        )
     }
 
     async fn kept_after(
@@ -463,44 +463,69 @@ pub fn connection_player(connection_id: &str) -> &str {
         .map_or(connection_id, |(p, _)| p)
 }
 
-/// The gateway with injected post failures; crashed notifications are never posted.
+/// The gateway with injected post failures.
 pub struct ChaosNotifier {
     inner: Arc<MemoryNotifier>,
     chaos: Arc<Chaos>,
+    /// The outbox processor's notifier: its durable posts are logged as live deliveries.
+    live: bool,
 }
 
 impl ChaosNotifier {
-    /// Wraps `inner`.
+    /// Wraps `inner` for the message handlers (replies, and `sync`'s kept notifications).
     pub fn new(inner: Arc<MemoryNotifier>, chaos: Arc<Chaos>) -> ChaosNotifier {
-        ChaosNotifier { inner, chaos }
+        ChaosNotifier {
+            inner,
+            chaos,
+            live: false,
+        }
     }
+
+    /// Wraps `inner` for the outbox processor, logging its durable posts as live deliveries.
+    pub fn live(inner: Arc<MemoryNotifier>, chaos: Arc<Chaos>) -> ChaosNotifier {
+        ChaosNotifier {
+            inner,
+            chaos,
+            live: true,
+        }
+    }
+}
+
+/// The `seq` of a durable notification, told by its type (a `snapshot` carries a `seq` too).
+pub fn durable_seq(payload: &[u8]) -> Option<u64> {
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let durable = matches!(
+        value["type"].as_str(),
+        Some(
+            "queue_updated" | "task_started" | "task_completed" | "task_failed" | "task_cancelled"
+        )
+    );
+    durable.then(|| value["seq"].as_u64()).flatten()
 }
 
 #[async_trait]
 impl Notifier for ChaosNotifier {
     async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PostError> {
         tokio::task::yield_now().await;
-        // Durable notifications only: a `snapshot` carries the player's `seq` too.
-        let seq = serde_json::from_slice::<Notification>(payload)
-            .ok()
-            .map(|n| n.seq);
-        let key = seq.map(|s| (connection_player(connection_id).to_owned(), s));
-        if let Some(key) = &key {
-            if self.chaos.lock().notes.crashed.contains(key) {
-                return Err(PostError::Transient(
-                    "crashed before the announcement".into(),
-                ));
-            }
-        }
-        if self.chaos.chance(self.chaos.rates().post_failure) {
+        let logged = durable_seq(payload).filter(|_| self.live).map(|seq| {
             let mut inner = self.chaos.lock();
-            inner.counts.post_failures += 1;
-            if let Some(key) = key {
-                inner.notes.post_failed.insert(key);
-            }
+            inner.live_posts.push(LivePost {
+                player_id: connection_player(connection_id).to_owned(),
+                connection_id: Some(connection_id.to_owned()),
+                seq,
+                delivered: false,
+            });
+            inner.live_posts.len() - 1
+        });
+        if self.chaos.chance(self.chaos.rates().post_failure) {
+            self.chaos.lock().counts.post_failures += 1;
             return Err(PostError::Transient("injected post failure".into()));
         }
-        self.inner.post(connection_id, payload).await
+        self.inner.post(connection_id, payload).await?;
+        if let Some(i) = logged {
+            self.chaos.lock().live_posts[i].delivered = true;
+        }
+        Ok(())
     }
 
     async fn connection_info(&self, connection_id: &str) -> Result<ConnectionInfo, PostError> {
@@ -509,5 +534,38 @@ impl Notifier for ChaosNotifier {
 
     async fn close(&self, connection_id: &str) -> Result<(), PostError> {
         self.inner.close(connection_id).await
+    }
+}
+
+/// A waker with injected failures (as an SQS `SendMessage` fails): before arming, or after.
+pub struct ChaosWaker<W> {
+    inner: Arc<W>,
+    chaos: Arc<Chaos>,
+}
+
+impl<W> ChaosWaker<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<W>, chaos: Arc<Chaos>) -> ChaosWaker<W> {
+        ChaosWaker { inner, chaos }
+    }
+}
+
+#[async_trait]
+impl<W: Waker + 'static> Waker for ChaosWaker<W> {
+    async fn arm(&self, player_id: &str, at: Millis) -> Result<(), StoreError> {
+        tokio::task::yield_now().await;
+        let late = match self.chaos.store_fault("arm", true) {
+            Ok(late) => late,
+            Err(error) => {
+                self.chaos.lock().counts.arm_failures += 1;
+                return Err(error);
+            }
+        };
+        self.inner.arm(player_id, at).await?;
+        if late {
+            self.chaos.lock().counts.arm_failures += 1;
+            return Err(injected("arm"));
+        }
+        Ok(())
     }
 }

@@ -9,8 +9,12 @@
 //!   task, `outcome.items + refunded − snapshot.reserved` (and XP the starter XP plus every
 //!   outcome's XP): a grant applied twice, or a reservation taken twice, shows here.
 //! - **Conservation**: the same sum over all players.
-//! - **Notifications**: every `seq` from 1 to `next_seq − 1` was posted to a connection, is in
-//!   the inbox, or was kept from announcement by a fault the chaos layer injected and recorded.
+//! - **Notifications**: every `seq` from 1 to `next_seq − 1` was posted to a connection or is
+//!   kept for `sync` (none lost, whatever the faults: a failed post, a failed inbox write, a
+//!   crash between the commit and performing its outbox); and on every connection, no live
+//!   delivery came after a higher seq whose first attempt (anywhere) came after its own: no two
+//!   plans crossing on the wire. A redelivery of an older seq (the stream delivers at least
+//!   once; its first post may have failed) is not a crossing.
 //! - **Whole again**: the snapshot of the final `sync` equals the stored player.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,11 +23,11 @@ use idle_app::ports::{Clock, ConnectionStore, GameStore, Inbox};
 use idle_app::state::PlayerState;
 use idle_balance::replay::replay;
 use idle_core::catalog::Catalog;
-use idle_core::lifecycle::TransitionKind;
 use idle_core::model::{Skill, Task};
-use idle_core::protocol::{Notification, PlayerView};
+use idle_core::protocol::PlayerView;
 use serde_json::Value;
 
+use crate::chaos::{durable_seq, LivePost};
 use crate::driver::{Client, Items, Soak, SEED_SECRET, START};
 use crate::report::Report;
 
@@ -50,7 +54,7 @@ where
             report.traffic.duplicate_created_new
         ));
     }
-    let unannounced = soak.chaos.unannounced();
+    let live = live_posts_by_player(&soak.chaos.live_posts());
     let mut expected_all = Items::new();
     let mut actual_all = Items::new();
     for chunk in soak.clients.chunks(100) {
@@ -109,14 +113,11 @@ where
                     BTreeSet::new()
                 }
             };
-            check_notifications(
+            check_notifications(&mut report, soak, client, state, &history, &inbox);
+            check_order(
                 &mut report,
-                soak,
-                client,
-                state,
-                &history,
-                &inbox,
-                &unannounced,
+                &client.player_id,
+                live.get(&client.player_id).map_or(&[][..], Vec::as_slice),
             );
         }
     }
@@ -135,35 +136,72 @@ where
     report
 }
 
-/// The transitions the core reported in the applied plans agree with the history: every task
-/// enqueued once, and each final state reached once per task that holds it.
-fn check_transitions(report: &mut Report, transitions: BTreeMap<TransitionKind, usize>) {
-    report.transitions = transitions
-        .iter()
-        .map(|(kind, n)| (kind.as_str().to_owned(), *n))
-        .collect();
-    let applied = |kind: TransitionKind| transitions.get(&kind).copied().unwrap_or(0);
-    if applied(TransitionKind::Enqueued) != report.tasks {
+/// What the committed writes did agrees with the history: every task id they held is a task
+/// of the history, and each final state was written once per task that holds it.
+fn check_transitions(report: &mut Report, transitions: BTreeMap<String, usize>) {
+    let applied = |kind: &str| transitions.get(kind).copied().unwrap_or(0);
+    if applied("enqueued") != report.tasks {
         report.violation(format!(
-            "{} tasks enqueued by the applied plans, {} in the history",
-            applied(TransitionKind::Enqueued),
+            "{} tasks held by committed writes, {} in the history",
+            applied("enqueued"),
             report.tasks
         ));
     }
-    for kind in [
-        TransitionKind::Completed,
-        TransitionKind::Cancelled,
-        TransitionKind::Rejected,
-        TransitionKind::Failed,
-    ] {
-        let held = report.final_states.get(kind.as_str()).copied().unwrap_or(0);
+    for kind in ["completed", "cancelled", "rejected", "failed"] {
+        let held = report.final_states.get(kind).copied().unwrap_or(0);
         if applied(kind) != held {
             report.violation(format!(
-                "{} tasks {} by the applied plans, {held} in the history",
-                applied(kind),
-                kind.as_str()
+                "{} tasks {kind} by committed writes, {held} in the history",
+                applied(kind)
             ));
         }
+    }
+    report.transitions = transitions;
+}
+
+/// The live post attempts of each player, in global order.
+fn live_posts_by_player(posts: &[LivePost]) -> BTreeMap<String, Vec<LivePost>> {
+    let mut by_player: BTreeMap<String, Vec<LivePost>> = BTreeMap::new();
+    for post in posts {
+        by_player
+            .entry(post.player_id.clone())
+            .or_default()
+            .push(post.clone());
+    }
+    by_player
+}
+
+/// Delivery order on each of the player's connections. A live delivery of seq `b` after the
+/// connection received `a > b` is out of order when `b` was first handled (posted to any
+/// connection, or kept) after `a` was: the plans crossed. When `b` was handled first, this is a
+/// redelivery (the stream delivers at least once) of a post that failed, of one kept because
+/// the connections could not be listed, or of one that reached a connection opened since.
+fn check_order(report: &mut Report, player_id: &str, posts: &[LivePost]) {
+    let mut first: BTreeMap<u64, usize> = BTreeMap::new();
+    for (i, post) in posts.iter().enumerate() {
+        first.entry(post.seq).or_insert(i);
+    }
+    let mut received: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    let n = &mut report.notifications;
+    let mut crossings = Vec::new();
+    for post in posts.iter().filter(|p| p.delivered) {
+        let (Some(connection), seq) = (&post.connection_id, &post.seq) else {
+            continue;
+        };
+        n.live_posts += 1;
+        let seen = received.entry(connection.as_str()).or_default();
+        if seen.contains(seq) {
+            n.repeats += 1;
+        } else if let Some(higher) = seen.iter().find(|a| **a > *seq && first[*a] < first[seq]) {
+            n.out_of_order += 1;
+            crossings.push(format!(
+                "{player_id}: seq {seq} reached {connection} after seq {higher}, which was handled first"
+            ));
+        }
+        seen.push(*seq);
+    }
+    for crossing in crossings {
+        report.violation(crossing);
     }
 }
 
@@ -322,7 +360,6 @@ fn check_notifications<S>(
     state: &PlayerState,
     history: &[Task],
     inbox: &BTreeSet<u64>,
-    unannounced: &crate::chaos::Unannounced,
 ) {
     let id = &client.player_id;
     let mut posted = BTreeSet::new();
@@ -334,11 +371,10 @@ fn check_notifications<S>(
                 report.violation(format!("{id}: a post is not JSON"));
                 continue;
             };
-            // Durable notifications only: a `snapshot` carries the player's `seq` too.
-            let Ok(notification) = serde_json::from_value::<Notification>(value.clone()) else {
+            // Durable notifications only, told by type: a `snapshot` carries the `seq` too.
+            let Some(seq) = durable_seq(post.as_bytes()) else {
                 continue;
             };
-            let seq = notification.seq;
             posted.insert(seq);
             if matches!(
                 value["type"].as_str(),
@@ -373,25 +409,70 @@ fn check_notifications<S>(
     let mut lost = Vec::new();
     for seq in 1..next {
         n.issued += 1;
-        let key = (id.clone(), seq);
         if posted.contains(&seq) {
             n.posted += 1;
         } else if inbox.contains(&seq) {
             n.in_inbox += 1;
-        } else if unannounced.crashed.contains(&key) {
-            n.crashed += 1;
-        } else if unannounced.commit_timed_out.contains(&key) {
-            n.commit_timed_out += 1;
-        } else if unannounced.inbox_failed.contains(&key) {
-            n.inbox_failed += 1;
-        } else if unannounced.post_failed.contains(&key) {
-            n.sync_reply_failed += 1;
         } else {
+            n.lost += 1;
             lost.push(seq);
         }
     }
     report.notifications = n;
     for seq in lost {
-        report.violation(format!("{id}: seq {seq} was neither delivered nor stored"));
+        report.violation(format!("{id}: seq {seq} was neither delivered nor kept"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(connection: Option<&str>, seq: u64, delivered: bool) -> LivePost {
+        LivePost {
+            player_id: "p".into(),
+            connection_id: connection.map(str::to_owned),
+            seq,
+            delivered,
+        }
+    }
+
+    fn order(posts: &[LivePost]) -> Report {
+        let mut report = Report::default();
+        check_order(&mut report, "p", posts);
+        report
+    }
+
+    #[test]
+    fn two_plans_crossing_on_the_wire_are_out_of_order() {
+        // seq 2's plan was performed after seq 3's: c1 gets 3 then 2
+        let report = order(&[
+            post(Some("p~1"), 1, true),
+            post(Some("p~1"), 3, true),
+            post(Some("p~1"), 2, true),
+        ]);
+        assert_eq!(report.notifications.out_of_order, 1);
+        assert_eq!(report.violations, 1);
+    }
+
+    #[test]
+    fn redeliveries_after_a_failed_post_a_keep_or_a_late_connection_are_not() {
+        let report = order(&[
+            // 1 fails on c1 and reaches it on the redelivery, after 2
+            post(Some("p~1"), 1, false),
+            post(Some("p~1"), 2, true),
+            // 3 is kept (connections not listed), 4 posted, then 3 redelivered
+            post(None, 3, false),
+            post(Some("p~1"), 4, true),
+            post(Some("p~1"), 1, true),
+            post(Some("p~1"), 2, true),
+            post(Some("p~1"), 3, true),
+            // c2 opens between the first delivery of 4 and its redelivery
+            post(Some("p~2"), 5, true),
+            post(Some("p~2"), 4, true),
+        ]);
+        assert_eq!(report.notifications.out_of_order, 0, "{report}");
+        assert_eq!(report.notifications.repeats, 1, "2 twice on c1");
+        assert_eq!(report.violations, 0);
     }
 }

@@ -1,4 +1,5 @@
-//! The soak driver: clients, the stream and the ticker, round by round on a manual clock.
+//! The soak driver: clients, the outbox stream, the wake-up timer and the ticker, round by
+//! round on a manual clock.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,17 +11,17 @@ use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use aws_lambda_events::query_map::QueryMap;
 use idle_app::auth::{mint, DEV_TOKEN_SECRET};
 use idle_app::handlers;
-use idle_app::memory::{ManualClock, MemoryNotifier};
-use idle_app::ports::{Clock, ConnectionStore, GameStore, Inbox};
+use idle_app::memory::{ManualClock, MemoryNotifier, MemoryWaker};
+use idle_app::outbox::{Commit, Outbox};
+use idle_app::ports::{Clock, ConnectionStore, GameStore, Inbox, Waker};
 use idle_app::state::PlayerState;
+use idle_app::usecase;
 use idle_app::{AppConfig, Secret, Services};
-use idle_core::lifecycle::{Plan, PlayerWrite};
 use idle_core::model::{Millis, Skill};
-use idle_core::protocol::Notification;
 use idle_core::xp::xp_for_level;
 use serde_json::{json, Value};
 
-use crate::chaos::{Chaos, ChaosNotifier, ChaosStore, FaultRates};
+use crate::chaos::{durable_seq, Chaos, ChaosNotifier, ChaosStore, ChaosWaker, FaultRates};
 use crate::check;
 use crate::report::{Report, Traffic};
 
@@ -33,11 +34,22 @@ pub const SEED_SECRET: &str = "soak-seed-secret-soak-seed-secret-soak";
 /// Records per stream batch (the event source's batch size).
 const BATCH: usize = 100;
 
-/// Where the stream records come from: the in-memory change feed, or a DynamoDB stream.
+/// Where the stream records come from: the in-memory store's outbox feed, or a DynamoDB stream.
 #[async_trait]
 pub trait Feed: Send {
-    /// Records written since the last call, oldest first, as Lambda stream event records.
+    /// Records committed since the last call, oldest first, as Lambda stream event records.
     async fn take(&mut self) -> Vec<Value>;
+
+    /// What a restarted processor performs first after a crash dropped `dropped`, the records
+    /// it had taken and not performed. A durable stream (DynamoDB's) delivers them again from
+    /// its checkpoint: that is the default. The in-memory store's taken records die with the
+    /// process: the local runtime performs the store's unperformed outboxes instead.
+    async fn restart(&mut self, dropped: Vec<Value>) -> Vec<Value> {
+        dropped
+    }
+
+    /// Reports records performed (in full), so a restart need not perform them again.
+    async fn performed(&mut self, _records: &[Value]) {}
 }
 
 /// The size of a run and its fault rates.
@@ -54,6 +66,9 @@ pub struct SoakConfig {
     pub max_rounds: usize,
     /// Rounds at most of the drain without faults.
     pub max_drain_rounds: usize,
+    /// Rounds between two sweeps of the ticker (the safety net behind the wake-ups; 60 rounds
+    /// of the default step is AWS's one minute).
+    pub tick_every: usize,
     /// Run the clients, the stream and the ticker of a round at once (real conflicts). Off,
     /// they run one after another: for stores that do not serialise concurrent requests.
     pub concurrent: bool,
@@ -69,6 +84,7 @@ impl Default for SoakConfig {
             step_ms: 1000,
             max_rounds: 5000,
             max_drain_rounds: 2000,
+            tick_every: 60,
             concurrent: true,
         }
     }
@@ -122,7 +138,12 @@ pub struct Soak<S> {
     pub(crate) notifier: Arc<MemoryNotifier>,
     pub(crate) clock: Arc<ManualClock>,
     pub(crate) chaos: Arc<Chaos>,
+    /// The message handlers' services (replies and `sync` posts are not live deliveries).
     services: Services,
+    /// The outbox processor's, the timer's and the ticker's services: their notifier logs live
+    /// deliveries.
+    processor: Services,
+    waker: Arc<MemoryWaker>,
     pub(crate) clients: Vec<Client>,
     created: AtomicUsize,
     pub(crate) traffic: Traffic,
@@ -147,13 +168,25 @@ where
         let chaos = Chaos::new(FaultRates::none(), config.seed);
         let clock = Arc::new(ManualClock::new(START));
         let chaotic = Arc::new(ChaosStore::new(store.clone(), chaos.clone()));
+        let waker = Arc::new(MemoryWaker::new());
+        let chaotic_waker = Arc::new(ChaosWaker::new(waker.clone(), chaos.clone()));
         let services = Services::new(
             soak_app_config(),
             chaotic.clone(),
             chaotic.clone(),
-            chaotic,
+            chaotic.clone(),
             Arc::new(ChaosNotifier::new(notifier.clone(), chaos.clone())),
             clock.clone(),
+            chaotic_waker.clone(),
+        );
+        let processor = Services::new(
+            soak_app_config(),
+            chaotic.clone(),
+            chaotic.clone(),
+            chaotic,
+            Arc::new(ChaosNotifier::live(notifier.clone(), chaos.clone())),
+            clock.clone(),
+            chaotic_waker,
         );
         let clients = (0..config.players)
             .map(|i| Client::new(format!("p{i:05}")))
@@ -165,6 +198,8 @@ where
             clock,
             chaos,
             services,
+            processor,
+            waker,
             clients,
             created: AtomicUsize::new(0),
             traffic: Traffic::default(),
@@ -251,18 +286,14 @@ where
             }
             player.character_xp = 3 * xp_for_level(10);
             player.version += 1;
-            let plan = Plan {
-                player: Some(PlayerWrite {
-                    player: player.clone(),
-                    expected_version: Some(state.player.version),
-                }),
-                ..Plan::default()
-            };
+            let expected_version = Some(state.player.version);
             state.player = player;
-            self.store
-                .commit(&plan, &state)
-                .await
-                .expect("set-up commit");
+            let commit = Commit {
+                state: state.clone(),
+                expected_version,
+                outbox: Outbox::default(),
+            };
+            self.store.commit(&commit).await.expect("set-up commit");
             client.starter = Some(state);
         }
     }
@@ -282,7 +313,9 @@ where
         true
     }
 
-    /// One round: the clients, the stream and the ticker run at once, then time moves on.
+    /// One round: the clients, the stream, the due wake-ups and (every `tick_every` rounds)
+    /// the ticker run at once, then time moves on. A crash in the stream restarts the
+    /// processor's side: stored wake times armed again, one tick.
     async fn round(
         &mut self,
         feed: &mut impl Feed,
@@ -291,16 +324,22 @@ where
         clients_act: bool,
     ) {
         let services = &self.services;
+        let processor = &self.processor;
+        let waker = &self.waker;
         let chaos = &self.chaos;
         let notifier = &self.notifier;
         let clock = &self.clock;
         let created = &self.created;
         let target = self.config.tasks;
-        let tick = || async {
-            let report = handlers::task_tick(services, serde_json::json!({})).await;
-            report.errors
+        let ticking = round % self.config.tick_every.max(1) == 0;
+        let tick = || async move {
+            if ticking {
+                Some(handlers::task_tick(processor, serde_json::json!({})).await)
+            } else {
+                None
+            }
         };
-        let tick_errors = if self.config.concurrent {
+        let (crashed, ticked, woken) = if self.config.concurrent {
             let clients = futures::future::join_all(self.clients.iter_mut().map(|client| {
                 client_round(
                     services,
@@ -314,9 +353,13 @@ where
                     clients_act,
                 )
             }));
-            let (_, _, tick_errors) =
-                tokio::join!(clients, pump(services, chaos, feed, stream), tick());
-            tick_errors
+            let (_, crashed, ticked, woken) = tokio::join!(
+                clients,
+                pump(processor, chaos, feed, stream),
+                tick(),
+                wake_due(processor, waker)
+            );
+            (crashed, ticked, woken)
         } else {
             for client in self.clients.iter_mut() {
                 client_round(
@@ -332,13 +375,61 @@ where
                 )
                 .await;
             }
-            pump(services, chaos, feed, stream).await;
-            tick().await
+            let crashed = pump(processor, chaos, feed, stream).await;
+            let woken = wake_due(processor, waker).await;
+            (crashed, tick().await, woken)
         };
-        self.traffic.ticks += 1;
-        self.traffic.tick_errors += tick_errors;
+        if let Some(report) = ticked {
+            self.traffic.ticks += 1;
+            self.traffic.tick_errors += report.errors;
+            self.traffic.tick_advanced += report.advanced;
+        }
+        self.traffic.wake_ups += woken.0;
+        self.traffic.wake_failures += woken.1;
+        if crashed {
+            self.restart().await;
+        }
         self.clock.advance(self.config.step_ms);
     }
+
+    /// What the local runtime does at start after a crash, besides performing the last
+    /// outboxes (the pump's [`Feed::restart`]): the armed wake-ups died with the process, so
+    /// every stored wake time is armed again, and the ticker sweeps once.
+    async fn restart(&mut self) {
+        self.waker.take_due(Millis::MAX);
+        for chunk in self.clients.chunks(100) {
+            let ids: Vec<String> = chunk.iter().map(|c| c.player_id.clone()).collect();
+            let Ok(loaded) = self.store.load_players(&ids).await else {
+                continue;
+            };
+            for state in loaded.players {
+                if let Some(at) = state.player.wake_at {
+                    let _ = self.waker.arm(&state.player.player_id, at).await;
+                }
+            }
+        }
+        let report = handlers::task_tick(&self.processor, serde_json::json!({})).await;
+        self.traffic.ticks += 1;
+        self.traffic.tick_errors += report.errors;
+        self.traffic.tick_advanced += report.advanced;
+    }
+}
+
+/// Fires the wake-ups due at the clock's time (what the wake queue's consumer does), each
+/// player once, concurrently. One that fails is armed again for the next round (an SQS
+/// message becomes visible again). Returns (players woken, failures).
+async fn wake_due(services: &Services, waker: &MemoryWaker) -> (usize, usize) {
+    let now = services.clock.now();
+    let due: BTreeSet<String> = waker.take_due(now).into_iter().map(|(_, id)| id).collect();
+    let results = futures::future::join_all(due.iter().map(|id| usecase::wake(services, id))).await;
+    let mut failed = 0;
+    for (player_id, result) in due.iter().zip(results) {
+        if result.is_err() {
+            failed += 1;
+            let _ = waker.arm(player_id, now).await;
+        }
+    }
+    (due.len(), failed)
 }
 
 /// What the stream pump keeps between rounds.
@@ -346,8 +437,6 @@ where
 struct StreamState {
     /// Records not yet processed without failures, oldest first.
     backlog: Vec<Value>,
-    /// Recent batches, for out-of-order replays.
-    recent: Vec<Value>,
     traffic: Traffic,
 }
 
@@ -358,21 +447,35 @@ fn sequence(record: &Value) -> Option<&str> {
 }
 
 /// Delivers the stream as Lambda does: batches in order, each twice; a batch with item
-/// failures is resumed from its lowest failed record next round; now and then an earlier
-/// batch is delivered again, out of order.
-async fn pump(services: &Services, chaos: &Chaos, feed: &mut impl Feed, state: &mut StreamState) {
+/// failures is resumed from its lowest failed record next round; now and then a batch that
+/// succeeded is delivered again with everything after it (in order: at least once). Now and
+/// then the process crashes before performing a batch: every record it had taken is dropped,
+/// and the restart performs [`Feed::restart`]'s records first. Returns whether it crashed.
+async fn pump(
+    services: &Services,
+    chaos: &Chaos,
+    feed: &mut impl Feed,
+    state: &mut StreamState,
+) -> bool {
     state.backlog.extend(feed.take().await);
     let t = &mut state.traffic;
     for _ in 0..8 {
         if state.backlog.is_empty() {
             break;
         }
+        if chaos.chance(chaos.rates().crash) {
+            let dropped = std::mem::take(&mut state.backlog);
+            chaos.crashed(dropped.len());
+            state.backlog = feed.restart(dropped).await;
+            t.restart_records += state.backlog.len();
+            return true;
+        }
         let n = state.backlog.len().min(BATCH);
         let event = json!({ "Records": state.backlog[..n].to_vec() });
-        let response = handlers::task_stream_json(services, event.clone()).await;
+        let response = handlers::task_processor(services, event.clone()).await;
         t.batches += 1;
         t.records += n;
-        let again = handlers::task_stream_json(services, event.clone()).await;
+        let again = handlers::task_processor(services, event).await;
         t.duplicate_records += n;
         t.batch_item_failures += again.batch_item_failures.len();
         let failed: Vec<usize> = response
@@ -386,29 +489,26 @@ async fn pump(services: &Services, chaos: &Chaos, feed: &mut impl Feed, state: &
             })
             .collect();
         t.batch_item_failures += response.batch_item_failures.len();
-        state.recent.push(event);
-        if state.recent.len() > 8 {
-            state.recent.remove(0);
-        }
-        if chaos.chance(chaos.rates().replay) && state.recent.len() > 1 {
-            let i = chaos.below(state.recent.len() as u64 - 1) as usize;
-            let old = state.recent[i].clone();
-            t.replayed_records += old["Records"].as_array().map_or(0, Vec::len);
-            t.replayed_batches += 1;
-            let _ = handlers::task_stream_json(services, old).await;
-        }
         match failed.iter().min() {
             Some(&lowest) => {
                 // Lambda resumes at the lowest failed record: everything after it again.
+                feed.performed(&state.backlog[..lowest]).await;
                 state.backlog.drain(..lowest);
                 t.resumed_batches += 1;
                 break;
             }
+            None if chaos.chance(chaos.rates().replay) => {
+                // Delivered again from its start, with what follows: nothing drained.
+                t.replayed_batches += 1;
+                t.replayed_records += n;
+            }
             None => {
+                feed.performed(&state.backlog[..n]).await;
                 state.backlog.drain(..n);
             }
         }
     }
+    false
 }
 
 fn ws_event(connection_id: &str) -> ApiGatewayWebsocketProxyRequest {
@@ -471,8 +571,8 @@ async fn send(
     let replies: Vec<Value> = posts[read.min(posts.len())..]
         .iter()
         .filter_map(|p| serde_json::from_str::<Value>(p).ok())
-        // Replies, not notifications (a `snapshot` carries the player's `seq` too).
-        .filter(|v| serde_json::from_value::<Notification>((*v).clone()).is_err())
+        // Replies, not notifications (told by type: a `snapshot` carries the player's `seq` too).
+        .filter(|v| durable_seq(v.to_string().as_bytes()).is_none())
         .collect();
     for reply in &replies {
         if reply["type"] == "snapshot" {

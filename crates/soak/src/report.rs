@@ -11,6 +11,13 @@ pub struct Traffic {
     pub rounds: usize,
     pub ticks: usize,
     pub tick_errors: usize,
+    /// Players the ticker advanced: due players the wake-ups had not advanced (the safety net
+    /// at work, e.g. after a crash or a wake-up that could not be armed).
+    pub tick_advanced: usize,
+    /// Players woken by a due wake-up.
+    pub wake_ups: usize,
+    /// Wake-ups that failed (armed again for the next round).
+    pub wake_failures: usize,
     pub connects: usize,
     pub connect_failures: usize,
     pub messages: usize,
@@ -32,8 +39,12 @@ pub struct Traffic {
     pub records: usize,
     /// Records delivered a second time (every batch is delivered twice).
     pub duplicate_records: usize,
+    /// Batches delivered again from their start with what follows, after they succeeded.
     pub replayed_batches: usize,
     pub replayed_records: usize,
+    /// Records a restarted processor performed first after a crash (each player's last
+    /// outbox, for the in-memory store).
+    pub restart_records: usize,
     /// Batch item failures the processor reported.
     pub batch_item_failures: usize,
     /// Batches resumed from their lowest failed record.
@@ -45,6 +56,10 @@ impl Traffic {
     pub fn absorb(&mut self, other: &Traffic) {
         self.ticks += other.ticks;
         self.tick_errors += other.tick_errors;
+        self.tick_advanced += other.tick_advanced;
+        self.wake_ups += other.wake_ups;
+        self.wake_failures += other.wake_failures;
+        self.restart_records += other.restart_records;
         self.connects += other.connects;
         self.connect_failures += other.connect_failures;
         self.messages += other.messages;
@@ -76,16 +91,17 @@ pub struct NotificationFates {
     pub issued: usize,
     /// Posted to a connection (live, or in a sync reply from the inbox).
     pub posted: usize,
-    /// Still in the inbox at the end (not expected after the final sync).
+    /// Not posted, and kept for `sync` at the end.
     pub in_inbox: usize,
-    /// Committed, then a crash before the announcement (injected).
-    pub crashed: usize,
-    /// Committed by a write whose answer timed out; the retry had nothing left to announce.
-    pub commit_timed_out: usize,
-    /// Every post failed and then the inbox write failed (injected).
-    pub inbox_failed: usize,
-    /// Drained from the inbox by a sync whose reply post then failed (injected).
-    pub sync_reply_failed: usize,
+    /// Neither posted to a connection nor kept: lost (a violation).
+    pub lost: usize,
+    /// Live deliveries by the outbox processor (a notification to two connections is two).
+    pub live_posts: usize,
+    /// Live deliveries of a seq the connection had already received (at least once).
+    pub repeats: usize,
+    /// Live deliveries that reached a connection after a higher seq whose first delivery came
+    /// later than theirs: two plans crossing on the wire (a violation).
+    pub out_of_order: usize,
 }
 
 /// The whole result of a run.
@@ -98,9 +114,9 @@ pub struct Report {
     pub final_states: BTreeMap<String, usize>,
     /// Tasks by activity.
     pub activities: BTreeMap<String, usize>,
-    /// Task transitions of every plan the store applied, by kind (`Plan::transitions`): each
-    /// task is enqueued once and reaches its final state once, so the final kinds equal
-    /// `final_states` and `enqueued` equals `tasks`.
+    /// What the committed writes did to tasks: `enqueued` counts every task id they held, and
+    /// each final status the history records their outboxes carried; each task reaches its
+    /// final state once, so the final kinds equal `final_states` and `enqueued` equals `tasks`.
     pub transitions: BTreeMap<String, usize>,
     /// Completed tasks whose outcome was replayed and matched.
     pub replayed_outcomes: usize,
@@ -185,10 +201,15 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "crashes            {} (commit written, announcement lost)",
-            x.crashes
+            "crashes            {} before an outbox was performed ({} taken records dropped, {} unperformed outboxes performed at restart)",
+            x.crashes, x.crash_dropped_records, t.restart_records
         )?;
-        writeln!(f, "stream             {} batches, {} records; {} again as duplicates, {} in {} out-of-order replays", t.batches, t.records, t.duplicate_records, t.replayed_records, t.replayed_batches)?;
+        writeln!(f, "stream             {} batches, {} records; {} again as duplicates, {} in {} in-order redeliveries", t.batches, t.records, t.duplicate_records, t.replayed_records, t.replayed_batches)?;
+        writeln!(
+            f,
+            "wake-ups           {} fired, {} failed and re-armed, {} failed to arm; ticker: {} sweeps advanced {} players",
+            t.wake_ups, t.wake_failures, x.arm_failures, t.ticks, t.tick_advanced
+        )?;
         writeln!(f, "retries            {} batch item failures ({} batches resumed), {} enqueues resent, {} tick errors", t.batch_item_failures, t.resumed_batches, t.resent, t.tick_errors)?;
         writeln!(
             f,
@@ -201,7 +222,16 @@ impl fmt::Display for Report {
             t.messages, t.syncs, t.cancels, t.cancels_acked, t.connects
         )?;
         writeln!(f, "enqueue refusals   {}", map(&t.refusals))?;
-        writeln!(f, "notifications      {} issued: {} posted, {} in inbox; unannounced by injected faults: {} crashed, {} commit timed out, {} inbox write failed, {} sync reply failed", n.issued, n.posted, n.in_inbox, n.crashed, n.commit_timed_out, n.inbox_failed, n.sync_reply_failed)?;
+        writeln!(
+            f,
+            "notifications      {} issued: {} posted, {} kept for sync, {} lost",
+            n.issued, n.posted, n.in_inbox, n.lost
+        )?;
+        writeln!(
+            f,
+            "live delivery      {} posts, {} repeats (at least once), {} out of order",
+            n.live_posts, n.repeats, n.out_of_order
+        )?;
         writeln!(
             f,
             "item units         {} at start, {} at end (= starter + every ledger)",

@@ -25,10 +25,9 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A world with one connected player `fuzz` on connection `c1` whose queue holds one task, and
-/// whose stream records are taken (so the player is up to date).
+/// whose outboxes are performed (so every notification has reached `c1`).
 fn world(rt: &tokio::runtime::Runtime) -> (MemoryWorld, Services, Value) {
     let world = MemoryWorld::new(START, WAKE_SHARDS);
-    world.store.enable_change_feed();
     let services = world.services(soak_app_config());
     let token = mint(
         DEV_TOKEN_SECRET.as_bytes(),
@@ -44,9 +43,9 @@ fn world(rt: &tokio::runtime::Runtime) -> (MemoryWorld, Services, Value) {
         let body = json!({"action": "enqueue", "request_id": "r1",
             "task": {"activity": "harvest", "resource": "copper_ore", "location": "meadow", "quantity": 2}});
         usecase::message(&services, "c1", &body.to_string()).await;
-        let first = stream_event(&world.store.take_changes());
-        handlers::task_stream_json(&services, first.clone()).await;
-        world.store.take_changes();
+        let first = stream_event(&world.store.take_outboxes());
+        handlers::task_processor(&services, first.clone()).await;
+        world.store.take_outboxes();
         (world, services, first)
     })
 }
@@ -176,7 +175,8 @@ proptest! {
     ) {
         let rt = runtime();
         let (world, services, first) = world(&rt);
-        // The player is up to date: no record, valid or not, has anything to advance.
+        // Its outbox is performed: performing it again (or any mutation of it that reads as an
+        // outbox) only repeats posts to c1; nothing else may change.
         let before = state(&world);
         let mut record = first["Records"][0].clone();
         for (at, value) in mutations {
@@ -186,11 +186,11 @@ proptest! {
                 2 => &["dynamodb", "Keys", "player_id", "S"],
                 3 => &["dynamodb", "SequenceNumber"],
                 4 => &["dynamodb", "NewImage"],
-                5 => &["dynamodb", "NewImage", "status"],
+                5 => &["dynamodb", "NewImage", "version"],
                 6 => &["eventName"],
                 7 => &["dynamodb"],
-                8 => &["dynamodb", "Keys", "task_id"],
-                9 => &["dynamodb", "OldImage"],
+                8 => &["dynamodb", "NewImage", "outbox"],
+                9 => &["dynamodb", "NewImage", "outbox", "S"],
                 10 => &["dynamodb", "garbage"],
                 _ => &[],
             };
@@ -201,7 +201,7 @@ proptest! {
         let event = json!({ "Records": records });
         let parsed = handlers::records_from_json(&event);
         prop_assert_eq!(parsed.len(), event["Records"].as_array().map_or(0, Vec::len));
-        let response = rt.block_on(handlers::task_stream_json(&services, event));
+        let response = rt.block_on(handlers::task_processor(&services, event));
         prop_assert!(response.batch_item_failures.is_empty(), "no transient failure here");
         prop_assert_eq!(before, state(&world));
     }
