@@ -3,8 +3,10 @@
 //! from its real item encoding.
 //!
 //! Mirrors `idle_aws::DynamoStore` call for call: `load_players` is one `BatchGetItem` per 100
-//! ids (strongly consistent, 1 RCU per 4 KB per item); `commit` one `TransactWriteItems` (2 WCU
-//! per KB per item); `create_player` and `put_connection` a conditional `PutItem`;
+//! ids (strongly consistent, 1 RCU per 4 KB per item); `commit` one conditional `PutItem` of the
+//! player item with its outbox (DESIGN.md section 12; 1 WCU per KB); `put_history` one
+//! conditional `PutItem` per finished task (billed whether or not the record was there);
+//! `create_player` and `put_connection` a conditional `PutItem`;
 //! `player_connections` and `due_players` a `Query` of an index (eventually consistent: half a
 //! unit per 4 KB of the page); the inbox `Query` (consistent) and `BatchWriteItem`s of 25.
 //! Index writes (the Players `wake` index, KEYS_ONLY; the Connections `by_player` index, ALL)
@@ -15,15 +17,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use idle_app::memory::MemoryStore;
+use idle_app::outbox::{Commit, Outbox};
 use idle_app::ports::{
     Connection, ConnectionStore, GameStore, Inbox, Kept, Loaded, Page, StoreError,
 };
 use idle_app::state::PlayerState;
 use idle_aws::{connection_item, notification_item, player_item, task_item};
-use idle_core::lifecycle::{Expected, TransitionKind};
-use idle_core::model::{Millis, Task};
+use idle_core::lifecycle::TransitionKind;
+use idle_core::model::{Millis, Task, TaskStatus};
 use idle_core::protocol::Notification;
-use idle_core::Plan;
 
 use crate::size::{item_size, read_units, write_units};
 
@@ -43,8 +45,9 @@ pub struct Counters {
     pub by_kind: BTreeMap<&'static str, Usage>,
     /// Write units of index updates.
     pub index_wcu: u64,
-    /// Task transitions of the plans committed, by kind (`Plan::transitions`): what the
-    /// per-task figures divide by.
+    /// Task transitions of the writes committed, by kind: `Enqueued` for task ids new to the
+    /// player's item, and the final kinds from the outbox's history records (what the
+    /// per-task figures divide by).
     pub transitions: BTreeMap<TransitionKind, u64>,
 }
 
@@ -72,8 +75,6 @@ impl Counters {
 #[derive(Debug, Default)]
 struct State {
     counters: Counters,
-    /// INSERT records of the Tasks stream not yet handed to the processor: (player, task).
-    stream: Vec<(String, String)>,
 }
 
 /// The in-memory store, counted as DynamoDB.
@@ -108,11 +109,6 @@ impl CountingStore {
         self.lock().counters.clone()
     }
 
-    /// Takes the stream records written since the last call, in write order.
-    pub fn take_stream(&self) -> Vec<(String, String)> {
-        std::mem::take(&mut self.lock().stream)
-    }
-
     fn count(&self, kind: &'static str, wcu: u64, rcu: f64) {
         let mut state = self.lock();
         let usage = state.counters.by_kind.entry(kind).or_default();
@@ -127,6 +123,16 @@ impl CountingStore {
 
     fn player_bytes(&self, state: &PlayerState) -> usize {
         player_item(state, self.shards).map_or(0, |i| item_size(&i))
+    }
+
+    /// The player item with its outbox, stored as a JSON string attribute `outbox`.
+    fn item_bytes(&self, state: &PlayerState, outbox: &Outbox) -> usize {
+        let outbox = if outbox.is_empty() {
+            0
+        } else {
+            "outbox".len() + serde_json::to_string(outbox).map_or(0, |json| json.len())
+        };
+        self.player_bytes(state) + outbox
     }
 
     /// Index writes of a player put: the sparse `wake` index changes when `wake_at` does.
@@ -185,49 +191,52 @@ impl GameStore for CountingStore {
         Ok(created)
     }
 
-    async fn commit(&self, plan: &Plan, after: &PlayerState) -> Result<(), StoreError> {
-        let before_wake = self
-            .inner
-            .player(&after.player.player_id)
-            .and_then(|s| s.player.wake_at);
-        let result = self.inner.commit(plan, after).await;
-        let mut units = 0;
-        let mut items = 0;
-        if plan.player.is_some() {
-            units += write_units(self.player_bytes(after));
-            items += 1;
-        }
-        for write in &plan.tasks {
-            if write.expected == Expected::Absent || write.task.status.is_final() {
-                units += write_units(task_item(&write.task).map_or(0, |i| item_size(&i)));
-                items += 1;
-            }
-        }
-        if items > 0 {
-            // Transactions cost two write units per KB per item.
-            self.count("TransactWriteItems", 2 * units, 0.0);
-            if plan.player.is_some() {
-                self.index(Self::wake_index_writes(before_wake, after.player.wake_at));
-            }
-        }
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let before = self.inner.player(commit.player_id());
+        let result = self.inner.commit(commit).await;
+        // A conditional PutItem is billed whether or not its condition holds.
+        self.count(
+            "PutItem",
+            write_units(self.item_bytes(&commit.state, &commit.outbox)),
+            0.0,
+        );
+        let before_wake = before.as_ref().and_then(|s| s.player.wake_at);
         if result.is_ok() {
+            self.index(Self::wake_index_writes(
+                before_wake,
+                commit.state.player.wake_at,
+            ));
+            let known: Vec<&str> = before
+                .as_ref()
+                .map(|s| s.queue.iter().map(|t| t.task_id.as_str()).collect())
+                .unwrap_or_default();
             let mut state = self.lock();
-            for transition in &plan.transitions {
-                *state
-                    .counters
-                    .transitions
-                    .entry(transition.kind)
-                    .or_insert(0) += 1;
-            }
-            for write in &plan.tasks {
-                if write.expected == Expected::Absent {
-                    state
-                        .stream
-                        .push((write.task.player_id.clone(), write.task.task_id.clone()));
+            let transitions = &mut state.counters.transitions;
+            for task in commit.state.queue.iter().chain(&commit.outbox.history) {
+                if !known.contains(&task.task_id.as_str()) {
+                    *transitions.entry(TransitionKind::Enqueued).or_insert(0) += 1;
                 }
+            }
+            for task in &commit.outbox.history {
+                let kind = match task.status {
+                    TaskStatus::Completed => TransitionKind::Completed,
+                    TaskStatus::Cancelled => TransitionKind::Cancelled,
+                    TaskStatus::Rejected => TransitionKind::Rejected,
+                    _ => TransitionKind::Failed,
+                };
+                *transitions.entry(kind).or_insert(0) += 1;
             }
         }
         result
+    }
+
+    async fn put_history(&self, tasks: &[Task]) -> Result<(), StoreError> {
+        self.inner.put_history(tasks).await?;
+        for task in tasks {
+            let units = write_units(task_item(task).map_or(0, |i| item_size(&i)));
+            self.count("PutItem", units, 0.0);
+        }
+        Ok(())
     }
 
     async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError> {

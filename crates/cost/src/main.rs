@@ -64,6 +64,11 @@ fn per_task(report: &Report) {
             *n as f64 / done
         );
     }
+    println!(
+        "    wake-up messages    {:>8.2}  (SQS SendMessage, {} in all)",
+        report.wake_messages as f64 / done,
+        report.wake_messages
+    );
     let processor = report.processor.total();
     println!(
         "  task-processor alone: {} invocations, {} requests, {} WCU, {:.1} RCU",
