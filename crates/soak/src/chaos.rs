@@ -61,7 +61,7 @@ impl Default for FaultRates {
             after_write: 0.3,
             conflict: 0.02,
             post_failure: 0.02,
-            crash: 0.005,
+            crash: 0.02,
             gone: 0.01,
             replay: 0.2,
         }

@@ -2,6 +2,8 @@
 //!
 //!     cargo run --release -p idle-soak -- --players 1000 --tasks 10000 --seed 1
 //!
+//! (A debug build runs it too, in a few minutes: the dependencies are optimised in `dev`.)
+//!
 //! Every fault rate has a flag (a probability in [0, 1]); `--help` lists them. Exits 1 if any
 //! invariant was violated.
 
@@ -22,9 +24,11 @@ usage: idle-soak [--players N] [--tasks N] [--seed N] [--step-ms MS] [--max-roun
   --after-write P    share of failing writes applied before the error (default 0.3)
   --conflict P       a commit fails with an injected conflict (default 0.02)
   --post-failure P   a post to a connection fails (default 0.02)
-  --crash P          a commit is followed by a crash before its notifications (default 0.005)
+  --crash P          per stream batch, the process dies after the commits, before performing it;
+                     the restart performs the unperformed outboxes (default 0.02)
   --gone P           per round, an online client vanishes without $disconnect (default 0.01)
-  --replay P         per stream batch, an earlier batch is delivered again (default 0.2)
+  --replay P         per stream batch, it is delivered again with what follows, in order
+                     (default 0.2)
   --no-faults        every rate 0 (every batch is still delivered twice)
 ";
 
