@@ -82,9 +82,9 @@ pub async fn timer(
             wake_all(&services, &waker, due).await;
             continue;
         }
+        // At least a millisecond, so the loop never spins; after waking it looks again, so a
+        // wake-up is taken only once the clock has reached it.
         let sleep = waker.next_at().map_or(IDLE_SLEEP, |at| {
-            // A whole millisecond more when the time is not a whole number of them away is
-            // not needed: times are whole milliseconds, and the loop looks again after waking.
             Duration::from_millis(at.saturating_sub(now).max(1).unsigned_abs())
         });
         tokio::select! {
@@ -188,5 +188,80 @@ async fn repeat<F, Fut>(
             _ = shutdown.changed() => break,
         }
         run().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use idle_app::auth::{mint, DEV_TOKEN_SECRET};
+    use idle_app::memory::MemoryWorld;
+
+    use super::*;
+    use crate::settings::app_config;
+
+    const T0: Millis = 1_800_000_000_000;
+
+    /// Waits until `done` holds (the timer runs on its own task), at most 10 s.
+    async fn until(done: impl Fn() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(tokio::time::Instant::now() < deadline, "never happened");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn the_timer_fires_due_wake_ups_and_a_later_one_only_once_the_clock_reaches_it() {
+        // Given a player running a task, its end armed on the timer, on a manual clock
+        let config = app_config(|_| None).unwrap();
+        let world = MemoryWorld::new(T0, config.wake_shards);
+        let waker = Arc::new(LocalWaker::new());
+        let services = Arc::new(Services::new(
+            config,
+            world.store.clone(),
+            world.store.clone(),
+            world.store.clone(),
+            world.notifier.clone(),
+            world.clock.clone(),
+            waker.clone(),
+        ));
+        let token = mint(
+            DEV_TOKEN_SECRET.as_bytes(),
+            "timer-player",
+            Duration::from_secs(600),
+            false,
+            T0,
+        )
+        .unwrap();
+        usecase::connect(&services, "c1", Some(&token))
+            .await
+            .unwrap();
+        let body = r#"{"action":"enqueue","request_id":"r1","task":{"activity":"combat","enemy":"chicken","quantity":1}}"#;
+        usecase::message(&services, "c1", body).await;
+        let running =
+            |world: &MemoryWorld| !world.store.player("timer-player").unwrap().queue.is_empty();
+        let ends_at = world.store.player("timer-player").unwrap().queue[0]
+            .ends_at
+            .unwrap();
+        waker.arm("timer-player", ends_at).await.unwrap();
+        let (stop, signal) = watch::channel(false);
+        let task = tokio::spawn(timer(services.clone(), waker.clone(), signal));
+
+        // When a due wake-up is armed for someone else
+        waker.arm("someone-else", T0).await.unwrap();
+
+        // Then that one is taken, and the task, not yet at its end, still runs
+        until(|| waker.armed() == [(ends_at, "timer-player".to_owned())]).await;
+        assert!(running(&world));
+
+        // When the clock reaches the end (and anything arms, so the sleeping timer looks again)
+        world.clock.set(ends_at);
+        waker.arm("another", ends_at + 60_000).await.unwrap();
+
+        // Then the player is advanced: the task is done
+        until(|| !running(&world)).await;
+        assert_eq!(waker.armed(), [(ends_at + 60_000, "another".to_owned())]);
+        stop.send(true).unwrap();
+        task.await.unwrap();
     }
 }
