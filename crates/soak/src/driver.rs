@@ -33,6 +33,10 @@ pub const START: Millis = 1_800_000_000_000;
 pub const SEED_SECRET: &str = "soak-seed-secret-soak-seed-secret-soak";
 /// Records per stream batch (the event source's batch size).
 const BATCH: usize = 100;
+/// Stream batches at most per round (a second of server time): enough for every outbox a
+/// round commits, as a stream's shards keep up in parallel. Fewer, and the stream falls rounds
+/// behind the commits (each of which now has an outbox).
+const MAX_BATCHES_PER_ROUND: usize = 64;
 
 /// Where the stream records come from: the in-memory store's outbox feed, or a DynamoDB stream.
 #[async_trait]
@@ -447,7 +451,7 @@ fn sequence(record: &Value) -> Option<&str> {
 }
 
 /// Delivers the stream as Lambda does: batches in order, each twice; a batch with item
-/// failures is resumed from its lowest failed record next round; now and then a batch that
+/// failures is resumed from its lowest failed record (at once, up to the round's batches); now and then a batch that
 /// succeeded is delivered again with everything after it (in order: at least once). Now and
 /// then the process crashes before performing a batch: every record it had taken is dropped,
 /// and the restart performs [`Feed::restart`]'s records first. Returns whether it crashed.
@@ -459,7 +463,7 @@ async fn pump(
 ) -> bool {
     state.backlog.extend(feed.take().await);
     let t = &mut state.traffic;
-    for _ in 0..8 {
+    for _ in 0..MAX_BATCHES_PER_ROUND {
         if state.backlog.is_empty() {
             break;
         }
@@ -495,7 +499,6 @@ async fn pump(
                 feed.performed(&state.backlog[..lowest]).await;
                 state.backlog.drain(..lowest);
                 t.resumed_batches += 1;
-                break;
             }
             None if chaos.chance(chaos.rates().replay) => {
                 // Delivered again from its start, with what follows: nothing drained.

@@ -56,6 +56,9 @@ impl Feed for MemoryFeed {
     }
 
     async fn restart(&mut self, _dropped: Vec<Value>) -> Vec<Value> {
+        // What the feed still holds is among the unperformed (a new process starts with an
+        // empty feed): taking it too would only perform it twice more.
+        self.store.take_outboxes();
         records(stream_event(&self.store.unperformed_outboxes()))
     }
 
