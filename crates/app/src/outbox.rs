@@ -104,8 +104,8 @@ pub struct OutboxRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use idle_core::model::{Player, TaskRequest};
     use idle_core::catalog::Catalog;
+    use idle_core::model::{Player, TaskRequest};
     use idle_core::{advance, enqueue, Enqueued, Game};
 
     const T0: Millis = 1_800_000_000_000;

@@ -357,7 +357,11 @@ async fn an_unreadable_player_is_skipped_and_counted_and_the_healthy_one_still_a
 
     // Then the healthy player is advanced, the unreadable one is counted and left (its task
     // untouched, still due), and it is not an error the tick retries
-    assert_eq!((report.unreadable_players, report.errors), (1, 0), "{report:?}");
+    assert_eq!(
+        (report.unreadable_players, report.errors),
+        (1, 0),
+        "{report:?}"
+    );
     assert_eq!((report.advanced, report.tasks_started), (1, 1));
     assert_eq!(
         env.world.store.player("good").unwrap().queue[0].status,
@@ -375,7 +379,11 @@ async fn an_unreadable_player_is_skipped_and_counted_and_the_healthy_one_still_a
 
     // And the ticker meets it again, counts it, and starts it once the item is repaired
     let again = tick(&env.services).await;
-    assert_eq!((again.unreadable_players, again.errors), (1, 0), "{again:?}");
+    assert_eq!(
+        (again.unreadable_players, again.errors),
+        (1, 0),
+        "{again:?}"
+    );
     env.world.store.put_player(bad);
     let repaired = tick(&env.services).await;
     assert_eq!(repaired.tasks_started, 1, "{repaired:?}");

@@ -187,7 +187,11 @@ async fn ws_message_enqueue_queues_the_task_and_acks() {
     assert_eq!(ack["task_id"], "000000000001");
     let state = env.world.store.player("player-1").unwrap();
     assert_eq!(state.queue.len(), 1);
-    assert_eq!(state.queue[0].status, TaskStatus::Running, "started in the enqueue");
+    assert_eq!(
+        state.queue[0].status,
+        TaskStatus::Running,
+        "started in the enqueue"
+    );
     env.perform().await;
     assert_eq!(
         common::types(&env.posts(CONNECTION)),
@@ -349,7 +353,11 @@ async fn task_processor_batch_performs_every_outbox_in_order_without_failures() 
     for player in ["player-1", "player-2", "player-3"] {
         let posts = env.posts(&format!("conn-{player}"));
         let seqs: Vec<u64> = posts.iter().filter_map(|p| p["seq"].as_u64()).collect();
-        assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "{player}");
+        assert_eq!(
+            seqs,
+            (1..=seqs.len() as u64).collect::<Vec<_>>(),
+            "{player}"
+        );
         let state = env.world.store.player(player).unwrap();
         assert_eq!(state.queue[0].status, TaskStatus::Running, "{player}");
         let armed = (state.player.wake_at.unwrap(), player.to_owned());
@@ -427,7 +435,11 @@ async fn task_processor_wake_completes_the_task_that_is_due() {
     let body: Value = serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
     let at = body["at"].as_i64().unwrap();
     let task = &env.world.store.player("player-1").unwrap().queue[0];
-    assert_eq!(task.ends_at, Some(at), "the sample wakes player-1 at its task's end");
+    assert_eq!(
+        task.ends_at,
+        Some(at),
+        "the sample wakes player-1 at its task's end"
+    );
 
     // When the wake-up arrives at its time
     env.set_clock(at);

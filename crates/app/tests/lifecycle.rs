@@ -217,10 +217,7 @@ async fn a_notification_that_reached_one_of_two_connections_is_not_stored() {
     env.harvest("c1", "r1", 1).await;
     env.perform().await;
     assert_eq!(types(&env.posts("c1")), ["queue_updated"]);
-    assert_eq!(
-        types(&env.posts("c2")),
-        ["task_started", "queue_updated"]
-    );
+    assert_eq!(types(&env.posts("c2")), ["task_started", "queue_updated"]);
     assert!(env.world.store.inbox("dave").is_empty());
     assert_eq!(
         env.world.store.connections().len(),

@@ -54,7 +54,11 @@ async fn each_players_outboxes_are_performed_in_commit_order() {
     for i in 0..3 {
         let posts = env.posts(&format!("conn-{i}"));
         let seqs = seqs(&posts);
-        assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "{posts:?}");
+        assert_eq!(
+            seqs,
+            (1..=seqs.len() as u64).collect::<Vec<_>>(),
+            "{posts:?}"
+        );
         assert!(types(&posts).contains(&"task_completed".to_owned()));
     }
     // And each finished task is a history record, and nothing was kept (all were delivered)
@@ -130,11 +134,7 @@ async fn malformed_records_are_counted_and_never_fail_the_batch() {
         sequence_number: Some("1".into()),
         record: json!({"dynamodb": {"Keys": {"player_id": {"N": "5"}}}}),
     };
-    let report = perform_batch(
-        &env.services,
-        vec![Err(bad), Ok(records[0].clone())],
-    )
-    .await;
+    let report = perform_batch(&env.services, vec![Err(bad), Ok(records[0].clone())]).await;
     assert_eq!((report.malformed, report.performed), (1, 1));
     assert!(report.failures.is_empty());
 }

@@ -17,9 +17,7 @@ pub use clock::ManualClock;
 pub use faults::{Fault, RandomFaults, StoreOp};
 pub use feed::stream_event;
 pub use notifier::MemoryNotifier;
-pub use store::{
-    MemoryStore, SnapshotInboxRow, SnapshotPlayer, StoreSnapshot, DEFAULT_PAGE_SIZE,
-};
+pub use store::{MemoryStore, SnapshotInboxRow, SnapshotPlayer, StoreSnapshot, DEFAULT_PAGE_SIZE};
 pub use waker::MemoryWaker;
 
 use crate::config::AppConfig;

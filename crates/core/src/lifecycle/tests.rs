@@ -159,13 +159,23 @@ fn enqueue_to_an_idle_player_starts_the_task_in_the_same_write() {
         ..World::new()
     };
     let Enqueued::New { plan, .. } = enqueue(
-        &w.game, &w.player, &w.tasks, "req-2", &harvest(1), false, false, T0,
+        &w.game,
+        &w.player,
+        &w.tasks,
+        "req-2",
+        &harvest(1),
+        false,
+        false,
+        T0,
     )
     .unwrap() else {
         panic!("a second request is new");
     };
     assert_eq!(plan.tasks[0].task.status, TaskStatus::Queued);
-    assert_eq!(plan.player.as_ref().unwrap().player.wake_at, Some(T0 + 3000));
+    assert_eq!(
+        plan.player.as_ref().unwrap().player.wake_at,
+        Some(T0 + 3000)
+    );
     assert_eq!(kinds(&plan), ["queue_updated"]);
 }
 
