@@ -80,13 +80,33 @@ async fn a_write_that_keeps_failing_is_recorded_as_a_retry_of_the_head_task() {
 }
 
 #[tokio::test]
-async fn a_wake_up_for_an_unknown_player_or_before_its_time_does_nothing() {
+async fn a_wake_up_before_the_next_state_change_writes_nothing() {
+    // An unknown player, or one with nothing running: nothing to do
     let env = Env::new();
     assert_eq!(wake(&env.services, "ghost").await, Ok(Woken::Unknown));
+    env.connect("conn-9", "idle").await;
+    assert_eq!(wake(&env.services, "idle").await, Ok(Woken::Nothing));
+
+    // A running task before its end: a progress update is posted, the next one armed, and
+    // the player is not written
     players_with_tasks(&env, &["a"], 3).await;
+    env.perform().await;
+    env.posts("conn-0");
     let version = env.world.store.player("a").unwrap().player.version;
-    assert_eq!(wake(&env.services, "a").await, Ok(Woken::Nothing));
+    env.advance_clock(3_000);
+    assert_eq!(wake(&env.services, "a").await, Ok(Woken::Progress));
     assert_eq!(env.world.store.player("a").unwrap().player.version, version);
+    let posts = env.posts("conn-0");
+    assert_eq!(common::types(&posts), ["task_progress"]);
+    assert_eq!(
+        (posts[0]["done"].as_u64(), posts[0].get("seq")),
+        (Some(1), None)
+    );
+    assert!(env
+        .world
+        .waker
+        .armed()
+        .contains(&(env.now() + 3_000, "a".to_owned())));
 }
 
 #[tokio::test]

@@ -31,17 +31,25 @@ async fn a_task_starts_in_its_enqueue_and_completes_at_its_wake_up_in_seq_order(
     let ends_at = task.ends_at.unwrap();
     assert!(env.posts("c1").is_empty());
 
-    // When the outbox is performed, its wake-up is armed for the task's next step
+    // When the outbox is performed, wake-ups are armed for its first progress update and its
+    // end (the stored wake time)
     let report = env.perform().await;
-    assert_eq!((report.performed, report.armed), (1, 1), "{report:?}");
-    let wake_at = state.player.wake_at.unwrap();
-    assert!(wake_at <= ends_at);
-    assert_eq!(env.world.waker.armed(), [(wake_at, "alice".to_owned())]);
+    assert_eq!((report.performed, report.armed), (1, 2), "{report:?}");
+    assert_eq!(state.player.wake_at, Some(ends_at));
+    let armed = env.world.waker.armed();
+    assert_eq!(armed.len(), 2);
+    assert!(armed[0].0 < ends_at && armed[1] == (ends_at, "alice".to_owned()));
 
-    // When time reaches each wake-up in turn, up to the end
-    env.set_clock(ends_at - 1);
+    // When time reaches the progress update: it is posted, and nothing is written
+    let version = state.player.version;
+    env.set_clock(armed[0].0);
     env.settle().await;
-    assert_eq!(env.world.store.player("alice").unwrap().queue.len(), 1);
+    assert_eq!(
+        env.world.store.player("alice").unwrap().player.version,
+        version
+    );
+
+    // And when it reaches the end
     env.set_clock(ends_at);
     env.settle().await;
 
@@ -68,10 +76,8 @@ async fn a_task_starts_in_its_enqueue_and_completes_at_its_wake_up_in_seq_order(
     let (progress, durable): (Vec<_>, Vec<_>) = posts
         .into_iter()
         .partition(|p| p["type"] == "task_progress");
-    assert!(
-        progress.iter().all(|p| p.get("seq").is_none()),
-        "{progress:?}"
-    );
+    assert_eq!(progress.len(), 1, "{progress:?}");
+    assert!(progress[0].get("seq").is_none(), "{progress:?}");
     assert_eq!(
         types(&durable),
         [

@@ -14,4 +14,6 @@ pub mod validate;
 pub mod xp;
 
 pub use game::{Game, Limits, RetryPolicy};
-pub use lifecycle::{advance, cancel, enqueue, fail_transient, spend_token, Enqueued, Plan};
+pub use lifecycle::{
+    advance, cancel, enqueue, fail_transient, progress, spend_token, Enqueued, Plan,
+};

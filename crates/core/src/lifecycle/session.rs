@@ -27,7 +27,6 @@ pub(super) struct Session<'g, 'p> {
     tasks: Vec<Task>,
     now: Millis,
     notifications: Vec<Notification>,
-    progress: Vec<Progress>,
     ledger: Vec<LedgerEntry>,
     /// Each change of a task's state, recorded where the step makes it.
     transitions: Vec<TaskTransition>,
@@ -55,7 +54,6 @@ impl<'g, 'p> Session<'g, 'p> {
             tasks,
             now,
             notifications: Vec::new(),
-            progress: Vec::new(),
             ledger: Vec::new(),
             transitions: Vec::new(),
             queue_changed: false,
@@ -120,7 +118,6 @@ impl<'g, 'p> Session<'g, 'p> {
                     self.complete(i, ends_at);
                     continue;
                 }
-                self.progress(i);
                 break;
             }
             let Some(i) = self
@@ -395,37 +392,43 @@ impl<'g, 'p> Session<'g, 'p> {
         self.queue_changed = true;
     }
 
-    /// Sends a progress update if the player's stored wake time for it has come.
-    fn progress(&mut self, i: usize) {
-        let due = self.before.wake_at.is_some_and(|w| w <= self.now);
-        let task = &self.tasks[i];
-        let (Some(started), Some(ends_at), Some(snapshot)) =
-            (task.started_at, task.ends_at, &task.snapshot)
-        else {
-            return;
-        };
-        if !due || self.notifications.iter().any(
-            |n| matches!(&n.event, Event::TaskStarted { task_id, .. } if *task_id == task.task_id),
-        ) {
-            return;
+    /// The progress of the running task at now, and when the next update is due (none after
+    /// the last milestone before its end). `None` when no task is running.
+    pub(super) fn progress_now(&self) -> Option<(Progress, Option<Millis>)> {
+        let task = self.active().find(|t| t.status == TaskStatus::Running)?;
+        let (started, ends_at, snapshot) =
+            (task.started_at?, task.ends_at?, task.snapshot.as_ref()?);
+        if ends_at <= self.now {
+            return None;
         }
         let total = task.request.quantity();
         let done = (((self.now - started).max(0) as u64) / snapshot.action_ms.max(1))
             .min(u64::from(total.saturating_sub(1))) as u32;
-        self.progress.push(Progress {
+        let update = Progress {
             at: self.now,
             task_id: task.task_id.clone(),
             done,
             total,
             ends_at,
-        });
+        };
+        Some((update, self.next_progress(task)))
+    }
+
+    /// The first progress update of a task this session started and left running: the wake-up
+    /// that begins its chain of updates (each posted without a write).
+    fn first_progress(&self) -> Option<Millis> {
+        let task = self.active().find(|t| t.status == TaskStatus::Running)?;
+        let started_here = self
+            .transitions
+            .iter()
+            .any(|t| t.task_id == task.task_id && t.kind == TransitionKind::Started);
+        started_here.then(|| self.next_progress(task)).flatten()
     }
 
     /// The next time this player needs advancing, if any.
     fn next_wake(&self) -> Option<Millis> {
         if let Some(task) = self.active().find(|t| t.status == TaskStatus::Running) {
-            let ends_at = task.ends_at?;
-            return Some(self.next_progress(task).map_or(ends_at, |p| p.min(ends_at)));
+            return task.ends_at;
         }
         self.active()
             .find(|t| matches!(t.status, TaskStatus::Queued | TaskStatus::Retrying))
@@ -647,8 +650,8 @@ impl<'g, 'p> Session<'g, 'p> {
         Plan {
             player,
             tasks,
+            progress_at: self.first_progress(),
             notifications: self.notifications,
-            progress: self.progress,
             ledger: self.ledger,
             continues: self.continues,
             transitions: self.transitions,

@@ -113,13 +113,9 @@ impl World {
     }
 }
 
-/// The plan's messages by type: ephemeral progress first (it is posted with the plan), then
-/// the durable notifications in `seq` order.
+/// The plan's notifications by type, in `seq` order.
 fn kinds(plan: &Plan) -> Vec<&'static str> {
-    let progress = plan.progress.iter().map(|_| "task_progress");
-    progress
-        .chain(plan.notifications.iter().map(|n| n.event.kind()))
-        .collect()
+    plan.notifications.iter().map(|n| n.event.kind()).collect()
 }
 
 #[test]
@@ -145,11 +141,8 @@ fn enqueue_to_an_idle_player_starts_the_task_in_the_same_write() {
     let player = &plan.player.as_ref().unwrap().player;
     assert_eq!(player.version, 1);
     assert_eq!(player.next_task_seq, 2);
-    assert_eq!(
-        player.wake_at,
-        Some(T0 + 3000),
-        "its first progress update, after one action"
-    );
+    assert_eq!(player.wake_at, Some(T0 + 9000), "its end");
+    assert_eq!(plan.progress_at, Some(T0 + 3000), "one update per action");
     assert_eq!(kinds(&plan), ["task_started", "queue_updated"]);
 
     // A task queued behind a running one waits: queued, announced, nothing due before it
@@ -174,7 +167,7 @@ fn enqueue_to_an_idle_player_starts_the_task_in_the_same_write() {
     assert_eq!(plan.tasks[0].task.status, TaskStatus::Queued);
     assert_eq!(
         plan.player.as_ref().unwrap().player.wake_at,
-        Some(T0 + 3000)
+        Some(T0 + 9000)
     );
     assert_eq!(kinds(&plan), ["queue_updated"]);
 }
@@ -323,8 +316,9 @@ fn a_started_task_has_its_snapshot_and_end_time() {
     assert_eq!(snapshot.gear["pickaxe"].item, "bronze_pickaxe");
     assert_eq!(task.ends_at, Some(T0 + 12_000));
     assert_eq!(plan.tasks[0].expected, Expected::Absent);
-    // First progress update after the first action.
-    assert_eq!(w.player.wake_at, Some(T0 + 3000));
+    // Its end is the player's next state change; progress after the first action.
+    assert_eq!(w.player.wake_at, Some(T0 + 12_000));
+    assert_eq!(plan.progress_at, Some(T0 + 3000));
 }
 
 #[test]
@@ -454,15 +448,10 @@ fn cancelling_a_running_craft_settles_the_actions_done_and_refunds_the_rest() {
     assert_eq!(w.player.count("guam_leaf"), 14 + preserved);
     // The next task starts at the cancel.
     assert_eq!(w.task(&next).started_at, Some(T0 + 7500));
-    // A progress update was due (after two crafts) and goes out first.
+    // Progress is never part of a plan: the cancel announces only state changes.
     assert_eq!(
         kinds(&plan),
-        [
-            "task_progress",
-            "task_cancelled",
-            "task_started",
-            "queue_updated"
-        ]
+        ["task_cancelled", "task_started", "queue_updated"]
     );
 }
 
@@ -539,25 +528,36 @@ fn a_running_task_is_not_affected_by_a_transient_failure() {
 }
 
 #[test]
-fn progress_updates_come_when_the_wake_time_for_them_is_due() {
+fn progress_updates_are_wake_ups_that_write_nothing() {
     let mut w = World::new();
-    let id = w.enqueue("r", harvest(10), T0);
-    w.advance(T0);
-    // 10 actions of 3 s: an update every 2 actions (at most 4 updates).
-    assert_eq!(w.player.wake_at, Some(T0 + 6000));
-    let plan = w.advance(T0 + 6000);
-    assert_eq!(kinds(&plan), ["task_progress"]);
-    let progress = &plan.progress[0];
-    assert_eq!(
-        (progress.task_id.as_str(), progress.done, progress.total),
-        (id.as_str(), 2, 10)
-    );
-    assert!(plan.notifications.is_empty(), "progress takes no seq");
-    assert_eq!(w.player.wake_at, Some(T0 + 12_000));
-    assert!(w.advance(T0 + 7000).is_empty());
-    // The last update comes before completion, and completion wakes it at the end.
-    w.advance(T0 + 24_000);
+    let (id, plan) = w.enqueue_with_plan("r", harvest(10), T0);
+    // 10 actions of 3 s: an update every 2 actions (at most 4 updates), the first at 6 s; the
+    // stored wake time is the task's end, the only state change to come
+    assert_eq!(plan.progress_at, Some(T0 + 6000));
     assert_eq!(w.player.wake_at, Some(T0 + 30_000));
+
+    // When the first update's time comes, advancing changes nothing
+    assert!(w.advance(T0 + 6000).is_empty());
+    let (update, next) = progress(&w.game, &w.player, &w.tasks, T0 + 6000).unwrap();
+    assert_eq!(
+        (
+            update.task_id.as_str(),
+            update.done,
+            update.total,
+            update.ends_at
+        ),
+        (id.as_str(), 2, 10, T0 + 30_000)
+    );
+    assert_eq!(next, Some(T0 + 12_000));
+
+    // The last update comes before completion, and none at or after it
+    let (last, after) = progress(&w.game, &w.player, &w.tasks, T0 + 24_000).unwrap();
+    assert_eq!((last.done, after), (8, None));
+    assert!(progress(&w.game, &w.player, &w.tasks, T0 + 30_000).is_none());
+
+    // And a plan that starts no task arms no progress
+    let (_, behind) = w.enqueue_with_plan("r2", harvest(1), T0 + 7000);
+    assert_eq!(behind.progress_at, None);
 }
 
 #[test]
