@@ -88,7 +88,9 @@ pub fn valid_request_id(id: &str) -> bool {
 
 /// The closed list of error codes an `error` reply carries, one meaning each (DESIGN.md
 /// section 6). On the wire, the snake_case name (`"invalid_request"`, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The message is not valid JSON, misses a field, has a field of the wrong type, or has an
@@ -132,11 +134,17 @@ pub enum ErrorCode {
     EnemyTooStrong,
     /// The recipe builds a station the player already owns.
     AlreadyOwned,
+    /// Only in `task_failed`: a queued task could not start because of a server-side problem
+    /// (not the player's doing); it is tried again at `retry_at`.
+    TransientFailure,
+    /// Only in `task_failed`: the task failed transiently as many times as allowed and will not
+    /// be tried again.
+    RetriesExhausted,
 }
 
 impl ErrorCode {
     /// Every code, in the order above.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::InvalidRequest,
         ErrorCode::UnknownAction,
         ErrorCode::MessageTooLarge,
@@ -157,6 +165,8 @@ impl ErrorCode {
         ErrorCode::MissingStation,
         ErrorCode::EnemyTooStrong,
         ErrorCode::AlreadyOwned,
+        ErrorCode::TransientFailure,
+        ErrorCode::RetriesExhausted,
     ];
 
     /// The code as it is on the wire and in logs.
@@ -182,6 +192,8 @@ impl ErrorCode {
             ErrorCode::MissingStation => "missing_station",
             ErrorCode::EnemyTooStrong => "enemy_too_strong",
             ErrorCode::AlreadyOwned => "already_owned",
+            ErrorCode::TransientFailure => "transient_failure",
+            ErrorCode::RetriesExhausted => "retries_exhausted",
         }
     }
 }
@@ -319,7 +331,9 @@ pub enum Event {
     },
     TaskFailed {
         task_id: String,
-        code: String,
+        /// A validation code when the task cannot start for the player as they are (final),
+        /// `transient_failure` (retried at `retry_at`) or `retries_exhausted` (final).
+        code: ErrorCode,
         message: String,
         attempts: u32,
         /// When it will be tried again; absent when the failure is final.
