@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
@@ -23,7 +24,7 @@ use crate::xp::xp_for_level;
 /// [`valid_request_id`]); every reply to it echoes it. For `enqueue` it is required and is the
 /// idempotency key. The server is strict: an unknown field in any message is `invalid_request`
 /// naming the field (DESIGN.md section 6).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
     Enqueue {
@@ -301,7 +302,7 @@ pub fn parse_client_message(body: &str, limit: usize) -> Result<ClientMessage, B
 }
 
 /// A per-player notification: numbered, timestamped, stored when the player is offline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Notification {
     pub seq: u64,
     pub at: Millis,
@@ -310,7 +311,7 @@ pub struct Notification {
 }
 
 /// What happened to a player's tasks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     TaskStarted {
@@ -369,7 +370,7 @@ impl Event {
 /// by `sync` (DESIGN.md section 6). A client may also interpolate progress from the task's
 /// `started_at` and `ends_at`. On the wire: `{"type":"task_progress", "at", "task_id", "done",
 /// "total", "ends_at"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename = "task_progress")]
 pub struct Progress {
     pub at: Millis,
@@ -382,7 +383,7 @@ pub struct Progress {
 }
 
 /// One task as the client sees it in its queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct QueueEntry {
     pub task_id: String,
     pub request_id: String,
@@ -425,7 +426,7 @@ pub enum Outgoing {
 }
 
 /// A direct answer to one client message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Reply {
     /// The `sync` reply: the player's state, which is always the truth, then (as separate
@@ -502,7 +503,7 @@ impl Reply {
 }
 
 /// Progress on one level track.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TrackView {
     pub level: u32,
     pub xp: u64,
@@ -512,7 +513,7 @@ pub struct TrackView {
 }
 
 /// Worn gear as the client sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GearView {
     pub item: String,
     pub quality: u8,
@@ -521,7 +522,7 @@ pub struct GearView {
 }
 
 /// The player as the client sees it: levels are derived from XP.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlayerView {
     pub player_id: String,
     pub character: TrackView,
