@@ -1,6 +1,7 @@
 // A client for the idle-game backend's WebSocket protocol, version 2 (docs/protocol.md,
 // docs/asyncapi.json). No runtime dependencies: in a browser it uses the global WebSocket; in
 // Node, pass a WebSocket constructor (for example the `ws` package's).
+import { DURABLE_TYPES } from "./protocol.js";
 export * from "./protocol.js";
 /** The server refused a request: `code` is the protocol's error code. */
 export class IdleError extends Error {
@@ -23,13 +24,7 @@ export class RequestFailedError extends Error {
     }
 }
 const OPEN = 1;
-const DURABLE = new Set([
-    "queue_updated",
-    "task_started",
-    "task_completed",
-    "task_failed",
-    "task_cancelled",
-]);
+const DURABLE = new Set(DURABLE_TYPES);
 /**
  * One player's connection. Requests return promises correlated by `request_id`; durable
  * notifications are delivered once each, in `seq` order: repeats are dropped, and a gap (a
@@ -160,6 +155,10 @@ export class IdleClient {
     timedOut(id, p) {
         if (this.pending.get(id) !== p)
             return;
+        // Waiting for a connection the whole time counts as an attempt, so a request made while
+        // the server is away still ends.
+        if (!p.sent)
+            p.attemptsLeft -= 1;
         if (p.attemptsLeft > 0) {
             this.transmit(id, p);
             return;
@@ -197,10 +196,16 @@ export class IdleClient {
         if (!p || id === undefined)
             return false;
         if (reply.type === "error") {
-            if (reply.code === "unavailable" && p.message.action === "enqueue" && p.attemptsLeft > 0) {
-                clearTimeout(p.timer);
-                p.timer = setTimeout(() => this.transmit(id, p), reply.retry_after_ms ?? 1000);
-                return true;
+            if (p.message.action === "enqueue" && p.attemptsLeft > 0) {
+                if (reply.code === "unavailable") {
+                    clearTimeout(p.timer);
+                    p.timer = setTimeout(() => this.transmit(id, p), reply.retry_after_ms ?? 1000);
+                    return true;
+                }
+                if (reply.code === "token_expired") {
+                    p.sent = false; // the server closes the socket; resent after the reconnect
+                    return true;
+                }
             }
             this.settle(id, p, () => p.reject(new IdleError(reply)));
             return true;

@@ -16,6 +16,7 @@ import type {
   TaskProgress,
   TaskRequest,
 } from "./protocol.js";
+import { DURABLE_TYPES } from "./protocol.js";
 
 export * from "./protocol.js";
 
@@ -143,13 +144,7 @@ interface Pending {
 }
 
 const OPEN = 1;
-const DURABLE = new Set<string>([
-  "queue_updated",
-  "task_started",
-  "task_completed",
-  "task_failed",
-  "task_cancelled",
-]);
+const DURABLE = new Set<string>(DURABLE_TYPES);
 
 /**
  * One player's connection. Requests return promises correlated by `request_id`; durable
@@ -304,6 +299,9 @@ export class IdleClient {
 
   private timedOut(id: string, p: Pending): void {
     if (this.pending.get(id) !== p) return;
+    // Waiting for a connection the whole time counts as an attempt, so a request made while
+    // the server is away still ends.
+    if (!p.sent) p.attemptsLeft -= 1;
     if (p.attemptsLeft > 0) {
       this.transmit(id, p);
       return;
@@ -345,10 +343,16 @@ export class IdleClient {
     const p = id === undefined ? undefined : this.pending.get(id);
     if (!p || id === undefined) return false;
     if (reply.type === "error") {
-      if (reply.code === "unavailable" && p.message.action === "enqueue" && p.attemptsLeft > 0) {
-        clearTimeout(p.timer);
-        p.timer = setTimeout(() => this.transmit(id, p), reply.retry_after_ms ?? 1000);
-        return true;
+      if (p.message.action === "enqueue" && p.attemptsLeft > 0) {
+        if (reply.code === "unavailable") {
+          clearTimeout(p.timer);
+          p.timer = setTimeout(() => this.transmit(id, p), reply.retry_after_ms ?? 1000);
+          return true;
+        }
+        if (reply.code === "token_expired") {
+          p.sent = false; // the server closes the socket; resent after the reconnect
+          return true;
+        }
       }
       this.settle(id, p, () => p.reject(new IdleError(reply)));
       return true;

@@ -191,3 +191,15 @@ test("after a lost connection it reconnects with backoff and a fresh token, resy
   assert.deepEqual(delays, [1, 2, 3]);
   client.close();
 });
+
+test("a request made while the server is away fails with a timeout instead of waiting for ever", async () => {
+  const client = await connected({ requestTimeoutMs: 5, reconnect: false });
+  FakeSocket.last.serverClose(1006);
+
+  await assert.rejects(client.ping(), (error) => error instanceof RequestFailedError && error.reason === "timeout");
+  await assert.rejects(
+    client.enqueue({ activity: "combat", enemy: "chicken", quantity: 1 }, { requestId: "away" }),
+    (error) => error instanceof RequestFailedError && error.reason === "timeout",
+  );
+  client.close();
+});
