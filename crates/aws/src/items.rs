@@ -297,7 +297,7 @@ mod tests {
             at: 123,
             event: Event::TaskFailed {
                 task_id: "t1".into(),
-                code: "store_unavailable".into(),
+                code: idle_core::protocol::ErrorCode::TransientFailure,
                 message: "try again".into(),
                 attempts: 1,
                 retry_at: Some(999),

@@ -10,6 +10,7 @@ pub mod model;
 pub mod protocol;
 pub mod rng;
 pub mod rules;
+pub mod spec;
 pub mod validate;
 pub mod xp;
 

@@ -11,7 +11,7 @@ use crate::game::Game;
 use crate::model::{
     Millis, Player, RecentRequest, Snapshot, Task, TaskRequest, TaskResult, TaskStatus,
 };
-use crate::protocol::{Event, Notification, Progress, QueueEntry};
+use crate::protocol::{ErrorCode, Event, Notification, Progress, QueueEntry};
 use crate::rng::{RollKind, Seed};
 use crate::rules::{self, harvest, Outcome};
 use crate::validate::{check_start, GearChoice, Rejection};
@@ -252,7 +252,7 @@ impl<'g, 'p> Session<'g, 'p> {
         });
         let event = Event::TaskFailed {
             task_id: task.task_id.clone(),
-            code: rejection.code().as_str().to_owned(),
+            code: rejection.code(),
             message: rejection.to_string(),
             attempts: task.attempts,
             retry_at: None,
@@ -592,26 +592,30 @@ impl<'g, 'p> Session<'g, 'p> {
             task.status = TaskStatus::Failed;
             task.finished_at = Some(now);
             task.retry_at = None;
-            (TransitionKind::Failed, "retries_exhausted", None)
+            (TransitionKind::Failed, ErrorCode::RetriesExhausted, None)
         } else {
             let at = now.saturating_add(policy.backoff_ms(attempts, jitter) as i64);
             task.status = TaskStatus::Retrying;
             task.retry_at = Some(at);
-            (TransitionKind::Retried, "transient_failure", Some(at))
+            (
+                TransitionKind::Retried,
+                ErrorCode::TransientFailure,
+                Some(at),
+            )
         };
         let message = format!("{reason} (attempt {attempts} of {})", policy.max_attempts);
         task.failure = Some(crate::model::Failure {
-            code: code.to_owned(),
+            code: code.as_str().to_owned(),
             message: message.clone(),
         });
         let event = Event::TaskFailed {
             task_id: task_id.to_owned(),
-            code: code.to_owned(),
+            code,
             message,
             attempts,
             retry_at,
         };
-        self.transition(i, kind, Some(code));
+        self.transition(i, kind, Some(code.as_str()));
         self.notify(event);
         self.queue_changed = true;
         true
