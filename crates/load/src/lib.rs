@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Semaphore};
 
-pub use report::{Counts, Report, ServerStats, Summary};
+pub use report::{Bucket, Counts, Machine, Report, ServerStats, Summary};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -189,7 +189,13 @@ pub async fn run(config: Config) -> Result<Report, LoadError> {
     let server_sampler = config
         .server_pid
         .map(|pid| tokio::spawn(proc_stats::sample(pid.to_string(), start, stop_rx.clone())));
-    let self_sampler = tokio::spawn(proc_stats::sample("self".to_owned(), start, stop_rx));
+    let self_sampler = tokio::spawn(proc_stats::sample(
+        "self".to_owned(),
+        start,
+        stop_rx.clone(),
+    ));
+    let cores_sampler = tokio::spawn(proc_stats::sample_cores(start, stop_rx));
+    let load_average_start = proc_stats::load_average();
 
     let mut handles = Vec::with_capacity(config.clients);
     for (index, token) in tokens.into_iter().enumerate() {
@@ -220,6 +226,13 @@ pub async fn run(config: Config) -> Result<Report, LoadError> {
         None => None,
     };
     let self_samples = self_sampler.await.ok();
+    let machine = report::Machine::new(
+        load_average_start,
+        proc_stats::load_average(),
+        &cores_sampler.await.unwrap_or_default(),
+        config.ramp.as_secs_f64(),
+        (config.ramp + config.steady).as_secs_f64(),
+    );
 
     Ok(report::build(
         &config,
@@ -227,8 +240,11 @@ pub async fn run(config: Config) -> Result<Report, LoadError> {
         results,
         shared.peak_connected.load(Ordering::Relaxed),
         finished,
-        server_samples,
-        self_samples,
+        report::Processes {
+            server: server_samples,
+            load_tool: self_samples,
+            machine,
+        },
     ))
 }
 

@@ -59,6 +59,88 @@ pub async fn sample(
     samples
 }
 
+/// Busy time of every core over one interval (from `/proc/stat`): with other builds on the
+/// machine, a server core near 100% busy while the server itself uses less means the server
+/// was waiting for the CPU.
+#[derive(Debug, Clone)]
+pub struct CoresSample {
+    /// Seconds since the start of the ramp.
+    pub at: f64,
+    /// Busy percent of each core (`cpu0`, `cpu1`, …), everything but idle and iowait.
+    pub busy_percent: Vec<f64>,
+}
+
+/// Samples `/proc/stat` every second until `stop` turns true.
+pub async fn sample_cores(start: Instant, mut stop: watch::Receiver<bool>) -> Vec<CoresSample> {
+    let mut samples = Vec::new();
+    let Some(mut last) = core_times() else {
+        return samples;
+    };
+    let mut interval = tokio::time::interval(EVERY);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.changed() => break,
+        }
+        let Some(now) = core_times() else { break };
+        let busy_percent = now
+            .iter()
+            .zip(&last)
+            .map(|(&(busy, total), &(last_busy, last_total))| {
+                let total = total.saturating_sub(last_total);
+                if total == 0 {
+                    0.0
+                } else {
+                    busy.saturating_sub(last_busy) as f64 / total as f64 * 100.0
+                }
+            })
+            .collect();
+        samples.push(CoresSample {
+            at: Instant::now()
+                .saturating_duration_since(start)
+                .as_secs_f64(),
+            busy_percent,
+        });
+        last = now;
+    }
+    samples
+}
+
+/// `(busy, total)` jiffies of each core.
+fn core_times() -> Option<Vec<(u64, u64)>> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    Some(parse_core_times(&stat))
+}
+
+fn parse_core_times(stat: &str) -> Vec<(u64, u64)> {
+    stat.lines()
+        .filter(|line| {
+            line.strip_prefix("cpu")
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .map(|line| {
+            let values: Vec<u64> = line
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            let total: u64 = values.iter().take(8).sum();
+            // idle and iowait are the 4th and 5th values.
+            let idle = values.get(3).copied().unwrap_or(0) + values.get(4).copied().unwrap_or(0);
+            (total.saturating_sub(idle), total)
+        })
+        .collect()
+}
+
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`), as printed there.
+pub fn load_average() -> Option<String> {
+    let loadavg = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let fields: Vec<&str> = loadavg.split_whitespace().take(3).collect();
+    Some(fields.join(" "))
+}
+
 /// utime + stime of the process, in clock ticks (fields 14 and 15 of `/proc/PID/stat`).
 fn cpu_ticks(process: &str) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).ok()?;
@@ -105,6 +187,12 @@ mod tests {
     fn rss_is_read_in_kib() {
         let status = "Name:\tidle-local\nVmPeak:\t  9000 kB\nVmRSS:\t   5120 kB\n";
         assert_eq!(parse_rss_kib(status), Some(5120));
+    }
+
+    #[test]
+    fn core_times_skip_the_total_line() {
+        let stat = "cpu  10 0 10 80 0 0 0 0 0 0\ncpu0 5 0 5 40 0 0 0 0 0 0\ncpu1 1 0 1 8 2 0 0 0 0 0\nintr 1 2\n";
+        assert_eq!(parse_core_times(stat), vec![(10, 50), (2, 12)]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::client::ClientResult;
-use crate::proc_stats::Sample;
+use crate::proc_stats::{CoresSample, Sample};
 use crate::stats::{percentiles, Percentiles, Timed};
 use crate::Config;
 
@@ -49,6 +49,72 @@ pub struct Report {
     /// This load tool's own process: when it is near 100% of its core, the latencies include
     /// its own queueing.
     pub load_tool: Option<ServerStats>,
+    /// The whole machine (other builds may share it).
+    pub machine: Machine,
+    /// Latencies per [`BUCKET_SECS`] of the run: whether they were steady or grew.
+    pub timeline: Vec<Bucket>,
+}
+
+/// The width of a [`Bucket`] of the timeline, in seconds.
+pub const BUCKET_SECS: f64 = 10.0;
+
+/// Acks and completions of one stretch of the run, by arrival.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bucket {
+    /// Seconds since the start of the ramp (the bucket is `[from_secs, from_secs + 10)`).
+    pub from_secs: f64,
+    pub enqueue_ack: Option<Percentiles>,
+    pub completion_lag: Option<Percentiles>,
+}
+
+/// The machine during the run, from `/proc/loadavg` and `/proc/stat`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Machine {
+    /// 1, 5 and 15 minute load averages when the run started and ended.
+    pub load_average_start: Option<String>,
+    pub load_average_end: Option<String>,
+    /// Mean busy percent of each core over the steady window (every process, not only the
+    /// server and this tool).
+    pub core_busy_steady_percent: Vec<f64>,
+}
+
+impl Machine {
+    pub(crate) fn new(
+        load_average_start: Option<String>,
+        load_average_end: Option<String>,
+        cores: &[CoresSample],
+        from: f64,
+        to: f64,
+    ) -> Machine {
+        let window: Vec<&CoresSample> =
+            cores.iter().filter(|s| s.at >= from && s.at < to).collect();
+        let width = window
+            .iter()
+            .map(|s| s.busy_percent.len())
+            .max()
+            .unwrap_or(0);
+        let core_busy_steady_percent = (0..width)
+            .map(|core| {
+                let values: Vec<f64> = window
+                    .iter()
+                    .filter_map(|s| s.busy_percent.get(core).copied())
+                    .collect();
+                values.iter().sum::<f64>() / values.len().max(1) as f64
+            })
+            .collect();
+        Machine {
+            load_average_start,
+            load_average_end,
+            core_busy_steady_percent,
+        }
+    }
+}
+
+/// The sampled processes and machine of a run.
+pub(crate) struct Processes {
+    pub server: Option<Vec<Sample>>,
+    pub load_tool: Option<Vec<Sample>>,
+    pub machine: Machine,
 }
 
 /// Counts over the whole run, every client summed.
@@ -134,8 +200,7 @@ pub(crate) fn build(
     results: Vec<ClientResult>,
     peak_connected: usize,
     duration: Duration,
-    server: Option<Vec<Sample>>,
-    load_tool: Option<Vec<Sample>>,
+    processes: Processes,
 ) -> Report {
     let from = config.ramp.as_secs_f64();
     let to = from + config.steady.as_secs_f64();
@@ -165,6 +230,17 @@ pub(crate) fn build(
         counts.truncated_syncs += result.truncated_syncs;
         counts.progress += result.progress;
     }
+    let buckets = (duration.as_secs_f64() / BUCKET_SECS).ceil() as usize;
+    let timeline = (0..buckets)
+        .map(|i| {
+            let from = i as f64 * BUCKET_SECS;
+            Bucket {
+                from_secs: from,
+                enqueue_ack: percentiles(&acks, from, from + BUCKET_SECS),
+                completion_lag: percentiles(&lags, from, from + BUCKET_SECS),
+            }
+        })
+        .collect();
     Report {
         url: config.url.clone(),
         clients: config.clients,
@@ -182,8 +258,10 @@ pub(crate) fn build(
         error_total: errors.values().sum(),
         errors,
         counts,
-        server: process_stats(server, from, to),
-        load_tool: process_stats(load_tool, from, to),
+        server: process_stats(processes.server, from, to),
+        load_tool: process_stats(processes.load_tool, from, to),
+        machine: processes.machine,
+        timeline,
     }
 }
 
@@ -271,6 +349,39 @@ impl Report {
                     }
                 }
             }
+        }
+        let m = &self.machine;
+        let cores: Vec<String> = m
+            .core_busy_steady_percent
+            .iter()
+            .enumerate()
+            .map(|(i, busy)| format!("cpu{i} {busy:.0}%"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  machine    load average {} at start, {} at end; busy over the steady window (every process): {}",
+            m.load_average_start.as_deref().unwrap_or("?"),
+            m.load_average_end.as_deref().unwrap_or("?"),
+            cores.join(", ")
+        );
+        let _ = writeln!(
+            out,
+            "\n  {:<12} {:>7} {:>9} {:>9}   {:>7} {:>9} {:>9}",
+            "timeline", "acks", "p50 ms", "p99 ms", "done", "lag p50", "lag p99"
+        );
+        for bucket in &self.timeline {
+            let (an, a50, a99) = bucket
+                .enqueue_ack
+                .map_or((0, 0.0, 0.0), |p| (p.count, p.p50_ms, p.p99_ms));
+            let (ln, l50, l99) = bucket
+                .completion_lag
+                .map_or((0, 0.0, 0.0), |p| (p.count, p.p50_ms, p.p99_ms));
+            let _ = writeln!(
+                out,
+                "  {:>4}-{:<4} s  {an:>7} {a50:>9.1} {a99:>9.1}   {ln:>7} {l50:>9.1} {l99:>9.1}",
+                bucket.from_secs,
+                bucket.from_secs + BUCKET_SECS
+            );
         }
         out
     }
