@@ -30,6 +30,18 @@ pub struct ClientResult {
     pub acks: Vec<Timed>,
     /// Completion lags: arrival of `task_completed` minus the task's `ends_at`.
     pub lags: Vec<Timed>,
+    /// The first part of each completion lag: the notification's `at` (the server's clock when
+    /// the tick or batch that completed the task began) minus `ends_at`.
+    pub lags_to_at: Vec<Timed>,
+    /// The second part: arrival minus the notification's `at` (advancing, committing and
+    /// posting, and whatever the tick did before this player).
+    pub lags_after_at: Vec<Timed>,
+    /// The first part of each enqueue→ack: the ack's `at` (the server's clock when the handler
+    /// began) minus the send time.
+    pub acks_to_at: Vec<Timed>,
+    /// The second part: arrival minus the ack's `at` (the update, the inline notification
+    /// posts, the reply's post).
+    pub acks_after_at: Vec<Timed>,
     /// Errors by kind (an error reply's `code`, or `connect_failed`, `ack_timeout`, …).
     pub errors: BTreeMap<String, u64>,
     /// Enqueues sent.
@@ -78,6 +90,8 @@ fn wall_ms() -> f64 {
 /// What is known about one enqueue.
 struct Request {
     sent: Instant,
+    /// [`wall_ms`] when sent.
+    sent_wall: f64,
     /// Acked or refused.
     answered: bool,
     /// Completed, failed for good, cancelled or refused: nothing more to wait for.
@@ -226,6 +240,7 @@ impl Client {
                     id.clone(),
                     Request {
                         sent: Instant::now(),
+                        sent_wall: wall_ms(),
                         answered: false,
                         settled: false,
                     },
@@ -364,6 +379,7 @@ impl Client {
             return;
         };
         let at = self.since_start();
+        let arrived = wall_ms();
         let Some(request) = self.requests.get_mut(id) else {
             self.result.error("unexpected_ack");
             return;
@@ -378,6 +394,16 @@ impl Client {
             at,
             ms: request.sent.elapsed().as_secs_f64() * 1000.0,
         });
+        if let Some(server_at) = message.get("at").and_then(Value::as_f64) {
+            self.result.acks_to_at.push(Timed {
+                at,
+                ms: server_at - request.sent_wall,
+            });
+            self.result.acks_after_at.push(Timed {
+                at,
+                ms: arrived - server_at,
+            });
+        }
         if message.get("duplicate").and_then(Value::as_bool) == Some(true) {
             self.result.error("unexpected_duplicate_ack");
         }
@@ -430,10 +456,23 @@ impl Client {
                 let at = self.since_start();
                 self.result.completed += 1;
                 match task_id.and_then(|id| self.ends_at.get(id)) {
-                    Some(&ends_at) => self.result.lags.push(Timed {
-                        at,
-                        ms: arrived - ends_at as f64,
-                    }),
+                    Some(&ends_at) => {
+                        let ends_at = ends_at as f64;
+                        self.result.lags.push(Timed {
+                            at,
+                            ms: arrived - ends_at,
+                        });
+                        if let Some(server_at) = message.get("at").and_then(Value::as_f64) {
+                            self.result.lags_to_at.push(Timed {
+                                at,
+                                ms: server_at - ends_at,
+                            });
+                            self.result.lags_after_at.push(Timed {
+                                at,
+                                ms: arrived - server_at,
+                            });
+                        }
+                    }
                     None => self.result.completed_without_ends_at += 1,
                 }
                 if let Some(task_id) = task_id {

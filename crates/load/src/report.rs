@@ -34,6 +34,17 @@ pub struct Report {
     /// Completion lag (arrival of `task_completed` minus the task's `ends_at`) over the steady
     /// window (by arrival).
     pub completion_lag: Option<Percentiles>,
+    /// The two parts of enqueue→ack over the steady window, split at the ack's `at` (the
+    /// server's clock when the handler began; ms resolution): before it (the frame's way in)
+    /// and after it (the update, inline notification posts and the reply's post).
+    pub enqueue_ack_to_at: Option<Percentiles>,
+    pub enqueue_ack_after_at: Option<Percentiles>,
+    /// The two parts of completion lag over the steady window, split at the `task_completed`
+    /// notification's `at` (the server's clock when the tick or batch that completed the task
+    /// began): before it (waiting for a tick) and after it (the tick's work up to this player's
+    /// commit and post).
+    pub completion_lag_to_at: Option<Percentiles>,
+    pub completion_lag_after_at: Option<Percentiles>,
     /// The same two over the whole run, ramp and drain included.
     pub enqueue_ack_all: Option<Percentiles>,
     pub completion_lag_all: Option<Percentiles>,
@@ -209,6 +220,10 @@ pub(crate) fn build(
     let mut connects: Vec<Timed> = Vec::new();
     let mut acks: Vec<Timed> = Vec::new();
     let mut lags: Vec<Timed> = Vec::new();
+    let mut acks_to_at: Vec<Timed> = Vec::new();
+    let mut acks_after_at: Vec<Timed> = Vec::new();
+    let mut lags_to_at: Vec<Timed> = Vec::new();
+    let mut lags_after_at: Vec<Timed> = Vec::new();
     for result in results {
         if let Some(connect) = result.connect {
             counts.connected += 1;
@@ -216,6 +231,10 @@ pub(crate) fn build(
         }
         acks.extend(result.acks);
         lags.extend(result.lags);
+        acks_to_at.extend(result.acks_to_at);
+        acks_after_at.extend(result.acks_after_at);
+        lags_to_at.extend(result.lags_to_at);
+        lags_after_at.extend(result.lags_after_at);
         for (kind, n) in result.errors {
             *errors.entry(kind).or_default() += n;
         }
@@ -253,6 +272,10 @@ pub(crate) fn build(
         connect: percentiles(&connects, 0.0, f64::INFINITY),
         enqueue_ack: percentiles(&acks, from, to),
         completion_lag: percentiles(&lags, from, to),
+        enqueue_ack_to_at: percentiles(&acks_to_at, from, to),
+        enqueue_ack_after_at: percentiles(&acks_after_at, from, to),
+        completion_lag_to_at: percentiles(&lags_to_at, from, to),
+        completion_lag_after_at: percentiles(&lags_after_at, from, to),
         enqueue_ack_all: percentiles(&acks, 0.0, f64::INFINITY),
         completion_lag_all: percentiles(&lags, 0.0, f64::INFINITY),
         error_total: errors.values().sum(),
@@ -297,7 +320,11 @@ impl Report {
         let rows = [
             ("connect (ramp)", &self.connect),
             ("enqueue->ack (steady)", &self.enqueue_ack),
+            ("  send -> ack.at", &self.enqueue_ack_to_at),
+            ("  ack.at -> arrival", &self.enqueue_ack_after_at),
             ("completion lag (steady)", &self.completion_lag),
+            ("  ends_at -> completed.at", &self.completion_lag_to_at),
+            ("  completed.at -> arrival", &self.completion_lag_after_at),
             ("enqueue->ack (whole run)", &self.enqueue_ack_all),
             ("completion lag (whole run)", &self.completion_lag_all),
         ];
