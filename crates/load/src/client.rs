@@ -390,10 +390,15 @@ impl Client {
         }
         request.answered = true;
         self.result.acked += 1;
+        let waited = request.sent.elapsed();
         self.result.acks.push(Timed {
             at,
-            ms: request.sent.elapsed().as_secs_f64() * 1000.0,
+            ms: waited.as_secs_f64() * 1000.0,
         });
+        if waited > self.shared.config.timeout {
+            // Late is a timeout too, though it still counts as acked and its latency is kept.
+            self.result.error("ack_timeout");
+        }
         if let Some(server_at) = message.get("at").and_then(Value::as_f64) {
             self.result.acks_to_at.push(Timed {
                 at,

@@ -48,7 +48,8 @@ pub struct Config {
     pub tasks: u32,
     /// Time between two enqueues of a cycle.
     pub enqueue_gap: Duration,
-    /// Longest wait for a reply (connect, ack, snapshot); longer counts as a timeout error.
+    /// Longest wait for a reply (connect, ack, snapshot); longer counts as a timeout error (an
+    /// ack that comes later still counts as acked, and as `ack_timeout`).
     pub timeout: Duration,
     /// Longest wait for the tasks of one cycle to complete after its last enqueue.
     pub completion_timeout: Duration,
