@@ -165,3 +165,23 @@ fn the_catalog_round_trips_through_json() {
     let text = serde_json::to_string(catalog).unwrap();
     assert_eq!(&Catalog::from_json(&text).unwrap(), catalog);
 }
+
+#[test]
+fn a_field_that_does_not_parse_is_named_by_its_path() {
+    let err = error_after(|v| v["enemies"]["cow"]["hitpoints"] = "many".into());
+    assert!(err.contains("`enemies.cow.hitpoints`"), "{err}");
+    let err = error_after(|v| {
+        let cow = v["enemies"]["cow"].as_object_mut().unwrap();
+        cow.insert("hitpionts".into(), 5.into());
+    });
+    assert!(err.contains("enemies.cow"), "{err}");
+}
+
+#[test]
+fn dollar_schema_is_accepted_only_at_the_top() {
+    let err = error_after(|v| {
+        let cow = v["enemies"]["cow"].as_object_mut().unwrap();
+        cow.insert("$schema".into(), "x".into());
+    });
+    assert!(err.contains("$schema"), "{err}");
+}
