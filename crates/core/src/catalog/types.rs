@@ -14,8 +14,9 @@ pub struct Catalog {
     /// hashed.
     #[serde(rename = "$schema", default, skip_serializing)]
     pub schema: Option<String>,
-    /// The rules version. Outcomes are a pure function of (snapshot, seed, rules version), so any
-    /// change to the file that changes an outcome must raise it.
+    /// The rules version: a label for people and reports. A catalog's identity is its content
+    /// hash ([`Catalog::content_hash`]), which every change moves; raise the version too when a
+    /// change alters outcomes, so that people can tell the rule sets apart.
     pub version: u32,
     /// Formula constants shared by the activities.
     pub rules: RuleParams,

@@ -28,8 +28,14 @@ pub struct Task {
     pub attempts: u32,
     /// When a `retrying` task may start again.
     pub retry_at: Option<Millis>,
-    /// The catalog version its outcome is computed with.
+    /// The `version` label of the catalog its outcome is computed with.
     pub rules_version: u32,
+    /// The [content hash](crate::catalog::Catalog::content_hash) of the catalog the task was
+    /// queued under, then of the one it started under (a task queued under another catalog is
+    /// validated again at start), which is the one its outcome is computed with. `None` on tasks
+    /// stored before hashes were recorded: they run under the current catalog.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_hash: Option<String>,
     /// What the outcome depends on, frozen at start.
     pub snapshot: Option<Snapshot>,
     pub result: Option<TaskResult>,
