@@ -218,6 +218,11 @@ async fn ping_and_catalog_answer() {
     let catalog = env.send("c1", &json!({"action": "catalog"})).await;
     assert_eq!(catalog[0]["type"], "catalog");
     assert!(catalog[0]["catalog"]["resources"]["copper_ore"].is_object());
+    assert_eq!(
+        catalog[0]["catalog_hash"],
+        idle_core::catalog::Catalog::shipped().content_hash()
+    );
+    assert!(catalog[0]["catalog"].get("$schema").is_none());
 }
 
 #[tokio::test]

@@ -433,10 +433,15 @@ pub enum Reply {
         /// the truth, and the client continues from `seq`.
         truncated: bool,
     },
+    /// The catalog the server runs, and its identity.
     Catalog {
         at: Millis,
         #[serde(skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
+        /// The catalog's content hash ([`Catalog::content_hash`]): 64 hex digits that change
+        /// with any change to it, so a client can cache the catalog under it.
+        #[serde(default)]
+        catalog_hash: String,
         catalog: Box<Catalog>,
     },
     Ack {

@@ -120,6 +120,7 @@ pub async fn message(services: &Services, connection_id: &str, body: &str) -> An
             let catalog = |request_id| Reply::Catalog {
                 at: now,
                 request_id,
+                catalog_hash: services.game.catalog_hash.clone(),
                 catalog: Box::new(services.game.catalog.clone()),
             };
             spend_then(services, &connection, now, "catalog", request_id, catalog).await
