@@ -900,3 +900,29 @@ fn an_admin_bypass_does_not_skip_the_recheck_of_a_removed_target() {
     world.advance(T0 + 24 * 3600 * 1000);
     assert_eq!(world.task(&task_id).status, TaskStatus::Rejected);
 }
+
+#[test]
+fn items_a_new_catalog_no_longer_defines_stay_in_the_inventory() {
+    // Given a player holding sapphires and a catalog that drops the item (and copper's rare drop)
+    let mut world = World::new();
+    world.player.add_items("sapphire", 3);
+    let mut catalog = Catalog::shipped().clone();
+    catalog.items.remove("sapphire");
+    for resource in catalog.resources.values_mut() {
+        resource.rare_drops.retain(|d| d.item != "sapphire");
+    }
+    world.game = Game::new(Box::leak(Box::new(catalog)), SECRET);
+    // When the player harvests under it
+    let id = world.enqueue("r1", harvest(3), T0);
+    world.advance(T0);
+    world.advance(T0 + 3_600_000);
+    // Then the task completes and the sapphires are still there, untouched
+    assert_eq!(world.task(&id).status, TaskStatus::Completed);
+    assert_eq!(world.player.count("sapphire"), 3);
+    // and the player's view still lists them.
+    let view = crate::protocol::PlayerView::of(&world.player, world.game.catalog);
+    assert_eq!(
+        serde_json::to_value(&view).unwrap()["inventory"]["sapphire"],
+        3
+    );
+}
