@@ -209,7 +209,7 @@ async fn an_unknown_connection_is_not_connected() {
 }
 
 #[tokio::test]
-async fn ping_and_catalog_answer() {
+async fn ping_and_catalog_answer_and_the_snapshot_names_the_catalog() {
     let env = Env::new();
     env.connect("c1", "ned").await;
     let pong = env.send("c1", &json!({"action": "ping"})).await;
@@ -223,6 +223,11 @@ async fn ping_and_catalog_answer() {
         idle_core::catalog::Catalog::shipped().content_hash()
     );
     assert!(catalog[0]["catalog"].get("$schema").is_none());
+    // sync's snapshot names the same catalog, so a reconnecting client knows whether its cached
+    // catalog is current.
+    let snapshot = env.send("c1", &json!({"action": "sync"})).await;
+    assert_eq!(snapshot[0]["type"], "snapshot");
+    assert_eq!(snapshot[0]["catalog_hash"], catalog[0]["catalog_hash"]);
 }
 
 #[tokio::test]

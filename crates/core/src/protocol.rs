@@ -424,6 +424,10 @@ pub enum Reply {
         protocol: u32,
         /// The player's current `seq`: the last notification issued (0 before the first).
         seq: u64,
+        /// The content hash of the catalog the server plays (as in the `catalog` reply): a
+        /// client whose cached catalog has another hash asks for the catalog again.
+        #[serde(default)]
+        catalog_hash: String,
         player: PlayerView,
         queue: Vec<QueueEntry>,
         /// Kept notifications follow the last one sent: `sync` again from it.

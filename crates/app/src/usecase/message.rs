@@ -363,6 +363,7 @@ async fn sync(
         request_id,
         protocol: PROTOCOL_VERSION,
         seq: current,
+        catalog_hash: services.game.catalog_hash.clone(),
         player: PlayerView::of(&state.player, services.game.catalog),
         queue: state.queue.iter().map(QueueEntry::from).collect(),
         more: kept.more,
