@@ -282,21 +282,15 @@ fn durability_check(choice: &GearChoice, needed: u64, catalog: &Catalog) -> Resu
     })
 }
 
-/// Checks again, at start, a task queued under another catalog (`queued_under` is the hash it
-/// recorded, `None` for a task from before hashes were recorded): its target must still exist,
-/// be found where it asks, and be asked as the current catalog allows. A task queued under the
-/// current catalog passes at once.
+/// Checks a queued task's catalog references again when it starts: the catalog may have changed
+/// since it was queued, and its target must still exist, be found where it asks, and be asked as
+/// the current catalog allows. (Queued tasks do not record the catalog they were queued under:
+/// the hash costs item bytes, and this check costs a few lookups.) A task queued under the
+/// current catalog always passes: enqueue made the same checks.
 ///
 /// # Errors
 /// [`Rejection::TargetRemoved`] (code `unknown_target`) naming what is gone or no longer allowed.
-pub fn recheck_queued(
-    game: &Game,
-    queued_under: Option<&str>,
-    request: &TaskRequest,
-) -> Result<(), Rejection> {
-    if queued_under == Some(game.catalog_hash.as_str()) {
-        return Ok(());
-    }
+pub fn recheck_at_start(game: &Game, request: &TaskRequest) -> Result<(), Rejection> {
     check_targets(game.catalog, request).map_err(|rejection| Rejection::TargetRemoved {
         problem: match rejection {
             Rejection::UnknownTarget { kind, id } => format!("the {kind} `{id}` is gone"),

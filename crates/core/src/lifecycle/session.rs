@@ -161,11 +161,9 @@ impl<'g, 'p> Session<'g, 'p> {
         let catalog = game.catalog;
         let task = &self.tasks[i];
         let request = task.request.clone();
-        // Queued under another catalog: its target must still be there, bypass or not (there is
-        // nothing to run without a definition).
-        if let Err(rejection) =
-            crate::validate::recheck_queued(game, task.catalog_hash.as_deref(), &request)
-        {
+        // The catalog may have changed since it was queued: its target must still be there,
+        // bypass or not (there is nothing to run without a definition).
+        if let Err(rejection) = crate::validate::recheck_at_start(game, &request) {
             return self.reject(i, at, &rejection);
         }
         let prepared = if task.bypass_validation {
@@ -521,7 +519,7 @@ impl<'g, 'p> Session<'g, 'p> {
             attempts: 0,
             retry_at: None,
             rules_version: self.game.catalog.version,
-            catalog_hash: Some(self.game.catalog_hash.clone()),
+            catalog_hash: None,
             snapshot: None,
             result: None,
             failure: None,
