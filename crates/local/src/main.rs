@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use idle_app::auth;
-use idle_app::config::GameCatalog;
+use idle_app::config::{GameCatalog, CATALOG_FILE};
 use idle_app::ports::{Clock, SystemClock};
 use idle_local::console::DEV_TOKEN_TTL;
 use idle_local::settings::uses_dev_secrets;
@@ -74,7 +74,14 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn token(player_id: &str, admin: bool, ttl_secs: u64) -> Result<String, LocalError> {
-    let config = app_config(env)?;
+    // Minting needs no catalog: CATALOG_FILE is not read here.
+    let config = app_config(|name| {
+        if name == CATALOG_FILE {
+            None
+        } else {
+            env(name)
+        }
+    })?;
     let secret = config
         .token_secret
         .ok_or(idle_app::ConfigError::MissingSecret {
@@ -116,7 +123,15 @@ fn stop_signals() -> Result<impl std::future::Future<Output = &'static str>, Loc
 }
 
 async fn run(args: RunArgs) -> Result<(), LocalError> {
-    let mut config = app_config(env)?;
+    // --catalog wins over CATALOG_FILE, which is then not even read.
+    let flag = args.catalog.is_some();
+    let mut config = app_config(|name| {
+        if flag && name == CATALOG_FILE {
+            None
+        } else {
+            env(name)
+        }
+    })?;
     if let Some(file) = &args.catalog {
         config.catalog = GameCatalog::from_file(file)?;
     }

@@ -150,11 +150,12 @@ fn idle_local_refuses_a_bad_catalog_file_naming_the_entry_and_the_field() {
 }
 
 #[test]
-fn idle_local_announces_the_catalog_file_it_plays() {
+fn idle_local_announces_the_catalog_file_it_plays_and_the_flag_wins_over_the_variable() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_idle-local"))
         .args(["--listen", "127.0.0.1:0", "--catalog"])
         .arg(studio_path())
-        .env_remove("CATALOG_FILE")
+        // The flag wins: the variable's file (missing here) is not even read.
+        .env("CATALOG_FILE", "/no/such/catalog.json")
         .env_remove("TOKEN_SECRET")
         .env_remove("SEED_SECRET")
         .stdout(Stdio::piped())
