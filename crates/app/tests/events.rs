@@ -329,8 +329,9 @@ async fn task_processor_batch_is_what_the_sample_world_commits() {
         std::fs::write(&path, text).unwrap();
     }
     let sample: Value = serde_json::from_str(&read("task-processor-batch.json")).unwrap();
-    assert_eq!(
-        sample, committed,
+    // Compared without printing both (each is a few kilobytes).
+    assert!(
+        sample == committed,
         "events/task-processor-batch.json is stale; regenerate with UPDATE_EVENTS=1"
     );
 }

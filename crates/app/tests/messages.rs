@@ -210,7 +210,7 @@ async fn an_unknown_connection_is_not_connected() {
 }
 
 #[tokio::test]
-async fn ping_and_catalog_answer() {
+async fn ping_and_catalog_answer_and_the_snapshot_names_the_catalog() {
     let env = Env::new();
     env.connect("c1", "ned").await;
     let pong = env.send("c1", &json!({"action": "ping"})).await;
@@ -219,6 +219,16 @@ async fn ping_and_catalog_answer() {
     let catalog = env.send("c1", &json!({"action": "catalog"})).await;
     assert_eq!(catalog[0]["type"], "catalog");
     assert!(catalog[0]["catalog"]["resources"]["copper_ore"].is_object());
+    assert_eq!(
+        catalog[0]["catalog_hash"],
+        idle_core::catalog::Catalog::shipped().content_hash()
+    );
+    assert!(catalog[0]["catalog"].get("$schema").is_none());
+    // sync's snapshot names the same catalog, so a reconnecting client knows whether its cached
+    // catalog is current.
+    let snapshot = env.send("c1", &json!({"action": "sync"})).await;
+    assert_eq!(snapshot[0]["type"], "snapshot");
+    assert_eq!(snapshot[0]["catalog_hash"], catalog[0]["catalog_hash"]);
 }
 
 #[tokio::test]

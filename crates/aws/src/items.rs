@@ -240,6 +240,7 @@ mod tests {
             attempts: 0,
             retry_at: None,
             rules_version: 1,
+            catalog_hash: None,
             snapshot: None,
             result: None,
             failure: None,

@@ -439,6 +439,10 @@ pub enum Reply {
         protocol: u32,
         /// The player's current `seq`: the last notification issued (0 before the first).
         seq: u64,
+        /// The content hash of the catalog the server plays (as in the `catalog` reply): a
+        /// client whose cached catalog has another hash asks for the catalog again.
+        #[serde(default)]
+        catalog_hash: String,
         player: PlayerView,
         queue: Vec<QueueEntry>,
         /// Kept notifications follow the last one sent: `sync` again from it.
@@ -448,10 +452,15 @@ pub enum Reply {
         /// the truth, and the client continues from `seq`.
         truncated: bool,
     },
+    /// The catalog the server runs, and its identity.
     Catalog {
         at: Millis,
         #[serde(skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
+        /// The catalog's content hash ([`Catalog::content_hash`]): 64 hex digits that change
+        /// with any change to it, so a client can cache the catalog under it.
+        #[serde(default)]
+        catalog_hash: String,
         catalog: Box<Catalog>,
     },
     Ack {

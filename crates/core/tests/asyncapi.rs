@@ -194,6 +194,7 @@ fn every_server_message_the_rust_types_write_fits_its_documented_schema() {
                 queue: vec![queue_entry()],
                 more: false,
                 truncated: true,
+                catalog_hash: "ab".repeat(32),
             },
         ),
         (
@@ -202,6 +203,7 @@ fn every_server_message_the_rust_types_write_fits_its_documented_schema() {
                 at: 1,
                 request_id: Some("c".into()),
                 catalog: Box::new(catalog.clone()),
+                catalog_hash: "ab".repeat(32),
             },
         ),
         (

@@ -9,8 +9,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
-    /// The rules version. Outcomes are a pure function of (snapshot, seed, rules version), so any
-    /// change to the file that changes an outcome must raise it.
+    /// The JSON Schema the file follows (`"$schema": "./catalog.schema.json"`), for editors.
+    /// Not a rule: the loader accepts and then clears it, so it is never served, compared or
+    /// hashed.
+    #[serde(rename = "$schema", default, skip_serializing)]
+    pub schema: Option<String>,
+    /// The rules version: a label for people and reports. A catalog's identity is its content
+    /// hash ([`Catalog::content_hash`]), which every change moves; raise the version too when a
+    /// change alters outcomes, so that people can tell the rule sets apart.
     pub version: u32,
     /// Formula constants shared by the activities.
     pub rules: RuleParams,

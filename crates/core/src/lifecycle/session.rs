@@ -158,6 +158,11 @@ impl<'g, 'p> Session<'g, 'p> {
         let catalog = game.catalog;
         let task = &self.tasks[i];
         let request = task.request.clone();
+        // The catalog may have changed since it was queued: its target must still be there,
+        // bypass or not (there is nothing to run without a definition).
+        if let Err(rejection) = crate::validate::recheck_at_start(game, &request) {
+            return self.reject(i, at, &rejection);
+        }
         let prepared = if task.bypass_validation {
             Ok(bypass_prepare(game, &self.player, &request))
         } else {
@@ -228,6 +233,7 @@ impl<'g, 'p> Session<'g, 'p> {
         task.ends_at = Some(ends_at);
         task.retry_at = None;
         task.rules_version = catalog.version;
+        task.catalog_hash = Some(game.catalog_hash.clone());
         task.snapshot = Some(snapshot);
         self.transition(i, TransitionKind::Started, None);
         let event = Event::TaskStarted {
@@ -270,10 +276,10 @@ impl<'g, 'p> Session<'g, 'p> {
             .snapshot
             .clone()
             .unwrap_or_else(|| empty_snapshot(self.game, &self.player, &task.request));
-        // A target missing from the catalog (it changed under a running task) settles as nothing;
-        // the reserved materials are refunded by the caller.
-        rules::outcome(&task.request, &snapshot, &seed, self.game.catalog, actions)
-            .unwrap_or_default()
+        // Under the catalog the task started with, when it is kept; else the current one. A
+        // target missing from that catalog settles as nothing; the caller refunds the reserve.
+        let (catalog, _) = self.game.catalog_for(task.catalog_hash.as_deref());
+        rules::outcome(&task.request, &snapshot, &seed, catalog, actions).unwrap_or_default()
     }
 
     /// Refunds never give back more than the task took at start (an admin's bypassed task may
@@ -359,10 +365,14 @@ impl<'g, 'p> Session<'g, 'p> {
         if skill_level > levels_before.1 {
             level_ups.insert(crate::validate::skill_name(skill).to_owned(), skill_level);
         }
+        // Record the catalog the outcome was computed with (see `settle`), for replay.
+        let (used, used_hash) = self.game.catalog_for(self.tasks[i].catalog_hash.as_deref());
+        let used_hash = used_hash.to_owned();
         let task = &mut self.tasks[i];
         task.status = status;
         task.finished_at = Some(at);
-        task.rules_version = catalog.version;
+        task.rules_version = used.version;
+        task.catalog_hash = Some(used_hash);
         task.result = Some(TaskResult {
             outcome: outcome.clone(),
             refunded: refunded.clone(),
@@ -512,6 +522,7 @@ impl<'g, 'p> Session<'g, 'p> {
             attempts: 0,
             retry_at: None,
             rules_version: self.game.catalog.version,
+            catalog_hash: None,
             snapshot: None,
             result: None,
             failure: None,
