@@ -811,7 +811,7 @@ fn without_copper() -> &'static Catalog {
 #[test]
 fn a_task_records_the_catalog_hash_it_started_under() {
     let mut world = World::new();
-    let id = world.enqueue("r1", harvest(2), T0);
+    let id = world.enqueue_unstarted("r1", harvest(2), T0);
     let hash = Some(Catalog::shipped().content_hash());
     assert_eq!(world.task(&id).catalog_hash, None, "not while queued");
     world.advance(T0);
