@@ -11,7 +11,8 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use crate::store::{
-    expiry_cutoff, insert_history, insert_kept, insert_outbox, insert_player, Sql, SqliteStore,
+    expiry_cutoff, insert_history, insert_kept, insert_outbox, insert_player, int, to_json,
+    PlayerRow, Sql, SqliteStore,
 };
 
 /// Rows [`SqliteStore::purge_expired`] deletes per table and call, so one call holds the store
@@ -208,16 +209,17 @@ impl SqliteStore {
         }
         let (mut players, mut history, mut kept, mut outboxes) = (0, 0, 0, 0);
         for p in snapshot.players {
-            let id = p.player.player_id.clone();
-            let version = p.player.version;
             let state = PlayerState {
                 player: p.player,
                 queue: p.queue,
             };
-            if insert_player(&tx, &state, self.options.wake_shards)? {
+            let row = PlayerRow::of(&state, self.options.wake_shards)?;
+            if insert_player(&tx, &row)? {
                 players += 1;
                 if !p.outbox.is_empty() {
-                    insert_outbox(&tx, &id, version, &p.outbox)?;
+                    let version = int(state.player.version, "version")?;
+                    let json = to_json(&p.outbox, "an outbox")?;
+                    insert_outbox(&tx, &state.player.player_id, version, &json)?;
                     outboxes += 1;
                 }
             }

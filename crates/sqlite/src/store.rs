@@ -458,13 +458,35 @@ fn decode_player(id: &str, player: &str, queue: &str) -> Result<PlayerState, Sto
     })
 }
 
+/// A player's row, encoded before the store is locked (JSON takes longer than the write).
+pub(crate) struct PlayerRow<'a> {
+    id: &'a str,
+    version: i64,
+    wake_at: Option<Millis>,
+    shard: u32,
+    player: String,
+    queue: String,
+}
+
+impl<'a> PlayerRow<'a> {
+    pub(crate) fn of(state: &'a PlayerState, shards: u32) -> Result<PlayerRow<'a>, StoreError> {
+        let id = state.player.player_id.as_str();
+        Ok(PlayerRow {
+            id,
+            version: int(state.player.version, "version")?,
+            wake_at: state.player.wake_at,
+            shard: wake_shard(id, shards),
+            player: to_json(&state.player, "a player")?,
+            queue: to_json(&state.queue, "a queue")?,
+        })
+    }
+}
+
 /// Inserts a player row if absent; returns whether it did.
 pub(crate) fn insert_player(
     conn: &rusqlite::Connection,
-    state: &PlayerState,
-    shards: u32,
+    row: &PlayerRow<'_>,
 ) -> Result<bool, StoreError> {
-    let id = state.player.player_id.as_str();
     let inserted = conn
         .prepare_cached(
             "INSERT INTO players (player_id, version, wake_at, wake_shard, player, queue)
@@ -472,31 +494,27 @@ pub(crate) fn insert_player(
         )
         .sql()?
         .execute(params![
-            id,
-            int(state.player.version, "version")?,
-            state.player.wake_at,
-            wake_shard(id, shards),
-            to_json(&state.player, "a player")?,
-            to_json(&state.queue, "a queue")?,
+            row.id,
+            row.version,
+            row.wake_at,
+            row.shard,
+            row.player,
+            row.queue,
         ])
         .sql()?;
     Ok(inserted == 1)
 }
 
-/// Appends an outbox to the `outboxes` table; returns its `seq`.
+/// Appends an outbox (its JSON) to the `outboxes` table; returns its `seq`.
 pub(crate) fn insert_outbox(
     conn: &rusqlite::Connection,
     player_id: &str,
-    version: u64,
-    outbox: &Outbox,
+    version: i64,
+    outbox: &str,
 ) -> Result<i64, StoreError> {
     conn.prepare_cached("INSERT INTO outboxes (player_id, version, outbox) VALUES (?1, ?2, ?3)")
         .sql()?
-        .execute(params![
-            player_id,
-            int(version, "version")?,
-            to_json(outbox, "an outbox")?
-        ])
+        .execute(params![player_id, version, outbox])
         .sql()?;
     Ok(conn.last_insert_rowid())
 }
@@ -550,6 +568,12 @@ pub(crate) fn insert_kept(
     Ok(inserted == 1)
 }
 
+/// One page of the wake index after a cursor: a range scan of `players_wake`.
+const DUE_PLAYERS: &str = "SELECT player_id, wake_at FROM players
+    WHERE wake_shard = ?1 AND wake_at IS NOT NULL AND wake_at <= ?2
+      AND (wake_at, player_id) > (?3, ?4)
+    ORDER BY wake_at, player_id LIMIT ?5";
+
 fn parse_wake_cursor(cursor: &str) -> Result<(Millis, String), StoreError> {
     cursor
         .split_once('|')
@@ -595,20 +619,28 @@ impl GameStore for SqliteStore {
     }
 
     async fn create_player(&self, state: &PlayerState) -> Result<bool, StoreError> {
+        let row = PlayerRow::of(state, self.options.wake_shards)?;
         let db = self.db();
-        insert_player(&db.conn, state, self.options.wake_shards)
+        insert_player(&db.conn, &row)
     }
 
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let id = commit.player_id();
-        let player = &commit.state.player;
+        let row = PlayerRow::of(&commit.state, self.options.wake_shards)?;
+        let outbox = (!commit.outbox.is_empty())
+            .then(|| to_json(&commit.outbox, "an outbox"))
+            .transpose()?;
+        let expected = commit
+            .expected_version
+            .map(|v| int(v, "expected version"))
+            .transpose()?;
         let mut db = self.db();
         let Db { conn, feed } = &mut *db;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .sql()?;
-        let written = match commit.expected_version {
-            None => insert_player(&tx, &commit.state, self.options.wake_shards)?,
+        let written = match expected {
+            None => insert_player(&tx, &row)?,
             Some(expected) => {
                 let updated = tx
                     .prepare_cached(
@@ -618,11 +650,11 @@ impl GameStore for SqliteStore {
                     .sql()?
                     .execute(params![
                         id,
-                        int(player.version, "version")?,
-                        player.wake_at,
-                        to_json(player, "a player")?,
-                        to_json(&commit.state.queue, "a queue")?,
-                        int(expected, "expected version")?,
+                        row.version,
+                        row.wake_at,
+                        row.player,
+                        row.queue,
+                        expected
                     ])
                     .sql()?;
                 updated == 1
@@ -643,16 +675,15 @@ impl GameStore for SqliteStore {
                 commit.expected_version
             )));
         }
-        let sequence = if commit.outbox.is_empty() {
-            None
-        } else {
-            Some(insert_outbox(&tx, id, player.version, &commit.outbox)?)
+        let sequence = match &outbox {
+            Some(json) => Some(insert_outbox(&tx, id, row.version, json)?),
+            None => None,
         };
         tx.commit().sql()?;
         if let Some(sequence) = sequence {
             feed.push(OutboxRecord {
                 player_id: id.to_owned(),
-                version: player.version,
+                version: commit.state.player.version,
                 sequence_number: sequence.to_string(),
                 outbox: commit.outbox.clone(),
             });
@@ -705,15 +736,7 @@ impl GameStore for SqliteStore {
         };
         let size = self.options.page_size;
         let db = self.db();
-        let mut select = db
-            .conn
-            .prepare_cached(
-                "SELECT player_id, wake_at FROM players
-                 WHERE wake_shard = ?1 AND wake_at IS NOT NULL AND wake_at <= ?2
-                   AND (wake_at, player_id) > (?3, ?4)
-                 ORDER BY wake_at, player_id LIMIT ?5",
-            )
-            .sql()?;
+        let mut select = db.conn.prepare_cached(DUE_PLAYERS).sql()?;
         let items = select
             .query_map(
                 params![shard, now, after_at, after_id, size as i64],
@@ -937,6 +960,37 @@ mod tests {
         .unwrap();
         assert_eq!(synchronous_of(&full), 2, "FULL");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn plan(store: &SqliteStore, sql: &str) -> String {
+        let db = store.db();
+        let mut statement = db
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let count = statement.parameter_count();
+        let params: Vec<i64> = vec![0; count];
+        let rows = statement
+            .query_map(rusqlite::params_from_iter(params), |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn the_wake_index_and_the_purges_search_their_indexes_not_the_tables() {
+        let store = SqliteStore::in_memory().unwrap();
+        let due = plan(&store, DUE_PLAYERS);
+        assert!(due.contains("INDEX players_wake"), "{due}");
+        assert!(!due.contains("TEMP B-TREE"), "no sort: {due}");
+        for table in ["history", "kept", "connections"] {
+            let purge = plan(
+                &store,
+                &format!("SELECT rowid FROM {table} WHERE expires_at <= ?1 LIMIT ?2"),
+            );
+            assert!(purge.contains(&format!("{table}_expiry")), "{purge}");
+        }
     }
 
     #[test]
