@@ -1,7 +1,7 @@
 //! The embedded store at 100,000 players: fills a database file with players made by the real
 //! state machine (each with a running task and a small history), then times enqueue-like writes
-//! (load_players + commit + put_history of one player) against the same on an almost empty
-//! store, and prints latencies, sizes and the cost of the maintenance calls.
+//! (load_players + commit + put_history of one player, 1000 distinct players) against the same
+//! on a store of 1000 players, and prints latencies, sizes and the cost of the maintenance calls.
 //!
 //! ```text
 //! cargo run --profile measure -p idle-sqlite --example scale -- [PLAYERS] [DIR]
@@ -19,11 +19,12 @@ use idle_app::state::PlayerState;
 use idle_core::catalog::Catalog;
 use idle_core::model::{Millis, Player, Task, TaskRequest};
 use idle_core::{advance, enqueue, Enqueued, Game};
-use idle_sqlite::{SqliteOptions, SqliteStore};
+use idle_sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 const T0: Millis = 1_800_000_000_000;
 const HISTORY_PER_PLAYER: u64 = 3;
-const SAMPLES: usize = 100;
+/// Enqueue-like writes timed on each store (distinct players).
+const SAMPLES: usize = 1000;
 
 fn game() -> Game<'static> {
     Game::new(
@@ -197,6 +198,25 @@ fn fresh_dir(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
 }
 
+/// Default options; `SYNC=full` for `Synchronous::Full`, `CHECKPOINT=auto` for SQLite's own
+/// checkpoints.
+fn options() -> SqliteOptions {
+    let full = std::env::var("SYNC").is_ok_and(|v| v.eq_ignore_ascii_case("full"));
+    SqliteOptions {
+        synchronous: if full {
+            Synchronous::Full
+        } else {
+            Synchronous::Normal
+        },
+        // CHECKPOINT=auto: SQLite's own checkpoint, inside the commit that crosses 1000 pages.
+        checkpoint_interval: match std::env::var("CHECKPOINT").as_deref() {
+            Ok("auto") => None,
+            _ => SqliteOptions::default().checkpoint_interval,
+        },
+        ..SqliteOptions::default()
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -214,6 +234,11 @@ async fn main() {
             .trim()
     );
     println!(
+        "synchronous: {:?}, checkpoint interval: {:?}",
+        options().synchronous,
+        options().checkpoint_interval
+    );
+    println!(
         "player row JSON: {} bytes, history record JSON: {} bytes",
         serde_json::to_string(
             &enqueued(&game, &new_player("player-0000000"), "r1", T0)
@@ -228,27 +253,37 @@ async fn main() {
     // ---- the same writes on an almost empty store -------------------------------------------
     let small_dir = root.join("empty");
     fresh_dir(&small_dir);
-    let small = SqliteStore::open(small_dir.join("idle.db")).unwrap();
+    let small = SqliteStore::open_with(small_dir.join("idle.db"), options()).unwrap();
     fill(&small, &game, &template, SAMPLES).await;
+    small.checkpoint().unwrap();
     let ids: Vec<String> = (0..SAMPLES).map(|i| format!("player-{i:07}")).collect();
     let mut empty = enqueue_like(&small, &game, &template, &ids).await;
+    let started = Instant::now();
+    let small_pending = small.last_outboxes().unwrap();
+    let small_last = started.elapsed();
+    let outbox_bytes: usize = small_pending
+        .iter()
+        .map(|r| serde_json::to_string(&r.outbox).unwrap().len())
+        .sum();
     drop(small);
 
     // ---- the full store ----------------------------------------------------------------------
     let dir = root.join("full");
     fresh_dir(&dir);
     let path = dir.join("idle.db");
-    let store = SqliteStore::open_with(&path, SqliteOptions::default()).unwrap();
+    let store = SqliteStore::open_with(&path, options()).unwrap();
     let started = Instant::now();
     fill(&store, &game, &template, players).await;
     let filled = started.elapsed();
+    // Time steady state, not the checkpoint of the fill's last second.
+    store.checkpoint().unwrap();
     println!(
         "filled {players} players ({} history rows) in {:.1} s: {:.0} players/s, 3 writes each",
         players as u64 * HISTORY_PER_PLAYER,
         filled.as_secs_f64(),
         players as f64 / filled.as_secs_f64()
     );
-    // 100 distinct players spread over the whole store (a fixed stride, coprime with most sizes).
+    // Distinct players spread over the whole store (a prime stride).
     let ids: Vec<String> = (0..SAMPLES)
         .map(|i| format!("player-{:07}", (i * 7919 + 13) % players))
         .collect();
@@ -277,8 +312,11 @@ async fn main() {
     let started = Instant::now();
     let pending = store.last_outboxes().unwrap().len();
     println!(
-        "\nlast_outboxes ({pending} unperformed): {:.2} ms",
-        started.elapsed().as_secs_f64() * 1e3
+        "\nlast_outboxes ({pending} unperformed): {:.2} ms at {players} players, {:.2} ms at \
+         {SAMPLES} ({} bytes of outbox JSON on average)",
+        started.elapsed().as_secs_f64() * 1e3,
+        small_last.as_secs_f64() * 1e3,
+        outbox_bytes / small_pending.len().max(1)
     );
     let started = Instant::now();
     let page = store.due_players(0, T0 + 3_600_000, None).await.unwrap();

@@ -67,6 +67,11 @@ pub struct SqliteOptions {
     /// finished); then [`SqliteStore::purge_expired`] deletes it. Default
     /// [`DEFAULT_HISTORY_TTL_SECS`].
     pub history_ttl_secs: i64,
+    /// How a file's write-ahead log is folded into the database file (no effect in memory):
+    /// `Some(interval)` by a background thread with its own connection every `interval`
+    /// (default [`CHECKPOINT_INTERVAL`]), `None` by SQLite itself inside the commit that grows
+    /// the log past 1000 pages (4 MB), on the caller's thread.
+    pub checkpoint_interval: Option<Duration>,
 }
 
 impl Default for SqliteOptions {
@@ -77,6 +82,7 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             page_size: DEFAULT_PAGE_SIZE,
             history_ttl_secs: DEFAULT_HISTORY_TTL_SECS,
+            checkpoint_interval: Some(CHECKPOINT_INTERVAL),
         }
     }
 }
@@ -96,6 +102,11 @@ pub(crate) struct Db {
 /// Every call runs inline on the calling thread, under one `std::sync::Mutex` around one
 /// connection (the crate docs say why); a call never holds it across an `.await`.
 pub struct SqliteStore {
+    /// Declared first, so it stops before the connection closes (the last connection to close
+    /// checkpoints the log and removes it).
+    checkpointer: Option<Checkpointer>,
+    /// Held for a checkpoint round, so an explicit checkpoint never meets the background one.
+    checkpoint_lock: Arc<Mutex<()>>,
     db: Mutex<Db>,
     notify: Arc<Notify>,
     pub(crate) options: SqliteOptions,
@@ -217,7 +228,28 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&mut conn)?;
         reshard(&mut conn, options.wake_shards)?;
+        let checkpoint_lock = Arc::new(Mutex::new(()));
+        if path.is_some() {
+            // After a checkpoint the log is reused from its start; this bounds the file.
+            conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)
+                .sql()?;
+        }
+        let checkpointer = match (&path, options.checkpoint_interval) {
+            (Some(path), Some(interval)) => {
+                // Commits only append to the log; the checkpointer folds it into the file.
+                conn.pragma_update(None, "wal_autocheckpoint", 0).sql()?;
+                Some(Checkpointer::start(
+                    path,
+                    &options,
+                    interval,
+                    checkpoint_lock.clone(),
+                )?)
+            }
+            _ => None,
+        };
         Ok(SqliteStore {
+            checkpointer,
+            checkpoint_lock,
             db: Mutex::new(Db {
                 conn,
                 feed: Vec::new(),
@@ -340,27 +372,41 @@ impl SqliteStore {
     /// Moves the write-ahead log into the database file and truncates it (`PRAGMA
     /// wal_checkpoint(TRUNCATE)`), syncing both: after it, the database file alone holds every
     /// commit. Useful before measuring the file, and at a graceful stop. A no-op in memory.
+    /// Blocking: it waits for the background checkpointer's round, and holds the store while it
+    /// copies.
+    ///
+    /// # Errors
+    /// [`StoreError::Transient`] when another connection (an `sqlite3` shell in a transaction)
+    /// kept it from finishing for about a second.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         if self.path.is_none() {
             return Ok(());
         }
-        let db = self.db();
-        let busy: i64 = db
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
-            .sql()?;
-        if busy != 0 {
-            return Err(StoreError::Transient(
-                "checkpoint blocked by a reader; try again".to_owned(),
-            ));
+        let _round = self
+            .checkpoint_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for _ in 0..50 {
+            let busy: i64 = self
+                .db()
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+                .sql()?;
+            if busy == 0 {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(())
+        Err(StoreError::Transient(
+            "checkpoint kept from finishing by another connection; try again".to_owned(),
+        ))
     }
 
     /// Checkpoints ([`checkpoint`](Self::checkpoint)) and closes the connection, reporting what
     /// a plain drop would swallow. Feed entries not yet taken are dropped; their outboxes stay in
     /// the database until marked performed.
-    pub fn close(self) -> Result<(), StoreError> {
+    pub fn close(mut self) -> Result<(), StoreError> {
+        drop(self.checkpointer.take());
         self.checkpoint()?;
         let db = self.db.into_inner().unwrap_or_else(|e| e.into_inner());
         db.conn.close().map_err(|(_, e)| store_error(e))
@@ -384,6 +430,61 @@ impl SqliteStore {
             connections: count("connections")?,
             kept: count("kept")?,
         })
+    }
+}
+
+/// How often the checkpointer folds the write-ahead log into the database file.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+/// Bytes the write-ahead log file is truncated to after a checkpoint, at most.
+const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
+/// A thread with a connection of its own that checkpoints the log every
+/// [`SqliteOptions::checkpoint_interval`] (`PRAGMA wal_checkpoint(PASSIVE)`: it never waits for the writer, and
+/// the writer never waits for it). SQLite's automatic checkpoint would instead run inside the
+/// commit that crosses 1000 pages, syncing the log and the file on the caller's thread: the 10 to
+/// 20 ms outliers docs/performance.md measured before this. Dropping it stops the thread and
+/// waits for it.
+struct Checkpointer {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(
+        path: &Path,
+        options: &SqliteOptions,
+        interval: Duration,
+        round: Arc<Mutex<()>>,
+    ) -> Result<Checkpointer, StoreError> {
+        let conn = rusqlite::Connection::open(path).sql()?;
+        conn.busy_timeout(options.busy_timeout).sql()?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("idle-sqlite-checkpoint".to_owned())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(interval)
+                {
+                    // A failed checkpoint (the disk, a shell holding a lock) loses nothing: the
+                    // log keeps the commits and the next round tries again.
+                    let _round = round.lock().unwrap_or_else(|e| e.into_inner());
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })
+            .map_err(|e| StoreError::Permanent(format!("cannot start the checkpointer: {e}")))?;
+        Ok(Checkpointer {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

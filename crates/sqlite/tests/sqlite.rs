@@ -609,3 +609,74 @@ async fn close_checkpoints_the_log_into_the_file() {
     let store = SqliteStore::open(&path).unwrap();
     assert!(load(&store, "p").await.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_writers_racing_on_one_version_exactly_one_wins() {
+    let (store, _dir) = on_disk("race");
+    let store = std::sync::Arc::new(store);
+    let p = player("race");
+    store
+        .commit(&write(&p, None, 0, Outbox::default()))
+        .await
+        .unwrap();
+    for round in 0..20u64 {
+        let racers: Vec<_> = (0..8u64)
+            .map(|writer| {
+                let store = store.clone();
+                let mut state = p.clone();
+                state.player.character_xp = writer;
+                tokio::spawn(async move {
+                    store
+                        .commit(&write(&state, Some(round), round + 1, noting(writer)))
+                        .await
+                })
+            })
+            .collect();
+        let mut won = Vec::new();
+        for (writer, racer) in racers.into_iter().enumerate() {
+            match racer.await.unwrap() {
+                Ok(()) => won.push(writer as u64),
+                Err(StoreError::Conflict(_)) => {}
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(won.len(), 1, "round {round}: one winner");
+        let stored = load(&store, "race").await.unwrap();
+        assert_eq!(stored.player.version, round + 1);
+        assert_eq!(stored.player.character_xp, won[0], "the winner's write");
+        let fed = store.take_outboxes();
+        assert_eq!(fed.len(), 1, "only the winner's outbox is on the feed");
+        assert_eq!(fed[0].outbox, noting(won[0]));
+    }
+}
+
+#[tokio::test]
+async fn the_checkpointer_folds_commits_into_the_database_file() {
+    let dir = temp_dir("checkpointer");
+    let store = SqliteStore::open_with(
+        dir.join("idle.db"),
+        SqliteOptions {
+            checkpoint_interval: Some(Duration::from_millis(10)),
+            ..SqliteOptions::default()
+        },
+    )
+    .unwrap();
+    store.create_player(&player("folded")).await.unwrap();
+    // The database file alone (without its log), copied, holds the commit once the
+    // checkpointer has run: wait for that, up to a minute on a busy machine.
+    let copy = dir.join("copy.db");
+    let mut found = false;
+    for _ in 0..600 {
+        std::fs::copy(dir.join("idle.db"), &copy).unwrap();
+        let _ = std::fs::remove_file(dir.join("copy.db-wal"));
+        let players: i64 = rusqlite::Connection::open(&copy)
+            .and_then(|c| c.query_row("SELECT count(*) FROM players", [], |r| r.get(0)))
+            .unwrap_or(0);
+        if players == 1 {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(found, "the commit reached the database file");
+}
