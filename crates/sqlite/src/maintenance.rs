@@ -12,7 +12,7 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use crate::store::{
     expiry_cutoff, insert_history, insert_kept, insert_outbox, insert_player, int, to_json,
-    PlayerRow, Sql, SqliteStore,
+    PlayerRow, Sql, SqliteOptions, SqliteStore,
 };
 
 /// Rows [`SqliteStore::purge_expired`] deletes per table and call, so one call holds the store
@@ -50,10 +50,37 @@ pub enum Import {
     AlreadyImported,
 }
 
+/// The database file's name in a data directory ([`SqliteStore::start_in`]).
+pub const DATABASE_FILE: &str = "idle.db";
+/// The old JSON data file's name in a data directory, imported once by
+/// [`SqliteStore::start_in`].
+pub const JSON_DATA_FILE: &str = "store.json";
+
 /// The meta key recording that `store.json` was imported.
 const IMPORTED: &str = "imported_store_json";
 
 impl SqliteStore {
+    /// Opens the store of a data directory the way the local runtime starts: the database
+    /// `dir/`[`DATABASE_FILE`] (created with `dir` if missing), the old `dir/`[`JSON_DATA_FILE`]
+    /// imported if there ([`import_store_json`](Self::import_store_json)), and connection rows
+    /// left by the previous process cleared (their sockets died with it). The caller holds the
+    /// directory's lock first. Then perform [`last_outboxes`](Self::last_outboxes) again.
+    ///
+    /// # Errors
+    /// As [`open_with`](Self::open_with) and [`import_store_json`](Self::import_store_json);
+    /// [`StoreError::Permanent`] naming `dir` when it cannot be created.
+    pub fn start_in(
+        dir: &Path,
+        options: SqliteOptions,
+    ) -> Result<(SqliteStore, Import), StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Permanent(format!("{}: {e}", dir.display())))?;
+        let store = SqliteStore::open_with(dir.join(DATABASE_FILE), options)?;
+        let import = store.import_store_json(dir.join(JSON_DATA_FILE))?;
+        store.clear_connections()?;
+        Ok((store, import))
+    }
+
     /// Deletes history records, kept notifications and connection rows whose `expires_at`
     /// (seconds since the epoch) has passed at `now` (ms since the epoch), at most
     /// [`PURGE_BATCH`] of each, in one transaction. Reads already leave expired kept

@@ -680,3 +680,47 @@ async fn the_checkpointer_folds_commits_into_the_database_file() {
     }
     assert!(found, "the commit reached the database file");
 }
+
+#[tokio::test]
+async fn a_data_directory_starts_with_its_json_imported_and_no_stale_connections() {
+    let dir = temp_dir("start").join("data");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A bare snapshot, as well as the runtime's {"format": 1, "store": ...}.
+    let memory = MemoryStore::new(8);
+    memory
+        .commit(&write(&player("bare"), None, 1, Outbox::default()))
+        .await
+        .unwrap();
+    std::fs::write(
+        dir.join("store.json"),
+        serde_json::to_string(&memory.snapshot()).unwrap(),
+    )
+    .unwrap();
+
+    let (store, import) = SqliteStore::start_in(&dir, SqliteOptions::default()).unwrap();
+    assert!(
+        matches!(import, Import::Imported { players: 1, .. }),
+        "{import:?}"
+    );
+    assert!(dir.join("idle.db").exists());
+    assert!(load(&store, "bare").await.is_some());
+    let connection = Connection {
+        connection_id: "c1".into(),
+        player_id: "bare".into(),
+        is_admin: false,
+        connected_at: T0,
+        token_expires_at: T0 + 1000,
+        expires_at: T0 / 1000 + 60,
+    };
+    store.put_connection(&connection).await.unwrap();
+    drop(store);
+
+    let (store, import) = SqliteStore::start_in(&dir, SqliteOptions::default()).unwrap();
+    assert_eq!(import, Import::NoFile);
+    assert_eq!(
+        store.get_connection("c1").await.unwrap(),
+        None,
+        "cleared at start"
+    );
+    assert!(load(&store, "bare").await.is_some());
+}
