@@ -283,13 +283,16 @@ async fn main() {
         filled.as_secs_f64(),
         players as f64 / filled.as_secs_f64()
     );
-    // Distinct players spread over the whole store (a prime stride).
-    let ids: Vec<String> = (0..SAMPLES)
-        .map(|i| format!("player-{:07}", (i * 7919 + 13) % players))
+    // Distinct players spread evenly over the whole store.
+    let samples = SAMPLES.min(players);
+    let ids: Vec<String> = (0..samples)
+        .map(|i| format!("player-{:07}", i * players / samples))
         .collect();
     let mut full = enqueue_like(&store, &game, &template, &ids).await;
 
-    println!("\nenqueue-like write (load_players + commit + put_history), {SAMPLES} samples:");
+    println!(
+        "\nenqueue-like write (load_players + commit + put_history), {SAMPLES} and {samples} samples:"
+    );
     println!("  {:>7} players: {}", SAMPLES, summary(&mut empty.whole));
     println!("  {players:>7} players: {}", summary(&mut full.whole));
     println!("the commit alone:");
