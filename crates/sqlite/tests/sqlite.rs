@@ -724,3 +724,180 @@ async fn a_data_directory_starts_with_its_json_imported_and_no_stale_connections
     );
     assert!(load(&store, "bare").await.is_some());
 }
+
+// ---- the use cases over the store, fed as the local runtime feeds them --------------------------
+
+mod use_cases {
+    use std::sync::Arc;
+
+    use idle_app::auth::{mint, DEV_TOKEN_SECRET};
+    use idle_app::handlers;
+    use idle_app::memory::{stream_event, ManualClock, MemoryNotifier, MemoryWaker};
+    use idle_app::outbox::OutboxRecord;
+    use idle_app::ports::{ConnectionStore, GameStore, Inbox};
+    use idle_app::usecase::{self, BatchReport};
+    use idle_app::{AppConfig, Secret, Services};
+    use idle_core::model::TaskStatus;
+    use idle_sqlite::{SqliteOptions, SqliteStore};
+    use serde_json::{json, Value};
+
+    use super::{temp_dir, T0};
+
+    struct World {
+        store: Arc<SqliteStore>,
+        notifier: Arc<MemoryNotifier>,
+        clock: Arc<ManualClock>,
+        services: Services,
+    }
+
+    fn config() -> AppConfig {
+        AppConfig {
+            token_secret: Some(Secret::new(DEV_TOKEN_SECRET).unwrap()),
+            seed_secret: Some(Secret::new("sqlite-test-seed-secret-sqlite-test").unwrap()),
+            ..AppConfig::default()
+        }
+    }
+
+    fn world(path: &std::path::Path, now: i64) -> World {
+        let config = config();
+        let options = SqliteOptions {
+            wake_shards: config.wake_shards,
+            ..SqliteOptions::default()
+        };
+        let store = Arc::new(SqliteStore::open_with(path, options).unwrap());
+        let notifier = Arc::new(MemoryNotifier::new());
+        let clock = Arc::new(ManualClock::new(now));
+        let services = Services::new(
+            config,
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            notifier.clone(),
+            clock.clone(),
+            Arc::new(MemoryWaker::new()),
+        );
+        World {
+            store,
+            notifier,
+            clock,
+            services,
+        }
+    }
+
+    /// The local runtime's feed: perform in commit order through the stream handler, then mark
+    /// what was performed.
+    async fn perform(world: &World, records: &[OutboxRecord]) -> BatchReport {
+        let report = handlers::player_stream_report(&world.services, stream_event(records)).await;
+        assert!(report.failures.is_empty(), "{report:?}");
+        let done: Vec<(String, u64)> = records
+            .iter()
+            .map(|r| (r.player_id.clone(), r.version))
+            .collect();
+        world.store.mark_performed(&done).unwrap();
+        report
+    }
+
+    fn posts(world: &World, connection_id: &str) -> Vec<Value> {
+        world
+            .notifier
+            .take_posts(connection_id)
+            .iter()
+            .map(|p| serde_json::from_str(p).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_task_completed_before_a_crash_reaches_history_and_sync_after_the_restart() {
+        let dir = temp_dir("use-cases");
+        let path = dir.join("idle.db");
+        let world1 = world(&path, T0);
+        world1.notifier.open("c1", T0);
+        let token = mint(
+            DEV_TOKEN_SECRET.as_bytes(),
+            "alice",
+            std::time::Duration::from_secs(24 * 3600),
+            false,
+            T0,
+        )
+        .unwrap();
+        usecase::connect(&world1.services, "c1", Some(&token))
+            .await
+            .unwrap();
+        let enqueue = json!({
+            "action": "enqueue",
+            "request_id": "r1",
+            "task": {"activity": "harvest", "resource": "copper_ore", "location": "meadow", "quantity": 1}
+        });
+        let replies = usecase::message(&world1.services, "c1", &enqueue.to_string())
+            .await
+            .replies;
+        assert_eq!(serde_json::to_value(&replies[0]).unwrap()["type"], "ack");
+
+        // The enqueue's outbox, performed: the connection hears of the start.
+        let records = world1.store.take_outboxes();
+        assert_eq!(records.len(), 1);
+        let report = perform(&world1, &records).await;
+        assert_eq!(report.performed, 1);
+        let started: Vec<u64> = posts(&world1, "c1")
+            .iter()
+            .filter_map(|p| p["seq"].as_u64())
+            .collect();
+        assert!(!started.is_empty());
+
+        // The task's end: the wake-up commits the completion, and the process dies before the
+        // feed performs it.
+        let state = world1
+            .store
+            .load_players(&["alice".into()])
+            .await
+            .unwrap()
+            .players
+            .pop()
+            .unwrap();
+        let task_id = state.queue[0].task_id.clone();
+        let ends_at = state.queue[0].ends_at.unwrap();
+        world1.clock.set(ends_at);
+        usecase::wake(&world1.services, "alice").await.unwrap();
+        assert_eq!(
+            world1.store.take_outboxes().len(),
+            1,
+            "committed, not performed"
+        );
+        assert_eq!(
+            world1.store.load_task("alice", &task_id).await.unwrap(),
+            None
+        );
+        drop(world1);
+
+        // The restart: connections cleared (their sockets died), the unperformed outbox
+        // performed again.
+        let world2 = world(&path, ends_at + 1000);
+        world2.store.clear_connections().unwrap();
+        let again = world2.store.last_outboxes().unwrap();
+        assert_eq!(again.len(), 1);
+        let report = perform(&world2, &again).await;
+        assert_eq!(report.history, 1, "{report:?}");
+        let finished = world2.store.load_task("alice", &task_id).await.unwrap();
+        assert_eq!(finished.map(|t| t.status), Some(TaskStatus::Completed));
+        // Nobody was connected: the completion's notifications are kept for sync, after the
+        // seqs the connection already had.
+        let kept = world2
+            .store
+            .kept_after("alice", *started.iter().max().unwrap(), ends_at + 1000, 100)
+            .await
+            .unwrap();
+        assert!(!kept.notifications.is_empty());
+        assert!(world2.store.last_outboxes().unwrap().is_empty());
+
+        // Performing the same outbox once more (a redelivery) changes nothing.
+        let kept_before = world2.store.counts().unwrap();
+        perform(&world2, &again).await;
+        assert_eq!(world2.store.counts().unwrap(), kept_before);
+        assert!(world2
+            .store
+            .player_connections("alice")
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}
