@@ -62,8 +62,8 @@
 //! # Why calls run inline, under one mutex, on one connection
 //!
 //! rusqlite is blocking. Measured with 100,000 players on disk (docs/performance.md, "The
-//! embedded store at 100,000 players"): a commit takes 0.07 ms and a whole enqueue-like write
-//! (load, commit, history) 0.13 ms at the median. Handing each call to
+//! embedded store at 100,000 players"): a commit takes 0.05-0.08 ms and a whole enqueue-like write
+//! (load, commit, history) 0.10-0.15 ms at the median. Handing each call to
 //! `tokio::task::spawn_blocking` would add 5-7 µs and force every call's data into a `'static`
 //! closure, so calls run inline on the async caller's thread. One connection serialises writers
 //! as SQLite does anyway (one writer at a time) and keeps the in-memory database and the file on
