@@ -1,6 +1,6 @@
 // The web console in headless Chromium, against a running idle-local at IDLE_LOCAL_URL
 // (scripts/browser-test.sh starts one): connect as a fresh player, queue the form's defaults and
-// watch them complete, queue a harvest and see it land in the inventory, see locked targets
+// watch them complete through the TypeScript client, queue a harvest and see it land in the inventory, see locked targets
 // marked, see a refused task explained, and cancel a long task.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -54,6 +54,11 @@ test("the console connects, queues a harvest and shows it complete", { timeout: 
     assert.equal(await ended.getAttribute("class"), "task_completed", `${defaults}: ${await ended.innerText()}`);
     assert.equal(await page.locator("#error").isVisible(), false, await page.locator("#error").innerText());
     await page.locator("#queue-empty").waitFor();
+
+    // And the console spoke through the TypeScript client (clients/typescript), which has
+    // delivered the task's notifications in seq order
+    const lastSeq = await page.evaluate(() => window.idleClient && window.idleClient.lastSeq);
+    assert.ok(lastSeq > 0, `the client's last seq: ${lastSeq}`);
 
     // And targets beyond the player's levels are shown locked, with the level they need
     const option = (select, value) => page.locator(`${select} option[value="${value}"]`);

@@ -1,17 +1,20 @@
-//! A task-stream batch through the processor's handler against the in-memory adapters: 100 and
-//! 1,000 records over 10 and 100 players, each player with a queue waiting to start. Run with
-//! `cargo bench -p idle-app`; figures in `docs/performance.md`.
+//! A Players stream batch through the processor's handler against the in-memory adapters: 100
+//! and 1,000 committed outboxes over 10 and 100 players, each player with one open connection.
+//! The outboxes are real: each player queued tasks and had them completed, so the batch posts
+//! task_started, task_completed and queue_updated notifications, puts history records and arms
+//! wake-ups. Run with `cargo bench -p idle-app`; figures in `docs/performance.md`.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use idle_app::handlers::task_stream_json;
-use idle_app::memory::MemoryWorld;
-use idle_app::state::PlayerState;
+use idle_app::auth::{mint, DEV_TOKEN_SECRET};
+use idle_app::handlers::task_processor;
+use idle_app::memory::{stream_event, MemoryWorld};
+use idle_app::outbox::OutboxRecord;
+use idle_app::usecase;
 use idle_app::{AppConfig, Secret};
-use idle_core::model::{Millis, Player, Task, TaskRequest};
-use idle_core::{enqueue, Enqueued, Game};
-use serde_json::{json, Value};
+use idle_core::model::Millis;
+use serde_json::json;
 
 const T0: Millis = 1_800_000_000_000;
 /// Dev-only seed secret for the benchmarks.
@@ -19,62 +22,58 @@ const BENCH_SEED_SECRET: &str = "bench-only-seed-secret-bench-only-seed";
 
 fn config() -> AppConfig {
     AppConfig {
+        token_secret: Some(Secret::new(DEV_TOKEN_SECRET).expect("long enough")),
         seed_secret: Some(Secret::new(BENCH_SEED_SECRET).expect("long enough")),
         ..AppConfig::default()
     }
 }
 
-/// A player with `tasks` queued harvests (none started), built with the core directly.
-fn queued_player(game: &Game, player_id: &str, tasks: usize) -> PlayerState {
-    let mut player = Player::new(player_id, T0, game.catalog, game.limits.rate_capacity);
-    let mut queue: Vec<Task> = Vec::new();
-    for i in 0..tasks {
-        let request = TaskRequest::Harvest {
-            resource: "copper_ore".into(),
-            location: "meadow".into(),
-            quantity: 10,
-        };
-        match enqueue(
-            game,
+/// Connects `players` players (connection `c-<player>`) in `world`.
+async fn connect_all(world: &MemoryWorld, config: &AppConfig, players: usize) {
+    let services = world.services(config.clone());
+    for p in 0..players {
+        let player = format!("player-{p:04}");
+        let connection = format!("c-{player}");
+        world.notifier.open(&connection, T0);
+        let token = mint(
+            DEV_TOKEN_SECRET.as_bytes(),
             &player,
-            &queue,
-            &format!("r{i}"),
-            &request,
-            false,
+            std::time::Duration::from_secs(3600),
             false,
             T0,
-        ) {
-            Ok(Enqueued::New { plan, .. }) => {
-                player = plan.player_after(&player).clone();
-                plan.apply_to_tasks(&mut queue);
-            }
-            other => panic!("bench set-up: enqueue gave {other:?}"),
-        }
+        )
+        .expect("a token");
+        usecase::connect(&services, &connection, Some(&token))
+            .await
+            .expect("connected");
     }
-    PlayerState { player, queue }
 }
 
-/// `records` INSERT records spread round-robin over `players` players.
-fn stream_event(records: usize, players: usize) -> Value {
-    let records: Vec<Value> = (0..records)
-        .map(|i| {
-            let player = format!("player-{:04}", i % players);
-            let task = format!("{:012}", i / players + 1);
-            json!({
-                "eventID": format!("e{i}"),
-                "eventName": "INSERT",
-                "eventSource": "aws:dynamodb",
-                "awsRegion": "eu-west-1",
-                "dynamodb": {
-                    "Keys": {"player_id": {"S": player}, "task_id": {"S": task}},
-                    "SequenceNumber": format!("{:028}", i + 1),
-                    "SizeBytes": 120,
-                    "StreamViewType": "NEW_AND_OLD_IMAGES"
-                }
-            })
-        })
-        .collect();
-    json!({ "Records": records })
+/// The committed outboxes of `players` players who each queued tasks and had them completed
+/// one wake-up at a time, `records` in all, in commit order, with the world they were made in.
+async fn committed(config: &AppConfig, records: usize, players: usize) -> Vec<OutboxRecord> {
+    let world = MemoryWorld::new(T0, config.wake_shards);
+    connect_all(&world, config, players).await;
+    let services = world.services(config.clone());
+    let mut taken = Vec::new();
+    let mut round = 0;
+    while taken.len() < records {
+        for p in 0..players {
+            let body = json!({"action": "enqueue", "request_id": format!("r{round}"),
+                "task": {"activity": "harvest", "resource": "copper_ore", "location": "meadow", "quantity": 1}});
+            usecase::message(&services, &format!("c-player-{p:04}"), &body.to_string()).await;
+        }
+        world.clock.advance(60_000);
+        for p in 0..players {
+            usecase::wake(&services, &format!("player-{p:04}"))
+                .await
+                .expect("advanced");
+        }
+        taken.extend(world.store.take_outboxes());
+        round += 1;
+    }
+    taken.truncate(records);
+    taken
 }
 
 fn stream_batch(c: &mut Criterion) {
@@ -82,15 +81,11 @@ fn stream_batch(c: &mut Criterion) {
         .build()
         .expect("a tokio runtime");
     let config = config();
-    let game = config.game();
     let mut group = c.benchmark_group("stream_batch");
     group.sample_size(20);
     for (records, players) in [(100, 10), (100, 100), (1_000, 10), (1_000, 100)] {
-        let per_player = (records / players).min(game.limits.max_queue);
-        let states: Vec<PlayerState> = (0..players)
-            .map(|p| queued_player(&game, &format!("player-{p:04}"), per_player))
-            .collect();
-        let event = stream_event(records, players);
+        let outboxes = runtime.block_on(committed(&config, records, players));
+        let event = stream_event(&outboxes);
         group.throughput(Throughput::Elements(records as u64));
         group.bench_with_input(
             BenchmarkId::new(format!("{players}_players"), records),
@@ -98,15 +93,14 @@ fn stream_batch(c: &mut Criterion) {
             |b, _| {
                 b.iter_batched(
                     || {
-                        // A fresh world each time: a batch starts the tasks it finds.
+                        // A fresh world each time, with the players connected: history puts
+                        // and kept notifications start from nothing.
                         let world = MemoryWorld::new(T0, config.wake_shards);
-                        for state in &states {
-                            world.store.put_player(state.clone());
-                        }
+                        runtime.block_on(connect_all(&world, &config, players));
                         (world.services(config.clone()), event.clone())
                     },
                     |(services, event)| {
-                        let response = runtime.block_on(task_stream_json(&services, event));
+                        let response = runtime.block_on(task_processor(&services, event));
                         black_box(response)
                     },
                     BatchSize::PerIteration,

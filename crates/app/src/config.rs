@@ -7,10 +7,15 @@
 //! `Debug` never shows the value, so logging a config never leaks one.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use idle_core::catalog::Catalog;
+use idle_core::catalog::{Catalog, CatalogHash};
 use idle_core::model::Millis;
+use idle_core::protocol::Reply;
 use idle_core::{Game, Limits, RetryPolicy};
+
+use crate::ports::limits::POST_BYTES;
 
 /// Shortest accepted secret, in bytes (HS256 keys shorter than the hash are weak). The
 /// template's `TokenSecret` and `SeedSecret` have this `MinLength` (a test checks it).
@@ -20,6 +25,14 @@ pub const MIN_SECRET_BYTES: usize = 32;
 pub const TOKEN_SECRET: &str = "TOKEN_SECRET";
 /// See [`TOKEN_SECRET`].
 pub const SEED_SECRET: &str = "SEED_SECRET";
+
+/// The catalog file the functions load instead of the embedded catalog (unset or empty: the
+/// embedded one). A relative path is taken from `LAMBDA_TASK_ROOT` (where Lambda unpacks the
+/// function, beside `bootstrap`), or from the working directory where that is unset; an absolute
+/// one as it is (a Lambda layer's files are under `/opt`).
+pub const CATALOG_FILE: &str = "CATALOG_FILE";
+/// Where Lambda unpacked the function's code (Lambda sets it: `/var/task`).
+pub const LAMBDA_TASK_ROOT: &str = "LAMBDA_TASK_ROOT";
 
 /// A whole-number setting: its environment variable and the range the functions accept.
 ///
@@ -155,6 +168,93 @@ pub enum ConfigError {
         min: u64,
         max: u64,
     },
+    /// The catalog file cannot be read, is not a valid catalog (the problem names the entry
+    /// and the field), or is too large to serve.
+    #[error("catalog file {file}: {problem}")]
+    Catalog {
+        /// The file as resolved.
+        file: String,
+        problem: String,
+    },
+}
+
+/// The catalog a deployment serves: the embedded one, or a file's, loaded, checked and sized
+/// once at start. Its `Debug` shows where it came from, its version and its hash, never the
+/// whole catalog.
+#[derive(Clone)]
+pub struct GameCatalog {
+    /// The file it was loaded from; `None` for the embedded catalog.
+    pub file: Option<PathBuf>,
+    /// The catalog, for the process's lifetime.
+    pub catalog: &'static Catalog,
+    /// Its [content hash](Catalog::content_hash).
+    pub hash: CatalogHash,
+}
+
+impl GameCatalog {
+    /// The catalog compiled into the build (hashed once per process).
+    pub fn embedded() -> GameCatalog {
+        static HASH: OnceLock<CatalogHash> = OnceLock::new();
+        let catalog = Catalog::shipped();
+        GameCatalog {
+            file: None,
+            catalog,
+            hash: HASH.get_or_init(|| catalog.content_hash()).clone(),
+        }
+    }
+
+    /// Loads, checks and sizes a catalog file, and keeps it for the rest of the process (it is
+    /// leaked: load once, at start).
+    ///
+    /// # Errors
+    /// [`ConfigError::Catalog`] naming the file and the problem: it cannot be read; it is not a
+    /// valid catalog (naming the entry and the field, as [`Catalog::from_json`] does); or its
+    /// `catalog` reply would not fit one `@connections` post ([`catalog_reply_bytes`]).
+    pub fn from_file(file: &Path) -> Result<GameCatalog, ConfigError> {
+        let fail = |problem: String| ConfigError::Catalog {
+            file: file.display().to_string(),
+            problem,
+        };
+        let text = std::fs::read_to_string(file).map_err(|e| fail(e.to_string()))?;
+        let catalog = Catalog::from_json(&text).map_err(|e| fail(e.to_string()))?;
+        let hash = catalog.content_hash();
+        let bytes = catalog_reply_bytes(&catalog, &hash);
+        if bytes > POST_BYTES {
+            return Err(fail(format!(
+                "its `catalog` reply would be {bytes} bytes, more than the {POST_BYTES} bytes \
+                 one WebSocket message may carry; shorten names or split the game"
+            )));
+        }
+        Ok(GameCatalog {
+            file: Some(file.to_owned()),
+            catalog: Box::leak(Box::new(catalog)),
+            hash,
+        })
+    }
+}
+
+impl fmt::Debug for GameCatalog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GameCatalog")
+            .field("file", &self.file)
+            .field("version", &self.catalog.version)
+            .field("hash", &self.hash)
+            .finish()
+    }
+}
+
+/// The size in bytes of the largest `catalog` reply this catalog can give: with the longest
+/// request id a client may send and the largest time. The reply is one `@connections` post, so
+/// it must be at most [`POST_BYTES`] (the catalog is refused at load otherwise; replies are not
+/// paged).
+pub fn catalog_reply_bytes(catalog: &Catalog, hash: &str) -> usize {
+    let reply = Reply::Catalog {
+        at: Millis::MAX,
+        request_id: Some("r".repeat(Limits::default().max_request_id_len)),
+        catalog_hash: hash.to_owned(),
+        catalog: Box::new(catalog.clone()),
+    };
+    serde_json::to_vec(&reply).map_or(usize::MAX, |bytes| bytes.len())
 }
 
 /// The six Lambda functions (and the local runtime, which hosts them all).
@@ -213,6 +313,8 @@ pub struct AppConfig {
     pub ticker_concurrency: usize,
     /// Tries of one read-compute-write before giving up (conflicts and transient errors).
     pub commit_attempts: u32,
+    /// The catalog served and played (`CATALOG_FILE`, else the embedded one).
+    pub catalog: GameCatalog,
 }
 
 impl Default for AppConfig {
@@ -231,6 +333,7 @@ impl Default for AppConfig {
             wake_shards: 8,
             ticker_concurrency: 16,
             commit_attempts: 4,
+            catalog: GameCatalog::embedded(),
         }
     }
 }
@@ -253,7 +356,9 @@ impl AppConfig {
     /// [`Bounded`] range ([`BOUNDED_SETTINGS`]): `MAX_QUEUE` (10), `MAX_QUANTITY` (1000),
     /// `WAKE_SHARDS` (8), `TICKER_CONCURRENCY` (16), `MAX_MESSAGE_BYTES` (8192), `INBOX_TTL_SECS`
     /// (7 days), `CONNECTION_TTL_SECS` (7200), `IDLE_TIMEOUT_SECS` (600). A value out of its
-    /// range is an error naming the variable, the value and the range.
+    /// range is an error naming the variable, the value and the range. `CATALOG_FILE` (unset or
+    /// empty: the embedded catalog) is loaded here ([`GameCatalog::from_file`], the path
+    /// resolved by [`catalog_path`]): a bad file is a [`ConfigError::Catalog`].
     pub fn from_lookup(
         function: Function,
         lookup: impl Fn(&str) -> Option<String>,
@@ -291,14 +396,18 @@ impl AppConfig {
         if let Some(v) = number(&lookup, IDLE_TIMEOUT_SECS)? {
             config.idle_timeout_ms = v as Millis * 1000;
         }
+        if let Some(file) = lookup(CATALOG_FILE).filter(|v| !v.trim().is_empty()) {
+            let root = lookup(LAMBDA_TASK_ROOT).filter(|v| !v.is_empty());
+            config.catalog = GameCatalog::from_file(&catalog_path(&file, root.as_deref()))?;
+        }
         Ok(config)
     }
 
-    /// The game rules: the shipped catalog with these limits and this seed secret (empty when
-    /// the function never computes an outcome).
+    /// The game rules: the catalog ([`GameCatalog`]) with these limits and this seed secret
+    /// (empty when the function never computes an outcome).
     pub fn game(&self) -> Game<'static> {
         let mut game = Game::new(
-            Catalog::shipped(),
+            self.catalog.catalog,
             self.seed_secret
                 .as_ref()
                 .map(|s| s.expose().to_vec())
@@ -307,6 +416,16 @@ impl AppConfig {
         game.limits = self.limits.clone();
         game.retry = self.retry.clone();
         game
+    }
+}
+
+/// Where `CATALOG_FILE` points: an absolute path as it is, a relative one from the Lambda task
+/// root (`root`, from `LAMBDA_TASK_ROOT`) or, without one, from the working directory.
+pub fn catalog_path(file: &str, root: Option<&str>) -> PathBuf {
+    let file = Path::new(file.trim());
+    match root {
+        Some(root) if file.is_relative() => Path::new(root).join(file),
+        _ => file.to_owned(),
     }
 }
 
@@ -478,7 +597,7 @@ mod tests {
     }
 
     #[test]
-    fn every_variable_read_is_a_secret_or_a_bounded_setting() {
+    fn every_variable_read_is_a_secret_a_bounded_setting_or_the_catalog_file() {
         let asked = std::cell::RefCell::new(Vec::new());
         AppConfig::from_lookup(Function::ConnectionCleaner, |name| {
             asked.borrow_mut().push(name.to_owned());
@@ -486,11 +605,126 @@ mod tests {
         })
         .unwrap();
         let mut expected: Vec<&str> = BOUNDED_SETTINGS.iter().map(|s| s.var).collect();
-        expected.extend([TOKEN_SECRET, SEED_SECRET]);
+        expected.extend([TOKEN_SECRET, SEED_SECRET, CATALOG_FILE]);
         expected.sort_unstable();
         let mut asked = asked.into_inner();
         asked.sort_unstable();
         assert_eq!(asked, expected);
+    }
+
+    /// A catalog file in a fresh directory: the shipped catalog after `edit`.
+    fn catalog_file(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("idle-config-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut value: serde_json::Value =
+            serde_json::from_str(idle_core::catalog::SHIPPED_JSON).unwrap();
+        edit(&mut value);
+        let file = dir.join("catalog.json");
+        std::fs::write(&file, value.to_string()).unwrap();
+        file
+    }
+
+    fn with_catalog(file: &str, root: Option<&str>) -> Result<AppConfig, ConfigError> {
+        let (file, root) = (file.to_owned(), root.map(str::to_owned));
+        AppConfig::from_lookup(Function::ConnectionCleaner, move |name| match name {
+            CATALOG_FILE => Some(file.clone()),
+            LAMBDA_TASK_ROOT => root.clone(),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn without_catalog_file_the_embedded_catalog_is_played() {
+        let config =
+            AppConfig::from_lookup(Function::WsMessage, lookup(&[("SEED_SECRET", SEED)])).unwrap();
+        assert!(config.catalog.file.is_none());
+        assert!(std::ptr::eq(config.game().catalog, Catalog::shipped()));
+        assert_eq!(
+            config.game().catalog_hash,
+            Catalog::shipped().content_hash()
+        );
+        let empty = with_catalog("  ", None).unwrap();
+        assert!(empty.catalog.file.is_none());
+    }
+
+    #[test]
+    fn a_catalog_file_relative_to_the_task_root_is_loaded_and_played() {
+        let file = catalog_file("relative", |v| {
+            v["enemies"]["cow"]["xp"] = 77.into();
+        });
+        let root = file.parent().unwrap().to_str().unwrap();
+        let config = with_catalog("catalog.json", Some(root)).unwrap();
+        assert_eq!(config.catalog.file.as_deref(), Some(file.as_path()));
+        let game = config.game();
+        assert_eq!(game.catalog.enemies["cow"].xp, 77);
+        assert_eq!(game.catalog_hash, config.catalog.hash);
+        assert_ne!(game.catalog_hash, Catalog::shipped().content_hash());
+        // An absolute path ignores the root.
+        let absolute = with_catalog(file.to_str().unwrap(), Some("/nowhere")).unwrap();
+        assert_eq!(absolute.catalog.hash, config.catalog.hash);
+        // The config's Debug names the file and the hash, not the whole catalog.
+        let shown = format!("{:?}", config.catalog);
+        assert!(
+            shown.contains(&config.catalog.hash) && !shown.contains("Cow"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_bad_catalog_file_is_refused_naming_the_file_the_entry_and_the_field() {
+        let file = catalog_file("bad", |v| {
+            v["recipes"]["bronze_bar"]["inputs"]["unobtainium"] = 1.into();
+        });
+        let err = with_catalog(file.to_str().unwrap(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("catalog file "), "{err}");
+        assert!(err.contains(file.to_str().unwrap()), "{err}");
+        assert!(
+            err.contains("recipes.bronze_bar") && err.contains("inputs.unobtainium"),
+            "{err}"
+        );
+        let err = with_catalog("missing.json", Some("/no/such/root"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/no/such/root/missing.json"), "{err}");
+    }
+
+    #[test]
+    fn a_catalog_whose_reply_would_not_fit_one_post_is_refused() {
+        // 200 materials with 1000-character names: a valid catalog, a reply of about 210 KB.
+        let file = catalog_file("large", |v| {
+            let items = v["items"].as_object_mut().unwrap();
+            for i in 0..200 {
+                let item =
+                    serde_json::json!({"name": "x".repeat(1000), "value": 1, "kind": "material"});
+                items.insert(format!("filler_{i}"), item);
+            }
+        });
+        let err = with_catalog(file.to_str().unwrap(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("131072 bytes"), "{err}");
+    }
+
+    #[test]
+    fn the_embedded_catalogs_reply_fits_one_post_with_room_to_grow() {
+        let embedded = GameCatalog::embedded();
+        let bytes = catalog_reply_bytes(embedded.catalog, &embedded.hash);
+        assert!(bytes < POST_BYTES / 2, "{bytes} bytes");
+    }
+
+    #[test]
+    fn catalog_paths_resolve_from_the_task_root() {
+        assert_eq!(
+            catalog_path("studio.json", Some("/var/task")),
+            Path::new("/var/task/studio.json")
+        );
+        assert_eq!(
+            catalog_path("/opt/catalog.json", Some("/var/task")),
+            Path::new("/opt/catalog.json")
+        );
+        assert_eq!(catalog_path("studio.json", None), Path::new("studio.json"));
     }
 
     #[test]

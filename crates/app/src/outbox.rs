@@ -10,7 +10,7 @@
 //! may repeat).
 
 use idle_core::model::{Millis, Task};
-use idle_core::protocol::{Notification, Progress};
+use idle_core::protocol::Notification;
 use idle_core::Plan;
 use serde::{Deserialize, Serialize};
 
@@ -25,9 +25,10 @@ pub struct Outbox {
     /// kept for `sync` where no connection received them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<Notification>,
-    /// Ephemeral progress updates: posted after the notifications, never kept.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub progress: Vec<Progress>,
+    /// The first progress update of a task the plan started (ms since the epoch): a wake-up
+    /// that posts `task_progress` and arms the next one, writing nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_at: Option<Millis>,
     /// The tasks the plan finished, as history records: each put if absent (outcomes are
     /// deterministic, so a repeat writes the same record or nothing).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -42,7 +43,7 @@ impl Outbox {
     /// True when there is nothing to perform.
     pub fn is_empty(&self) -> bool {
         self.notifications.is_empty()
-            && self.progress.is_empty()
+            && self.progress_at.is_none()
             && self.history.is_empty()
             && self.wake_at.is_none()
     }
@@ -67,7 +68,7 @@ impl Commit {
         let moved = state.player.wake_at != before.player.wake_at;
         let outbox = Outbox {
             notifications: plan.notifications.clone(),
-            progress: plan.progress.clone(),
+            progress_at: plan.progress_at,
             history: plan
                 .tasks
                 .iter()
@@ -104,8 +105,8 @@ pub struct OutboxRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use idle_core::model::{Player, TaskRequest};
     use idle_core::catalog::Catalog;
+    use idle_core::model::{Player, TaskRequest};
     use idle_core::{advance, enqueue, Enqueued, Game};
 
     const T0: Millis = 1_800_000_000_000;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
 use idle_app::auth::{verify, DEV_TOKEN_SECRET};
 use idle_app::handlers;
 use idle_app::ports::Inbox;
@@ -20,6 +21,7 @@ use serde_json::{json, Value};
 /// What each sample event is for. A file in `events/` missing here fails the suite.
 const COVERED: &[(&str, Kind)] = &[
     ("task-processor-batch.json", Kind::Stream),
+    ("task-processor-wake.json", Kind::Queue),
     ("ws-connect-valid.json", Kind::WebSocket),
     ("ws-connect-invalid.json", Kind::WebSocket),
     ("ws-disconnect.json", Kind::WebSocket),
@@ -35,6 +37,7 @@ const COVERED: &[(&str, Kind)] = &[
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     Stream,
+    Queue,
     WebSocket,
     Schedule,
 }
@@ -106,6 +109,10 @@ fn every_event_round_trips_through_its_type() {
                 let event: StreamEvent = round_trip(name);
                 assert!(!event.records.is_empty());
             }
+            Kind::Queue => {
+                let event: SqsEvent = round_trip(name);
+                assert!(!event.records.is_empty());
+            }
             Kind::WebSocket => {
                 let event: ApiGatewayWebsocketProxyRequest = round_trip(name);
                 assert_eq!(
@@ -174,24 +181,36 @@ async fn ws_message_enqueue_queues_the_task_and_acks() {
     let env = env();
     connected(&env).await;
     let posts = send(&env, "ws-message-enqueue.json").await;
-    assert_eq!(common::types(&posts), ["queue_updated", "ack"]);
-    let ack = &posts[1];
+    assert_eq!(common::types(&posts), ["ack"]);
+    let ack = &posts[0];
     assert_eq!(ack["request_id"], "sample-harvest-1");
     assert_eq!(ack["task_id"], "000000000001");
     let state = env.world.store.player("player-1").unwrap();
     assert_eq!(state.queue.len(), 1);
-    assert_eq!(state.queue[0].status, TaskStatus::Queued);
+    assert_eq!(
+        state.queue[0].status,
+        TaskStatus::Running,
+        "started in the enqueue"
+    );
+    env.perform().await;
+    assert_eq!(
+        common::types(&env.posts(CONNECTION)),
+        ["task_started", "queue_updated"]
+    );
 }
 
 #[tokio::test]
-async fn ws_message_cancel_cancels_the_queued_task() {
+async fn ws_message_cancel_cancels_the_running_task() {
     let env = env();
     connected(&env).await;
     send(&env, "ws-message-enqueue.json").await;
+    env.perform().await;
+    env.posts(CONNECTION);
     let posts = send(&env, "ws-message-cancel.json").await;
-    let kinds = common::types(&posts);
-    assert_eq!(kinds.last().map(String::as_str), Some("ack"), "{kinds:?}");
-    assert!(kinds.contains(&"task_cancelled".to_owned()));
+    assert_eq!(common::types(&posts), ["ack"]);
+    env.perform().await;
+    let kinds = common::types(&env.posts(CONNECTION));
+    assert_eq!(kinds, ["task_cancelled", "queue_updated"]);
     assert!(env.world.store.player("player-1").unwrap().queue.is_empty());
     let history = env.world.store.history("player-1");
     assert_eq!(history[0].status, TaskStatus::Cancelled);
@@ -255,8 +274,11 @@ async fn ws_message_ping_pongs() {
     assert_eq!(posts, [json!({"type": "pong", "at": EVENT_TIME})]);
 }
 
-/// The players and tasks the stream sample names: player-1 and player-2 with one queued task
-/// each, player-3 with task 1 cancelled and task 2 queued.
+/// The players and tasks the stream sample names: player-1 and player-2 with one task running
+/// each, player-3 with task 1 cancelled while running and task 2 running. Their committed
+/// outboxes are what `task-processor-batch.json` holds (regenerate it with
+/// `UPDATE_EVENTS=1 cargo test -p idle-app --test events`); they are taken from the world's
+/// feed here, so the sample is what performs them.
 async fn stream_sample_world() -> common::Env {
     let env = env();
     let setup: [(&str, Vec<Value>); 3] = [
@@ -292,34 +314,65 @@ async fn stream_sample_world() -> common::Env {
     env
 }
 
-#[tokio::test]
-async fn task_processor_batch_advances_every_player_it_names_without_failures() {
-    let env = stream_sample_world().await;
-    let event: StreamEvent = round_trip("task-processor-batch.json");
-    let names: Vec<&str> = event
-        .records
-        .iter()
-        .map(|r| r.event_name.as_str())
-        .collect();
-    for kind in ["INSERT", "MODIFY", "REMOVE"] {
-        assert!(names.contains(&kind), "the sample has a {kind} record");
-    }
-    let response = handlers::task_stream(&env.services, event).await;
-    assert!(response.batch_item_failures.is_empty());
-    for (player, task) in [
-        ("player-1", "000000000001"),
-        ("player-2", "000000000001"),
-        ("player-3", "000000000002"),
-    ] {
-        let state = env.world.store.player(player).unwrap();
-        assert_eq!(state.queue[0].task_id, task, "{player}");
-        assert_eq!(state.queue[0].status, TaskStatus::Running, "{player}");
-    }
+/// The sample world's committed outboxes as a Players stream event, taken off the feed.
+fn committed_sample(env: &common::Env) -> Value {
+    idle_app::memory::stream_event(&env.world.store.take_outboxes())
 }
 
 #[tokio::test]
-async fn task_processor_batch_as_raw_json_matches_and_skips_malformed_records() {
+async fn task_processor_batch_is_what_the_sample_world_commits() {
     let env = stream_sample_world().await;
+    let committed = committed_sample(&env);
+    let path = events_dir().join("task-processor-batch.json");
+    if std::env::var_os("UPDATE_EVENTS").is_some() {
+        let text = serde_json::to_string_pretty(&committed).unwrap() + "\n";
+        std::fs::write(&path, text).unwrap();
+    }
+    let sample: Value = serde_json::from_str(&read("task-processor-batch.json")).unwrap();
+    // Compared without printing both (each is a few kilobytes).
+    assert!(
+        sample == committed,
+        "events/task-processor-batch.json is stale; regenerate with UPDATE_EVENTS=1"
+    );
+}
+
+#[tokio::test]
+async fn task_processor_batch_performs_every_outbox_in_order_without_failures() {
+    // Given the sample world, with player-1's connection open and its outboxes not performed
+    let env = stream_sample_world().await;
+    committed_sample(&env);
+    let event: StreamEvent = round_trip("task-processor-batch.json");
+    assert_eq!(event.records.len(), 5);
+
+    // When the sample batch is performed
+    let raw = serde_json::to_value(&event).unwrap();
+    let response = handlers::task_processor(&env.services, raw).await;
+
+    // Then nothing failed, each player's connection got its notifications in seq order, the
+    // cancelled task is a history record, and every running task's end is armed
+    assert!(response.batch_item_failures.is_empty());
+    for player in ["player-1", "player-2", "player-3"] {
+        let posts = env.posts(&format!("conn-{player}"));
+        let seqs: Vec<u64> = posts.iter().filter_map(|p| p["seq"].as_u64()).collect();
+        assert_eq!(
+            seqs,
+            (1..=seqs.len() as u64).collect::<Vec<_>>(),
+            "{player}"
+        );
+        let state = env.world.store.player(player).unwrap();
+        assert_eq!(state.queue[0].status, TaskStatus::Running, "{player}");
+        let armed = (state.player.wake_at.unwrap(), player.to_owned());
+        assert!(env.world.waker.armed().contains(&armed), "{player}");
+    }
+    let cancelled = env.world.store.history("player-3");
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0].status, TaskStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn task_processor_batch_as_raw_json_skips_malformed_records() {
+    let env = stream_sample_world().await;
+    committed_sample(&env);
     let mut raw: Value = serde_json::from_str(&read("task-processor-batch.json")).unwrap();
     let records = raw["Records"].as_array_mut().unwrap();
     // Not a stream record at all, a record without keys, and one whose player id is a number.
@@ -331,50 +384,92 @@ async fn task_processor_batch_as_raw_json_matches_and_skips_malformed_records() 
     numeric["dynamodb"]["Keys"]["player_id"] = json!({"N": "7"});
     records.push(numeric);
     let read = handlers::records_from_json(&raw);
-    assert_eq!(read.len(), 9);
+    assert_eq!(read.len(), 8);
     let malformed: Vec<_> = read.iter().filter_map(|r| r.as_ref().err()).collect();
     assert_eq!(malformed.len(), 3, "{malformed:?}");
     assert!(malformed[0]
         .reason
         .starts_with("not a DynamoDB stream record"));
-    assert_eq!(malformed[1].reason, "no Keys");
+    assert_eq!(malformed[1].reason, "Keys has no string player_id");
     assert_eq!(malformed[2].reason, "Keys has no string player_id");
     assert_eq!(
         malformed[2].sequence_number.as_deref(),
-        Some("4421584500000000017450439091")
+        Some("000000000000000000001")
     );
-    let response = handlers::task_stream_json(&env.services, raw).await;
+    let response = handlers::task_processor(&env.services, raw).await;
     assert!(response.batch_item_failures.is_empty());
-    for player in ["player-1", "player-2", "player-3"] {
-        let state = env.world.store.player(player).unwrap();
-        assert_eq!(state.queue[0].status, TaskStatus::Running, "{player}");
-    }
+    assert_eq!(env.world.store.history("player-3").len(), 1);
 }
 
 #[tokio::test]
 async fn task_processor_batch_reports_real_sequence_numbers_when_the_store_fails() {
     let env = stream_sample_world().await;
+    committed_sample(&env);
     env.world.store.inject(
         idle_app::memory::Fault::always(
-            idle_app::memory::StoreOp::Commit,
+            idle_app::memory::StoreOp::PutHistory,
             idle_app::ports::StoreError::Transient("throttled".into()),
         )
         .for_player("player-3"),
     );
-    let response =
-        handlers::task_stream(&env.services, round_trip("task-processor-batch.json")).await;
+    let raw = serde_json::to_value(round_trip::<StreamEvent>("task-processor-batch.json")).unwrap();
+    let response = handlers::task_processor(&env.services, raw).await;
     let failures: Vec<_> = response
         .batch_item_failures
         .iter()
         .map(|f| f.item_identifier.clone().unwrap())
         .collect();
-    // player-3's first record in the sample.
-    assert_eq!(failures, ["4421584700000000017450439203"]);
+    // player-3's cancel, the first of its records with a history record.
+    assert_eq!(failures, ["000000000000000000004"]);
     let serialised = serde_json::to_value(&response).unwrap();
     assert_eq!(
         serialised,
-        json!({"batchItemFailures": [{"itemIdentifier": "4421584700000000017450439203"}]})
+        json!({"batchItemFailures": [{"itemIdentifier": "000000000000000000004"}]})
     );
+}
+
+#[tokio::test]
+async fn task_processor_wake_completes_the_task_that_is_due() {
+    // Given player-1's task running, as the sample world leaves it
+    let env = stream_sample_world().await;
+    let event: SqsEvent = round_trip("task-processor-wake.json");
+    let body: Value = serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+    let at = body["at"].as_i64().unwrap();
+    let task = &env.world.store.player("player-1").unwrap().queue[0];
+    assert_eq!(
+        task.ends_at,
+        Some(at),
+        "the sample wakes player-1 at its task's end"
+    );
+
+    // When the wake-up arrives at its time
+    env.set_clock(at);
+    let raw = serde_json::to_value(&event).unwrap();
+    let response = handlers::task_processor(&env.services, raw).await;
+
+    // Then the task completed, and the completion is on its way
+    assert!(response.batch_item_failures.is_empty());
+    assert!(env.world.store.player("player-1").unwrap().queue.is_empty());
+    env.perform().await;
+    assert!(common::types(&env.posts("conn-player-1")).contains(&"task_completed".to_owned()));
+    assert_eq!(env.world.store.history("player-1").len(), 1);
+}
+
+#[tokio::test]
+async fn task_processor_wake_arms_a_far_wake_up_again_and_drops_an_unreadable_one() {
+    let env = stream_sample_world().await;
+    let mut event: Value = serde_json::from_str(&read("task-processor-wake.json")).unwrap();
+    let far = EVENT_TIME + 3_600_000;
+    event["Records"][0]["body"] = json!(json!({"player_id": "player-1", "at": far}).to_string());
+    let mut unreadable = event["Records"][0].clone();
+    unreadable["body"] = json!("not a wake-up");
+    event["Records"].as_array_mut().unwrap().push(unreadable);
+
+    let response = handlers::task_processor(&env.services, event).await;
+
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(env.world.waker.armed(), [(far, "player-1".to_owned())]);
+    assert_eq!(env.world.store.player("player-1").unwrap().queue.len(), 1);
 }
 
 #[tokio::test]
@@ -382,7 +477,6 @@ async fn task_ticker_schedule_completes_a_due_task() {
     let env = env();
     connected(&env).await;
     send(&env, "ws-message-enqueue.json").await;
-    handlers::task_stream(&env.services, round_trip("task-processor-batch.json")).await;
     let ends_at = env.world.store.player("player-1").unwrap().queue[0]
         .ends_at
         .unwrap();
@@ -390,6 +484,7 @@ async fn task_ticker_schedule_completes_a_due_task() {
     let report = handlers::task_tick(&env.services, round_trip("task-ticker-schedule.json")).await;
     assert_eq!(report.tasks_completed, 1, "{report:?}");
     assert!(env.world.store.player("player-1").unwrap().queue.is_empty());
+    env.perform().await;
     assert!(common::types(&env.posts(CONNECTION)).contains(&"task_completed".to_owned()));
 }
 
@@ -415,11 +510,7 @@ fn handler_futures_are_send() {
     assert_send(&handlers::ws_connect(services, ws("ws-connect-valid.json")));
     assert_send(&handlers::ws_disconnect(services, ws("ws-disconnect.json")));
     assert_send(&handlers::ws_message(services, ws("ws-message-ping.json")));
-    assert_send(&handlers::task_stream(
-        services,
-        round_trip("task-processor-batch.json"),
-    ));
-    assert_send(&handlers::task_stream_json(services, Value::Null));
+    assert_send(&handlers::task_processor(services, Value::Null));
     assert_send(&handlers::task_tick(
         services,
         round_trip("task-ticker-schedule.json"),

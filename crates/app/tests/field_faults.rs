@@ -224,8 +224,6 @@ async fn the_ticker_and_the_cleaner_run_on_a_manual_or_custom_payload() {
         let env = Env::new();
         env.connect("c1", "p1").await;
         env.harvest("c1", "r1", 1).await;
-        let batch = common::stream_event(&[("p1", "000000000001")]);
-        handlers::task_stream_json(&env.services, batch).await;
         env.advance_clock(3_600_000);
 
         // When it is read as the functions read their event, and handed to them
@@ -401,12 +399,15 @@ fn with_queue(max_queue: usize) -> Env {
     Env::with(config)
 }
 
-/// Enqueues `count` one-action combat tasks, a second apart (the rate bucket refills).
+/// Enqueues `count` combat tasks, a second apart (the rate bucket refills): a first one long
+/// enough (450 s, within its weapon's durability) to hold the others in the queue behind it,
+/// then one-action ones.
 async fn enqueue_many(env: &Env, count: usize, request_id: impl Fn(usize) -> String) {
     for i in 0..count {
         env.advance_clock(1_000);
+        let quantity = if i == 0 { 150 } else { 1 };
         let body = json!({"action": "enqueue", "request_id": request_id(i),
-            "task": {"activity": "combat", "enemy": "chicken", "quantity": 1}});
+            "task": {"activity": "combat", "enemy": "chicken", "quantity": quantity}});
         let replies = env.send("c1", &body).await;
         assert_eq!(replies[0]["type"], "ack", "task {i}: {replies:?}");
     }
@@ -429,6 +430,8 @@ async fn a_hundred_and_twenty_due_tasks_complete_in_plans_within_the_stores_limi
     assert_eq!(report.errors, 0, "{report:?}");
     let state = env.world.store.player("p1").unwrap();
     assert!(state.queue.is_empty());
+    let performed = env.perform().await;
+    assert!(performed.failures.is_empty(), "{performed:?}");
     assert_eq!(env.world.store.history("p1").len(), 120);
 }
 
@@ -439,6 +442,7 @@ async fn a_full_queue_at_the_largest_max_queue_fits_one_post_and_one_item() {
     let env = with_queue(max);
     env.connect("c1", "p1").await;
     enqueue_many(&env, max, |i| format!("{i:0>64}")).await;
+    env.perform().await;
 
     // Then the last queue_updated, which lists all of them, fits one @connections post (the
     // memory notifier refuses a larger one), and the player's item fits DynamoDB's 400 KB
@@ -455,49 +459,37 @@ async fn a_full_queue_at_the_largest_max_queue_fits_one_post_and_one_item() {
         listing.len()
     );
     let state = env.world.store.player("p1").unwrap();
+    let outbox = env.world.store.last_outboxes();
     let item = serde_json::to_vec(&state.player).unwrap().len()
-        + serde_json::to_vec(&state.queue).unwrap().len();
+        + serde_json::to_vec(&state.queue).unwrap().len()
+        + serde_json::to_vec(&outbox[0].outbox).unwrap().len();
     assert!(item <= idle_app::ports::limits::ITEM_BYTES, "{item} bytes");
 }
 
 #[tokio::test]
-async fn the_memory_store_refuses_a_plan_past_dynamodbs_transaction_limit() {
+async fn the_memory_store_refuses_a_player_item_past_dynamodbs_item_limit() {
+    use idle_app::outbox::Commit;
     use idle_app::ports::{GameStore, StoreError};
-    use idle_core::lifecycle::{Expected, Plan, PlayerWrite, TaskWrite};
 
-    // Given a player, and a plan that writes it and 100 new history records (101 items)
+    // Given a player, and a write whose outbox carries 2,000 history records (over 400 KB)
     let env = Env::new();
     env.connect("c1", "p1").await;
     env.harvest("c1", "r1", 1).await;
     let state = env.world.store.player("p1").unwrap();
-    let task = state.queue[0].clone();
-    let mut player = state.player.clone();
-    player.version += 1;
-    let plan = Plan {
-        player: Some(PlayerWrite {
-            player: player.clone(),
-            expected_version: Some(state.player.version),
-        }),
-        tasks: (0..100)
-            .map(|i| TaskWrite {
-                task: idle_core::model::Task {
-                    task_id: format!("{i:012}"),
-                    ..task.clone()
-                },
-                expected: Expected::Absent,
-            })
-            .collect(),
-        ..Plan::default()
-    };
-    let after = idle_app::state::PlayerState {
-        player,
-        queue: state.queue.clone(),
-    };
+    let plan = idle_core::advance(
+        &env.services.game,
+        &state.player,
+        &state.queue,
+        env.now() + 3_600_000,
+    );
+    let mut commit = Commit::of(&state, &plan).unwrap();
+    let task = commit.outbox.history[0].clone();
+    commit.outbox.history = vec![task; 2_000];
 
     // When it is committed, Then it is refused as DynamoDB would, and nothing is written
-    let refused = env.world.store.commit(&plan, &after).await;
+    let refused = env.world.store.commit(&commit).await;
     assert!(
-        matches!(&refused, Err(StoreError::Permanent(m)) if m.contains("101 items")),
+        matches!(&refused, Err(StoreError::Permanent(m)) if m.contains("at most 409600")),
         "{refused:?}"
     );
     assert_eq!(env.world.store.player("p1").unwrap(), state);

@@ -1,12 +1,13 @@
-//! A task's life through the use cases: enqueue, the stream starts it, the ticker completes it,
-//! and the player hears about every step, live or through the inbox.
+//! A task's life through the use cases: the enqueue starts it, its wake-up completes it (or the
+//! ticker, when the wake-up is lost), and the player hears about every step once the write's
+//! outbox is performed, live or through the kept notifications.
 
 mod common;
 
-use common::{record, types, Env};
+use common::{types, Env};
 use idle_app::memory::StoreOp;
 use idle_app::ports::PostError;
-use idle_app::usecase::{process_batch, tick};
+use idle_app::usecase::tick;
 use idle_core::model::TaskStatus;
 use serde_json::{json, Value};
 
@@ -15,35 +16,44 @@ fn seqs(messages: &[Value]) -> Vec<u64> {
 }
 
 #[tokio::test]
-async fn a_task_is_started_by_the_stream_and_completed_by_the_ticker_in_seq_order() {
+async fn a_task_starts_in_its_enqueue_and_completes_at_its_wake_up_in_seq_order() {
     // Given a connected player who queued a harvest
     let env = Env::new();
     env.connect("c1", "alice").await;
     let ack = env.harvest("c1", "r1", 3).await;
     assert_eq!(ack["type"], "ack");
-    let task_id = ack["task_id"].as_str().unwrap().to_owned();
 
-    // When the stream delivers the task's INSERT
-    let report = process_batch(&env.services, vec![Ok(record("alice", &task_id, "100"))]).await;
-
-    // Then the task is running and its end is the player's wake time
-    assert_eq!(report.tasks_started, 1);
-    assert!(report.failures.is_empty());
+    // Then the task is running at once, in the enqueue's own write, and nothing is posted
+    // before the outbox is performed
     let state = env.world.store.player("alice").unwrap();
     let task = &state.queue[0];
     assert_eq!(task.status, TaskStatus::Running);
     let ends_at = task.ends_at.unwrap();
-    assert!(state.player.wake_at.unwrap() <= ends_at);
+    assert!(env.posts("c1").is_empty());
 
-    // When the ticker runs at ends_at (after any progress wake-ups before it)
-    env.set_clock(ends_at - 1);
-    let early = tick(&env.services).await;
-    assert_eq!(early.tasks_completed, 0);
+    // When the outbox is performed, wake-ups are armed for its first progress update and its
+    // end (the stored wake time)
+    let report = env.perform().await;
+    assert_eq!((report.performed, report.armed), (1, 2), "{report:?}");
+    assert_eq!(state.player.wake_at, Some(ends_at));
+    let armed = env.world.waker.armed();
+    assert_eq!(armed.len(), 2);
+    assert!(armed[0].0 < ends_at && armed[1] == (ends_at, "alice".to_owned()));
+
+    // When time reaches the progress update: it is posted, and nothing is written
+    let version = state.player.version;
+    env.set_clock(armed[0].0);
+    env.settle().await;
+    assert_eq!(
+        env.world.store.player("alice").unwrap().player.version,
+        version
+    );
+
+    // And when it reaches the end
     env.set_clock(ends_at);
-    let report = tick(&env.services).await;
+    env.settle().await;
 
-    // Then it completed within that tick, and granted ore
-    assert_eq!(report.tasks_completed, 1, "{report:?}");
+    // Then it completed, and granted ore
     let state = env.world.store.player("alice").unwrap();
     assert!(state.queue.is_empty());
     assert!(state.player.wake_at.is_none());
@@ -66,18 +76,54 @@ async fn a_task_is_started_by_the_stream_and_completed_by_the_ticker_in_seq_orde
     let (progress, durable): (Vec<_>, Vec<_>) = posts
         .into_iter()
         .partition(|p| p["type"] == "task_progress");
-    assert!(
-        progress.iter().all(|p| p.get("seq").is_none()),
-        "{progress:?}"
+    assert_eq!(progress.len(), 1, "{progress:?}");
+    assert!(progress[0].get("seq").is_none(), "{progress:?}");
+    assert_eq!(
+        types(&durable),
+        [
+            "task_started",
+            "queue_updated",
+            "task_completed",
+            "queue_updated"
+        ]
     );
-    let kinds = types(&durable);
-    assert_eq!(kinds.first().map(String::as_str), Some("queue_updated"));
-    assert!(kinds.contains(&"task_started".to_owned()), "{kinds:?}");
-    assert!(kinds.contains(&"task_completed".to_owned()), "{kinds:?}");
     let seqs = seqs(&durable);
-    assert_eq!(seqs.len(), durable.len());
-    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    assert_eq!(seqs, [1, 2, 3, 4]);
     assert!(env.world.store.inbox("alice").is_empty());
+    assert!(env.world.waker.armed().is_empty(), "nothing left to wake");
+}
+
+#[tokio::test]
+async fn the_ticker_completes_a_task_whose_wake_up_was_lost() {
+    // Given a running task whose outbox was performed but whose wake-up never fires
+    let env = Env::new();
+    env.connect("c1", "gus").await;
+    env.harvest("c1", "r1", 1).await;
+    env.perform().await;
+    let ends_at = env.world.store.player("gus").unwrap().queue[0]
+        .ends_at
+        .unwrap();
+    env.world.waker.take_due(i64::MAX);
+
+    // When the ticker sweeps the wake index before and at the task's end
+    env.set_clock(ends_at - 1);
+    assert_eq!(tick(&env.services).await.tasks_completed, 0);
+    env.set_clock(ends_at);
+    let report = tick(&env.services).await;
+
+    // Then it completed, and its outbox announces it
+    assert_eq!(report.tasks_completed, 1, "{report:?}");
+    env.perform().await;
+    assert_eq!(
+        types(&env.posts("c1")),
+        [
+            "task_started",
+            "queue_updated",
+            "task_completed",
+            "queue_updated"
+        ]
+    );
+    assert_eq!(env.world.store.history("gus").len(), 1);
 }
 
 #[tokio::test]
@@ -85,22 +131,28 @@ async fn an_offline_player_gets_the_kept_notifications_in_order_on_sync_and_can_
     // Given a player who queued a task and then disconnected
     let env = Env::new();
     env.connect("c1", "bob").await;
-    let ack = env.harvest("c1", "r1", 2).await;
-    let task_id = ack["task_id"].as_str().unwrap().to_owned();
+    env.harvest("c1", "r1", 2).await;
+    env.perform().await;
     let seen = *seqs(&env.posts("c1")).last().unwrap();
     env.world.notifier.drop_connection("c1");
     idle_app::usecase::disconnect(&env.services, "c1")
         .await
         .unwrap();
 
-    // When the task starts and completes while nobody listens
-    process_batch(&env.services, vec![Ok(record("bob", &task_id, "1"))]).await;
+    // When a second task queues behind the first and both complete while nobody listens
+    idle_app::usecase::connect(&env.services, "c9", Some(&env.token("bob", false)))
+        .await
+        .unwrap();
+    env.harvest("c9", "r2", 1).await;
+    idle_app::usecase::disconnect(&env.services, "c9")
+        .await
+        .unwrap();
     env.advance_clock(60_000);
-    tick(&env.services).await;
+    env.settle().await;
 
-    // Then the notifications wait in the inbox
+    // Then the notifications wait, kept for sync
     let stored = env.world.store.inbox("bob");
-    assert!(stored.len() >= 3, "{stored:?}");
+    assert!(stored.len() >= 4, "{stored:?}");
 
     // When the player reconnects and syncs from the last seq it saw
     env.connect("c2", "bob").await;
@@ -148,15 +200,16 @@ async fn a_gone_connection_is_deleted_and_its_notification_stored() {
     env.world.notifier.drop_connection("c1");
     env.advance_clock(idle_app::ports::HANDSHAKE_WINDOW_MS);
 
-    // When a notification is produced
+    // When notifications are produced
     let replies = env.send("c1", &common::harvest_message("r1", 1)).await;
     assert_eq!(replies[0]["type"], "ack");
+    env.perform().await;
 
-    // Then the connection row is gone and the notification is in the inbox
+    // Then the connection row is gone and the notifications are kept
     assert!(env.world.store.connections().is_empty());
     let inbox = env.world.store.inbox("carol");
-    assert_eq!(inbox.len(), 1);
-    assert_eq!(inbox[0].event.kind(), "queue_updated");
+    let kinds: Vec<&str> = inbox.iter().map(|n| n.event.kind()).collect();
+    assert_eq!(kinds, ["task_started", "queue_updated"]);
 }
 
 #[tokio::test]
@@ -168,8 +221,9 @@ async fn a_notification_that_reached_one_of_two_connections_is_not_stored() {
         .notifier
         .fail_next_post(Some("c1"), PostError::Transient("throttled".into()));
     env.harvest("c1", "r1", 1).await;
-    assert!(env.posts("c1").is_empty());
-    assert_eq!(types(&env.posts("c2")), ["queue_updated"]);
+    env.perform().await;
+    assert_eq!(types(&env.posts("c1")), ["queue_updated"]);
+    assert_eq!(types(&env.posts("c2")), ["task_started", "queue_updated"]);
     assert!(env.world.store.inbox("dave").is_empty());
     assert_eq!(
         env.world.store.connections().len(),
@@ -179,7 +233,8 @@ async fn a_notification_that_reached_one_of_two_connections_is_not_stored() {
 }
 
 #[tokio::test]
-async fn a_failed_inbox_write_does_not_fail_the_enqueue() {
+async fn a_failed_inbox_write_does_not_fail_the_enqueue_and_its_redelivery_keeps_them() {
+    // Given a player nobody listens to, and an inbox write that fails once
     let env = Env::new();
     env.connect("c1", "erin").await;
     env.world.notifier.drop_connection("c1");
@@ -187,9 +242,23 @@ async fn a_failed_inbox_write_does_not_fail_the_enqueue() {
         StoreOp::StoreInbox,
         idle_app::ports::StoreError::Transient("throttled".into()),
     );
+
+    // When a task is enqueued: the enqueue is acknowledged, it is written
     let replies = env.send("c1", &common::harvest_message("r1", 1)).await;
     assert_eq!(replies[0]["type"], "ack");
     assert_eq!(env.world.store.player("erin").unwrap().queue.len(), 1);
+
+    // And performing its outbox fails, reporting the record for redelivery
+    let records = env.world.store.take_outboxes();
+    let event = idle_app::memory::stream_event(&records);
+    let failed = idle_app::handlers::player_stream_report(&env.services, event.clone()).await;
+    assert_eq!(failed.failures.len(), 1, "{failed:?}");
+    assert!(env.world.store.inbox("erin").is_empty());
+
+    // Then the redelivery keeps them
+    let retried = idle_app::handlers::player_stream_report(&env.services, event).await;
+    assert!(retried.failures.is_empty());
+    assert_eq!(env.world.store.inbox("erin").len(), 2);
 }
 
 #[tokio::test]
@@ -198,19 +267,12 @@ async fn the_ticker_reads_every_page_of_every_shard() {
     let env = Env::new();
     env.world.store.set_page_size(2);
     let players: Vec<String> = (0..12).map(|i| format!("p{i}")).collect();
-    let mut records = Vec::new();
     for (i, p) in players.iter().enumerate() {
         let connection = format!("c{i}");
         env.connect(&connection, p).await;
         let ack = env.harvest(&connection, "r1", 1).await;
-        records.push(Ok(record(
-            p,
-            ack["task_id"].as_str().unwrap(),
-            &format!("{i}"),
-        )));
+        assert_eq!(ack["type"], "ack");
     }
-    let started = process_batch(&env.services, records).await;
-    assert_eq!(started.tasks_started, 12);
 
     // When a tick runs after every task's end
     env.advance_clock(3_600_000);
@@ -229,12 +291,7 @@ async fn the_ticker_reads_every_page_of_every_shard() {
 async fn a_tick_that_cannot_write_leaves_the_player_due_for_the_next() {
     let env = Env::new();
     env.connect("c1", "fay").await;
-    let ack = env.harvest("c1", "r1", 1).await;
-    process_batch(
-        &env.services,
-        vec![Ok(record("fay", ack["task_id"].as_str().unwrap(), "1"))],
-    )
-    .await;
+    env.harvest("c1", "r1", 1).await;
     env.advance_clock(600_000);
     env.world.store.inject(idle_app::memory::Fault::always(
         StoreOp::Commit,

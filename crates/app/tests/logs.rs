@@ -7,8 +7,9 @@ mod common;
 
 use idle_testing::logs::Captured;
 
-use common::{config, harvest_message, schedule_event, stream_event, token, T0};
+use common::{config, harvest_message, schedule_event, token, T0};
 use idle_app::handlers;
+use idle_app::memory::stream_event;
 use idle_app::memory::MemoryWorld;
 use idle_app::usecase;
 use serde_json::{json, Value};
@@ -43,7 +44,7 @@ async fn every_task_transition_is_a_json_line_with_request_player_task_activity_
     }
     .instrument(span("req-message"))
     .await;
-    handlers::task_stream_json(&services, stream_event(&[("p1", "000000000001")]))
+    handlers::task_processor(&services, stream_event(&world.store.take_outboxes()))
         .instrument(span("req-stream"))
         .await;
     let cancel = json!({"action": "cancel", "task_id": "000000000002"});
@@ -87,7 +88,7 @@ async fn every_task_transition_is_a_json_line_with_request_player_task_activity_
     };
     expect("req-message", "enqueued");
     expect("req-message", "rejected");
-    expect("req-stream", "started");
+    expect("req-message", "started");
     expect("req-cancel", "cancelled");
     expect("req-tick", "completed");
     let enqueued = transitions

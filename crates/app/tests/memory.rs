@@ -1,7 +1,9 @@
-//! The in-memory store keeps DynamoDB's promises: conditional writes fail as a whole, the history
-//! never takes a second final state, pages end with a cursor, the inbox filters expired rows.
+//! The in-memory store keeps DynamoDB's promises: a conditional write fails as a whole, the
+//! history is put if absent, items over 400 KB are refused, pages end with a cursor, the inbox
+//! filters expired rows.
 
 use idle_app::memory::{Fault, MemoryStore, StoreOp};
+use idle_app::outbox::Commit;
 use idle_app::ports::{wake_shard, Connection, ConnectionStore, GameStore, StoreError};
 use idle_app::state::PlayerState;
 use idle_core::catalog::Catalog;
@@ -66,77 +68,50 @@ async fn a_stale_version_is_a_conflict_and_writes_nothing() {
     let store = MemoryStore::new(8);
     let state = new_player("p");
     store.create_player(&state).await.unwrap();
-    let plan = enqueue_plan(&game, &state, "r1");
-    store.commit(&plan, &state.after(&plan)).await.unwrap();
+    let commit = Commit::of(&state, &enqueue_plan(&game, &state, "r1")).unwrap();
+    store.commit(&commit).await.unwrap();
     let once = stored(&store, "p").await;
+    assert_eq!(store.take_outboxes().len(), 1);
 
-    // The same plan again: the version moved on.
-    let again = store.commit(&plan, &state.after(&plan)).await;
+    // The same write again: the version moved on.
+    let again = store.commit(&commit).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     assert_eq!(stored(&store, "p").await, once);
-    assert_eq!(store.history("p").len(), 1);
+    assert!(
+        store.take_outboxes().is_empty(),
+        "nothing written, nothing fed"
+    );
 }
 
 #[tokio::test]
-async fn a_second_final_state_is_refused_and_the_player_is_not_written() {
-    // Given a task that ran and completed
+async fn a_completion_replayed_with_a_current_version_is_still_a_new_write_of_the_player() {
+    // Given a task that ran and completed, its history record put
     let game = game();
     let store = MemoryStore::new(8);
     let state = new_player("p");
     store.create_player(&state).await.unwrap();
     let plan = enqueue_plan(&game, &state, "r1");
-    let state = state.after(&plan);
-    store.commit(&plan, &state).await.unwrap();
-    let complete = advance(&game, &state.player, &state.queue, T0 + 3_600_000);
-    let done = state.after(&complete);
-    store.commit(&complete, &done).await.unwrap();
+    store
+        .commit(&Commit::of(&state, &plan).unwrap())
+        .await
+        .unwrap();
+    let running = state.after(&plan);
+    let complete = advance(&game, &running.player, &running.queue, T0 + 3_600_000);
+    let commit = Commit::of(&running, &complete).unwrap();
+    store.commit(&commit).await.unwrap();
+    store.put_history(&commit.outbox.history).await.unwrap();
     assert_eq!(store.history("p")[0].status, TaskStatus::Completed);
 
-    // When a replay brings the same completion with a current version
-    let mut replay = complete.clone();
-    let write = replay.player.as_mut().unwrap();
-    write.expected_version = Some(done.player.version);
-    write.player.version = done.player.version + 1;
-    let mut after = done.clone();
-    after.player.version = done.player.version + 1;
-    after.player.character_xp += 1_000_000;
-    let result = store.commit(&replay, &after).await;
+    // When the same record is put again with a different result (a replay under other rules)
+    let mut other = commit.outbox.history[0].clone();
+    other.finished_at = Some(T0);
+    store
+        .put_history(std::slice::from_ref(&other))
+        .await
+        .unwrap();
 
-    // Then it is a conflict, and nothing about the player changed
-    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
-    assert_eq!(stored(&store, "p").await, done);
-}
-
-#[tokio::test]
-async fn a_new_task_that_exists_is_a_conflict_and_running_tasks_stay_out_of_history() {
-    let game = game();
-    let store = MemoryStore::new(8);
-    let state = new_player("p");
-    store.create_player(&state).await.unwrap();
-    let plan = enqueue_plan(&game, &state, "r1");
-    let state = state.after(&plan);
-    store.commit(&plan, &state).await.unwrap();
-    let start = advance(&game, &state.player, &state.queue, T0);
-    let running = state.after(&start);
-    store.commit(&start, &running).await.unwrap();
-    assert_eq!(running.queue[0].status, TaskStatus::Running);
-    assert_eq!(
-        store.history("p")[0].status,
-        TaskStatus::Queued,
-        "the history keeps the enqueued task until it ends"
-    );
-
-    // A plan that inserts the same task id again
-    let mut duplicate = plan.clone();
-    let write = duplicate.player.as_mut().unwrap();
-    write.expected_version = Some(running.player.version);
-    write.player.version = running.player.version + 1;
-    let mut after = running.clone();
-    after.player.version += 1;
-    assert!(matches!(
-        store.commit(&duplicate, &after).await,
-        Err(StoreError::Conflict(_))
-    ));
+    // Then the first record stands: history is put if absent
+    assert_eq!(store.history("p"), commit.outbox.history);
 }
 
 #[tokio::test]
@@ -272,16 +247,20 @@ async fn faults_strike_before_or_after_the_write() {
     let state = new_player("p");
     store.create_player(&state).await.unwrap();
     let plan = enqueue_plan(&game, &state, "r1");
-    let after = state.after(&plan);
+    let commit = Commit::of(&state, &plan).unwrap();
 
     store.fail_next(StoreOp::Commit, StoreError::Transient("timeout".into()));
-    assert!(store.commit(&plan, &after).await.is_err());
+    assert!(store.commit(&commit).await.is_err());
     assert_eq!(stored(&store, "p").await, state, "failed before writing");
 
     store.inject(
         Fault::once(StoreOp::Commit, StoreError::Transient("timeout".into())).after_write(),
     );
-    assert!(store.commit(&plan, &after).await.is_err());
-    assert_eq!(stored(&store, "p").await, after, "written, then failed");
+    assert!(store.commit(&commit).await.is_err());
+    assert_eq!(
+        stored(&store, "p").await,
+        commit.state,
+        "written, then failed"
+    );
     assert_eq!(store.calls(StoreOp::Commit), 2);
 }

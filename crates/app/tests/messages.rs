@@ -77,9 +77,9 @@ async fn enqueue_acks_and_a_repeated_request_id_is_the_same_task_with_no_write()
     );
     assert_eq!(env.world.store.player("hal").unwrap().queue.len(), 1);
     assert_eq!(
-        env.world.store.history("hal").len(),
+        env.world.store.take_outboxes().len(),
         1,
-        "history has the new task"
+        "one outbox: the duplicate announces nothing"
     );
 }
 
@@ -116,7 +116,7 @@ async fn endless_conflicts_end_in_an_unavailable_error_and_no_write() {
 
 #[tokio::test]
 async fn a_player_cannot_cancel_another_players_task() {
-    // Given two players, B with a queued task
+    // Given two players, B with a running task
     let env = Env::new();
     env.connect("ca", "amy").await;
     env.connect("cb", "ben").await;
@@ -131,7 +131,7 @@ async fn a_player_cannot_cancel_another_players_task() {
     // Then A is told there is no such task, and B's task is untouched
     assert_eq!(replies[0]["code"], "not_found");
     let ben = env.world.store.player("ben").unwrap();
-    assert_eq!(ben.queue[0].status, TaskStatus::Queued);
+    assert_eq!(ben.queue[0].status, TaskStatus::Running);
 
     // And B can cancel it
     let replies = env
@@ -139,6 +139,7 @@ async fn a_player_cannot_cancel_another_players_task() {
         .await;
     assert_eq!(replies[0]["type"], "ack");
     assert!(env.world.store.player("ben").unwrap().queue.is_empty());
+    env.perform().await;
     let history = env.world.store.history("ben");
     assert_eq!(history[0].status, TaskStatus::Cancelled);
 }
@@ -209,7 +210,7 @@ async fn an_unknown_connection_is_not_connected() {
 }
 
 #[tokio::test]
-async fn ping_and_catalog_answer() {
+async fn ping_and_catalog_answer_and_the_snapshot_names_the_catalog() {
     let env = Env::new();
     env.connect("c1", "ned").await;
     let pong = env.send("c1", &json!({"action": "ping"})).await;
@@ -218,6 +219,16 @@ async fn ping_and_catalog_answer() {
     let catalog = env.send("c1", &json!({"action": "catalog"})).await;
     assert_eq!(catalog[0]["type"], "catalog");
     assert!(catalog[0]["catalog"]["resources"]["copper_ore"].is_object());
+    assert_eq!(
+        catalog[0]["catalog_hash"],
+        idle_core::catalog::Catalog::shipped().content_hash()
+    );
+    assert!(catalog[0]["catalog"].get("$schema").is_none());
+    // sync's snapshot names the same catalog, so a reconnecting client knows whether its cached
+    // catalog is current.
+    let snapshot = env.send("c1", &json!({"action": "sync"})).await;
+    assert_eq!(snapshot[0]["type"], "snapshot");
+    assert_eq!(snapshot[0]["catalog_hash"], catalog[0]["catalog_hash"]);
 }
 
 #[tokio::test]
@@ -241,16 +252,12 @@ async fn cancelling_a_running_task_settles_it() {
     env.connect("c1", "pat").await;
     let ack = env.harvest("c1", "r1", 10).await;
     let task_id = ack["task_id"].as_str().unwrap().to_owned();
-    idle_app::usecase::process_batch(
-        &env.services,
-        vec![Ok(common::record("pat", &task_id, "1"))],
-    )
-    .await;
     env.advance_clock(1000);
     let replies = env
         .send("c1", &json!({"action": "cancel", "task_id": task_id}))
         .await;
     assert_eq!(replies[0]["type"], "ack");
+    env.perform().await;
     let posts = env.posts("c1");
     assert!(common::types(&posts).contains(&"task_cancelled".to_owned()));
     assert_eq!(

@@ -48,7 +48,10 @@ async fn a_restored_snapshot_holds_players_history_and_inbox_but_no_connections(
     let commit = Commit::of(&created, &plan).unwrap();
     store.commit(&commit).await.unwrap();
     let task = created.after(&plan).queue[0].clone();
-    store.put_history(std::slice::from_ref(&task)).await.unwrap();
+    store
+        .put_history(std::slice::from_ref(&task))
+        .await
+        .unwrap();
     let note = Notification {
         seq: 7,
         at: T0,

@@ -240,6 +240,7 @@ mod tests {
             attempts: 0,
             retry_at: None,
             rules_version: 1,
+            catalog_hash: None,
             snapshot: None,
             result: None,
             failure: None,
@@ -297,7 +298,7 @@ mod tests {
             at: 123,
             event: Event::TaskFailed {
                 task_id: "t1".into(),
-                code: "store_unavailable".into(),
+                code: idle_core::protocol::ErrorCode::TransientFailure,
                 message: "try again".into(),
                 attempts: 1,
                 retry_at: Some(999),

@@ -124,6 +124,7 @@ fn task(player_id: &str, task_id: &str, status: TaskStatus) -> Task {
         attempts: 0,
         retry_at: None,
         rules_version: 1,
+        catalog_hash: None,
         snapshot: None,
         result: None,
         failure: None,

@@ -31,6 +31,19 @@ pub enum ReplayError {
         /// The catalog's version.
         catalog: u32,
     },
+    /// The task's outcome was computed with another catalog: same label, other content.
+    #[error(
+        "task {task_id} was computed with the catalog whose content hash is {task}, but the \
+         catalog given hashes to {catalog}; load that catalog with --catalog"
+    )]
+    CatalogHash {
+        /// The task.
+        task_id: String,
+        /// The content hash the task recorded.
+        task: String,
+        /// The given catalog's content hash.
+        catalog: String,
+    },
     /// The task has no snapshot: it never started.
     #[error("task {task_id} is {status} and never started, so it has no snapshot to replay")]
     NotStarted {
@@ -97,8 +110,11 @@ impl ReplayReport {
     }
 }
 
-/// Recomputes a stored task's outcome with the seed secret and the catalog of its rules
-/// version, and compares it field by field with the stored outcome.
+/// Recomputes a stored task's outcome with the seed secret and the catalog it was computed
+/// with, and compares it field by field with the stored outcome.
+///
+/// The catalog must be the task's: the same `version` label and, when the task recorded one
+/// (tasks from before hashes were recorded did not), the same content hash.
 pub fn replay(task: &Task, secret: &[u8], catalog: &Catalog) -> Result<ReplayReport, ReplayError> {
     let status = || task.status.as_str().to_owned();
     if task.rules_version != catalog.version {
@@ -107,6 +123,16 @@ pub fn replay(task: &Task, secret: &[u8], catalog: &Catalog) -> Result<ReplayRep
             task: task.rules_version,
             catalog: catalog.version,
         });
+    }
+    if let Some(hash) = &task.catalog_hash {
+        let given = catalog.content_hash();
+        if *hash != given {
+            return Err(ReplayError::CatalogHash {
+                task_id: task.task_id.clone(),
+                task: hash.clone(),
+                catalog: given,
+            });
+        }
     }
     let snapshot = task
         .snapshot

@@ -36,11 +36,12 @@ impl World<'_> {
     }
 
     fn enqueue(&mut self, request: &TaskRequest, at: Millis) -> String {
+        let request_id = format!("req-{}", self.tasks.len() + 1);
         let answer = enqueue(
             &self.game,
             &self.player,
             &self.tasks,
-            "req-1",
+            &request_id,
             request,
             false,
             false,
@@ -167,6 +168,63 @@ fn a_task_of_another_rules_version_is_refused() {
     let error = replay(&task, SECRET, Catalog::shipped()).unwrap_err();
     assert!(matches!(error, ReplayError::RulesVersion { .. }));
     assert!(error.to_string().contains("--catalog"), "{error}");
+}
+
+#[test]
+fn a_catalog_with_the_same_version_but_other_content_is_refused() {
+    let task = copper_harvest();
+    let mut other = Catalog::shipped().clone();
+    other.resources.get_mut("copper_ore").unwrap().xp += 1;
+    let error = replay(&task, SECRET, &other).unwrap_err();
+    assert!(matches!(error, ReplayError::CatalogHash { .. }), "{error}");
+    assert!(error.to_string().contains(&other.content_hash()), "{error}");
+}
+
+/// A catalog change lands while a task runs: the task completes under the catalog it started
+/// with (kept by the game), records that catalog's hash, and replays exactly under it — and not
+/// under the new one.
+#[test]
+fn a_task_running_across_a_catalog_change_completes_and_replays_under_its_starting_catalog() {
+    // Given a copper harvest started under the shipped catalog
+    let mut world = World::new();
+    let request = TaskRequest::Harvest {
+        resource: "copper_ore".into(),
+        location: "meadow".into(),
+        quantity: 40,
+    };
+    let task_id = world.enqueue(&request, NOW);
+    world.advance(NOW);
+    assert_eq!(world.task(&task_id).status, TaskStatus::Running);
+    // When a new catalog that changes copper's yield and XP lands before it ends
+    let mut next = Catalog::shipped().clone();
+    next.version += 1;
+    let copper = next.resources.get_mut("copper_ore").unwrap();
+    copper.base_yield *= 2.0;
+    copper.xp *= 2;
+    let next: &'static Catalog = Box::leak(Box::new(next));
+    world.game = Game::new(next, SECRET).keep(Catalog::shipped());
+    world.advance(NOW + 86_400_000);
+    // Then it completed under the catalog it started with
+    let task = world.task(&task_id);
+    assert_eq!(task.status, TaskStatus::Completed);
+    assert_eq!(task.catalog_hash, Some(Catalog::shipped().content_hash()));
+    assert_eq!(task.rules_version, Catalog::shipped().version);
+    // and replays exactly under that catalog
+    let report = replay(&task, SECRET, Catalog::shipped()).unwrap();
+    assert!(report.matches(), "{:?}", report.differences);
+    // while the new catalog is refused for it
+    assert!(matches!(
+        replay(&task, SECRET, next),
+        Err(ReplayError::RulesVersion { .. })
+    ));
+    // And the next task starts under the new catalog and replays under it.
+    let second = world.enqueue(&request, NOW + 86_400_000);
+    world.advance(NOW + 86_400_000);
+    world.advance(NOW + 3 * 86_400_000);
+    let second = world.task(&second);
+    assert_eq!(second.status, TaskStatus::Completed);
+    assert_eq!(second.catalog_hash, Some(next.content_hash()));
+    assert!(replay(&second, SECRET, next).unwrap().matches());
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The deployment's rules: the catalog plus the limits, retry policy and seed secret.
 
-use crate::catalog::Catalog;
+use std::collections::BTreeMap;
+
+use crate::catalog::{Catalog, CatalogHash};
 
 /// Limits on what players may ask for.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,9 +75,17 @@ impl RetryPolicy {
 }
 
 /// Everything the pure functions need besides the state and the time.
+///
+/// `catalog` is the current catalog: tasks are validated and started under it. Tasks started
+/// under an earlier catalog complete under that one when it is kept ([`Game::keep`]), found by
+/// the hash the task recorded ([`Task::catalog_hash`](crate::model::Task::catalog_hash)).
 #[derive(Debug, Clone)]
 pub struct Game<'c> {
     pub catalog: &'c Catalog,
+    /// The current catalog's [content hash](Catalog::content_hash).
+    pub catalog_hash: CatalogHash,
+    /// Other catalogs by content hash, for tasks that started under them.
+    pub earlier: BTreeMap<CatalogHash, &'c Catalog>,
     pub limits: Limits,
     pub retry: RetryPolicy,
     /// The server secret task seeds derive from. Never logged.
@@ -83,12 +93,39 @@ pub struct Game<'c> {
 }
 
 impl<'c> Game<'c> {
+    /// The rules with `catalog` as the current catalog (its hash computed once, here), the
+    /// default limits and retry policy, and no earlier catalogs.
     pub fn new(catalog: &'c Catalog, seed_secret: impl Into<Vec<u8>>) -> Self {
         Game {
             catalog,
+            catalog_hash: catalog.content_hash(),
+            earlier: BTreeMap::new(),
             limits: Limits::default(),
             retry: RetryPolicy::default(),
             seed_secret: seed_secret.into(),
+        }
+    }
+
+    /// Keeps `catalog` so that tasks started under it complete under it. Keeping the current
+    /// catalog, or one already kept, changes nothing.
+    pub fn keep(mut self, catalog: &'c Catalog) -> Self {
+        let hash = catalog.content_hash();
+        if hash != self.catalog_hash {
+            self.earlier.insert(hash, catalog);
+        }
+        self
+    }
+
+    /// The catalog with content hash `hash` and that hash: the current one, a kept one, or — for
+    /// `None` (a task from before hashes were recorded) or a hash no longer kept — the current
+    /// one.
+    pub fn catalog_for(&self, hash: Option<&str>) -> (&'c Catalog, &str) {
+        match hash {
+            Some(hash) if hash != self.catalog_hash => match self.earlier.get_key_value(hash) {
+                Some((hash, catalog)) => (catalog, hash),
+                None => (self.catalog, &self.catalog_hash),
+            },
+            _ => (self.catalog, &self.catalog_hash),
         }
     }
 }

@@ -10,8 +10,11 @@ pub mod model;
 pub mod protocol;
 pub mod rng;
 pub mod rules;
+pub mod spec;
 pub mod validate;
 pub mod xp;
 
 pub use game::{Game, Limits, RetryPolicy};
-pub use lifecycle::{advance, cancel, enqueue, fail_transient, spend_token, Enqueued, Plan};
+pub use lifecycle::{
+    advance, cancel, enqueue, fail_transient, progress, spend_token, Enqueued, Plan,
+};

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
@@ -23,7 +24,7 @@ use crate::xp::xp_for_level;
 /// [`valid_request_id`]); every reply to it echoes it. For `enqueue` it is required and is the
 /// idempotency key. The server is strict: an unknown field in any message is `invalid_request`
 /// naming the field (DESIGN.md section 6).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
     Enqueue {
@@ -88,7 +89,9 @@ pub fn valid_request_id(id: &str) -> bool {
 
 /// The closed list of error codes an `error` reply carries, one meaning each (DESIGN.md
 /// section 6). On the wire, the snake_case name (`"invalid_request"`, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The message is not valid JSON, misses a field, has a field of the wrong type, or has an
@@ -132,11 +135,17 @@ pub enum ErrorCode {
     EnemyTooStrong,
     /// The recipe builds a station the player already owns.
     AlreadyOwned,
+    /// Only in `task_failed`: a queued task could not start because of a server-side problem
+    /// (not the player's doing); it is tried again at `retry_at`.
+    TransientFailure,
+    /// Only in `task_failed`: the task failed transiently as many times as allowed and will not
+    /// be tried again.
+    RetriesExhausted,
 }
 
 impl ErrorCode {
     /// Every code, in the order above.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::InvalidRequest,
         ErrorCode::UnknownAction,
         ErrorCode::MessageTooLarge,
@@ -157,6 +166,8 @@ impl ErrorCode {
         ErrorCode::MissingStation,
         ErrorCode::EnemyTooStrong,
         ErrorCode::AlreadyOwned,
+        ErrorCode::TransientFailure,
+        ErrorCode::RetriesExhausted,
     ];
 
     /// The code as it is on the wire and in logs.
@@ -182,6 +193,8 @@ impl ErrorCode {
             ErrorCode::MissingStation => "missing_station",
             ErrorCode::EnemyTooStrong => "enemy_too_strong",
             ErrorCode::AlreadyOwned => "already_owned",
+            ErrorCode::TransientFailure => "transient_failure",
+            ErrorCode::RetriesExhausted => "retries_exhausted",
         }
     }
 }
@@ -289,7 +302,7 @@ pub fn parse_client_message(body: &str, limit: usize) -> Result<ClientMessage, B
 }
 
 /// A per-player notification: numbered, timestamped, stored when the player is offline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Notification {
     pub seq: u64,
     pub at: Millis,
@@ -298,7 +311,7 @@ pub struct Notification {
 }
 
 /// What happened to a player's tasks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     TaskStarted {
@@ -319,7 +332,9 @@ pub enum Event {
     },
     TaskFailed {
         task_id: String,
-        code: String,
+        /// A validation code when the task cannot start for the player as they are (final),
+        /// `transient_failure` (retried at `retry_at`) or `retries_exhausted` (final).
+        code: ErrorCode,
         message: String,
         attempts: u32,
         /// When it will be tried again; absent when the failure is final.
@@ -355,7 +370,7 @@ impl Event {
 /// by `sync` (DESIGN.md section 6). A client may also interpolate progress from the task's
 /// `started_at` and `ends_at`. On the wire: `{"type":"task_progress", "at", "task_id", "done",
 /// "total", "ends_at"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename = "task_progress")]
 pub struct Progress {
     pub at: Millis,
@@ -368,7 +383,7 @@ pub struct Progress {
 }
 
 /// One task as the client sees it in its queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct QueueEntry {
     pub task_id: String,
     pub request_id: String,
@@ -411,7 +426,7 @@ pub enum Outgoing {
 }
 
 /// A direct answer to one client message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Reply {
     /// The `sync` reply: the player's state, which is always the truth, then (as separate
@@ -424,6 +439,10 @@ pub enum Reply {
         protocol: u32,
         /// The player's current `seq`: the last notification issued (0 before the first).
         seq: u64,
+        /// The content hash of the catalog the server plays (as in the `catalog` reply): a
+        /// client whose cached catalog has another hash asks for the catalog again.
+        #[serde(default)]
+        catalog_hash: String,
         player: PlayerView,
         queue: Vec<QueueEntry>,
         /// Kept notifications follow the last one sent: `sync` again from it.
@@ -433,10 +452,15 @@ pub enum Reply {
         /// the truth, and the client continues from `seq`.
         truncated: bool,
     },
+    /// The catalog the server runs, and its identity.
     Catalog {
         at: Millis,
         #[serde(skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
+        /// The catalog's content hash ([`Catalog::content_hash`]): 64 hex digits that change
+        /// with any change to it, so a client can cache the catalog under it.
+        #[serde(default)]
+        catalog_hash: String,
         catalog: Box<Catalog>,
     },
     Ack {
@@ -488,7 +512,7 @@ impl Reply {
 }
 
 /// Progress on one level track.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TrackView {
     pub level: u32,
     pub xp: u64,
@@ -498,7 +522,7 @@ pub struct TrackView {
 }
 
 /// Worn gear as the client sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GearView {
     pub item: String,
     pub quality: u8,
@@ -507,7 +531,7 @@ pub struct GearView {
 }
 
 /// The player as the client sees it: levels are derived from XP.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlayerView {
     pub player_id: String,
     pub character: TrackView,

@@ -15,6 +15,10 @@ pub enum Rejection {
     QuantityOutOfRange { got: u32, max: u32 },
     #[error("there is no {kind} called `{id}`; the catalog lists what exists")]
     UnknownTarget { kind: &'static str, id: String },
+    /// The task was queued under another catalog, and the current one lacks its target (or no
+    /// longer allows it as asked): code `unknown_target`.
+    #[error("the catalog changed since this task was queued and {problem}; queue something else")]
+    TargetRemoved { problem: String },
     #[error("{resource} can't be harvested at {location}; it is found at: {options}")]
     NotAtLocation {
         resource: String,
@@ -69,7 +73,9 @@ impl Rejection {
         match self {
             Rejection::InvalidRequest(_) => ErrorCode::InvalidRequest,
             Rejection::QuantityOutOfRange { .. } => ErrorCode::InvalidQuantity,
-            Rejection::UnknownTarget { .. } => ErrorCode::UnknownTarget,
+            Rejection::UnknownTarget { .. } | Rejection::TargetRemoved { .. } => {
+                ErrorCode::UnknownTarget
+            }
             Rejection::NotAtLocation { .. } => ErrorCode::NotAtLocation,
             Rejection::QueueFull { .. } => ErrorCode::QueueFull,
             Rejection::RateLimited { .. } => ErrorCode::RateLimited,
@@ -126,7 +132,15 @@ pub fn check_request(
             max: limits.max_quantity,
         });
     }
-    let catalog = game.catalog;
+    check_targets(game.catalog, request)
+}
+
+/// Checks a request's catalog references against `catalog`: the target exists (and, for a
+/// harvest, is found at the location), and a station is built one at a time.
+///
+/// # Errors
+/// `unknown_target`, `not_at_location` or `invalid_quantity`, as at enqueue.
+pub fn check_targets(catalog: &Catalog, request: &TaskRequest) -> Result<(), Rejection> {
     match request {
         TaskRequest::Harvest {
             resource, location, ..
@@ -265,6 +279,23 @@ fn durability_check(choice: &GearChoice, needed: u64, catalog: &Catalog) -> Resu
             .map_or(worn.item.clone(), |i| i.name.clone()),
         durability: worn.durability,
         needed,
+    })
+}
+
+/// Checks a queued task's catalog references again when it starts: the catalog may have changed
+/// since it was queued, and its target must still exist, be found where it asks, and be asked as
+/// the current catalog allows. (Queued tasks do not record the catalog they were queued under:
+/// the hash costs item bytes, and this check costs a few lookups.) A task queued under the
+/// current catalog always passes: enqueue made the same checks.
+///
+/// # Errors
+/// [`Rejection::TargetRemoved`] (code `unknown_target`) naming what is gone or no longer allowed.
+pub fn recheck_at_start(game: &Game, request: &TaskRequest) -> Result<(), Rejection> {
+    check_targets(game.catalog, request).map_err(|rejection| Rejection::TargetRemoved {
+        problem: match rejection {
+            Rejection::UnknownTarget { kind, id } => format!("the {kind} `{id}` is gone"),
+            other => other.to_string(),
+        },
     })
 }
 

@@ -34,6 +34,12 @@ where
 pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
     init_logging(std::io::stdout);
     let config = AppConfig::from_env_for(function)?;
+    lambda_runtime::tracing::info!(
+        catalog_file = ?config.catalog.file,
+        catalog_version = config.catalog.catalog.version,
+        catalog_hash = %config.catalog.hash,
+        "catalog loaded"
+    );
     let sdk = sdk_config().await;
     let tables = Tables::from_env()?;
     let store = Arc::new(

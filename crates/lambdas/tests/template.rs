@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use idle_app::config::{
-    AppConfig, Bounded, Function, BOUNDED_SETTINGS, MIN_SECRET_BYTES, SEED_SECRET, TOKEN_SECRET,
+    AppConfig, Bounded, Function, BOUNDED_SETTINGS, CATALOG_FILE, MIN_SECRET_BYTES, SEED_SECRET,
+    TOKEN_SECRET,
 };
 use serde_norway::Value;
 
@@ -155,6 +156,23 @@ fn every_parameter_a_function_reads_has_exactly_the_codes_range() {
                     "{at} <- {name}: MinLength must be MIN_SECRET_BYTES"
                 );
                 checked.insert(var.clone(), name.to_owned());
+            } else if var == CATALOG_FILE {
+                let name = reference(&value)
+                    .unwrap_or_else(|| panic!("{at}: the catalog file comes from a parameter"));
+                let parameter = &parameters[name];
+                assert_eq!(parameter["Type"], "String", "{at} <- {name}");
+                // The default is the embedded catalog, which the code plays without a file.
+                let default = parameter["Default"].as_str().map(str::to_owned);
+                assert_eq!(default.as_deref(), Some(""), "{at} <- {name}");
+                let config = AppConfig::from_lookup(Function::ConnectionCleaner, |n| {
+                    (n == CATALOG_FILE).then(|| default.clone()).flatten()
+                })
+                .expect("the default catalog file is accepted");
+                assert!(
+                    config.catalog.file.is_none(),
+                    "{at}: the default is embedded"
+                );
+                checked.insert(var.clone(), name.to_owned());
             } else {
                 assert!(
                     OTHER_VARIABLES.contains(&var.as_str()),
@@ -170,6 +188,7 @@ fn every_parameter_a_function_reads_has_exactly_the_codes_range() {
         "WAKE_SHARDS",
         TOKEN_SECRET,
         SEED_SECRET,
+        CATALOG_FILE,
     ] {
         assert!(checked.contains_key(var), "{var} not checked: {checked:?}");
     }

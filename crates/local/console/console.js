@@ -1,19 +1,19 @@
 // The local runtime's web console: connect as a player, watch state and notifications live,
-// queue and cancel tasks. Plain JS, no build step, served by `idle-local` at `/`. It speaks the
-// same WebSocket protocol as a game client (DESIGN.md section 6, crates/core/src/protocol.rs).
-"use strict";
+// queue and cancel tasks. Plain JS, no build step, served by `idle-local` at `/`. It is a game
+// client like any other: it speaks the protocol through the TypeScript client
+// (clients/typescript, its committed dist/ served at /client/), which correlates replies,
+// drops repeated notifications, resyncs on a gap and reconnects.
+import { IdleClient, IdleError } from "./client/index.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
-  ws: null,
+  client: null,
   online: false,
   catalog: null,
   player: null,
   queue: [],
   serverOffset: 0, // server time − local time, from the `at` of every message
   requestCounter: 0,
-  lastSeq: 0, // highest notification seq shown: notifications come at least once, in order
-  resyncing: false, // a sync asked for after a gap is on its way
   progress: {}, // task_id → {done, total} from task_progress
 };
 
@@ -65,12 +65,17 @@ function setStatus(text, online) {
   updateQueueButton();
 }
 
-function send(message) {
-  if (!state.ws || state.ws.readyState !== WebSocket.OPEN) {
-    showError("Not connected: connect as a player first.");
-    return;
-  }
-  state.ws.send(JSON.stringify(message));
+// The client's promises: a reply goes to the feed, a refusal is explained.
+function request(promise, what = "") {
+  promise.then(addToFeed, (error) => {
+    showError(what + (error instanceof IdleError ? explain(error.reply) : error.message));
+    renderQueue(); // re-enable a cancel button whose cancel was refused
+  });
+}
+
+// Fresh player, inventory and levels after a task ends (a snapshot event renders them).
+function refresh() {
+  state.client?.sync().catch(() => {});
 }
 
 function itemName(id) {
@@ -144,7 +149,7 @@ function renderQueue() {
     cancel.className = "cancel";
     cancel.onclick = () => {
       cancel.disabled = true;
-      send({ action: "cancel", task_id: entry.task_id });
+      if (state.client) request(state.client.cancel(entry.task_id));
     };
     head.appendChild(cancel);
     li.appendChild(head);
@@ -330,51 +335,23 @@ $("task-form").onsubmit = (event) => {
   } else {
     task.enemy = $("target").value;
   }
+  if (!state.client) {
+    showError("Not connected: connect as a player first.");
+    return;
+  }
   state.requestCounter += 1;
   const requestId = `console-${Date.now().toString(36)}-${state.requestCounter}`;
-  send({ action: "enqueue", request_id: requestId, task });
+  request(state.client.enqueue(task, { requestId }), "Could not queue the task: ");
 };
 
 // ---- the connection --------------------------------------------------------------------------
 
-// The durable notifications: numbered by `seq` per player, delivered at least once and in
-// order, kept for `sync` (docs/protocol.md). Everything else is a reply or ephemeral progress.
-const DURABLE = new Set(["queue_updated", "task_started", "task_completed", "task_failed", "task_cancelled"]);
-
-// Asks for what came after the last notification shown.
-function sync() {
-  send({ action: "sync", after_seq: state.lastSeq });
-}
-
+// What the client delivers: each durable notification once, in seq order; snapshots after every
+// connect and resync; progress as it comes.
 function handle(message) {
-  if (typeof message.at === "number") state.serverOffset = message.at - Date.now();
-  if (DURABLE.has(message.type)) {
-    if (message.seq <= state.lastSeq) return; // a repeat: already shown
-    if (message.seq > state.lastSeq + 1) {
-      // A gap: something in between has not arrived. Ask for it instead of skipping it; this
-      // one comes again with the sync's notifications.
-      if (!state.resyncing) {
-        state.resyncing = true;
-        sync();
-      }
-      return;
-    }
-    state.lastSeq = message.seq;
-  }
   addToFeed(message);
   switch (message.type) {
-    case "catalog":
-      state.catalog = message.catalog;
-      fillTargets();
-      setStatus("online", true);
-      break;
     case "snapshot":
-      state.resyncing = false;
-      // Truncated: some notifications after ours are no longer kept; the snapshot is the
-      // truth, so carry on from the server's seq. Otherwise the kept ones follow this message.
-      if (message.truncated) state.lastSeq = message.seq;
-      // More kept than one page: the page follows this message; ask for the rest after it.
-      if (message.more) setTimeout(sync, 250);
       state.player = message.player;
       state.queue = message.queue;
       renderPlayer();
@@ -401,75 +378,91 @@ function handle(message) {
     case "task_failed":
       showError(`Task ${message.task_id} failed: ${sentence(message.message)}` +
         (message.retry_at ? " It will be tried again." : " It will not be retried."));
-      sync();
+      refresh();
       break;
     case "task_completed":
     case "task_cancelled":
       delete state.progress[message.task_id];
-      sync(); // refresh inventory, levels and gear
+      refresh(); // inventory, levels and gear
       break;
-    case "error": {
-      const what = message.request_id ? "Could not queue the task: " : "";
-      showError(what + explain(message));
-      renderQueue(); // re-enable a cancel button whose cancel was refused
-      break;
-    }
   }
+}
+
+async function devToken(playerId) {
+  const response = await fetch(`/dev/token?player_id=${encodeURIComponent(playerId)}`);
+  if (!response.ok) throw new Error(await response.text());
+  return response.json();
 }
 
 async function connect(playerId) {
   showError("");
-  if (state.ws) {
-    const old = state.ws;
-    state.ws = null;
-    old.close(1000);
-  }
-  Object.assign(state, { player: null, queue: [], lastSeq: 0, resyncing: false, progress: {} });
+  state.client?.close();
+  state.client = null;
+  Object.assign(state, { player: null, queue: [], progress: {} });
   $("feed").innerHTML = "";
   setStatus("connecting…", false);
-  let token;
-  let url;
+  let first;
   try {
-    const response = await fetch(`/dev/token?player_id=${encodeURIComponent(playerId)}`);
-    if (!response.ok) throw new Error(await response.text());
-    ({ token, ws_url: url } = await response.json());
+    first = await devToken(playerId);
   } catch (err) {
     setStatus("offline", false);
     showError(`Could not get a dev token: ${err.message}`);
     return;
   }
-  const ws = new WebSocket(`${url}?token=${encodeURIComponent(token)}`);
-  state.ws = ws;
-  ws.onopen = () => {
-    send({ action: "catalog" });
-    sync();
-  };
-  ws.onmessage = (event) => {
-    if (state.ws !== ws) return;
-    try {
-      handle(JSON.parse(event.data));
-    } catch (err) {
-      showError(`Unreadable message from the server: ${err.message}`);
+  // The first token now, a fresh one for every reconnect.
+  let token = first.token;
+  const client = new IdleClient({
+    url: first.ws_url,
+    token: async () => {
+      const fresh = token || (await devToken(playerId)).token;
+      token = null;
+      return fresh;
+    },
+  });
+  state.client = client;
+  window.idleClient = client; // for the browser test and the curious
+  client.on("message", (message) => {
+    if (typeof message.at === "number") state.serverOffset = message.at - Date.now();
+  });
+  client.on("snapshot", handle);
+  client.on("notification", handle);
+  client.on("task_progress", handle);
+  client.on("error", (error) => showError(error instanceof IdleError ? explain(error.reply) : error.message));
+  client.on("open", ({ reconnect }) => {
+    if (reconnect && state.catalog) {
+      showError("");
+      setStatus("online", true);
     }
-  };
-  ws.onclose = (event) => {
-    if (state.ws !== ws) return; // an earlier connection, replaced
-    state.ws = null;
-    setStatus("offline", false);
-    if (event.code !== 1000 && event.code !== 1005) {
-      showError(`Connection closed (${event.code}${event.reason ? ": " + event.reason : ""}). Check the player id and that the runtime is running.`);
+  });
+  client.on("close", (event) => {
+    if (state.client !== client) return; // an earlier connection, replaced
+    setStatus(event.reconnecting ? "reconnecting…" : "offline", false);
+    if (event.reconnecting && event.code !== 1000) {
+      showError(`Connection closed (${event.code}${event.reason ? ": " + event.reason : ""}); reconnecting. Check that the runtime is running.`);
     }
-  };
-  ws.onerror = () => {
-    if (state.ws === ws) showError("WebSocket error: is the local runtime still running?");
-  };
+  });
+  try {
+    await client.connect();
+    state.catalog = await client.catalog();
+    if (state.client !== client) return;
+    showError("");
+    renderPlayer(); // item and target names come from the catalog
+    renderQueue();
+    fillTargets();
+    setStatus("online", true);
+  } catch (err) {
+    if (state.client === client) showError(`Could not connect: ${err.message}`);
+  }
 }
 
 $("connect-form").onsubmit = (event) => {
   event.preventDefault();
   connect($("player-id").value.trim());
 };
-$("disconnect-button").onclick = () => state.ws && state.ws.close(1000);
+$("disconnect-button").onclick = () => {
+  state.client?.close();
+  setStatus("offline", false);
+};
 
 const params = new URLSearchParams(location.search);
 if (params.get("player")) {

@@ -19,6 +19,10 @@ pub const DEV_TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 const INDEX_HTML: &str = include_str!("../console/index.html");
 const CONSOLE_JS: &str = include_str!("../console/console.js");
 const CONSOLE_CSS: &str = include_str!("../console/console.css");
+// The TypeScript client, compiled and committed (clients/typescript/dist): the console uses it
+// as any game client would, and no build step is added to `cargo run`.
+const CLIENT_JS: &str = include_str!("../../../clients/typescript/dist/index.js");
+const CLIENT_PROTOCOL_JS: &str = include_str!("../../../clients/typescript/dist/protocol.js");
 
 /// What the console's routes need.
 #[derive(Debug, Clone)]
@@ -30,7 +34,8 @@ pub struct ConsoleState {
     pub public: bool,
 }
 
-/// `/`, `/console.js`, `/console.css`, `/catalog` and `/dev/token`.
+/// `/`, `/console.js`, `/console.css`, the client (`/client/index.js`, `/client/protocol.js`),
+/// `/catalog` and `/dev/token`.
 pub fn routes(state: ConsoleState) -> Router {
     Router::new()
         .route(
@@ -44,6 +49,14 @@ pub fn routes(state: ConsoleState) -> Router {
         .route(
             "/console.css",
             get(|| async { page("text/css; charset=utf-8", CONSOLE_CSS) }),
+        )
+        .route(
+            "/client/index.js",
+            get(|| async { page("text/javascript; charset=utf-8", CLIENT_JS) }),
+        )
+        .route(
+            "/client/protocol.js",
+            get(|| async { page("text/javascript; charset=utf-8", CLIENT_PROTOCOL_JS) }),
         )
         .route("/catalog", get(catalog))
         .route("/dev/token", get(dev_token))

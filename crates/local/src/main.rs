@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use idle_app::auth;
+use idle_app::config::{GameCatalog, CATALOG_FILE};
 use idle_app::ports::{Clock, SystemClock};
 use idle_local::console::DEV_TOKEN_TTL;
 use idle_local::settings::uses_dev_secrets;
@@ -48,6 +49,10 @@ struct RunArgs {
     /// The player whose token and console link are printed at start.
     #[arg(long, default_value = "demo-player")]
     demo_player: String,
+    /// Play this catalog file instead of the embedded one (or CATALOG_FILE's). A file that is
+    /// not a valid catalog stops the start, naming the entry and the field (docs/catalog.md).
+    #[arg(long, value_name = "FILE")]
+    catalog: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,7 +75,14 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn token(player_id: &str, admin: bool, ttl_secs: u64) -> Result<String, LocalError> {
-    let config = app_config(env)?;
+    // Minting needs no catalog: CATALOG_FILE is not read here.
+    let config = app_config(|name| {
+        if name == CATALOG_FILE {
+            None
+        } else {
+            env(name)
+        }
+    })?;
     let secret = config
         .token_secret
         .ok_or(idle_app::ConfigError::MissingSecret {
@@ -112,7 +124,19 @@ fn stop_signals() -> Result<impl std::future::Future<Output = &'static str>, Loc
 }
 
 async fn run(args: RunArgs) -> Result<(), LocalError> {
-    let config = app_config(env)?;
+    // --catalog wins over CATALOG_FILE, which is then not even read.
+    let flag = args.catalog.is_some();
+    let mut config = app_config(|name| {
+        if flag && name == CATALOG_FILE {
+            None
+        } else {
+            env(name)
+        }
+    })?;
+    if let Some(file) = &args.catalog {
+        config.catalog = GameCatalog::from_file(file)?;
+    }
+    let catalog = config.catalog.clone();
     // Caught from now on, before the address is printed: whoever reads it may send SIGTERM
     // at once, and an uncaught one would kill the process without the final write.
     let stop = stop_signals()?;
@@ -160,6 +184,16 @@ async fn run(args: RunArgs) -> Result<(), LocalError> {
             "  public        /dev/token is off; serve it behind a TLS-terminating reverse proxy"
         );
     }
+    let _ = writeln!(
+        out,
+        "  catalog       {} (version {}, hash {})",
+        catalog
+            .file
+            .as_deref()
+            .map_or_else(|| "embedded".to_owned(), |f| f.display().to_string()),
+        catalog.catalog.version,
+        &catalog.hash[..12]
+    );
     match running.data_file() {
         Some(file) => {
             let _ = writeln!(out, "  data file     {}", file.display());

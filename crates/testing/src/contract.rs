@@ -69,3 +69,449 @@ pub async fn kept_notifications<S: Inbox>(store: &S, now: Millis) {
     let nobody = store.kept_after("kept-none", 0, now, 10).await.unwrap();
     assert!(nobody.notifications.is_empty() && !nobody.more);
 }
+
+// ---- the game store, connections and the outbox feed ----------------------------------------
+
+use idle_app::outbox::{Commit, Outbox, OutboxRecord};
+use idle_app::ports::{Connection, ConnectionStore, GameStore, StoreError};
+use idle_app::state::PlayerState;
+use idle_core::catalog::Catalog;
+use idle_core::model::{Player, Task, TaskRequest, TaskStatus};
+
+fn new_player(id: &str, now: Millis) -> PlayerState {
+    PlayerState {
+        player: Player::new(id, now, Catalog::shipped(), 10),
+        queue: Vec::new(),
+    }
+}
+
+/// A finished harvest of `player_id` numbered `n`.
+fn finished_task(player_id: &str, n: u64, now: Millis) -> Task {
+    Task {
+        player_id: player_id.to_owned(),
+        task_id: format!("t{n:06}"),
+        request_id: format!("r{n}"),
+        request: TaskRequest::Harvest {
+            resource: "copper_ore".into(),
+            location: "meadow".into(),
+            quantity: 1,
+        },
+        bypass_validation: false,
+        status: TaskStatus::Completed,
+        enqueued_at: now - 10_000,
+        started_at: Some(now - 10_000),
+        ends_at: Some(now - 1000),
+        finished_at: Some(now - 1000),
+        attempts: 0,
+        retry_at: None,
+        rules_version: 1,
+        catalog_hash: None,
+        snapshot: None,
+        result: None,
+        failure: None,
+    }
+}
+
+/// The write of `state` at `version`, on the condition `expected`.
+fn write(state: &PlayerState, expected: Option<u64>, version: u64, outbox: Outbox) -> Commit {
+    let mut state = state.clone();
+    state.player.version = version;
+    Commit {
+        state,
+        expected_version: expected,
+        outbox,
+    }
+}
+
+async fn load<S: GameStore>(store: &S, id: &str) -> Option<PlayerState> {
+    let mut loaded = store.load_players(&[id.to_owned()]).await.unwrap();
+    assert!(loaded.unreadable.is_empty(), "{:?}", loaded.unreadable);
+    loaded.players.pop()
+}
+
+fn is_conflict(result: Result<(), StoreError>) -> bool {
+    matches!(result, Err(StoreError::Conflict(_)))
+}
+
+/// The conditional write on `version`: a commit lands only on the version it read (or on no
+/// player, for `None`); a stale one is a conflict and writes nothing; `create_player` is
+/// put-if-absent; `load_players` returns each known id once.
+pub async fn commit_on_version<S: GameStore>(store: &S, now: Millis) {
+    let fresh = new_player("version-a", now);
+    store
+        .commit(&write(&fresh, None, 1, Outbox::default()))
+        .await
+        .unwrap();
+    let stored = load(store, "version-a")
+        .await
+        .expect("created by a commit on None");
+    assert_eq!(stored.player.version, 1);
+
+    let mut changed = stored.clone();
+    changed.player.character_xp = 42;
+    assert!(
+        is_conflict(
+            store
+                .commit(&write(&changed, None, 2, Outbox::default()))
+                .await
+        ),
+        "a commit on None finds the player there"
+    );
+    assert!(
+        is_conflict(
+            store
+                .commit(&write(&changed, Some(0), 2, Outbox::default()))
+                .await
+        ),
+        "a stale version is a conflict"
+    );
+    assert_eq!(
+        load(store, "version-a").await,
+        Some(stored.clone()),
+        "a conflict writes nothing"
+    );
+
+    changed.queue = vec![finished_task("version-a", 1, now)];
+    changed.player.wake_at = Some(now + 5000);
+    store
+        .commit(&write(&changed, Some(1), 2, Outbox::default()))
+        .await
+        .unwrap();
+    let after = load(store, "version-a").await.unwrap();
+    assert_eq!(after.player.version, 2);
+    assert_eq!(after.player.character_xp, 42, "the player is replaced");
+    assert_eq!(
+        after.queue, changed.queue,
+        "the queue rides in the same write"
+    );
+    assert_eq!(after.player.wake_at, Some(now + 5000));
+    assert!(
+        is_conflict(
+            store
+                .commit(&write(&changed, Some(1), 2, Outbox::default()))
+                .await
+        ),
+        "the version it read is now stale"
+    );
+
+    let ghost = new_player("version-ghost", now);
+    assert!(
+        is_conflict(
+            store
+                .commit(&write(&ghost, Some(0), 1, Outbox::default()))
+                .await
+        ),
+        "a commit on a version needs the player"
+    );
+    assert_eq!(
+        load(store, "version-ghost").await,
+        None,
+        "and creates nothing"
+    );
+
+    assert!(
+        !store
+            .create_player(&new_player("version-a", now))
+            .await
+            .unwrap(),
+        "create_player does not replace"
+    );
+    assert_eq!(load(store, "version-a").await.unwrap().player.version, 2);
+    let b = new_player("version-b", now);
+    assert!(store.create_player(&b).await.unwrap());
+    assert_eq!(load(store, "version-b").await, Some(b));
+
+    let ids = ["version-a", "version-b", "version-a", "version-none"].map(String::from);
+    let mut loaded = store.load_players(&ids).await.unwrap();
+    let mut got: Vec<String> = loaded
+        .players
+        .drain(..)
+        .map(|s| s.player.player_id)
+        .collect();
+    got.sort();
+    assert_eq!(got, ["version-a", "version-b"], "each known id once");
+}
+
+/// The history: each record put only if absent (the first one stays), read by key, players
+/// apart.
+pub async fn history_put_if_absent<S: GameStore>(store: &S, now: Millis) {
+    let first = finished_task("history-a", 1, now);
+    let second = finished_task("history-a", 2, now);
+    store
+        .put_history(&[first.clone(), second.clone()])
+        .await
+        .unwrap();
+
+    let mut rewritten = first.clone();
+    rewritten.attempts = 5;
+    let third = finished_task("history-a", 3, now);
+    store
+        .put_history(&[rewritten, third.clone()])
+        .await
+        .unwrap();
+    store.put_history(&[]).await.unwrap();
+
+    let read = |id: &'static str| store.load_task("history-a", id);
+    assert_eq!(
+        read("t000001").await.unwrap(),
+        Some(first),
+        "the first record stays"
+    );
+    assert_eq!(read("t000002").await.unwrap(), Some(second));
+    assert_eq!(
+        read("t000003").await.unwrap(),
+        Some(third),
+        "new keys are put"
+    );
+    assert_eq!(read("t000004").await.unwrap(), None);
+    assert_eq!(
+        store.load_task("history-b", "t000001").await.unwrap(),
+        None,
+        "players apart"
+    );
+}
+
+/// The wake index: per shard, the players due at `now` (`wake_at <= now`) in (`wake_at`, id)
+/// order across pages; not-yet-due players and players with nothing to do are left out; a
+/// commit moves a player in or out. `shards` is the store's shard count.
+pub async fn wake_index_paging<S: GameStore>(store: &S, now: Millis, shards: u32) {
+    let mut due = Vec::new();
+    for i in 0..40u64 {
+        let id = format!("wake-{i:02}");
+        let mut state = new_player(&id, now);
+        state.player.wake_at = match i % 5 {
+            0 => None,
+            1 => Some(now + 1),
+            // Ties on the due time, and one exactly now.
+            n => Some(now - 1000 * (n as Millis - 2)),
+        };
+        if let Some(at) = state.player.wake_at.filter(|at| *at <= now) {
+            due.push((at, id.clone()));
+        }
+        store
+            .commit(&write(&state, None, 1, Outbox::default()))
+            .await
+            .unwrap();
+    }
+    // Moved out of the index by a later commit.
+    let mut moved = load(store, "wake-02").await.unwrap();
+    moved.player.wake_at = None;
+    store
+        .commit(&write(&moved, Some(1), 2, Outbox::default()))
+        .await
+        .unwrap();
+    due.retain(|(_, id)| id != "wake-02");
+    assert!(due.len() > 20);
+
+    let mut seen = Vec::new();
+    for shard in 0..shards {
+        let mut in_shard = Vec::new();
+        let mut cursor = None;
+        for _ in 0..1000 {
+            let page = store.due_players(shard, now, cursor).await.unwrap();
+            in_shard.extend(page.items.into_iter().filter(|id| id.starts_with("wake-")));
+            cursor = page.next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert!(cursor.is_none(), "the pages of shard {shard} end");
+        let mut expected: Vec<(Millis, String)> = due
+            .iter()
+            .filter(|(_, id)| idle_app::ports::wake_shard(id, shards) == shard)
+            .cloned()
+            .collect();
+        expected.sort();
+        let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+        assert_eq!(
+            in_shard, expected,
+            "shard {shard}: due players in (wake_at, id) order"
+        );
+        seen.extend(in_shard);
+    }
+    assert_eq!(
+        seen.len(),
+        due.len(),
+        "every due player in exactly one shard"
+    );
+}
+
+/// The outbox feed (the Players stream on AWS, the store's feed locally): every committed
+/// non-empty outbox, in commit order, with rising sequence numbers, once; empty outboxes and
+/// failed commits are not on it. `last` (what a restart performs again) ends, for each player,
+/// with its last non-empty outbox, and names only committed outboxes. `take` and `last` are
+/// the store's `take_outboxes` and `last_outboxes`.
+pub async fn outbox_feed_order<S, T, L>(store: &S, now: Millis, take: T, last: L)
+where
+    S: GameStore,
+    T: Fn() -> Vec<OutboxRecord>,
+    L: Fn() -> Vec<OutboxRecord>,
+{
+    let ours = |records: Vec<OutboxRecord>| -> Vec<OutboxRecord> {
+        records
+            .into_iter()
+            .filter(|r| r.player_id.starts_with("feed-"))
+            .collect()
+    };
+    let _ = take();
+    let noting = |seq: u64| Outbox {
+        notifications: vec![note(seq, now)],
+        ..Outbox::default()
+    };
+    let a = new_player("feed-a", now);
+    let b = new_player("feed-b", now);
+    let c = new_player("feed-c", now);
+    let a4 = Outbox {
+        progress_at: Some(now + 1000),
+        ..Outbox::default()
+    };
+    let a3 = Outbox {
+        history: vec![finished_task("feed-a", 1, now)],
+        ..noting(2)
+    };
+    let b2 = Outbox {
+        wake_at: Some(now + 60_000),
+        ..Outbox::default()
+    };
+    let steps: Vec<(Commit, bool)> = vec![
+        (write(&a, None, 1, noting(1)), true),
+        (write(&b, None, 1, noting(1)), true),
+        (write(&a, Some(1), 2, Outbox::default()), true),
+        (write(&a, Some(2), 3, a3.clone()), true),
+        (write(&a, Some(1), 9, noting(9)), false),
+        (write(&c, None, 1, noting(1)), true),
+        (write(&b, Some(1), 2, b2.clone()), true),
+        (write(&c, Some(1), 2, Outbox::default()), true),
+        (write(&a, Some(3), 4, a4.clone()), true),
+    ];
+    let mut committed = Vec::new();
+    for (commit, lands) in steps {
+        let result = store.commit(&commit).await;
+        assert_eq!(result.is_ok(), lands, "{result:?}");
+        if lands && !commit.outbox.is_empty() {
+            committed.push((
+                commit.player_id().to_owned(),
+                commit.state.player.version,
+                commit.outbox,
+            ));
+        }
+    }
+
+    let fed = ours(take());
+    let got: Vec<(String, u64, Outbox)> = fed
+        .iter()
+        .map(|r| (r.player_id.clone(), r.version, r.outbox.clone()))
+        .collect();
+    assert_eq!(got, committed, "non-empty outboxes, in commit order, once");
+    let sequences: Vec<u64> = fed
+        .iter()
+        .map(|r| {
+            r.sequence_number
+                .parse()
+                .expect("a numeric sequence number")
+        })
+        .collect();
+    assert!(
+        sequences.windows(2).all(|w| w[0] < w[1]),
+        "rising sequence numbers: {sequences:?}"
+    );
+    assert!(ours(take()).is_empty(), "taken once");
+
+    let again = ours(last());
+    for record in &again {
+        assert!(
+            committed.contains(&(
+                record.player_id.clone(),
+                record.version,
+                record.outbox.clone()
+            )),
+            "only committed outboxes: {record:?}"
+        );
+    }
+    let last_of = |id: &str| again.iter().rev().find(|r| r.player_id == id);
+    let a_last = last_of("feed-a").expect("feed-a's last outbox");
+    assert_eq!((a_last.version, &a_last.outbox), (4, &a4));
+    let b_last = last_of("feed-b").expect("feed-b's last outbox");
+    assert_eq!((b_last.version, &b_last.outbox), (2, &b2));
+}
+
+fn connection(id: &str, player: &str, connected_at: Millis) -> Connection {
+    Connection {
+        connection_id: id.to_owned(),
+        player_id: player.to_owned(),
+        is_admin: false,
+        connected_at,
+        token_expires_at: connected_at + 3_600_000,
+        expires_at: connected_at / 1000 + 7200,
+    }
+}
+
+/// Connections: by id and by player, replaced by a put, deleted (conditionally on the very row
+/// read), scanned a page at a time.
+pub async fn connections_by_id_and_player<S: ConnectionStore>(store: &S, now: Millis) {
+    let one = connection("conn-1", "conn-p1", now);
+    let two = connection("conn-2", "conn-p1", now);
+    let three = Connection {
+        is_admin: true,
+        token_expires_at: Millis::MAX,
+        ..connection("conn-3", "conn-p2", now)
+    };
+    for c in [&one, &two, &three] {
+        store.put_connection(c).await.unwrap();
+    }
+    assert_eq!(
+        store.get_connection("conn-1").await.unwrap(),
+        Some(one.clone())
+    );
+    assert_eq!(
+        store.get_connection("conn-3").await.unwrap(),
+        Some(three.clone()),
+        "kept as stored, a never-expiring token included"
+    );
+    assert_eq!(store.get_connection("conn-none").await.unwrap(), None);
+    let mut mine = store.player_connections("conn-p1").await.unwrap();
+    mine.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+    assert_eq!(mine, [one.clone(), two.clone()]);
+
+    let newer = connection("conn-1", "conn-p1", now + 1);
+    store.put_connection(&newer).await.unwrap();
+    assert_eq!(
+        store.get_connection("conn-1").await.unwrap(),
+        Some(newer.clone())
+    );
+    assert!(
+        !store.delete_connection_if(&one).await.unwrap(),
+        "a replaced row is not the one read"
+    );
+    assert!(store.get_connection("conn-1").await.unwrap().is_some());
+    assert!(store.delete_connection_if(&newer).await.unwrap());
+    assert_eq!(store.get_connection("conn-1").await.unwrap(), None);
+    assert!(
+        !store.delete_connection_if(&newer).await.unwrap(),
+        "gone is not an error"
+    );
+    store.delete_connection("conn-none").await.unwrap();
+
+    let mut scanned = Vec::new();
+    let mut cursor = None;
+    for _ in 0..1000 {
+        let page = store.scan_connections(cursor).await.unwrap();
+        scanned.extend(
+            page.items
+                .into_iter()
+                .filter(|c| c.connection_id.starts_with("conn-")),
+        );
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    scanned.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+    assert_eq!(scanned, [two, three], "every connection once, across pages");
+    store.delete_connection("conn-2").await.unwrap();
+    assert!(store
+        .player_connections("conn-p1")
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -4,8 +4,8 @@
 //! Records are grouped by player in first-seen order. Each player's outboxes are performed one
 //! after the other, in stream order, so its notifications reach every connection in `seq`
 //! order; different players are performed concurrently. Performing an outbox puts its history
-//! records if absent, posts its notifications (keeping those no connection received) and its
-//! progress, and arms its wake-up: all idempotent, so a redelivered record repeats nothing a
+//! records if absent, posts its notifications (keeping those no connection received), and arms
+//! its wake-ups: all idempotent, so a redelivered record repeats nothing a
 //! client cannot recognise (a repeated notification has the same `seq`).
 //!
 //! A record that cannot be performed for a transient reason (the history put or the inbox
@@ -168,7 +168,7 @@ async fn perform_player(
 }
 
 /// Performs one outbox: history first (a client told of a completion can replay it), then the
-/// notifications and progress, then the wake-up.
+/// notifications, then the wake-ups (the first progress update, the next state change).
 async fn perform(
     services: &Services,
     record: &OutboxRecord,
@@ -183,13 +183,7 @@ async fn perform(
             .map_err(|e| Unperformed(format!("history: {e}")))?;
         report.history += outbox.history.len();
     }
-    let delivery = deliver(
-        services,
-        &record.player_id,
-        &outbox.notifications,
-        &outbox.progress,
-    )
-    .await;
+    let delivery = deliver(services, &record.player_id, &outbox.notifications, &[]).await;
     report.delivered += delivery.delivered;
     report.kept += delivery.stored;
     if delivery.lost > 0 {
@@ -198,7 +192,7 @@ async fn perform(
             delivery.lost
         )));
     }
-    if let Some(at) = outbox.wake_at {
+    for at in [outbox.progress_at, outbox.wake_at].into_iter().flatten() {
         services
             .waker
             .arm(&record.player_id, at)

@@ -119,6 +119,7 @@ pub async fn message(services: &Services, connection_id: &str, body: &str) -> An
             let catalog = |request_id| Reply::Catalog {
                 at: now,
                 request_id,
+                catalog_hash: services.game.catalog_hash.clone(),
                 catalog: Box::new(services.game.catalog.clone()),
             };
             spend_then(services, &connection, now, "catalog", request_id, catalog).await
@@ -359,6 +360,7 @@ async fn sync(
         request_id,
         protocol: PROTOCOL_VERSION,
         seq: current,
+        catalog_hash: services.game.catalog_hash.clone(),
         player: PlayerView::of(&state.player, services.game.catalog),
         queue: state.queue.iter().map(QueueEntry::from).collect(),
         more: kept.more,

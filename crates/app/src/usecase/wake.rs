@@ -4,7 +4,8 @@
 use idle_core::model::Millis;
 
 use super::advance::advance_player;
-use super::update::UpdateError;
+use super::deliver::deliver;
+use super::update::{load_player, UpdateError};
 use crate::services::Services;
 
 /// Longest a wake-up handler waits out before advancing. SQS delays in whole seconds, so a
@@ -39,19 +40,46 @@ impl WakeStep {
 pub enum Woken {
     /// A plan was written (its outbox announces it and arms the next wake-up).
     Advanced,
+    /// A progress update was posted and the next one armed; nothing was written.
+    Progress,
     /// Nothing was due: an early or repeated wake-up.
     Nothing,
     /// No such player.
     Unknown,
 }
 
-/// Advances the player to now (the caller has waited until the wake-up's time). An early or
-/// repeated wake-up is an empty plan. `Err` only for trouble a later try may fix (the caller
-/// retries the wake-up; the ticker's sweep is the safety net); a permanent failure of the
-/// player is logged and counted by the advance and answered as [`Woken::Nothing`].
+/// Advances the player to now if its stored wake time has come (the caller has waited until the
+/// wake-up's time); otherwise, if its running task is due a progress update, posts it to the
+/// player's connections and arms the next one, writing nothing (progress is not a state
+/// change: a client that misses one interpolates from `ends_at`). An early or repeated wake-up
+/// does nothing. `Err` only for trouble a later try may fix (the caller retries the wake-up;
+/// the ticker's sweep is the safety net); a permanent failure of the player is logged and
+/// counted and answered as [`Woken::Nothing`].
 pub async fn wake(services: &Services, player_id: &str) -> Result<Woken, String> {
     let now = services.clock.now();
-    match advance_player(services, player_id, None, now).await {
+    let state = match load_player(services, player_id).await {
+        Ok(Some(state)) => state,
+        Ok(None) => return Ok(Woken::Unknown),
+        Err(error) if error.is_retryable() => return Err(error.to_string()),
+        Err(_) => return Ok(Woken::Nothing),
+    };
+    if state.player.wake_at.is_none_or(|at| at > now) {
+        let Some((update, next)) =
+            idle_core::progress(&services.game, &state.player, &state.queue, now)
+        else {
+            return Ok(Woken::Nothing);
+        };
+        deliver(services, player_id, &[], std::slice::from_ref(&update)).await;
+        if let Some(next) = next {
+            services
+                .waker
+                .arm(player_id, next)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        return Ok(Woken::Progress);
+    }
+    match advance_player(services, player_id, Some(state), now).await {
         Ok(advanced) if advanced.committed || advanced.recorded_failure => Ok(Woken::Advanced),
         Ok(_) => Ok(Woken::Nothing),
         Err(UpdateError::NoPlayer) => Ok(Woken::Unknown),

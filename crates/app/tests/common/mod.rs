@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use idle_app::auth::{mint, DEV_TOKEN_SECRET};
 use idle_app::memory::MemoryWorld;
-use idle_app::usecase::{self, TaskRecord};
+use idle_app::usecase::{self, BatchReport};
 use idle_app::{AppConfig, Secret, Services};
 use idle_core::model::Millis;
 use serde_json::{json, Value};
@@ -103,6 +103,18 @@ impl Env {
             .collect()
     }
 
+    /// Performs the committed outboxes (the Players stream's work): posts, kept notifications,
+    /// history records, wake-ups.
+    pub async fn perform(&self) -> BatchReport {
+        self.world.perform(&self.services).await
+    }
+
+    /// Performs outboxes and fires due wake-ups until nothing is left (the stream and the timer
+    /// between two steps of a test).
+    pub async fn settle(&self) {
+        self.world.settle(&self.services).await
+    }
+
     pub fn advance_clock(&self, ms: Millis) -> Millis {
         self.world.clock.advance(ms)
     }
@@ -118,16 +130,6 @@ pub fn harvest_message(request_id: &str, quantity: u32) -> Value {
         "request_id": request_id,
         "task": {"activity": "harvest", "resource": "copper_ore", "location": "meadow", "quantity": quantity}
     })
-}
-
-/// A well-formed stream record.
-pub fn record(player_id: &str, task_id: &str, sequence_number: &str) -> TaskRecord {
-    TaskRecord {
-        player_id: player_id.to_owned(),
-        task_id: Some(task_id.to_owned()),
-        sequence_number: sequence_number.to_owned(),
-        event_name: "INSERT".to_owned(),
-    }
 }
 
 /// The `type` of each message.
@@ -150,22 +152,28 @@ pub fn token(player_id: &str) -> String {
     .unwrap()
 }
 
-/// A stream event with one INSERT record per (player, task).
-pub fn stream_event(records: &[(&str, &str)]) -> Value {
+/// A Players stream event with one record per (player, version, outbox JSON), sequence numbers
+/// 1, 2, … in order.
+pub fn stream_event(records: &[(&str, u64, Value)]) -> Value {
     let records: Vec<Value> = records
         .iter()
         .enumerate()
-        .map(|(i, (player, task))| {
+        .map(|(i, (player, version, outbox))| {
             json!({
                 "eventID": format!("e{i}"),
-                "eventName": "INSERT",
+                "eventName": "MODIFY",
                 "eventSource": "aws:dynamodb",
                 "awsRegion": "eu-west-1",
                 "dynamodb": {
-                    "Keys": {"player_id": {"S": player}, "task_id": {"S": task}},
+                    "Keys": {"player_id": {"S": player}},
+                    "NewImage": {
+                        "player_id": {"S": player},
+                        "version": {"N": version.to_string()},
+                        "outbox": {"S": outbox.to_string()}
+                    },
                     "SequenceNumber": format!("{:028}", i + 1),
                     "SizeBytes": 100,
-                    "StreamViewType": "NEW_AND_OLD_IMAGES"
+                    "StreamViewType": "NEW_IMAGE"
                 }
             })
         })

@@ -5,8 +5,13 @@ use super::types::*;
 /// Why a catalog was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    #[error("catalog is not valid JSON for the catalog schema: {0}")]
-    Parse(#[source] serde_json::Error),
+    #[error("catalog does not parse at `{path}`: {source}")]
+    Parse {
+        /// Where in the file, e.g. `enemies.cow.hitpoints` (`.` for the whole file).
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("catalog entry `{entry}`, field `{field}`: {problem}")]
     Invalid {
         /// The offending entry, e.g. `recipes.bronze_bar`.

@@ -4,6 +4,10 @@
 //! checks it once. Designers can load another file with [`Catalog::from_json`], which applies the
 //! same checks: an unknown reference, a negative or out-of-range value, or a probability outside
 //! `[0, 1]` is a [`CatalogError`] naming the entry and the field.
+//!
+//! A catalog's identity is its [content hash](Catalog::content_hash); its `version` is a label.
+//! Its JSON Schema ([`json_schema`]) is generated from these types and committed beside the
+//! shipped file (`catalog/catalog.schema.json`), which refers to it with `$schema`.
 
 mod check;
 mod types;
@@ -16,12 +20,65 @@ pub use types::*;
 /// The catalog file compiled into the crate.
 pub const SHIPPED_JSON: &str = include_str!("../../catalog/catalog.json");
 
+/// A catalog's content hash: 64 lowercase hex digits of SHA-256 (see [`Catalog::content_hash`]).
+pub type CatalogHash = String;
+
+/// The JSON Schema (draft 2020-12) of a catalog file, generated from [`Catalog`]'s types: the
+/// fields, their types, which are required, and that no other field is allowed. The ranges and
+/// references that [`Catalog::from_json`] checks are not in it; the field docs state them.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(Catalog).to_value();
+    schema["title"] = "Idle-game catalog".into();
+    schema
+}
+
 impl Catalog {
     /// Parses and checks a catalog from its JSON text.
+    ///
+    /// A top-level `$schema` (the editor's reference to the schema) is accepted and cleared.
+    ///
+    /// # Errors
+    /// [`CatalogError::Parse`] for text that is not a catalog (bad JSON, a misspelt or missing
+    /// field, a value of the wrong type), naming the path of the field and the line;
+    /// [`CatalogError::Invalid`] for a catalog that parses but breaks a rule, naming the entry
+    /// and the field.
     pub fn from_json(text: &str) -> Result<Catalog, CatalogError> {
-        let catalog: Catalog = serde_json::from_str(text).map_err(CatalogError::Parse)?;
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let mut catalog: Catalog =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+                CatalogError::Parse {
+                    path: e.path().to_string(),
+                    source: e.into_inner(),
+                }
+            })?;
+        deserializer.end().map_err(|source| CatalogError::Parse {
+            path: ".".to_owned(),
+            source,
+        })?;
+        catalog.schema = None;
         check::check(&catalog)?;
         Ok(catalog)
+    }
+
+    /// The catalog's identity: SHA-256 of its canonical JSON, as 64 lowercase hex digits.
+    ///
+    /// Canonical JSON is the catalog serialised from its types: maps in key order, fields in
+    /// the types' order, no whitespace, `$schema` left out. So two files that differ only in
+    /// layout, key order, `$schema` or an omitted field that has a default (`"speed": 0`) have
+    /// the same hash, and any change to a value changes it. Costs one serialisation (about a
+    /// millisecond for the shipped catalog): compute it once per catalog, as [`Game`] does.
+    ///
+    /// [`Game`]: crate::Game
+    pub fn content_hash(&self) -> CatalogHash {
+        use sha2::{Digest, Sha256};
+        let canonical = serde_json::to_vec(self).expect("a catalog always serialises");
+        let digest = Sha256::digest(&canonical);
+        let mut hex = String::with_capacity(64);
+        for byte in digest {
+            hex.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+            hex.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
+        }
+        hex
     }
 
     /// The catalog shipped with this build, parsed and checked on first use.

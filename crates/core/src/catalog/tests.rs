@@ -165,3 +165,46 @@ fn the_catalog_round_trips_through_json() {
     let text = serde_json::to_string(catalog).unwrap();
     assert_eq!(&Catalog::from_json(&text).unwrap(), catalog);
 }
+
+#[test]
+fn the_content_hash_ignores_layout_key_order_and_dollar_schema_but_not_values() {
+    let shipped = Catalog::shipped();
+    let hash = shipped.content_hash();
+    assert_eq!(hash.len(), 64);
+    assert!(hash
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    // Compact, without `$schema`: the same catalog, the same hash.
+    let mut value = shipped_value();
+    value.as_object_mut().unwrap().remove("$schema");
+    let compact = Catalog::from_json(&value.to_string()).unwrap();
+    assert_eq!(compact.content_hash(), hash);
+    // One value changed: another hash.
+    value["enemies"]["cow"]["xp"] = 999.into();
+    let changed = Catalog::from_json(&value.to_string()).unwrap();
+    assert_ne!(changed.content_hash(), hash);
+    // The version is a label, but it is content too.
+    let mut relabelled = shipped.clone();
+    relabelled.version += 1;
+    assert_ne!(relabelled.content_hash(), hash);
+}
+
+#[test]
+fn a_field_that_does_not_parse_is_named_by_its_path() {
+    let err = error_after(|v| v["enemies"]["cow"]["hitpoints"] = "many".into());
+    assert!(err.contains("`enemies.cow.hitpoints`"), "{err}");
+    let err = error_after(|v| {
+        let cow = v["enemies"]["cow"].as_object_mut().unwrap();
+        cow.insert("hitpionts".into(), 5.into());
+    });
+    assert!(err.contains("enemies.cow"), "{err}");
+}
+
+#[test]
+fn dollar_schema_is_accepted_only_at_the_top() {
+    let err = error_after(|v| {
+        let cow = v["enemies"]["cow"].as_object_mut().unwrap();
+        cow.insert("$schema".into(), "x".into());
+    });
+    assert!(err.contains("$schema"), "{err}");
+}

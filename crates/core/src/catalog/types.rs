@@ -2,14 +2,21 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Every game parameter of one rules version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
-    /// The rules version. Outcomes are a pure function of (snapshot, seed, rules version), so any
-    /// change to the file that changes an outcome must raise it.
+    /// The JSON Schema the file follows (`"$schema": "./catalog.schema.json"`), for editors.
+    /// Not a rule: the loader accepts and then clears it, so it is never served, compared or
+    /// hashed.
+    #[serde(rename = "$schema", default, skip_serializing)]
+    pub schema: Option<String>,
+    /// The rules version: a label for people and reports. A catalog's identity is its content
+    /// hash ([`Catalog::content_hash`]), which every change moves; raise the version too when a
+    /// change alters outcomes, so that people can tell the rule sets apart.
     pub version: u32,
     /// Formula constants shared by the activities.
     pub rules: RuleParams,
@@ -28,7 +35,7 @@ pub struct Catalog {
 }
 
 /// Formula constants. Each is documented in `docs/game-rules.md`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleParams {
     /// Highest level of any track.
@@ -40,7 +47,7 @@ pub struct RuleParams {
     pub combat: CombatParams,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HarvestParams {
     /// Action time shrinks by this fraction per level of skill margin…
@@ -55,7 +62,7 @@ pub struct HarvestParams {
     pub wear_per_action: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CraftParams {
     /// Success chance at zero margin and complexity 1.
@@ -75,7 +82,7 @@ pub struct CraftParams {
     pub quality_per_margin: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CombatParams {
     /// A player may fight enemies at most this many levels above their combat level.
@@ -93,7 +100,7 @@ pub struct CombatParams {
 }
 
 /// An item: anything that can sit in an inventory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemDef {
     pub name: String,
@@ -102,7 +109,7 @@ pub struct ItemDef {
     pub kind: ItemKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemKind {
     /// Raw or intermediate materials.
@@ -116,7 +123,7 @@ pub enum ItemKind {
 }
 
 /// Gear: tools, weapons and armour.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Gear {
     /// The slot it occupies: a tool kind (`pickaxe`, `hatchet`, `sickle`), `weapon` or `armour`.
@@ -158,14 +165,14 @@ pub const WEAPON_SLOT: &str = "weapon";
 /// The slot name of armour.
 pub const ARMOUR_SLOT: &str = "armour";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StationDef {
     pub name: String,
 }
 
 /// A place to harvest, with the resources found there.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocationDef {
     pub name: String,
@@ -178,7 +185,7 @@ pub struct LocationDef {
 }
 
 /// A harvestable resource.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceDef {
     /// The item one unit of yield gives.
@@ -199,7 +206,7 @@ pub struct ResourceDef {
 }
 
 /// A rare find rolled on every harvesting action, with hard pity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RareDrop {
     pub item: String,
@@ -210,7 +217,7 @@ pub struct RareDrop {
 }
 
 /// A crafting recipe.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecipeDef {
     pub output: String,
@@ -232,7 +239,9 @@ pub struct RecipeDef {
     pub quality: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Rarity {
     Common,
@@ -243,7 +252,7 @@ pub enum Rarity {
 }
 
 /// An enemy to fight.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnemyDef {
     pub name: String,
@@ -262,7 +271,7 @@ pub struct EnemyDef {
 }
 
 /// OSRS-style loot: always drops, one weighted table with empty slots, and tertiary rolls.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LootTable {
     #[serde(default)]
@@ -273,7 +282,7 @@ pub struct LootTable {
     pub tertiary: Vec<TertiaryEntry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LootEntry {
     pub item: String,
@@ -281,7 +290,7 @@ pub struct LootEntry {
     pub max: u32,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WeightedTable {
     /// How many times the table is rolled per win.
@@ -291,7 +300,7 @@ pub struct WeightedTable {
     pub entries: Vec<WeightedEntry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WeightedEntry {
     pub item: String,
@@ -300,7 +309,7 @@ pub struct WeightedEntry {
     pub max: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TertiaryEntry {
     pub item: String,
@@ -308,7 +317,7 @@ pub struct TertiaryEntry {
 }
 
 /// A crafted quality tier.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QualityTier {
     pub name: String,
@@ -319,7 +328,7 @@ pub struct QualityTier {
 }
 
 /// What a new player starts with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Starter {
     pub inventory: BTreeMap<String, u64>,

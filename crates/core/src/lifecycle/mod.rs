@@ -12,18 +12,33 @@ pub use plan::*;
 
 use crate::game::Game;
 use crate::model::{Millis, Player, Task, TaskRequest};
+use crate::protocol::Progress;
 use crate::validate::Rejection;
 use session::Session;
 
 /// Brings a player up to `now`: completes due tasks (never before `ends_at`), starts the next
-/// queued ones back to back, retries due `retrying` tasks, and sends due progress updates.
-/// A player already up to date gives an empty plan.
+/// queued ones back to back and retries due `retrying` tasks. A player already up to date gives
+/// an empty plan. Progress updates are not state changes: see [`progress`].
 ///
 /// `tasks` are the player's unfinished tasks (others are ignored), in any order.
 pub fn advance(game: &Game, player: &Player, tasks: &[Task], now: Millis) -> Plan {
     let mut session = Session::new(game, player, tasks, now);
     session.advance();
     session.finish()
+}
+
+/// The progress of the player's running task at `now` (`task_progress`, ephemeral), and when
+/// the next update is due: a task gets at most `progress_updates` updates, at least
+/// `min_progress_ms` apart, none at or after its end. Nothing is written for them: the caller
+/// posts the update and arms a wake-up for the next. `None` when no task is running (or it has
+/// ended and needs an [`advance`]).
+pub fn progress(
+    game: &Game,
+    player: &Player,
+    tasks: &[Task],
+    now: Millis,
+) -> Option<(Progress, Option<Millis>)> {
+    Session::new(game, player, tasks, now).progress_now()
 }
 
 /// The answer to an enqueue.

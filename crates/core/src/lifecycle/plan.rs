@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Activity, Player, Task, TaskStatus};
-use crate::protocol::{Notification, Progress};
+use crate::model::{Activity, Millis, Player, Task, TaskStatus};
+use crate::protocol::Notification;
 
 /// Most tasks one plan moves to a final state. Each is a history record written with the plan,
 /// so this keeps every plan far inside DynamoDB's transaction limits (100 items, 4 MB:
@@ -21,9 +21,10 @@ pub struct Plan {
     pub tasks: Vec<TaskWrite>,
     /// Notifications to deliver (or store) once the writes succeeded, in `seq` order.
     pub notifications: Vec<Notification>,
-    /// Ephemeral progress updates to post once the writes succeeded (never kept).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub progress: Vec<Progress>,
+    /// When the first progress update of a task this plan started is due (ms since the epoch):
+    /// a wake-up that posts `task_progress` and writes nothing (see [`crate::progress`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_at: Option<Millis>,
     /// Every inventory change the plan makes, with its reason.
     pub ledger: Vec<LedgerEntry>,
     /// The advance stopped at [`MAX_TASKS_FINISHED_PER_PLAN`] with more due: once this plan
@@ -154,10 +155,7 @@ impl Plan {
 
     /// True when nothing needs writing or sending.
     pub fn is_empty(&self) -> bool {
-        self.player.is_none()
-            && self.tasks.is_empty()
-            && self.notifications.is_empty()
-            && self.progress.is_empty()
+        self.player.is_none() && self.tasks.is_empty() && self.notifications.is_empty()
     }
 
     /// The player as it will be after the plan (the given one if the plan leaves it alone).

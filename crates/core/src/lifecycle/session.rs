@@ -11,7 +11,7 @@ use crate::game::Game;
 use crate::model::{
     Millis, Player, RecentRequest, Snapshot, Task, TaskRequest, TaskResult, TaskStatus,
 };
-use crate::protocol::{Event, Notification, Progress, QueueEntry};
+use crate::protocol::{ErrorCode, Event, Notification, Progress, QueueEntry};
 use crate::rng::{RollKind, Seed};
 use crate::rules::{self, harvest, Outcome};
 use crate::validate::{check_start, GearChoice, Rejection};
@@ -27,7 +27,6 @@ pub(super) struct Session<'g, 'p> {
     tasks: Vec<Task>,
     now: Millis,
     notifications: Vec<Notification>,
-    progress: Vec<Progress>,
     ledger: Vec<LedgerEntry>,
     /// Each change of a task's state, recorded where the step makes it.
     transitions: Vec<TaskTransition>,
@@ -55,7 +54,6 @@ impl<'g, 'p> Session<'g, 'p> {
             tasks,
             now,
             notifications: Vec::new(),
-            progress: Vec::new(),
             ledger: Vec::new(),
             transitions: Vec::new(),
             queue_changed: false,
@@ -120,7 +118,6 @@ impl<'g, 'p> Session<'g, 'p> {
                     self.complete(i, ends_at);
                     continue;
                 }
-                self.progress(i);
                 break;
             }
             let Some(i) = self
@@ -161,6 +158,11 @@ impl<'g, 'p> Session<'g, 'p> {
         let catalog = game.catalog;
         let task = &self.tasks[i];
         let request = task.request.clone();
+        // The catalog may have changed since it was queued: its target must still be there,
+        // bypass or not (there is nothing to run without a definition).
+        if let Err(rejection) = crate::validate::recheck_at_start(game, &request) {
+            return self.reject(i, at, &rejection);
+        }
         let prepared = if task.bypass_validation {
             Ok(bypass_prepare(game, &self.player, &request))
         } else {
@@ -231,6 +233,7 @@ impl<'g, 'p> Session<'g, 'p> {
         task.ends_at = Some(ends_at);
         task.retry_at = None;
         task.rules_version = catalog.version;
+        task.catalog_hash = Some(game.catalog_hash.clone());
         task.snapshot = Some(snapshot);
         self.transition(i, TransitionKind::Started, None);
         let event = Event::TaskStarted {
@@ -255,7 +258,7 @@ impl<'g, 'p> Session<'g, 'p> {
         });
         let event = Event::TaskFailed {
             task_id: task.task_id.clone(),
-            code: rejection.code().as_str().to_owned(),
+            code: rejection.code(),
             message: rejection.to_string(),
             attempts: task.attempts,
             retry_at: None,
@@ -273,10 +276,10 @@ impl<'g, 'p> Session<'g, 'p> {
             .snapshot
             .clone()
             .unwrap_or_else(|| empty_snapshot(self.game, &self.player, &task.request));
-        // A target missing from the catalog (it changed under a running task) settles as nothing;
-        // the reserved materials are refunded by the caller.
-        rules::outcome(&task.request, &snapshot, &seed, self.game.catalog, actions)
-            .unwrap_or_default()
+        // Under the catalog the task started with, when it is kept; else the current one. A
+        // target missing from that catalog settles as nothing; the caller refunds the reserve.
+        let (catalog, _) = self.game.catalog_for(task.catalog_hash.as_deref());
+        rules::outcome(&task.request, &snapshot, &seed, catalog, actions).unwrap_or_default()
     }
 
     /// Refunds never give back more than the task took at start (an admin's bypassed task may
@@ -362,10 +365,14 @@ impl<'g, 'p> Session<'g, 'p> {
         if skill_level > levels_before.1 {
             level_ups.insert(crate::validate::skill_name(skill).to_owned(), skill_level);
         }
+        // Record the catalog the outcome was computed with (see `settle`), for replay.
+        let (used, used_hash) = self.game.catalog_for(self.tasks[i].catalog_hash.as_deref());
+        let used_hash = used_hash.to_owned();
         let task = &mut self.tasks[i];
         task.status = status;
         task.finished_at = Some(at);
-        task.rules_version = catalog.version;
+        task.rules_version = used.version;
+        task.catalog_hash = Some(used_hash);
         task.result = Some(TaskResult {
             outcome: outcome.clone(),
             refunded: refunded.clone(),
@@ -395,37 +402,43 @@ impl<'g, 'p> Session<'g, 'p> {
         self.queue_changed = true;
     }
 
-    /// Sends a progress update if the player's stored wake time for it has come.
-    fn progress(&mut self, i: usize) {
-        let due = self.before.wake_at.is_some_and(|w| w <= self.now);
-        let task = &self.tasks[i];
-        let (Some(started), Some(ends_at), Some(snapshot)) =
-            (task.started_at, task.ends_at, &task.snapshot)
-        else {
-            return;
-        };
-        if !due || self.notifications.iter().any(
-            |n| matches!(&n.event, Event::TaskStarted { task_id, .. } if *task_id == task.task_id),
-        ) {
-            return;
+    /// The progress of the running task at now, and when the next update is due (none after
+    /// the last milestone before its end). `None` when no task is running.
+    pub(super) fn progress_now(&self) -> Option<(Progress, Option<Millis>)> {
+        let task = self.active().find(|t| t.status == TaskStatus::Running)?;
+        let (started, ends_at, snapshot) =
+            (task.started_at?, task.ends_at?, task.snapshot.as_ref()?);
+        if ends_at <= self.now {
+            return None;
         }
         let total = task.request.quantity();
         let done = (((self.now - started).max(0) as u64) / snapshot.action_ms.max(1))
             .min(u64::from(total.saturating_sub(1))) as u32;
-        self.progress.push(Progress {
+        let update = Progress {
             at: self.now,
             task_id: task.task_id.clone(),
             done,
             total,
             ends_at,
-        });
+        };
+        Some((update, self.next_progress(task)))
+    }
+
+    /// The first progress update of a task this session started and left running: the wake-up
+    /// that begins its chain of updates (each posted without a write).
+    fn first_progress(&self) -> Option<Millis> {
+        let task = self.active().find(|t| t.status == TaskStatus::Running)?;
+        let started_here = self
+            .transitions
+            .iter()
+            .any(|t| t.task_id == task.task_id && t.kind == TransitionKind::Started);
+        started_here.then(|| self.next_progress(task)).flatten()
     }
 
     /// The next time this player needs advancing, if any.
     fn next_wake(&self) -> Option<Millis> {
         if let Some(task) = self.active().find(|t| t.status == TaskStatus::Running) {
-            let ends_at = task.ends_at?;
-            return Some(self.next_progress(task).map_or(ends_at, |p| p.min(ends_at)));
+            return task.ends_at;
         }
         self.active()
             .find(|t| matches!(t.status, TaskStatus::Queued | TaskStatus::Retrying))
@@ -509,6 +522,7 @@ impl<'g, 'p> Session<'g, 'p> {
             attempts: 0,
             retry_at: None,
             rules_version: self.game.catalog.version,
+            catalog_hash: None,
             snapshot: None,
             result: None,
             failure: None,
@@ -589,26 +603,30 @@ impl<'g, 'p> Session<'g, 'p> {
             task.status = TaskStatus::Failed;
             task.finished_at = Some(now);
             task.retry_at = None;
-            (TransitionKind::Failed, "retries_exhausted", None)
+            (TransitionKind::Failed, ErrorCode::RetriesExhausted, None)
         } else {
             let at = now.saturating_add(policy.backoff_ms(attempts, jitter) as i64);
             task.status = TaskStatus::Retrying;
             task.retry_at = Some(at);
-            (TransitionKind::Retried, "transient_failure", Some(at))
+            (
+                TransitionKind::Retried,
+                ErrorCode::TransientFailure,
+                Some(at),
+            )
         };
         let message = format!("{reason} (attempt {attempts} of {})", policy.max_attempts);
         task.failure = Some(crate::model::Failure {
-            code: code.to_owned(),
+            code: code.as_str().to_owned(),
             message: message.clone(),
         });
         let event = Event::TaskFailed {
             task_id: task_id.to_owned(),
-            code: code.to_owned(),
+            code,
             message,
             attempts,
             retry_at,
         };
-        self.transition(i, kind, Some(code));
+        self.transition(i, kind, Some(code.as_str()));
         self.notify(event);
         self.queue_changed = true;
         true
@@ -647,8 +665,8 @@ impl<'g, 'p> Session<'g, 'p> {
         Plan {
             player,
             tasks,
+            progress_at: self.first_progress(),
             notifications: self.notifications,
-            progress: self.progress,
             ledger: self.ledger,
             continues: self.continues,
             transitions: self.transitions,

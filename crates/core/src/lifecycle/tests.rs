@@ -113,13 +113,9 @@ impl World {
     }
 }
 
-/// The plan's messages by type: ephemeral progress first (it is posted with the plan), then
-/// the durable notifications in `seq` order.
+/// The plan's notifications by type, in `seq` order.
 fn kinds(plan: &Plan) -> Vec<&'static str> {
-    let progress = plan.progress.iter().map(|_| "task_progress");
-    progress
-        .chain(plan.notifications.iter().map(|n| n.event.kind()))
-        .collect()
+    plan.notifications.iter().map(|n| n.event.kind()).collect()
 }
 
 #[test]
@@ -145,11 +141,8 @@ fn enqueue_to_an_idle_player_starts_the_task_in_the_same_write() {
     let player = &plan.player.as_ref().unwrap().player;
     assert_eq!(player.version, 1);
     assert_eq!(player.next_task_seq, 2);
-    assert_eq!(
-        player.wake_at,
-        Some(T0 + 3000),
-        "its first progress update, after one action"
-    );
+    assert_eq!(player.wake_at, Some(T0 + 9000), "its end");
+    assert_eq!(plan.progress_at, Some(T0 + 3000), "one update per action");
     assert_eq!(kinds(&plan), ["task_started", "queue_updated"]);
 
     // A task queued behind a running one waits: queued, announced, nothing due before it
@@ -159,13 +152,23 @@ fn enqueue_to_an_idle_player_starts_the_task_in_the_same_write() {
         ..World::new()
     };
     let Enqueued::New { plan, .. } = enqueue(
-        &w.game, &w.player, &w.tasks, "req-2", &harvest(1), false, false, T0,
+        &w.game,
+        &w.player,
+        &w.tasks,
+        "req-2",
+        &harvest(1),
+        false,
+        false,
+        T0,
     )
     .unwrap() else {
         panic!("a second request is new");
     };
     assert_eq!(plan.tasks[0].task.status, TaskStatus::Queued);
-    assert_eq!(plan.player.as_ref().unwrap().player.wake_at, Some(T0 + 3000));
+    assert_eq!(
+        plan.player.as_ref().unwrap().player.wake_at,
+        Some(T0 + 9000)
+    );
     assert_eq!(kinds(&plan), ["queue_updated"]);
 }
 
@@ -313,8 +316,9 @@ fn a_started_task_has_its_snapshot_and_end_time() {
     assert_eq!(snapshot.gear["pickaxe"].item, "bronze_pickaxe");
     assert_eq!(task.ends_at, Some(T0 + 12_000));
     assert_eq!(plan.tasks[0].expected, Expected::Absent);
-    // First progress update after the first action.
-    assert_eq!(w.player.wake_at, Some(T0 + 3000));
+    // Its end is the player's next state change; progress after the first action.
+    assert_eq!(w.player.wake_at, Some(T0 + 12_000));
+    assert_eq!(plan.progress_at, Some(T0 + 3000));
 }
 
 #[test]
@@ -444,15 +448,10 @@ fn cancelling_a_running_craft_settles_the_actions_done_and_refunds_the_rest() {
     assert_eq!(w.player.count("guam_leaf"), 14 + preserved);
     // The next task starts at the cancel.
     assert_eq!(w.task(&next).started_at, Some(T0 + 7500));
-    // A progress update was due (after two crafts) and goes out first.
+    // Progress is never part of a plan: the cancel announces only state changes.
     assert_eq!(
         kinds(&plan),
-        [
-            "task_progress",
-            "task_cancelled",
-            "task_started",
-            "queue_updated"
-        ]
+        ["task_cancelled", "task_started", "queue_updated"]
     );
 }
 
@@ -529,25 +528,36 @@ fn a_running_task_is_not_affected_by_a_transient_failure() {
 }
 
 #[test]
-fn progress_updates_come_when_the_wake_time_for_them_is_due() {
+fn progress_updates_are_wake_ups_that_write_nothing() {
     let mut w = World::new();
-    let id = w.enqueue("r", harvest(10), T0);
-    w.advance(T0);
-    // 10 actions of 3 s: an update every 2 actions (at most 4 updates).
-    assert_eq!(w.player.wake_at, Some(T0 + 6000));
-    let plan = w.advance(T0 + 6000);
-    assert_eq!(kinds(&plan), ["task_progress"]);
-    let progress = &plan.progress[0];
-    assert_eq!(
-        (progress.task_id.as_str(), progress.done, progress.total),
-        (id.as_str(), 2, 10)
-    );
-    assert!(plan.notifications.is_empty(), "progress takes no seq");
-    assert_eq!(w.player.wake_at, Some(T0 + 12_000));
-    assert!(w.advance(T0 + 7000).is_empty());
-    // The last update comes before completion, and completion wakes it at the end.
-    w.advance(T0 + 24_000);
+    let (id, plan) = w.enqueue_with_plan("r", harvest(10), T0);
+    // 10 actions of 3 s: an update every 2 actions (at most 4 updates), the first at 6 s; the
+    // stored wake time is the task's end, the only state change to come
+    assert_eq!(plan.progress_at, Some(T0 + 6000));
     assert_eq!(w.player.wake_at, Some(T0 + 30_000));
+
+    // When the first update's time comes, advancing changes nothing
+    assert!(w.advance(T0 + 6000).is_empty());
+    let (update, next) = progress(&w.game, &w.player, &w.tasks, T0 + 6000).unwrap();
+    assert_eq!(
+        (
+            update.task_id.as_str(),
+            update.done,
+            update.total,
+            update.ends_at
+        ),
+        (id.as_str(), 2, 10, T0 + 30_000)
+    );
+    assert_eq!(next, Some(T0 + 12_000));
+
+    // The last update comes before completion, and none at or after it
+    let (last, after) = progress(&w.game, &w.player, &w.tasks, T0 + 24_000).unwrap();
+    assert_eq!((last.done, after), (8, None));
+    assert!(progress(&w.game, &w.player, &w.tasks, T0 + 30_000).is_none());
+
+    // And a plan that starts no task arms no progress
+    let (_, behind) = w.enqueue_with_plan("r2", harvest(1), T0 + 7000);
+    assert_eq!(behind.progress_at, None);
 }
 
 #[test]
@@ -774,4 +784,182 @@ fn a_plan_stored_before_transitions_existed_reads_as_having_none() {
     let old: Plan = serde_json::from_value(value).unwrap();
     assert!(old.transitions.is_empty());
     assert_eq!(old.notifications, plan.notifications);
+}
+
+// ---- catalog changes -------------------------------------------------------------------
+
+/// The shipped catalog with copper ore yielding three times as much: a change that alters the
+/// outcome of any copper harvest.
+fn richer_copper() -> &'static Catalog {
+    let mut catalog = Catalog::shipped().clone();
+    catalog.version += 1;
+    catalog.resources.get_mut("copper_ore").unwrap().base_yield *= 3.0;
+    Box::leak(Box::new(catalog))
+}
+
+/// The shipped catalog without copper ore.
+fn without_copper() -> &'static Catalog {
+    let mut catalog = Catalog::shipped().clone();
+    catalog.version += 1;
+    catalog.resources.remove("copper_ore");
+    for location in catalog.locations.values_mut() {
+        location.resources.remove("copper_ore");
+    }
+    Box::leak(Box::new(catalog))
+}
+
+#[test]
+fn a_task_records_the_catalog_hash_it_started_under() {
+    let mut world = World::new();
+    let id = world.enqueue_unstarted("r1", harvest(2), T0);
+    let hash = Some(Catalog::shipped().content_hash());
+    assert_eq!(world.task(&id).catalog_hash, None, "not while queued");
+    world.advance(T0);
+    assert_eq!(world.task(&id).status, TaskStatus::Running);
+    assert_eq!(world.task(&id).catalog_hash, hash);
+}
+
+#[test]
+fn a_running_task_completes_under_the_catalog_it_started_with_when_that_is_kept() {
+    // Given two worlds that start the same copper harvest under the shipped catalog
+    let mut unchanged = World::new();
+    let mut changed = World::new();
+    let id = unchanged.enqueue("r1", harvest(20), T0);
+    changed.enqueue("r1", harvest(20), T0);
+    unchanged.advance(T0);
+    changed.advance(T0);
+    // When a catalog that changes copper's yield lands in one of them while the task runs,
+    // keeping the catalog the task started with
+    let richer = richer_copper();
+    changed.game = Game::new(richer, SECRET).keep(Catalog::shipped());
+    let end = T0 + 24 * 3600 * 1000;
+    changed.advance(end);
+    unchanged.advance(end);
+    // Then the task completes exactly as it would have without the change
+    let (a, b) = (changed.task(&id), unchanged.task(&id));
+    assert_eq!(a.status, TaskStatus::Completed);
+    assert_eq!(a.result, b.result);
+    assert_eq!(changed.player.inventory, unchanged.player.inventory);
+    // and records the catalog its outcome was computed with
+    assert_eq!(a.catalog_hash, Some(Catalog::shipped().content_hash()));
+    assert_eq!(a.rules_version, Catalog::shipped().version);
+}
+
+#[test]
+fn a_running_task_whose_catalog_is_not_kept_completes_under_the_current_one_and_says_so() {
+    let mut world = World::new();
+    let id = world.enqueue("r1", harvest(20), T0);
+    world.advance(T0);
+    let richer = richer_copper();
+    world.game = Game::new(richer, SECRET);
+    world.advance(T0 + 24 * 3600 * 1000);
+    let task = world.task(&id);
+    assert_eq!(task.status, TaskStatus::Completed);
+    assert_eq!(task.catalog_hash, Some(richer.content_hash()));
+    assert_eq!(task.rules_version, richer.version);
+    // The outcome is the current catalog's, which is what replay will find.
+    let recomputed = crate::rules::outcome(
+        &task.request,
+        task.snapshot.as_ref().unwrap(),
+        &crate::rng::Seed::for_task(SECRET, "p1", &id),
+        richer,
+        20,
+    )
+    .unwrap();
+    assert_eq!(task.result.as_ref().unwrap().outcome, recomputed);
+}
+
+#[test]
+fn a_task_queued_under_a_catalog_that_drops_its_target_is_rejected_at_start() {
+    // Given a running copper harvest and a second one queued behind it
+    let mut world = World::new();
+    let first = world.enqueue("r1", harvest(2), T0);
+    world.advance(T0);
+    let second = world.enqueue("r2", harvest(2), T0 + 1);
+    // When a catalog without copper ore lands (the old one kept for the running task)
+    world.game = Game::new(without_copper(), SECRET).keep(Catalog::shipped());
+    let plan = world.advance(T0 + 24 * 3600 * 1000);
+    // Then the running task completes under its own catalog
+    assert_eq!(world.task(&first).status, TaskStatus::Completed);
+    assert!(world.task(&first).result.as_ref().unwrap().outcome.actions == 2);
+    // and the queued one is rejected when it would start, with unknown_target and a reason
+    let task = world.task(&second);
+    assert_eq!(task.status, TaskStatus::Rejected);
+    let failure = task.failure.as_ref().unwrap();
+    assert_eq!(failure.code, "unknown_target");
+    assert!(
+        failure.message.contains("catalog changed") && failure.message.contains("copper_ore"),
+        "{}",
+        failure.message
+    );
+    assert!(plan.notifications.iter().any(|n| matches!(
+        &n.event,
+        crate::protocol::Event::TaskFailed { task_id, code, .. }
+            if *task_id == second && *code == crate::protocol::ErrorCode::UnknownTarget
+    )));
+}
+
+#[test]
+fn a_task_queued_under_another_catalog_whose_target_remains_starts_under_the_current_one() {
+    let mut world = World::new();
+    world.enqueue("r1", harvest(2), T0);
+    world.advance(T0);
+    let second = world.enqueue("r2", harvest(2), T0 + 1);
+    let richer = richer_copper();
+    world.game = Game::new(richer, SECRET).keep(Catalog::shipped());
+    world.advance(T0 + 5_000_000);
+    let task = world.task(&second);
+    assert_ne!(task.status, TaskStatus::Rejected);
+    assert!(task.started_at.is_some());
+    assert_eq!(task.catalog_hash, Some(richer.content_hash()));
+}
+
+#[test]
+fn an_admin_bypass_does_not_skip_the_recheck_of_a_removed_target() {
+    let mut world = World::new();
+    world.enqueue("r1", harvest(2), T0);
+    world.advance(T0);
+    let Enqueued::New { task_id, plan } = enqueue(
+        &world.game,
+        &world.player,
+        &world.tasks,
+        "r2",
+        &harvest(2),
+        true,
+        true,
+        T0 + 1,
+    )
+    .unwrap() else {
+        panic!("a new task")
+    };
+    world.apply(&plan);
+    world.game = Game::new(without_copper(), SECRET).keep(Catalog::shipped());
+    world.advance(T0 + 24 * 3600 * 1000);
+    assert_eq!(world.task(&task_id).status, TaskStatus::Rejected);
+}
+
+#[test]
+fn items_a_new_catalog_no_longer_defines_stay_in_the_inventory() {
+    // Given a player holding sapphires and a catalog that drops the item (and copper's rare drop)
+    let mut world = World::new();
+    world.player.add_items("sapphire", 3);
+    let mut catalog = Catalog::shipped().clone();
+    catalog.items.remove("sapphire");
+    for resource in catalog.resources.values_mut() {
+        resource.rare_drops.retain(|d| d.item != "sapphire");
+    }
+    world.game = Game::new(Box::leak(Box::new(catalog)), SECRET);
+    // When the player harvests under it
+    let id = world.enqueue("r1", harvest(3), T0);
+    world.advance(T0);
+    world.advance(T0 + 3_600_000);
+    // Then the task completes and the sapphires are still there, untouched
+    assert_eq!(world.task(&id).status, TaskStatus::Completed);
+    assert_eq!(world.player.count("sapphire"), 3);
+    // and the player's view still lists them.
+    let view = crate::protocol::PlayerView::of(&world.player, world.game.catalog);
+    assert_eq!(
+        serde_json::to_value(&view).unwrap()["inventory"]["sapphire"],
+        3
+    );
 }

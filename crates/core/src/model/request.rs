@@ -1,27 +1,39 @@
 //! What a player asks for when they enqueue a task.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
 
 /// One of the three activities, with its target and quantity.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "activity", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TaskRequest {
     /// Harvest `resource` at `location`, `quantity` actions.
     Harvest {
         resource: String,
         location: String,
+        #[schemars(range(min = 1))]
         quantity: u32,
     },
     /// Craft `recipe` `quantity` times.
-    Craft { recipe: String, quantity: u32 },
+    Craft {
+        recipe: String,
+        #[schemars(range(min = 1))]
+        quantity: u32,
+    },
     /// Fight `enemy` `quantity` times.
-    Combat { enemy: String, quantity: u32 },
+    Combat {
+        enemy: String,
+        #[schemars(range(min = 1))]
+        quantity: u32,
+    },
 }
 
 /// The three activities, also the three skills.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Activity {
     Harvest,
@@ -30,7 +42,9 @@ pub enum Activity {
 }
 
 /// A skill track; each activity trains its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Skill {
     Harvesting,

@@ -10,6 +10,7 @@ pub mod harvest;
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
@@ -17,7 +18,7 @@ use crate::model::{Snapshot, TaskRequest};
 use crate::rng::Seed;
 
 /// What some actions of a task produced.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Outcome {
     /// Actions settled (harvests, crafts or encounters).
     pub actions: u32,
