@@ -21,6 +21,9 @@ pub const TOKEN_SECRET: &str = "TOKEN_SECRET";
 /// See [`TOKEN_SECRET`].
 pub const SEED_SECRET: &str = "SEED_SECRET";
 
+/// The environment variable naming the wake queue's URL (`task-processor` sends wake-ups to it).
+pub const WAKE_QUEUE_URL: &str = "WAKE_QUEUE_URL";
+
 /// A whole-number setting: its environment variable and the range the functions accept.
 ///
 /// The one place the bounds live: [`AppConfig::from_lookup`] enforces them, and a test checks
@@ -213,6 +216,9 @@ pub struct AppConfig {
     pub ticker_concurrency: usize,
     /// Tries of one read-compute-write before giving up (conflicts and transient errors).
     pub commit_attempts: u32,
+    /// The SQS queue wake-ups are sent to (`WAKE_QUEUE_URL`); `None` where it is not set (the
+    /// functions that never arm a wake-up, the local runtime).
+    pub wake_queue_url: Option<String>,
 }
 
 impl Default for AppConfig {
@@ -231,6 +237,7 @@ impl Default for AppConfig {
             wake_shards: 8,
             ticker_concurrency: 16,
             commit_attempts: 4,
+            wake_queue_url: None,
         }
     }
 }
@@ -253,7 +260,8 @@ impl AppConfig {
     /// [`Bounded`] range ([`BOUNDED_SETTINGS`]): `MAX_QUEUE` (10), `MAX_QUANTITY` (1000),
     /// `WAKE_SHARDS` (8), `TICKER_CONCURRENCY` (16), `MAX_MESSAGE_BYTES` (8192), `INBOX_TTL_SECS`
     /// (7 days), `CONNECTION_TTL_SECS` (7200), `IDLE_TIMEOUT_SECS` (600). A value out of its
-    /// range is an error naming the variable, the value and the range.
+    /// range is an error naming the variable, the value and the range. `WAKE_QUEUE_URL` is read
+    /// as is when set and not blank.
     pub fn from_lookup(
         function: Function,
         lookup: impl Fn(&str) -> Option<String>,
@@ -291,6 +299,7 @@ impl AppConfig {
         if let Some(v) = number(&lookup, IDLE_TIMEOUT_SECS)? {
             config.idle_timeout_ms = v as Millis * 1000;
         }
+        config.wake_queue_url = lookup(WAKE_QUEUE_URL).filter(|v| !v.trim().is_empty());
         Ok(config)
     }
 
