@@ -308,7 +308,10 @@ where
 /// different record) leaves the first; putting the same records again is fine; players apart.
 pub async fn history_put_if_absent<S: GameStore>(store: &S, now: Millis) {
     let first = task("hist-a", "t1", TaskStatus::Completed, now);
-    store.put_history(&[first.clone()]).await.expect("a put");
+    store
+        .put_history(std::slice::from_ref(&first))
+        .await
+        .expect("a put");
     assert_eq!(
         store.load_task("hist-a", "t1").await.unwrap(),
         Some(first.clone())
