@@ -105,6 +105,8 @@ pub struct StreamTail {
     stream_arn: Option<String>,
     /// The next iterator of each shard seen (None once a closed shard is drained).
     iterators: BTreeMap<String, Option<String>>,
+    /// When the shard list was last read: it is read again at most once a second.
+    listed: Option<std::time::Instant>,
 }
 
 impl StreamTail {
@@ -120,10 +122,12 @@ impl StreamTail {
             table: table.into(),
             stream_arn: None,
             iterators: BTreeMap::new(),
+            listed: None,
         }
     }
 
     /// The records written since the last poll, as one Lambda DynamoDB event (possibly empty).
+    /// New shards are looked for at most once a second.
     /// Errors: a table without a stream is [`StoreError::Permanent`]; call failures as the
     /// crate documentation says (the tail keeps its place, so the next poll tries again).
     pub async fn poll(&mut self) -> Result<Event, StoreError> {
@@ -135,7 +139,16 @@ impl StreamTail {
                 arn
             }
         };
-        for shard_id in shard_ids(&self.streams, &arn).await? {
+        let stale = self
+            .listed
+            .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1));
+        let shards = if stale {
+            self.listed = Some(std::time::Instant::now());
+            shard_ids(&self.streams, &arn).await?
+        } else {
+            Vec::new()
+        };
+        for shard_id in shards {
             if self.iterators.contains_key(&shard_id) {
                 continue;
             }
