@@ -360,6 +360,51 @@ mod tests {
     }
 
     #[test]
+    fn a_commit_carries_its_outbox_as_json_only_when_there_is_something_to_perform() {
+        let quiet = Commit {
+            state: state(Some(5_000)),
+            expected_version: Some(0),
+            outbox: Outbox::default(),
+        };
+        let item = commit_item(&quiet, 8).unwrap();
+        assert!(!item.contains_key(OUTBOX), "no outbox attribute at all");
+        assert_eq!(item, player_item(&quiet.state, 8).unwrap());
+
+        let busy = Commit {
+            outbox: Outbox {
+                wake_at: Some(5_000),
+                ..Outbox::default()
+            },
+            ..quiet
+        };
+        let item = commit_item(&busy, 8).unwrap();
+        assert_eq!(item.get(OUTBOX), Some(&s(r#"{"wake_at":5000}"#)));
+        assert_eq!(outbox_of("Players", "p1", &item).unwrap(), busy.outbox);
+        assert_eq!(
+            player_state("Players", item).unwrap(),
+            busy.state,
+            "read back without it"
+        );
+    }
+
+    #[test]
+    fn item_sizes_follow_dynamodbs_rules() {
+        let item: Item = HashMap::from([
+            ("id".to_owned(), s("abc")),                              // 2 + 3
+            ("n".to_owned(), n(12345)),                               // 1 + 1 + 3
+            ("z".to_owned(), n("0.00100")),                           // 1 + 1 + 1
+            ("flag".to_owned(), AttributeValue::Bool(true)),          // 4 + 1
+            ("nothing".to_owned(), AttributeValue::Null(true)),       // 7 + 1
+            ("l".to_owned(), AttributeValue::L(vec![s("ab"), n(7)])), // 1 + 3 + (1+2) + (1+2)
+            (
+                "m".to_owned(),
+                AttributeValue::M(HashMap::from([("k".to_owned(), s("v"))])),
+            ), // 1 + 3 + 1 + 1 + 1
+        ]);
+        assert_eq!(item_size(&item), 5 + 5 + 3 + 5 + 8 + 10 + 7);
+    }
+
+    #[test]
     fn notifications_keep_their_json_body() {
         let notification = Notification {
             seq: 7,

@@ -137,3 +137,16 @@ where
     }))
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_function_without_the_wake_queue_refuses_to_arm_instead_of_dropping_it() {
+        match NoWakeQueue.arm("p1", 1_000).await {
+            Err(StoreError::Permanent(message)) => assert!(message.contains(WAKE_QUEUE_URL)),
+            other => panic!("expected a permanent error, got {other:?}"),
+        }
+    }
+}
