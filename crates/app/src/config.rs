@@ -487,7 +487,7 @@ mod tests {
     }
 
     #[test]
-    fn every_variable_read_is_a_secret_or_a_bounded_setting() {
+    fn every_variable_read_is_a_secret_a_bounded_setting_or_the_wake_queue() {
         let asked = std::cell::RefCell::new(Vec::new());
         AppConfig::from_lookup(Function::ConnectionCleaner, |name| {
             asked.borrow_mut().push(name.to_owned());
@@ -495,11 +495,27 @@ mod tests {
         })
         .unwrap();
         let mut expected: Vec<&str> = BOUNDED_SETTINGS.iter().map(|s| s.var).collect();
-        expected.extend([TOKEN_SECRET, SEED_SECRET]);
+        expected.extend([TOKEN_SECRET, SEED_SECRET, WAKE_QUEUE_URL]);
         expected.sort_unstable();
         let mut asked = asked.into_inner();
         asked.sort_unstable();
         assert_eq!(asked, expected);
+    }
+
+    #[test]
+    fn the_wake_queue_url_is_read_when_set_and_not_blank() {
+        let url = "https://sqs.eu-west-1.amazonaws.com/123456789012/idle-WakeQueue";
+        let read = |value: &str| {
+            AppConfig::from_lookup(
+                Function::TaskProcessor,
+                lookup(&[("SEED_SECRET", SEED), (WAKE_QUEUE_URL, value)]),
+            )
+            .unwrap()
+            .wake_queue_url
+        };
+        assert_eq!(read(url).as_deref(), Some(url));
+        assert_eq!(read("  "), None);
+        assert_eq!(AppConfig::default().wake_queue_url, None);
     }
 
     #[test]
