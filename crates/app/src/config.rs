@@ -33,6 +33,8 @@ pub const SEED_SECRET: &str = "SEED_SECRET";
 pub const CATALOG_FILE: &str = "CATALOG_FILE";
 /// Where Lambda unpacked the function's code (Lambda sets it: `/var/task`).
 pub const LAMBDA_TASK_ROOT: &str = "LAMBDA_TASK_ROOT";
+/// The environment variable naming the wake queue's URL (`task-processor` sends wake-ups to it).
+pub const WAKE_QUEUE_URL: &str = "WAKE_QUEUE_URL";
 
 /// A whole-number setting: its environment variable and the range the functions accept.
 ///
@@ -315,6 +317,9 @@ pub struct AppConfig {
     pub commit_attempts: u32,
     /// The catalog served and played (`CATALOG_FILE`, else the embedded one).
     pub catalog: GameCatalog,
+    /// The SQS queue wake-ups are sent to (`WAKE_QUEUE_URL`); `None` where it is not set (the
+    /// functions that never arm a wake-up, the local runtime).
+    pub wake_queue_url: Option<String>,
 }
 
 impl Default for AppConfig {
@@ -334,6 +339,7 @@ impl Default for AppConfig {
             ticker_concurrency: 16,
             commit_attempts: 4,
             catalog: GameCatalog::embedded(),
+            wake_queue_url: None,
         }
     }
 }
@@ -359,6 +365,7 @@ impl AppConfig {
     /// range is an error naming the variable, the value and the range. `CATALOG_FILE` (unset or
     /// empty: the embedded catalog) is loaded here ([`GameCatalog::from_file`], the path
     /// resolved by [`catalog_path`]): a bad file is a [`ConfigError::Catalog`].
+    /// `WAKE_QUEUE_URL` is read as is when set and not blank.
     pub fn from_lookup(
         function: Function,
         lookup: impl Fn(&str) -> Option<String>,
@@ -400,6 +407,7 @@ impl AppConfig {
             let root = lookup(LAMBDA_TASK_ROOT).filter(|v| !v.is_empty());
             config.catalog = GameCatalog::from_file(&catalog_path(&file, root.as_deref()))?;
         }
+        config.wake_queue_url = lookup(WAKE_QUEUE_URL).filter(|v| !v.trim().is_empty());
         Ok(config)
     }
 
@@ -597,7 +605,7 @@ mod tests {
     }
 
     #[test]
-    fn every_variable_read_is_a_secret_a_bounded_setting_or_the_catalog_file() {
+    fn every_variable_read_is_a_secret_a_bounded_setting_the_catalog_file_or_the_wake_queue() {
         let asked = std::cell::RefCell::new(Vec::new());
         AppConfig::from_lookup(Function::ConnectionCleaner, |name| {
             asked.borrow_mut().push(name.to_owned());
@@ -605,7 +613,7 @@ mod tests {
         })
         .unwrap();
         let mut expected: Vec<&str> = BOUNDED_SETTINGS.iter().map(|s| s.var).collect();
-        expected.extend([TOKEN_SECRET, SEED_SECRET, CATALOG_FILE]);
+        expected.extend([TOKEN_SECRET, SEED_SECRET, CATALOG_FILE, WAKE_QUEUE_URL]);
         expected.sort_unstable();
         let mut asked = asked.into_inner();
         asked.sort_unstable();
@@ -725,6 +733,22 @@ mod tests {
             Path::new("/opt/catalog.json")
         );
         assert_eq!(catalog_path("studio.json", None), Path::new("studio.json"));
+    }
+
+    #[test]
+    fn the_wake_queue_url_is_read_when_set_and_not_blank() {
+        let url = "https://sqs.eu-west-1.amazonaws.com/123456789012/idle-WakeQueue";
+        let read = |value: &str| {
+            AppConfig::from_lookup(
+                Function::TaskProcessor,
+                lookup(&[("SEED_SECRET", SEED), (WAKE_QUEUE_URL, value)]),
+            )
+            .unwrap()
+            .wake_queue_url
+        };
+        assert_eq!(read(url).as_deref(), Some(url));
+        assert_eq!(read("  "), None);
+        assert_eq!(AppConfig::default().wake_queue_url, None);
     }
 
     #[test]

@@ -236,11 +236,6 @@ async fn a_full_last_page_is_followed_by_an_empty_one() {
 }
 
 #[tokio::test]
-async fn the_memory_store_keeps_the_kept_notifications_contract() {
-    idle_testing::contract::kept_notifications(&MemoryStore::new(1), T0).await;
-}
-
-#[tokio::test]
 async fn faults_strike_before_or_after_the_write() {
     let game = game();
     let store = MemoryStore::new(8);

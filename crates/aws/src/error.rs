@@ -3,8 +3,8 @@
 //! One place decides it, from the service's error code and the HTTP status, so the DynamoDB
 //! and the API Gateway adapters agree and the decision is unit-tested without a network.
 //!
-//! Every decision is total: where it reads a field the service may leave out (the error code,
-//! a cancelled transaction's reasons), a missing field makes the failure retryable, never
+//! Every decision is total: where it reads a field the service may leave out (the error code),
+//! a missing field makes the failure retryable, never
 //! permanent. DynamoDB stand-ins (and proxies in front of the real thing) omit such fields, and a
 //! permanent error stops a player for good, where a needless retry costs one request.
 
@@ -13,7 +13,6 @@ use std::fmt;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 use idle_app::ports::{PostError, StoreError};
 
 /// What a failure means for the caller.
@@ -58,6 +57,8 @@ pub(crate) fn classify(code: Option<&str>, status: Option<u16>) -> Kind {
         | "ProvisionedThroughputExceededException"
         | "ProvisionedThroughputExceeded"
         | "RequestLimitExceeded"
+        | "RequestThrottled"
+        | "KmsThrottled"
         | "LimitExceededException"
         | "TransactionInProgressException"
         | "InternalServerError"
@@ -128,58 +129,6 @@ where
         }
         Kind::Permanent => PostError::Permanent(format!("{what}: {}", DisplayErrorContext(&err))),
     }
-}
-
-/// The error for a `TransactionCanceledException` of a `TransactWriteItems` whose items are
-/// labelled `labels`: see [`cancellation_error`]. Its `CancellationReasons` are optional in the
-/// API, and some DynamoDB stand-ins leave them out.
-pub(crate) fn transaction_cancelled(
-    cancelled: &TransactionCanceledException,
-    labels: &[String],
-) -> StoreError {
-    let reasons: Vec<Option<String>> = cancelled
-        .cancellation_reasons()
-        .iter()
-        .map(|r| r.code().map(str::to_owned))
-        .collect();
-    cancellation_error(&reasons, labels)
-}
-
-/// The error for a cancelled `TransactWriteItems`, from its cancellation reasons (one per item,
-/// in request order, code `None` for the items that did not fail) and the items' labels.
-///
-/// A failed condition or a conflicting transaction anywhere makes it a conflict (reload and
-/// recompute); otherwise a throttled item makes it transient; a known permanent code
-/// (validation, an item collection over its limit) makes it permanent. A cancellation that
-/// names no failed item (no reasons at all, or only `None` codes) is a conflict: that is what
-/// an ordinary lost race looks like from a stand-in that sends no reasons, and a conflict only
-/// costs a reload, where a permanent error would stop the player.
-pub(crate) fn cancellation_error(reasons: &[Option<String>], labels: &[String]) -> StoreError {
-    let mut worst = None::<Kind>;
-    let mut failed = Vec::new();
-    for (index, code) in reasons.iter().enumerate() {
-        let code = match code.as_deref() {
-            None | Some("None") => continue,
-            Some(code) => code,
-        };
-        let label = labels.get(index).map_or("?", String::as_str);
-        failed.push(format!("{label}: {code}"));
-        let kind = match classify(Some(code), None) {
-            Kind::Gone => Kind::Permanent,
-            kind => kind,
-        };
-        worst = Some(match (worst, kind) {
-            (Some(Kind::Conflict), _) | (_, Kind::Conflict) => Kind::Conflict,
-            (Some(Kind::Transient), _) | (_, Kind::Transient) => Kind::Transient,
-            _ => Kind::Permanent,
-        });
-    }
-    let message = if failed.is_empty() {
-        "transaction cancelled without a reason (taken as a conflict)".to_owned()
-    } else {
-        format!("transaction cancelled: {}", failed.join(", "))
-    };
-    to_store_error(worst.unwrap_or(Kind::Conflict), message)
 }
 
 #[cfg(test)]
@@ -261,105 +210,5 @@ mod tests {
             classify(Some("PayloadTooLargeException"), Some(413)),
             Kind::Permanent
         );
-    }
-
-    fn labels() -> Vec<String> {
-        vec!["player p1".into(), "task p1/t1".into(), "task p1/t2".into()]
-    }
-
-    #[test]
-    fn a_failed_condition_cancels_as_a_conflict_naming_the_item() {
-        let reasons = [
-            Some("None".into()),
-            Some("ConditionalCheckFailed".into()),
-            None,
-        ];
-        match cancellation_error(&reasons, &labels()) {
-            StoreError::Conflict(message) => {
-                assert!(
-                    message.contains("task p1/t1: ConditionalCheckFailed"),
-                    "{message}"
-                );
-                assert!(!message.contains("player p1"), "{message}");
-            }
-            other => panic!("expected a conflict, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_conflict_outranks_throttling_and_throttling_outranks_validation() {
-        let both = [
-            Some("ThrottlingError".into()),
-            Some("TransactionConflict".into()),
-            Some("None".into()),
-        ];
-        assert!(matches!(
-            cancellation_error(&both, &labels()),
-            StoreError::Conflict(_)
-        ));
-        let throttled = [
-            Some("ValidationError".into()),
-            Some("ProvisionedThroughputExceeded".into()),
-            Some("None".into()),
-        ];
-        assert!(matches!(
-            cancellation_error(&throttled, &labels()),
-            StoreError::Transient(_)
-        ));
-        let invalid = [Some("ValidationError".into()), Some("None".into()), None];
-        assert!(matches!(
-            cancellation_error(&invalid, &labels()),
-            StoreError::Permanent(_)
-        ));
-    }
-
-    #[test]
-    fn a_cancellation_that_names_no_failed_item_is_a_conflict_never_permanent() {
-        let nothing_failed: [&[Option<String>]; 4] = [
-            &[],
-            &[None],
-            &[Some("None".into())],
-            &[None, Some("None".into()), None],
-        ];
-        for reasons in nothing_failed {
-            match cancellation_error(reasons, &labels()) {
-                StoreError::Conflict(message) => {
-                    assert!(message.contains("without a reason"), "{message}")
-                }
-                other => panic!("{reasons:?}: expected a conflict, got {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn a_transaction_cancelled_exception_without_cancellation_reasons_is_a_conflict() {
-        // As some DynamoDB stand-ins send it: a message, no CancellationReasons at all
-        let bare = TransactionCanceledException::builder()
-            .message(
-                "Transaction cancelled, please refer cancellation reasons for specific reasons",
-            )
-            .build();
-        assert!(bare.cancellation_reasons.is_none());
-        assert!(matches!(
-            transaction_cancelled(&bare, &labels()),
-            StoreError::Conflict(_)
-        ));
-        // And the reasons, when there are, still decide
-        let reasons = vec![
-            aws_sdk_dynamodb::types::CancellationReason::builder()
-                .code("None")
-                .build(),
-            aws_sdk_dynamodb::types::CancellationReason::builder()
-                .code("ValidationError")
-                .message("Item size has exceeded the maximum allowed size")
-                .build(),
-        ];
-        let invalid = TransactionCanceledException::builder()
-            .set_cancellation_reasons(Some(reasons))
-            .build();
-        assert!(matches!(
-            transaction_cancelled(&invalid, &labels()),
-            StoreError::Permanent(m) if m.contains("task p1/t1: ValidationError")
-        ));
     }
 }

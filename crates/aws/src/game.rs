@@ -1,70 +1,77 @@
-//! [`GameStore`] on DynamoDB: players (with their queues) and the task history.
+//! [`GameStore`] on DynamoDB: players (each item with its queue and its last outbox) and the
+//! history of finished tasks.
 
 use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
-use idle_app::ports::{GameStore, Loaded, Page, StoreError};
+use aws_sdk_dynamodb::types::KeysAndAttributes;
+use idle_app::outbox::{Commit, Outbox};
+use idle_app::ports::{limits, GameStore, Loaded, Page, StoreError};
 use idle_app::state::PlayerState;
-use idle_core::lifecycle::{Expected, Plan};
-use idle_core::model::{Millis, Task, TaskStatus};
+use idle_core::model::{Millis, Task};
 
-use crate::error::{built, store_error, transaction_cancelled};
+use crate::error::{built, store_error};
 use crate::items::{
-    key_text, n, player_item, player_state, s, string, task_from_item, task_item, Item, EXPIRES_AT,
-    PLAYER_ID, STATUS, TASK_ID, VERSION, WAKE_AT, WAKE_SHARD,
+    commit_item, item_size, key_text, n, outbox_of, player_item, player_state, s, string,
+    task_from_item, task_item, Item, EXPIRES_AT, OUTBOX, PLAYER_ID, TASK_ID, VERSION, WAKE_AT,
+    WAKE_SHARD,
 };
 use crate::store::{
-    backoff, decode_cursor, encode_cursor, DynamoStore, BATCH_GET_LIMIT, TRANSACTION_LIMIT,
-    UNPROCESSED_ROUNDS,
+    backoff, decode_cursor, encode_cursor, DynamoStore, BATCH_GET_LIMIT, UNPROCESSED_ROUNDS,
 };
 
 /// The name of the Players index of due wake-ups.
 pub const WAKE_INDEX: &str = "wake";
 
-/// The final statuses, in the order of the `:final*` placeholders of [`NOT_FINAL`].
-const FINAL: [TaskStatus; 4] = [
-    TaskStatus::Completed,
-    TaskStatus::Cancelled,
-    TaskStatus::Rejected,
-    TaskStatus::Failed,
-];
-/// The condition on a final-task write: the history has the task and it has not ended yet.
-const NOT_FINAL: &str =
-    "attribute_exists(task_id) AND NOT (#status IN (:final0, :final1, :final2, :final3))";
-
-/// One history write of a plan, or none: see [`GameStore::commit`] on [`DynamoStore`].
-/// The history record of `task`, kept `ttl_secs` after it finished (or was queued, for the
-/// record written at enqueue, which its final record replaces): `expires_at` is the Tasks
-/// table's TTL attribute.
-fn history_put(
-    table: &str,
-    task: &Task,
-    expected: Expected,
-    ttl_secs: i64,
-) -> Result<Option<Put>, StoreError> {
+/// The history record of a finished `task`, kept `ttl_secs` after it finished: `expires_at`
+/// (seconds since the epoch) is the Tasks table's TTL attribute.
+fn history_item(task: &Task, ttl_secs: i64) -> Result<Item, StoreError> {
     let mut item = task_item(task)?;
     let since = task
         .finished_at
         .unwrap_or(task.enqueued_at)
         .div_euclid(1000);
     item.insert(EXPIRES_AT.to_owned(), n(since.saturating_add(ttl_secs)));
-    let builder = Put::builder().table_name(table).set_item(Some(item));
-    let builder = match expected {
-        Expected::Absent => builder.condition_expression("attribute_not_exists(task_id)"),
-        Expected::Status(_) if task.status.is_final() => {
-            let builder = builder
-                .condition_expression(NOT_FINAL)
-                .expression_attribute_names("#status", STATUS);
-            FINAL.iter().enumerate().fold(builder, |b, (i, status)| {
-                b.expression_attribute_values(format!(":final{i}"), s(status.as_str()))
-            })
+    Ok(item)
+}
+
+fn is_condition_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error().is_some_and(|e| {
+        matches!(
+            e.code(),
+            Some("ConditionalCheckFailedException" | "ConditionalCheckFailed")
+        )
+    })
+}
+
+impl DynamoStore {
+    /// The outbox of the player's last write, as stored in its item (empty when the last write
+    /// had nothing to perform, or there is no such player): what a repair tool performs again.
+    /// `GetItem` with a consistent read of the `outbox` attribute only.
+    ///
+    /// Errors: an `outbox` that is not a JSON string of an outbox is [`StoreError::Permanent`]
+    /// naming the table and key; call failures as the crate documentation says.
+    pub async fn stored_outbox(&self, player_id: &str) -> Result<Outbox, StoreError> {
+        let table = &self.tables.players;
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key(PLAYER_ID, s(player_id))
+            .projection_expression("#outbox")
+            .expression_attribute_names("#outbox", OUTBOX)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error(format_args!("GetItem {player_id} on {table}"), e))?;
+        match output.item {
+            Some(item) => outbox_of(table, player_id, &item),
+            None => Ok(Outbox::default()),
         }
-        // Queued → running → retrying changes live in the player's queue only.
-        Expected::Status(_) => return Ok(None),
-    };
-    built("a task Put", builder.build()).map(Some)
+    }
 }
 
 #[async_trait]
@@ -161,34 +168,92 @@ impl GameStore for DynamoStore {
         }
     }
 
-    /// One `TransactWriteItems`:
-    /// - the player item from `after` (its queue included), conditional on
-    ///   `version = expected_version`, or on `attribute_not_exists(player_id)` when the plan
-    ///   expects no player;
-    /// - per task write expecting [`Expected::Absent`]: a Put conditional on
-    ///   `attribute_not_exists(task_id)`;
-    /// - per task write whose new status is final: a Put conditional on the stored task
-    ///   existing with a status that is not final (so a task ends once);
-    /// - other task writes (queued → running → retrying) are not written to the history: they
-    ///   live in the player's queue.
+    /// One conditional `PutItem` of the player's item ([`commit_item`](crate::items)): the
+    /// player, its queue, the wake index keys while it has a wake time, and the outbox as a JSON
+    /// string attribute `outbox` (S) only when the outbox is not empty, so the Players stream's
+    /// filter skips writes with nothing to perform. The condition is `version = expected` (or
+    /// `attribute_not_exists(player_id)` when the commit expects no player). No transaction:
+    /// the history records ride in the outbox and are put by the stream processor
+    /// ([`GameStore::put_history`]).
     ///
-    /// A plan with nothing to write does nothing. More than 100 items is a permanent error
-    /// (`TransactWriteItems` takes at most 100 actions, 4 MB together: DynamoDB API Reference,
-    /// "TransactWriteItems"; the queue limit keeps plans far below it). A cancelled transaction
-    /// with a failed condition or a conflicting transaction is a [`StoreError::Conflict`] naming
-    /// the item; nothing is written then.
-    async fn commit(&self, commit: &idle_app::outbox::Commit) -> Result<(), StoreError> {
-        // Compile-only bridge for branch seam-local; the real write comes with seam-aws.
-        Err(StoreError::Permanent(format!(
-            "DynamoStore::commit of the seam is not in this branch (player {})",
-            commit.player_id()
-        )))
+    /// Errors: a failed condition is [`StoreError::Conflict`] naming the player (nothing is
+    /// written); an item over DynamoDB's 400 KB ([`limits::ITEM_BYTES`], measured with
+    /// DynamoDB's own size rules) is [`StoreError::Permanent`] before any call; other failures
+    /// as the crate documentation says.
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let table = &self.tables.players;
+        let id = commit.player_id();
+        let item = commit_item(commit, self.wake_shards)?;
+        let bytes = item_size(&item);
+        if bytes > limits::ITEM_BYTES {
+            return Err(StoreError::Permanent(format!(
+                "the write breaks DynamoDB's limits: player {id} in {table} is {bytes} bytes, at most {}",
+                limits::ITEM_BYTES
+            )));
+        }
+        let request = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item));
+        let request = match commit.expected_version {
+            Some(version) => request
+                .condition_expression("#version = :expected")
+                .expression_attribute_names("#version", VERSION)
+                .expression_attribute_values(":expected", n(version)),
+            None => request.condition_expression("attribute_not_exists(player_id)"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Err(StoreError::Conflict(format!(
+                "player {id} in {table}: the stored version is not {:?}",
+                commit.expected_version
+            ))),
+            Err(err) => Err(store_error(
+                format_args!("PutItem player {id} on {table}"),
+                err,
+            )),
+        }
     }
 
-    async fn put_history(&self, _tasks: &[Task]) -> Result<(), StoreError> {
-        Err(StoreError::Permanent(
-            "DynamoStore::put_history is not in this branch".into(),
-        ))
+    /// One `PutItem` per task, conditional on `attribute_not_exists(task_id)`, with
+    /// `expires_at` (seconds) = when the task finished + the store's history TTL. A failed
+    /// condition means the record is already stored (outcomes are deterministic, so it is the
+    /// same record): that task is done, not an error. Tasks are put in order; the first other
+    /// failure stops and is returned (the caller retries the whole outbox, which is safe).
+    async fn put_history(&self, tasks: &[Task]) -> Result<(), StoreError> {
+        let table = &self.tables.tasks;
+        for task in tasks {
+            let item = history_item(task, self.history_ttl_secs)?;
+            let result = self
+                .client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(task_id)")
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(err) if is_condition_failure(&err) => {
+                    tracing::debug!(
+                        player_id = %task.player_id,
+                        task_id = %task.task_id,
+                        "history record already stored"
+                    );
+                }
+                Err(err) => {
+                    return Err(store_error(
+                        format_args!(
+                            "PutItem task {}/{} on {table}",
+                            task.player_id, task.task_id
+                        ),
+                        err,
+                    ))
+                }
+            }
+        }
+        Ok(())
     }
 
     /// `GetItem` with a consistent read.
@@ -253,77 +318,5 @@ impl GameStore for DynamoStore {
             .map(|key| encode_cursor(table, key))
             .transpose()?;
         Ok(Page { items, next })
-    }
-}
-
-impl DynamoStore {
-    #[allow(dead_code)]
-    async fn commit_plan_old(&self, plan: &Plan, after: &PlayerState) -> Result<(), StoreError> {
-        let players = &self.tables.players;
-        let tasks = &self.tables.tasks;
-        let mut items = Vec::new();
-        let mut labels = Vec::new();
-        if let Some(write) = &plan.player {
-            let id = &write.player.player_id;
-            if after.player.player_id != *id {
-                return Err(StoreError::Permanent(format!(
-                    "commit: the plan writes player {id} but the state after it is player {}",
-                    after.player.player_id
-                )));
-            }
-            let builder = Put::builder()
-                .table_name(players)
-                .set_item(Some(player_item(after, self.wake_shards)?));
-            let builder = match write.expected_version {
-                Some(version) => builder
-                    .condition_expression("#version = :expected")
-                    .expression_attribute_names("#version", VERSION)
-                    .expression_attribute_values(":expected", n(version)),
-                None => builder.condition_expression("attribute_not_exists(player_id)"),
-            };
-            let put = built("a player Put", builder.build())?;
-            items.push(TransactWriteItem::builder().put(put).build());
-            labels.push(format!("player {id} in {players}"));
-        }
-        for write in &plan.tasks {
-            if let Some(put) =
-                history_put(tasks, &write.task, write.expected, self.history_ttl_secs)?
-            {
-                items.push(TransactWriteItem::builder().put(put).build());
-                labels.push(format!(
-                    "task {}/{} in {tasks}",
-                    write.task.player_id, write.task.task_id
-                ));
-            }
-        }
-        if items.is_empty() {
-            return Ok(());
-        }
-        if items.len() > TRANSACTION_LIMIT {
-            return Err(StoreError::Permanent(format!(
-                "commit: {} writes exceed the {TRANSACTION_LIMIT} items of one transaction",
-                items.len()
-            )));
-        }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                    let error = transaction_cancelled(cancelled, &labels);
-                    tracing::debug!(%error, "commit cancelled");
-                    Err(error)
-                }
-                _ => Err(store_error(
-                    format_args!("TransactWriteItems ({})", labels.join(", ")),
-                    err,
-                )),
-            },
-        }
     }
 }

@@ -5,9 +5,12 @@
 //!   `wake_at` is set, `wake_at` (N, milliseconds) and `wake_shard` (N,
 //!   [`wake_shard`]`(player_id, shards)`), the keys of the sparse `wake` index. A player
 //!   without a wake-up has neither attribute (not even NULL: an index key attribute must be
-//!   absent or a number), so it is not in the index.
-//! - **Tasks** (the history; keys `player_id`, `task_id`): each [`Task`] through
-//!   `serde_dynamo`, `Option` fields as NULL.
+//!   absent or a number), so it is not in the index. A write whose outbox is not empty also
+//!   carries `outbox` (S: the [`Outbox`] as JSON); a write with nothing to perform has none,
+//!   so the Players stream's filter (`outbox` exists) skips it.
+//! - **Tasks** (the history of finished tasks; keys `player_id`, `task_id`): each [`Task`]
+//!   through `serde_dynamo`, `Option` fields as NULL, and `expires_at` (N, seconds, the TTL
+//!   attribute).
 //! - **Connections** (key `connection_id`, index `by_player`): the [`Connection`] through
 //!   `serde_dynamo`; `expires_at` (N, seconds) is the TTL attribute.
 //! - **Notifications** (keys `player_id`, `seq` (N)): `body` (S, the [`Notification`] as JSON,
@@ -20,6 +23,7 @@ use std::collections::HashMap;
 use std::fmt::Display;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use idle_app::outbox::{Commit, Outbox};
 use idle_app::ports::{wake_shard, Connection, StoreError};
 use idle_app::state::PlayerState;
 use idle_core::model::{Player, Task};
@@ -39,7 +43,7 @@ pub(crate) const BODY: &str = "body";
 pub(crate) const EXPIRES_AT: &str = "expires_at";
 pub(crate) const CONNECTED_AT: &str = "connected_at";
 pub(crate) const VERSION: &str = "version";
-pub(crate) const STATUS: &str = "status";
+pub(crate) const OUTBOX: &str = "outbox";
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -109,12 +113,77 @@ pub fn player_item(state: &PlayerState, shards: u32) -> Result<Item, StoreError>
     Ok(item)
 }
 
+/// The Players item a [`Commit`] writes: [`player_item`] of its state, plus `outbox` (S, the
+/// outbox as JSON) when the outbox is not empty.
+pub fn commit_item(commit: &Commit, shards: u32) -> Result<Item, StoreError> {
+    let mut item = player_item(&commit.state, shards)?;
+    if !commit.outbox.is_empty() {
+        let json = serde_json::to_string(&commit.outbox)
+            .map_err(|e| unwritable("outbox of", commit.player_id(), e))?;
+        item.insert(OUTBOX.to_owned(), s(json));
+    }
+    Ok(item)
+}
+
+/// The outbox stored in a Players item (empty when it has none).
+pub(crate) fn outbox_of(table: &str, key: &str, item: &Item) -> Result<Outbox, StoreError> {
+    match item.get(OUTBOX) {
+        None => Ok(Outbox::default()),
+        Some(AttributeValue::S(json)) => {
+            serde_json::from_str(json).map_err(|e| corrupt(table, key, format_args!("outbox: {e}")))
+        }
+        Some(_) => Err(corrupt(table, key, "outbox is not a string")),
+    }
+}
+
+/// An item's size in bytes as DynamoDB counts it against its 400 KB limit (DynamoDB Developer
+/// Guide, "Item sizes and formats"): attribute names and string/binary values by their UTF-8
+/// length, a number as 1 byte plus 1 per two significant digits, null and boolean 1 byte, a
+/// list or map 3 bytes plus 1 byte per element plus its elements (and a map's names).
+pub fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => number_size(n),
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(k, v)| 1 + k.len() + value_size(v))
+                .sum::<usize>()
+        }
+        AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
+        AttributeValue::Ns(set) => set.iter().map(|n| number_size(n)).sum(),
+        AttributeValue::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
+        _ => 0,
+    }
+}
+
+fn number_size(n: &str) -> usize {
+    let digits = n
+        .trim_start_matches('-')
+        .split(['e', 'E'])
+        .next()
+        .unwrap_or("")
+        .replace('.', "");
+    let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
+    1 + significant.div_ceil(2)
+}
+
 /// A player and its queue from a Players item. Every error is a [`StoreError::Permanent`]
 /// about this one item (a batched read reports it for its player and keeps the others).
 pub(crate) fn player_state(table: &str, mut item: Item) -> Result<PlayerState, StoreError> {
     let key = key_text(&item, PLAYER_ID);
     known(table, &key, &item)?;
     item.remove(WAKE_SHARD);
+    item.remove(OUTBOX);
     let queue = match item.remove(QUEUE) {
         Some(value) => serde_dynamo::from_attribute_value::<_, Vec<Task>>(value)
             .map_err(|e| corrupt(table, &key, format_args!("queue: {e}")))?,
@@ -289,6 +358,51 @@ mod tests {
             player_state("Players", item),
             Err(StoreError::Permanent(_))
         ));
+    }
+
+    #[test]
+    fn a_commit_carries_its_outbox_as_json_only_when_there_is_something_to_perform() {
+        let quiet = Commit {
+            state: state(Some(5_000)),
+            expected_version: Some(0),
+            outbox: Outbox::default(),
+        };
+        let item = commit_item(&quiet, 8).unwrap();
+        assert!(!item.contains_key(OUTBOX), "no outbox attribute at all");
+        assert_eq!(item, player_item(&quiet.state, 8).unwrap());
+
+        let busy = Commit {
+            outbox: Outbox {
+                wake_at: Some(5_000),
+                ..Outbox::default()
+            },
+            ..quiet
+        };
+        let item = commit_item(&busy, 8).unwrap();
+        assert_eq!(item.get(OUTBOX), Some(&s(r#"{"wake_at":5000}"#)));
+        assert_eq!(outbox_of("Players", "p1", &item).unwrap(), busy.outbox);
+        assert_eq!(
+            player_state("Players", item).unwrap(),
+            busy.state,
+            "read back without it"
+        );
+    }
+
+    #[test]
+    fn item_sizes_follow_dynamodbs_rules() {
+        let item: Item = HashMap::from([
+            ("id".to_owned(), s("abc")),                              // 2 + 3
+            ("n".to_owned(), n(12345)),                               // 1 + 1 + 3
+            ("z".to_owned(), n("0.00100")),                           // 1 + 1 + 1
+            ("flag".to_owned(), AttributeValue::Bool(true)),          // 4 + 1
+            ("nothing".to_owned(), AttributeValue::Null(true)),       // 7 + 1
+            ("l".to_owned(), AttributeValue::L(vec![s("ab"), n(7)])), // 1 + 3 + (1+2) + (1+2)
+            (
+                "m".to_owned(),
+                AttributeValue::M(HashMap::from([("k".to_owned(), s("v"))])),
+            ), // 1 + 3 + 1 + 1 + 1
+        ]);
+        assert_eq!(item_size(&item), 5 + 5 + 3 + 5 + 8 + 10 + 7);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The AWS adapters of the idle-game backend's ports: DynamoDB for
 //! [`GameStore`](idle_app::ports::GameStore), [`ConnectionStore`](idle_app::ports::ConnectionStore)
 //! and [`Inbox`](idle_app::ports::Inbox) ([`DynamoStore`]), and API Gateway's `@connections`
-//! API for [`Notifier`](idle_app::ports::Notifier) ([`ApiGatewayNotifier`]).
+//! API for [`Notifier`](idle_app::ports::Notifier) ([`ApiGatewayNotifier`]), and SQS for
+//! [`Waker`](idle_app::ports::Waker) ([`SqsWaker`]).
 //!
 //! A Lambda main builds them once:
 //!
@@ -25,11 +26,15 @@
 //!   `wake_at` (N, milliseconds) and `wake_shard` (N,
 //!   [`wake_shard`](idle_app::ports::wake_shard)`(player_id, WAKE_SHARDS)`): the keys of the
 //!   sparse `wake` index (KEYS_ONLY). A player without a wake-up carries neither attribute, not
-//!   even as NULL, so the index holds only players that need waking. Loading strips `queue`
-//!   and `wake_shard` back into a `PlayerState`.
-//! - **Tasks** (the history; keys `player_id`, `task_id`): each
-//!   [`Task`](idle_core::model::Task) through `serde_dynamo`. Written when a task is enqueued
-//!   and when it ends; its stream (NEW_AND_OLD_IMAGES) drives the task processor.
+//!   even as NULL, so the index holds only players that need waking. A write whose
+//!   [`Outbox`](idle_app::outbox::Outbox) is not empty carries it as `outbox` (S, JSON); one
+//!   with nothing to perform has no `outbox`. Loading strips `queue`, `wake_shard` and
+//!   `outbox` back into a `PlayerState`. Every change of a player is one conditional `PutItem`
+//!   of this item on `version`; the table's stream (`NEW_IMAGE`, filtered to images with an
+//!   `outbox`) drives the task processor, which performs the outbox.
+//! - **Tasks** (the history of finished tasks; keys `player_id`, `task_id`): each
+//!   [`Task`](idle_core::model::Task) through `serde_dynamo`, put if absent by the processor
+//!   from an outbox, with `expires_at` (N, seconds) as the TTL attribute.
 //! - **Connections** (key `connection_id`, index `by_player` projecting ALL): the
 //!   [`Connection`](idle_app::ports::Connection) through `serde_dynamo`; `expires_at` (N,
 //!   seconds) is the TTL attribute.
@@ -40,8 +45,8 @@
 //! # Semantics
 //!
 //! The in-memory adapters behave the same; each trait method's documentation on
-//! [`DynamoStore`] says how it maps onto DynamoDB. Errors: a failed condition or a conflicting
-//! transaction is [`StoreError::Conflict`](idle_app::ports::StoreError); throttling,
+//! [`DynamoStore`] says how it maps onto DynamoDB. Errors: a failed condition is
+//! [`StoreError::Conflict`](idle_app::ports::StoreError); throttling,
 //! `InternalServerError`, 5xx, timeouts and connection failures are `Transient`; anything else
 //! (validation, permissions, a missing table, a corrupt item, a bad cursor) is `Permanent`.
 //! A corrupt item names its table and key and never panics.
@@ -51,7 +56,7 @@
 //! Without them, a peer that accepts the connection and never answers (a stuck load balancer,
 //! a half-open connection) holds a call for as long as the Lambda lives: the SDK's only default
 //! is a 3.1 s *connect* timeout. So every client this crate builds ([`dynamodb_client`],
-//! [`ApiGatewayNotifier`], the streams reader) sets the SDK's own
+//! [`ApiGatewayNotifier`], [`sqs_client`], the streams reader) sets the SDK's own
 //! [`TimeoutConfig`](aws_config::timeout::TimeoutConfig) and retry config, whatever
 //! [`SdkConfig`](aws_config::SdkConfig) it is built from (the Lambdas', the local runtime's,
 //! the balance tool's, a test's):
@@ -86,6 +91,7 @@ mod store;
 #[cfg(feature = "streams")]
 pub mod stream;
 mod tables;
+mod waker;
 
 pub use config::{
     dynamodb_client, dynamodb_client_at, retry_config, sdk_config, timeout_config, ConfigError,
@@ -95,7 +101,12 @@ pub use config::{
 pub use connections::BY_PLAYER_INDEX;
 pub use game::WAKE_INDEX;
 /// The item encodings, public for tools that size or inspect items (the cost accounting).
-pub use items::{connection_item, notification_item, player_item, task_item, Item};
+pub use items::{
+    commit_item, connection_item, item_size, notification_item, player_item, task_item, Item,
+};
 pub use notifier::ApiGatewayNotifier;
 pub use store::{DynamoStore, DEFAULT_PAGE_SIZE};
 pub use tables::create_tables;
+pub use waker::{
+    delay_seconds, sqs_client, sqs_client_at, SqsWaker, MAX_DELAY_SECS, SQS_ENDPOINT_VAR,
+};

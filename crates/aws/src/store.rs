@@ -25,9 +25,6 @@ pub(crate) const BATCH_GET_LIMIT: usize = 100;
 /// Most put or delete requests one `BatchWriteItem` may carry (at most 16 MB, each item at most
 /// 400 KB): DynamoDB API Reference, "BatchWriteItem".
 pub(crate) const BATCH_WRITE_LIMIT: usize = 25;
-/// Most actions one `TransactWriteItems` may carry (their items at most 4 MB together):
-/// DynamoDB API Reference, "TransactWriteItems"; "Quotas in Amazon DynamoDB".
-pub(crate) const TRANSACTION_LIMIT: usize = 100;
 /// Rounds of retrying unprocessed keys or items before giving up with a transient error.
 pub(crate) const UNPROCESSED_ROUNDS: u32 = 6;
 

@@ -1,11 +1,13 @@
-//! Reading a table's DynamoDB stream back as the event Lambda would deliver (feature `streams`).
+//! Reading a table's DynamoDB stream back as the event Lambda would deliver, and wake-queue
+//! messages as Lambda's SQS event (feature `streams`).
 //!
 //! Tests use it to check that a commit produces the stream records the task processor acts
 //! on, with real sequence numbers, and to feed those records to the processor's handler; a
-//! replay tool can use it the same way. It reads through the DynamoDB Streams API
-//! (`DescribeStream`, `GetShardIterator`, `GetRecords`), which moto implements.
+//! replay tool or a local driver can use it the same way. It reads through the DynamoDB Streams
+//! API (`DescribeStream`, `GetShardIterator`, `GetRecords`), which moto implements. moto does
+//! not apply an event source's filter: [`with_outbox`] applies the template's.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord, StreamRecord, UserIdentity};
@@ -30,31 +32,48 @@ pub fn streams_client(config: &SdkConfig) -> aws_sdk_dynamodbstreams::Client {
     aws_sdk_dynamodbstreams::Client::from_conf(builder.build())
 }
 
-/// Every record of `table`'s latest stream from its oldest (`TRIM_HORIZON`), shard by shard in
-/// the order `DescribeStream` lists them, as one Lambda DynamoDB event. Reads each shard until
-/// `GetRecords` returns nothing: meant for tests and local tools, where the stream is quiet.
-pub async fn read_stream_as_lambda_event(
+/// The template's `FilterCriteria` on the Players stream (`{"dynamodb": {"NewImage": {"outbox":
+/// {"S": [{"exists": true}]}}}}`): keeps the records whose new image has a string `outbox`,
+/// the writes with something to perform.
+pub fn with_outbox(mut event: Event) -> Event {
+    event.records.retain(|record| {
+        record
+            .change
+            .new_image
+            .get("outbox")
+            .is_some_and(|value| matches!(value, serde_dynamo::AttributeValue::S(_)))
+    });
+    event
+}
+
+/// The ARN of `table`'s latest stream.
+async fn stream_arn(
     dynamodb: &aws_sdk_dynamodb::Client,
-    streams: &aws_sdk_dynamodbstreams::Client,
     table: &str,
-) -> Result<Event, StoreError> {
+) -> Result<String, StoreError> {
     let description = dynamodb
         .describe_table()
         .table_name(table)
         .send()
         .await
         .map_err(|e| store_error(format_args!("DescribeTable {table}"), e))?;
-    let stream_arn = description
+    description
         .table
         .and_then(|t| t.latest_stream_arn)
-        .ok_or_else(|| StoreError::Permanent(format!("table {table} has no stream")))?;
+        .ok_or_else(|| StoreError::Permanent(format!("table {table} has no stream")))
+}
 
+/// Every shard id of a stream, in the order `DescribeStream` lists them.
+async fn shard_ids(
+    streams: &aws_sdk_dynamodbstreams::Client,
+    stream_arn: &str,
+) -> Result<Vec<String>, StoreError> {
     let mut shard_ids = Vec::new();
     let mut start_shard = None;
     loop {
         let output = streams
             .describe_stream()
-            .stream_arn(&stream_arn)
+            .stream_arn(stream_arn)
             .set_exclusive_start_shard_id(start_shard)
             .send()
             .await
@@ -73,6 +92,145 @@ pub async fn read_stream_as_lambda_event(
             break;
         }
     }
+    Ok(shard_ids)
+}
+
+/// Follows a table's stream as a poller does: each [`poll`](StreamTail::poll) returns the
+/// records written since the previous one (from the stream's oldest on the first), shard by
+/// shard, each record once.
+pub struct StreamTail {
+    dynamodb: aws_sdk_dynamodb::Client,
+    streams: aws_sdk_dynamodbstreams::Client,
+    table: String,
+    stream_arn: Option<String>,
+    /// The next iterator of each shard seen (None once a closed shard is drained).
+    iterators: BTreeMap<String, Option<String>>,
+    /// When the shard list was last read: it is read again at most once a second.
+    listed: Option<std::time::Instant>,
+}
+
+impl StreamTail {
+    /// A tail of `table`'s latest stream, starting at its oldest record.
+    pub fn new(
+        dynamodb: aws_sdk_dynamodb::Client,
+        streams: aws_sdk_dynamodbstreams::Client,
+        table: impl Into<String>,
+    ) -> StreamTail {
+        StreamTail {
+            dynamodb,
+            streams,
+            table: table.into(),
+            stream_arn: None,
+            iterators: BTreeMap::new(),
+            listed: None,
+        }
+    }
+
+    /// The records written since the last poll, as one Lambda DynamoDB event (possibly empty).
+    /// New shards are looked for at most once a second.
+    /// Errors: a table without a stream is [`StoreError::Permanent`]; call failures as the
+    /// crate documentation says (the tail keeps its place, so the next poll tries again).
+    pub async fn poll(&mut self) -> Result<Event, StoreError> {
+        let arn = match &self.stream_arn {
+            Some(arn) => arn.clone(),
+            None => {
+                let arn = stream_arn(&self.dynamodb, &self.table).await?;
+                self.stream_arn = Some(arn.clone());
+                arn
+            }
+        };
+        let stale = self
+            .listed
+            .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1));
+        let shards = if stale {
+            self.listed = Some(std::time::Instant::now());
+            shard_ids(&self.streams, &arn).await?
+        } else {
+            Vec::new()
+        };
+        for shard_id in shards {
+            if self.iterators.contains_key(&shard_id) {
+                continue;
+            }
+            let output = self
+                .streams
+                .get_shard_iterator()
+                .stream_arn(&arn)
+                .shard_id(&shard_id)
+                .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                .send()
+                .await
+                .map_err(|e| store_error(format_args!("GetShardIterator {shard_id}"), e))?;
+            self.iterators.insert(shard_id, output.shard_iterator);
+        }
+        let mut records = Vec::new();
+        for (shard_id, iterator) in self.iterators.iter_mut() {
+            let Some(current) = iterator.clone() else {
+                continue;
+            };
+            let output = self
+                .streams
+                .get_records()
+                .shard_iterator(current)
+                .send()
+                .await
+                .map_err(|e| store_error(format_args!("GetRecords {shard_id}"), e))?;
+            for record in output.records.unwrap_or_default() {
+                records.push(to_lambda_record(record, &arn)?);
+            }
+            *iterator = output.next_shard_iterator;
+        }
+        let mut event = Event::default();
+        event.records = records;
+        Ok(event)
+    }
+}
+
+/// Messages received from a queue (`ReceiveMessage`) as the SQS event Lambda hands a function
+/// (`eventSource` `aws:sqs`), for the queue `queue_arn` in `region`.
+pub fn sqs_lambda_event(
+    messages: &[aws_sdk_sqs::types::Message],
+    queue_arn: &str,
+    region: &str,
+) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|message| {
+            let attributes: serde_json::Map<String, serde_json::Value> = message
+                .attributes()
+                .map(|attributes| {
+                    attributes
+                        .iter()
+                        .map(|(name, value)| (name.as_str().to_owned(), value.clone().into()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            serde_json::json!({
+                "messageId": message.message_id(),
+                "receiptHandle": message.receipt_handle(),
+                "body": message.body(),
+                "attributes": attributes,
+                "messageAttributes": {},
+                "md5OfBody": message.md5_of_body(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}
+
+/// Every record of `table`'s latest stream from its oldest (`TRIM_HORIZON`), shard by shard in
+/// the order `DescribeStream` lists them, as one Lambda DynamoDB event. Reads each shard until
+/// `GetRecords` returns nothing: meant for tests and local tools, where the stream is quiet.
+pub async fn read_stream_as_lambda_event(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    streams: &aws_sdk_dynamodbstreams::Client,
+    table: &str,
+) -> Result<Event, StoreError> {
+    let stream_arn = stream_arn(dynamodb, table).await?;
+    let shard_ids = shard_ids(streams, &stream_arn).await?;
 
     let mut records = Vec::new();
     for shard_id in shard_ids {
@@ -239,6 +397,28 @@ mod tests {
         );
         let back: Event = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
+    }
+
+    #[test]
+    fn the_outbox_filter_keeps_only_images_with_a_string_outbox() {
+        let with = |outbox: Option<AttributeValue>| {
+            let mut record = record(true);
+            if let Some(change) = record.dynamodb.as_mut() {
+                let image = change.new_image.get_or_insert_with(HashMap::new);
+                if let Some(outbox) = outbox {
+                    image.insert("outbox".into(), outbox);
+                }
+            }
+            to_lambda_record(record, "arn:stream").unwrap()
+        };
+        let mut event = Event::default();
+        event.records = vec![
+            with(None),
+            with(Some(AttributeValue::S("{}".into()))),
+            with(Some(AttributeValue::N("1".into()))),
+        ];
+        let kept = with_outbox(event.clone());
+        assert_eq!(kept.records, vec![event.records[1].clone()]);
     }
 
     #[test]

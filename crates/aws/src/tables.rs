@@ -34,7 +34,8 @@ struct TableSpec<'t> {
         Option<&'static str>,
         ProjectionType,
     )>,
-    stream: bool,
+    /// The table's stream, if it has one.
+    stream: Option<StreamViewType>,
     ttl: Option<&'static str>,
 }
 
@@ -52,7 +53,7 @@ fn specs(tables: &Tables) -> [TableSpec<'_>; 4] {
                 Some(WAKE_AT),
                 ProjectionType::KeysOnly,
             )),
-            stream: false,
+            stream: Some(StreamViewType::NewImage),
             ttl: None,
         },
         TableSpec {
@@ -61,7 +62,7 @@ fn specs(tables: &Tables) -> [TableSpec<'_>; 4] {
             hash: PLAYER_ID,
             range: Some(TASK_ID),
             index: None,
-            stream: true,
+            stream: None,
             ttl: Some(EXPIRES_AT),
         },
         TableSpec {
@@ -70,7 +71,7 @@ fn specs(tables: &Tables) -> [TableSpec<'_>; 4] {
             hash: CONNECTION_ID,
             range: None,
             index: Some((BY_PLAYER_INDEX, PLAYER_ID, None, ProjectionType::All)),
-            stream: false,
+            stream: None,
             ttl: Some(EXPIRES_AT),
         },
         TableSpec {
@@ -79,7 +80,7 @@ fn specs(tables: &Tables) -> [TableSpec<'_>; 4] {
             hash: PLAYER_ID,
             range: Some(SEQ),
             index: None,
-            stream: false,
+            stream: None,
             ttl: Some(EXPIRES_AT),
         },
     ]
@@ -107,8 +108,8 @@ fn key_schema(hash: &str, range: Option<&str>) -> Result<Vec<KeySchemaElement>, 
 
 /// Creates the Players, Tasks, Connections and Notifications tables as `template.yaml` does:
 /// on-demand, the same keys, the sparse `wake` index (KEYS_ONLY) on Players, the `by_player`
-/// index (ALL) on Connections, a `NEW_AND_OLD_IMAGES` stream on Tasks and TTL on `expires_at`
-/// for Connections and Notifications. (Encryption with a KMS key and point-in-time recovery
+/// index (ALL) on Connections, a `NEW_IMAGE` stream on Players (the committed outboxes the
+/// task processor performs) and TTL on `expires_at` for Tasks, Connections and Notifications. (Encryption with a KMS key and point-in-time recovery
 /// are table settings of a real deployment and are left to the template.)
 ///
 /// Idempotent: a table that already exists is kept as it is (its TTL is still switched on),
@@ -156,12 +157,12 @@ async fn create_table(client: &Client, spec: &TableSpec<'_>) -> Result<(), Store
                 .build(),
         )?);
     }
-    if spec.stream {
+    if let Some(view) = &spec.stream {
         request = request.stream_specification(built(
             "a stream specification",
             StreamSpecification::builder()
                 .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
+                .stream_view_type(view.clone())
                 .build(),
         )?);
     }

@@ -7,14 +7,15 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use aws_sdk_dynamodb::types::{ProjectionType, StreamViewType, TimeToLiveStatus};
-use idle_app::ports::{wake_shard, Connection, ConnectionStore, GameStore, Page, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, ProjectionType, StreamViewType, TimeToLiveStatus};
+use idle_app::outbox::{Commit, Outbox};
+use idle_app::ports::{Connection, ConnectionStore, GameStore, StoreError};
 use idle_app::state::PlayerState;
 use idle_aws::{create_tables, dynamodb_client, DynamoStore, Tables};
 use idle_core::catalog::Catalog;
-use idle_core::lifecycle::{Expected, Plan, PlayerWrite, TaskWrite};
-use idle_core::model::{Millis, Player, Task, TaskRequest, TaskStatus};
-use idle_core::{enqueue, Enqueued, Game};
+use idle_core::model::{Millis, Player, TaskRequest, TaskStatus};
+use idle_core::{enqueue, Enqueued, Game, Plan};
+use idle_testing::contract;
 
 const NOW: Millis = 1_700_000_000_000;
 const SHARDS: u32 = 4;
@@ -109,45 +110,18 @@ fn enqueue_plan(state: &PlayerState, request_id: &str) -> (String, Plan) {
     }
 }
 
-fn task(player_id: &str, task_id: &str, status: TaskStatus) -> Task {
-    Task {
-        player_id: player_id.into(),
-        task_id: task_id.into(),
-        request_id: format!("req-{task_id}"),
-        request: harvest(),
-        bypass_validation: false,
-        status,
-        enqueued_at: NOW,
-        started_at: None,
-        ends_at: None,
-        finished_at: status.is_final().then_some(NOW + 10),
-        attempts: 0,
-        retry_at: None,
-        rules_version: 1,
-        catalog_hash: None,
-        snapshot: None,
-        result: None,
-        failure: None,
-    }
-}
-
-/// A plan writing `player` at `version` (expecting `version - 1`) and the given task writes.
-fn plan_for(player: &Player, version: u64, tasks: Vec<TaskWrite>) -> (Plan, PlayerState) {
-    let mut written = player.clone();
-    written.version = version;
-    let plan = Plan {
-        player: Some(PlayerWrite {
-            player: written.clone(),
-            expected_version: Some(version - 1),
-        }),
-        tasks,
-        ..Plan::default()
-    };
-    let after = PlayerState {
-        player: written,
-        queue: Vec::new(),
-    };
-    (plan, after)
+/// The raw Players item of a player.
+async fn raw_player(f: &Fixture, player_id: &str) -> HashMap<String, AttributeValue> {
+    f.client
+        .get_item()
+        .table_name(&f.tables.players)
+        .key("player_id", AttributeValue::S(player_id.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the player's item")
 }
 
 async fn load_one(store: &DynamoStore, player_id: &str) -> PlayerState {
@@ -167,23 +141,6 @@ async fn create_tables_is_idempotent_and_matches_the_template() {
         .await
         .expect("a second create keeps the tables");
 
-    let tasks = f
-        .client
-        .describe_table()
-        .table_name(&f.tables.tasks)
-        .send()
-        .await
-        .unwrap();
-    let stream = tasks
-        .table()
-        .and_then(|t| t.stream_specification())
-        .unwrap();
-    assert!(stream.stream_enabled());
-    assert_eq!(
-        stream.stream_view_type(),
-        Some(&StreamViewType::NewAndOldImages)
-    );
-
     let players = f
         .client
         .describe_table()
@@ -191,6 +148,27 @@ async fn create_tables_is_idempotent_and_matches_the_template() {
         .send()
         .await
         .unwrap();
+    let stream = players
+        .table()
+        .and_then(|t| t.stream_specification())
+        .expect("the Players table has a stream");
+    assert!(stream.stream_enabled());
+    assert_eq!(stream.stream_view_type(), Some(&StreamViewType::NewImage));
+    let tasks = f
+        .client
+        .describe_table()
+        .table_name(&f.tables.tasks)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tasks
+            .table()
+            .and_then(|t| t.stream_specification())
+            .is_none_or(|s| !s.stream_enabled()),
+        "the history has no stream"
+    );
+
     let index = &players.table().unwrap().global_secondary_indexes()[0];
     assert_eq!(index.index_name(), Some("wake"));
     let keys: Vec<_> = index
@@ -204,7 +182,11 @@ async fn create_tables_is_idempotent_and_matches_the_template() {
         Some(&ProjectionType::KeysOnly)
     );
 
-    for table in [&f.tables.connections, &f.tables.notifications] {
+    for table in [
+        &f.tables.tasks,
+        &f.tables.connections,
+        &f.tables.notifications,
+    ] {
         let ttl = f
             .client
             .describe_time_to_live()
@@ -236,203 +218,122 @@ async fn creating_a_player_twice_keeps_the_first() {
 }
 
 #[tokio::test]
-async fn an_enqueue_commit_writes_the_player_queue_and_history() {
+async fn a_commit_writes_the_player_with_its_outbox_only_when_there_is_one() {
+    // Given a stored player
     let f = fresh("commit").await;
     let before = new_state("p1");
     assert!(f.store.create_player(&before).await.unwrap());
+    assert!(!raw_player(&f, "p1").await.contains_key("outbox"));
 
+    // When an enqueue (which starts the task) is committed
     let (task_id, plan) = enqueue_plan(&before, "r1");
-    let after = before.after(&plan);
-    f.store.commit(&plan, &after).await.expect("commit");
+    let commit = Commit::of(&before, &plan).expect("an enqueue writes");
+    assert!(!commit.outbox.is_empty());
+    f.store.commit(&commit).await.expect("commit");
 
+    // Then the player and its queue read back as committed, with the outbox as a JSON string
     let loaded = load_one(&f.store, "p1").await;
-    assert_eq!(loaded, after);
-    assert_eq!(loaded.queue.len(), 1);
-    assert_eq!(loaded.player.version, 1);
-    let history = f
-        .store
-        .load_task("p1", &task_id)
-        .await
-        .unwrap()
-        .expect("in the history");
-    assert_eq!(history, after.queue[0]);
-    assert_eq!(f.store.load_task("p1", "no-such-task").await.unwrap(), None);
+    assert_eq!(loaded, commit.state);
+    assert_eq!(loaded.queue[0].task_id, task_id);
+    assert_eq!(loaded.queue[0].status, TaskStatus::Running);
+    match raw_player(&f, "p1").await.get("outbox") {
+        Some(AttributeValue::S(json)) => {
+            assert_eq!(serde_json::from_str::<Outbox>(json).unwrap(), commit.outbox)
+        }
+        other => panic!("outbox is not a string: {other:?}"),
+    }
+    assert_eq!(f.store.stored_outbox("p1").await.unwrap(), commit.outbox);
+    // And nothing was written to the history: it holds finished tasks only
+    assert_eq!(f.store.load_task("p1", &task_id).await.unwrap(), None);
+
+    // When a write with nothing to perform follows, the item has no outbox at all
+    let quiet = contract::commit_over(&commit.state, Some(1), Outbox::default());
+    f.store.commit(&quiet).await.unwrap();
+    assert!(!raw_player(&f, "p1").await.contains_key("outbox"));
+    assert_eq!(
+        f.store.stored_outbox("p1").await.unwrap(),
+        Outbox::default()
+    );
+    assert_eq!(
+        f.store.stored_outbox("nobody").await.unwrap(),
+        Outbox::default()
+    );
 }
 
 #[tokio::test]
-async fn history_records_expire_the_configured_time_after_their_task() {
+async fn history_records_expire_the_configured_time_after_their_task_finished() {
     // Given a store keeping history for one day
     let f = fresh("history-ttl").await;
     let store = f.store.clone().with_history_ttl(24 * 3_600_000);
-    let before = new_state("p1");
-    assert!(store.create_player(&before).await.unwrap());
 
-    // When a task is queued, and when it ends
-    let (task_id, plan) = enqueue_plan(&before, "r1");
-    let after = before.after(&plan);
-    store.commit(&plan, &after).await.expect("commit");
-    let expires_at = || async {
-        let item = f
-            .client
-            .get_item()
-            .table_name(&f.tables.tasks)
-            .key(
-                "player_id",
-                aws_sdk_dynamodb::types::AttributeValue::S("p1".into()),
-            )
-            .key(
-                "task_id",
-                aws_sdk_dynamodb::types::AttributeValue::S(task_id.clone()),
-            )
-            .send()
-            .await
-            .unwrap()
-            .item
-            .unwrap();
-        match item.get("expires_at") {
-            Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n.parse::<i64>().unwrap(),
-            other => panic!("no expires_at: {other:?}"),
-        }
-    };
-
-    // Then its record's TTL attribute is a day after it was queued, then after it finished
-    assert_eq!(expires_at().await, NOW / 1000 + 86_400);
-    let mut done = after.queue[0].clone();
-    done.status = TaskStatus::Cancelled;
+    // When a finished task is put
+    let mut done = contract::task("p1", "t1", TaskStatus::Cancelled, NOW);
     done.finished_at = Some(NOW + 5_000);
-    let (plan, after) = plan_for(
-        &after.player,
-        after.player.version + 1,
-        vec![TaskWrite {
-            task: done,
-            expected: Expected::Status(TaskStatus::Queued),
-        }],
-    );
-    store.commit(&plan, &after).await.expect("commit");
-    assert_eq!(expires_at().await, (NOW + 5_000) / 1000 + 86_400);
+    store.put_history(&[done.clone()]).await.unwrap();
+
+    // Then its record's TTL attribute is a day after it finished, and it reads back as put
+    let item = f
+        .client
+        .get_item()
+        .table_name(&f.tables.tasks)
+        .key("player_id", AttributeValue::S("p1".into()))
+        .key("task_id", AttributeValue::S("t1".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    match item.get("expires_at") {
+        Some(AttributeValue::N(n)) => {
+            assert_eq!(n.parse::<i64>().unwrap(), (NOW + 5_000) / 1000 + 86_400)
+        }
+        other => panic!("no expires_at: {other:?}"),
+    }
+    assert_eq!(store.load_task("p1", "t1").await.unwrap(), Some(done));
 }
 
 #[tokio::test]
-async fn a_stale_version_conflicts_and_writes_nothing_at_all() {
-    let f = fresh("stale").await;
-    let before = new_state("p1");
-    f.store.create_player(&before).await.unwrap();
-    let (current, after) = plan_for(&before.player, 1, vec![]);
-    f.store.commit(&current, &after).await.unwrap();
-
-    // Given a plan computed from version 0 while version 1 is stored, with a history write
-    // that would succeed on its own,
-    let mut stale_player = before.player.clone();
-    stale_player.character_xp = 12345;
-    let (stale, stale_after) = plan_for(
-        &stale_player,
-        1,
-        vec![TaskWrite {
-            task: task("p1", "t-new", TaskStatus::Queued),
-            expected: Expected::Absent,
-        }],
-    );
-    // when it is committed,
-    let result = f.store.commit(&stale, &stale_after).await;
-    // then it conflicts, naming the player,
-    match result {
-        Err(StoreError::Conflict(message)) => assert!(message.contains("player p1"), "{message}"),
-        other => panic!("expected a conflict, got {other:?}"),
-    }
-    // and the transaction wrote neither the player nor the task.
-    assert_eq!(load_one(&f.store, "p1").await, after);
-    assert_eq!(f.store.load_task("p1", "t-new").await.unwrap(), None);
+async fn dynamodb_keeps_the_conditional_commit_contract() {
+    let f = fresh("contract-commit").await;
+    contract::conditional_commit(&f.store, NOW).await;
 }
 
 #[tokio::test]
-async fn a_task_ends_in_the_history_only_once() {
-    let f = fresh("final").await;
-    let state = new_state("p1");
-    f.store.create_player(&state).await.unwrap();
-    let p = &state.player;
+async fn dynamodb_keeps_the_outbox_contract() {
+    let f = fresh("contract-outbox").await;
+    let store = &f.store;
+    contract::commit_replaces_outbox(
+        store,
+        |id| async move { store.stored_outbox(&id).await.unwrap() },
+        NOW,
+    )
+    .await;
+}
 
-    let queued = task("p1", "t1", TaskStatus::Queued);
-    let (plan, after) = plan_for(
-        p,
-        1,
-        vec![TaskWrite {
-            task: queued.clone(),
-            expected: Expected::Absent,
-        }],
-    );
-    f.store.commit(&plan, &after).await.unwrap();
+#[tokio::test]
+async fn dynamodb_keeps_the_commit_and_connections_contracts() {
+    let f = fresh("contract-version").await;
+    contract::commit_on_version(&f.store, NOW).await;
+    contract::connections_by_id_and_player(&f.store, NOW).await;
+}
 
-    // A running task is not written to the history (it lives in the queue).
-    let mut running = queued.clone();
-    running.status = TaskStatus::Running;
-    running.started_at = Some(NOW + 1);
-    let (plan, after) = plan_for(
-        p,
-        2,
-        vec![TaskWrite {
-            task: running,
-            expected: Expected::Status(TaskStatus::Queued),
-        }],
-    );
-    f.store.commit(&plan, &after).await.unwrap();
-    assert_eq!(
-        f.store.load_task("p1", "t1").await.unwrap(),
-        Some(queued.clone())
-    );
+#[tokio::test]
+async fn dynamodb_keeps_the_history_contract() {
+    let f = fresh("contract-history").await;
+    contract::history_put_if_absent(&f.store, NOW).await;
+}
 
-    // Completing it writes the history.
-    let completed = task("p1", "t1", TaskStatus::Completed);
-    let (plan, after) = plan_for(
-        p,
-        3,
-        vec![TaskWrite {
-            task: completed.clone(),
-            expected: Expected::Status(TaskStatus::Running),
-        }],
-    );
-    f.store.commit(&plan, &after).await.unwrap();
-    assert_eq!(
-        f.store.load_task("p1", "t1").await.unwrap(),
-        Some(completed.clone())
-    );
-
-    // Ending it again (a replay computed before the completion was seen) conflicts, even
-    // with the current player version, and changes nothing.
-    let cancelled = task("p1", "t1", TaskStatus::Cancelled);
-    let (plan, again) = plan_for(
-        p,
-        4,
-        vec![TaskWrite {
-            task: cancelled,
-            expected: Expected::Status(TaskStatus::Running),
-        }],
-    );
-    match f.store.commit(&plan, &again).await {
-        Err(StoreError::Conflict(message)) => assert!(message.contains("task p1/t1"), "{message}"),
-        other => panic!("expected a conflict, got {other:?}"),
+#[tokio::test]
+async fn dynamodb_keeps_the_wake_index_contract() {
+    let f = fresh("contract-wake").await;
+    let store = f.store.clone().with_page_size(3);
+    contract::wake_index_paging(&store, NOW, SHARDS).await;
+    for bad in ["garbage", r#"{"connection_id":{"S":"x"}}"#] {
+        assert!(matches!(
+            store.due_players(0, NOW, Some(bad.into())).await,
+            Err(StoreError::Permanent(_))
+        ));
     }
-    assert_eq!(
-        f.store.load_task("p1", "t1").await.unwrap(),
-        Some(completed)
-    );
-    assert_eq!(load_one(&f.store, "p1").await, after);
-
-    // A final write for a task the history never had conflicts too.
-    let (plan, after4) = plan_for(
-        p,
-        4,
-        vec![TaskWrite {
-            task: task("p1", "t9", TaskStatus::Failed),
-            expected: Expected::Status(TaskStatus::Retrying),
-        }],
-    );
-    assert!(matches!(
-        f.store.commit(&plan, &after4).await,
-        Err(StoreError::Conflict(_))
-    ));
-
-    // An empty plan writes nothing and succeeds.
-    f.store.commit(&Plan::default(), &after).await.unwrap();
 }
 
 #[tokio::test]
@@ -464,89 +365,6 @@ async fn loading_150_players_reads_them_all_in_chunks() {
         f.store.load_players(&[]).await.unwrap(),
         idle_app::ports::Loaded::default()
     );
-}
-
-#[tokio::test]
-async fn due_players_pages_through_every_shard_once() {
-    let f = fresh("due").await;
-    let store = f.store.clone().with_page_size(3);
-    let mut due = BTreeSet::new();
-    let mut creating = tokio::task::JoinSet::new();
-    for i in 0..30 {
-        let id = format!("p{i:02}");
-        let mut state = new_state(&id);
-        state.player.wake_at = match i % 3 {
-            0 => None,                  // nothing pending: not in the index
-            1 => Some(NOW + 60_000),    // later
-            _ => Some(NOW - 1_000 * i), // due
-        };
-        if i % 3 == 2 {
-            due.insert(id.clone());
-        }
-        let store = store.clone();
-        creating.spawn(async move { store.create_player(&state).await });
-    }
-    // One exactly at `now` counts as due.
-    let mut edge = new_state("edge");
-    edge.player.wake_at = Some(NOW);
-    store.create_player(&edge).await.unwrap();
-    due.insert("edge".into());
-    while let Some(created) = creating.join_next().await {
-        assert!(created.unwrap().unwrap());
-    }
-
-    let mut seen = Vec::new();
-    let mut pages = 0;
-    for shard in 0..SHARDS {
-        let mut cursor = None;
-        loop {
-            let Page { items, next } = store.due_players(shard, NOW, cursor).await.unwrap();
-            pages += 1;
-            assert!(items.len() <= 3);
-            for id in &items {
-                assert_eq!(wake_shard(id, SHARDS), shard, "{id} is in its own shard");
-            }
-            seen.extend(items);
-            match next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
-    }
-    let unique: BTreeSet<String> = seen.iter().cloned().collect();
-    assert_eq!(seen.len(), unique.len(), "no player twice: {seen:?}");
-    assert_eq!(unique, due);
-    assert!(
-        pages > SHARDS as usize,
-        "more than one page per shard on average"
-    );
-
-    // A player whose wake-up is cleared leaves the index.
-    let mut state = load_one(&store, "edge").await;
-    let mut cleared = state.player.clone();
-    cleared.wake_at = None;
-    let (plan, after) = plan_for(&cleared, state.player.version + 1, vec![]);
-    state = after;
-    store.commit(&plan, &state).await.unwrap();
-    let shard = wake_shard("edge", SHARDS);
-    let mut ids = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store.due_players(shard, NOW, cursor).await.unwrap();
-        ids.extend(page.items);
-        cursor = page.next;
-        if cursor.is_none() {
-            break;
-        }
-    }
-    assert!(!ids.contains(&"edge".to_owned()));
-
-    for bad in ["garbage", r#"{"connection_id":{"S":"x"}}"#] {
-        assert!(matches!(
-            store.due_players(0, NOW, Some(bad.into())).await,
-            Err(StoreError::Permanent(_))
-        ));
-    }
 }
 
 fn connection(id: &str, player: &str) -> Connection {
@@ -707,51 +525,39 @@ async fn a_corrupt_item_is_reported_for_its_player_and_the_others_still_load() {
 }
 
 #[tokio::test]
-async fn the_task_stream_reads_back_as_a_lambda_event() {
+async fn the_players_stream_reads_back_as_lambda_records_the_processor_reads() {
+    // Given a created player, an enqueue, and a cancel of the task it started
     let f = fresh("stream").await;
     let before = new_state("p1");
     f.store.create_player(&before).await.unwrap();
     let (task_id, plan) = enqueue_plan(&before, "r1");
-    let after = before.after(&plan);
-    f.store.commit(&plan, &after).await.unwrap();
-    // Cancel it: the history's task moves to a final state (a MODIFY record).
-    let cancel =
-        idle_core::cancel(&game(), &after.player, &after.queue, &task_id, NOW + 1).unwrap();
-    let cancelled = after.after(&cancel);
-    f.store.commit(&cancel, &cancelled).await.unwrap();
+    let enqueued = Commit::of(&before, &plan).unwrap();
+    f.store.commit(&enqueued).await.unwrap();
+    let cancel = idle_core::cancel(
+        &game(),
+        &enqueued.state.player,
+        &enqueued.state.queue,
+        &task_id,
+        NOW + 1,
+    )
+    .unwrap();
+    let cancelled = Commit::of(&enqueued.state, &cancel).unwrap();
+    f.store.commit(&cancelled).await.unwrap();
 
+    // When the stream is read back as Lambda would deliver it
     let streams = idle_aws::stream::streams_client(&f.config);
-    let event = idle_aws::stream::read_stream_as_lambda_event(&f.client, &streams, &f.tables.tasks)
-        .await
-        .unwrap();
+    let event =
+        idle_aws::stream::read_stream_as_lambda_event(&f.client, &streams, &f.tables.players)
+            .await
+            .unwrap();
 
+    // Then there is one record per write, in order, with real increasing sequence numbers
     let names: Vec<&str> = event
         .records
         .iter()
         .map(|r| r.event_name.as_str())
         .collect();
-    assert_eq!(names, ["INSERT", "MODIFY"]);
-    let insert = &event.records[0];
-    let keys: HashMap<String, serde_json::Value> =
-        serde_dynamo::from_item(insert.change.keys.clone()).unwrap();
-    assert_eq!(keys["player_id"], "p1");
-    assert_eq!(keys["task_id"], task_id.as_str());
-    let task: Task = serde_dynamo::from_item(insert.change.new_image.clone()).unwrap();
-    assert_eq!(task, after.queue[0]);
-    assert_eq!(task.status, TaskStatus::Queued);
-    assert!(insert.change.old_image.is_empty());
-    assert!(insert
-        .event_source_arn
-        .as_deref()
-        .unwrap_or_default()
-        .contains(&f.tables.tasks));
-
-    let modify = &event.records[1];
-    let old: Task = serde_dynamo::from_item(modify.change.old_image.clone()).unwrap();
-    let new: Task = serde_dynamo::from_item(modify.change.new_image.clone()).unwrap();
-    assert_eq!(old.status, TaskStatus::Queued);
-    assert_eq!(new.status, TaskStatus::Cancelled);
-
+    assert_eq!(names, ["INSERT", "MODIFY", "MODIFY"]);
     let sequence: Vec<u128> = event
         .records
         .iter()
@@ -764,18 +570,48 @@ async fn the_task_stream_reads_back_as_a_lambda_event() {
                 .unwrap()
         })
         .collect();
+    assert!(sequence.windows(2).all(|w| w[0] < w[1]), "{sequence:?}");
     assert!(
-        sequence[0] < sequence[1],
-        "real, increasing sequence numbers: {sequence:?}"
+        event.records[0].change.old_image.is_empty(),
+        "NEW_IMAGE only"
     );
 
+    // And the processor reads each: the creation has nothing to perform, the others their
+    // committed outboxes (the cancel's with the cancelled task's history record)
+    let read: Vec<_> = event
+        .records
+        .iter()
+        .map(|r| idle_app::handlers::read_record(r).expect("a well-formed record"))
+        .collect();
+    assert!(read[0].outbox.is_empty());
+    assert_eq!(read[1].outbox, enqueued.outbox);
+    assert_eq!(read[1].version, 1);
+    assert_eq!(read[2].outbox, cancelled.outbox);
+    assert_eq!(read[2].outbox.history[0].status, TaskStatus::Cancelled);
+    assert!(read.iter().all(|r| r.player_id == "p1"));
+
+    // And the record survives the JSON Lambda hands the function
     let json = serde_json::to_string(&event).unwrap();
     let parsed: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(&json).unwrap();
     assert_eq!(parsed, event);
-    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(value["Records"][0]["eventName"], "INSERT");
-    assert_eq!(
-        value["Records"][0]["dynamodb"]["Keys"]["task_id"]["S"],
-        task_id.as_str()
-    );
+}
+
+#[tokio::test]
+async fn a_corrupt_outbox_is_a_permanent_error_naming_the_player() {
+    let f = fresh("bad-outbox").await;
+    let mut item = idle_aws::player_item(&new_state("p1"), SHARDS).unwrap();
+    item.insert("outbox".into(), AttributeValue::S("{not json".into()));
+    f.client
+        .put_item()
+        .table_name(&f.tables.players)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    match f.store.stored_outbox("p1").await {
+        Err(StoreError::Permanent(message)) => assert!(message.contains("p1"), "{message}"),
+        other => panic!("expected a permanent error, got {other:?}"),
+    }
+    // The player itself still loads: the outbox is not part of its state
+    assert_eq!(load_one(&f.store, "p1").await, new_state("p1"));
 }

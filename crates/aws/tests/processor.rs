@@ -1,33 +1,45 @@
-//! The task processor over the DynamoDB adapter and a real stream, read back through the
-//! DynamoDB Streams API and converted to the Lambda event shape — delivered twice, as Lambda may.
+//! The task processor over the DynamoDB adapter: the Players stream read back through the
+//! DynamoDB Streams API (filtered as the template's event source does) and the wake queue on
+//! SQS, delivered to `handlers::task_processor` as Lambda would, redeliveries included.
 //!
 //! Needs a moto server: run as `scripts/with-moto.sh cargo test -p idle-aws` (the project's
 //! `scripts/test.sh` does).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use idle_app::auth::{mint, DEV_TOKEN_SECRET};
 use idle_app::config::{AppConfig, Secret};
 use idle_app::handlers;
-use idle_app::memory::{ManualClock, MemoryNotifier};
-use idle_app::ports::{Clock, GameStore};
+use idle_app::memory::{ManualClock, MemoryNotifier, MemoryWaker};
+use idle_app::outbox::Outbox;
+use idle_app::ports::{Clock, GameStore, WakeMessage, Waker};
 use idle_app::services::Services;
+use idle_app::state::PlayerState;
 use idle_app::usecase;
-use idle_aws::{create_tables, dynamodb_client, DynamoStore, Tables};
+use idle_aws::stream::{sqs_lambda_event, with_outbox, StreamTail};
+use idle_aws::{create_tables, dynamodb_client, sqs_client_at, DynamoStore, SqsWaker, Tables};
 use idle_core::model::{Millis, TaskStatus};
 use serde_json::{json, Value};
 
 const T0: Millis = 1_800_000_000_000;
 
-fn require_moto() {
-    match std::env::var("DYNAMODB_ENDPOINT") {
-        Ok(endpoint) if !endpoint.trim().is_empty() => {}
+fn require_moto() -> String {
+    match std::env::var("MOTO_ENDPOINT") {
+        Ok(endpoint) if !endpoint.trim().is_empty() => endpoint,
         _ => panic!(
-            "DYNAMODB_ENDPOINT is not set: these tests need a moto server. \
+            "MOTO_ENDPOINT is not set: these tests need a moto server. \
              Run them as `scripts/with-moto.sh cargo test -p idle-aws`."
         ),
     }
+}
+
+fn unique(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{test}-{}-{nanos}", std::process::id())
 }
 
 struct World {
@@ -35,16 +47,17 @@ struct World {
     store: Arc<DynamoStore>,
     clock: Arc<ManualClock>,
     notifier: Arc<MemoryNotifier>,
-    client: aws_sdk_dynamodb::Client,
-    streams: aws_sdk_dynamodbstreams::Client,
+    tail: StreamTail,
     tables: Tables,
+    client: aws_sdk_dynamodb::Client,
 }
 
-async fn world(test: &str) -> World {
+/// Fresh tables on moto, the real services over DynamoStore, and `waker` (given the clock).
+async fn world(test: &str, waker: impl FnOnce(Arc<ManualClock>) -> Arc<dyn Waker>) -> World {
     require_moto();
     let sdk = idle_aws::sdk_config().await;
     let client = dynamodb_client(&sdk);
-    let tables = Tables::with_prefix(&format!("{test}-{}-", std::process::id()));
+    let tables = Tables::with_prefix(&format!("{}-", unique(test)));
     create_tables(&client, &tables)
         .await
         .expect("create tables");
@@ -67,15 +80,20 @@ async fn world(test: &str) -> World {
         store.clone(),
         notifier.clone(),
         clock.clone(),
+        waker(clock.clone()),
     );
     World {
         services,
         store,
         clock,
         notifier,
-        streams: idle_aws::stream::streams_client(&sdk),
-        client,
+        tail: StreamTail::new(
+            client.clone(),
+            idle_aws::stream::streams_client(&sdk),
+            tables.players.clone(),
+        ),
         tables,
+        client,
     }
 }
 
@@ -95,26 +113,27 @@ impl World {
             .expect("connect");
     }
 
-    async fn send(&self, connection_id: &str, body: Value) -> Vec<Value> {
-        usecase::message(&self.services, connection_id, &body.to_string())
-            .await
-            .replies
-            .iter()
-            .map(|reply| serde_json::to_value(reply).unwrap())
-            .collect()
+    async fn enqueue(&self, connection_id: &str, request_id: &str) {
+        let body = json!({"action": "enqueue", "request_id": request_id,
+            "task": {"activity": "harvest", "resource": "guam_leaf", "location": "meadow", "quantity": 2}});
+        let replies: Vec<Value> =
+            usecase::message(&self.services, connection_id, &body.to_string())
+                .await
+                .replies
+                .iter()
+                .map(|reply| serde_json::to_value(reply).unwrap())
+                .collect();
+        assert!(replies.iter().any(|r| r["type"] == "ack"), "{replies:?}");
     }
 
-    async fn stream(&self) -> aws_lambda_events::event::dynamodb::Event {
-        idle_aws::stream::read_stream_as_lambda_event(
-            &self.client,
-            &self.streams,
-            &self.tables.tasks,
-        )
-        .await
-        .expect("read the stream")
+    /// The Players stream records written since the last call that the template's filter
+    /// lets through, as the Lambda event JSON.
+    async fn stream_batch(&mut self) -> Value {
+        let event = with_outbox(self.tail.poll().await.expect("read the stream"));
+        serde_json::to_value(event).unwrap()
     }
 
-    async fn player(&self, player_id: &str) -> idle_app::state::PlayerState {
+    async fn player(&self, player_id: &str) -> PlayerState {
         self.store
             .load_players(&[player_id.to_owned()])
             .await
@@ -122,78 +141,304 @@ impl World {
             .players
             .remove(0)
     }
+
+    /// The durable notifications a connection was sent, as (seq, JSON), in the order posted.
+    fn durable_posts(&self, connection_id: &str) -> Vec<(u64, String)> {
+        self.notifier
+            .posts(connection_id)
+            .into_iter()
+            .filter_map(|post| {
+                let value: Value = serde_json::from_str(&post).unwrap();
+                value["seq"].as_u64().map(|seq| (seq, post))
+            })
+            .collect()
+    }
+
+    /// How many history records the Tasks table holds for a player.
+    async fn history_count(&self, player_id: &str) -> usize {
+        self.client
+            .query()
+            .table_name(&self.tables.tasks)
+            .key_condition_expression("player_id = :p")
+            .expression_attribute_values(
+                ":p",
+                aws_sdk_dynamodb::types::AttributeValue::S(player_id.into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .items()
+            .len()
+    }
+}
+
+fn no_failures(response: &impl serde::Serialize) {
+    let value = serde_json::to_value(response).unwrap();
+    assert_eq!(
+        value["batchItemFailures"],
+        json!([]),
+        "no batch item failures: {value}"
+    );
+}
+
+/// The outboxes a stream batch carries, in order.
+fn outboxes(batch: &Value) -> Vec<Outbox> {
+    batch["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_str(r["dynamodb"]["NewImage"]["outbox"]["S"].as_str().unwrap()))
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// Checks the delivery contract (DESIGN.md section 7) on what a connection received: a client
+/// that drops every notification whose seq it has seen sees exactly `expected`, in order with
+/// no gap; and a repeat is always the same notification as the first with its seq.
+fn assert_delivered_in_order(posts: &[(u64, String)], expected: &[u64]) {
+    let mut by_seq: BTreeMap<u64, &str> = BTreeMap::new();
+    let mut seen = Vec::new();
+    for (seq, post) in posts {
+        let first = by_seq.entry(*seq).or_insert(post);
+        assert_eq!(
+            *first,
+            post.as_str(),
+            "a repeat of seq {seq} is the same notification"
+        );
+        if seen.last().is_none_or(|last| seq > last) {
+            seen.push(*seq);
+        } else {
+            assert!(
+                seen.contains(seq),
+                "seq {seq} arrived after a later one: {posts:?}"
+            );
+        }
+    }
+    assert_eq!(seen, expected, "what a client keeps, in order");
 }
 
 #[tokio::test]
-async fn a_stream_batch_delivered_twice_starts_and_grants_once() {
-    let w = world("processor-replay").await;
-    for (conn, player) in [("c1", "alice"), ("c2", "bob")] {
-        w.connect(conn, player).await;
+async fn a_commit_whose_process_died_before_posting_is_performed_from_the_stream_redelivered() {
+    // Given a connected player whose enqueue committed (the task started in the same write),
+    // and a process that died right after the commit: nothing was posted, nothing armed
+    let waker = Arc::new(MemoryWaker::new());
+    let armed = waker.clone();
+    let mut w = world("crash", move |_| armed).await;
+    w.connect("c1", "alice").await;
+    w.enqueue("c1", "a1").await;
+    assert!(
+        w.durable_posts("c1").is_empty(),
+        "the enqueue posts nothing itself"
+    );
+    let running = w.player("alice").await;
+    assert_eq!(running.queue[0].status, TaskStatus::Running);
+    let ends_at = running.queue[0].ends_at.unwrap();
+
+    // When the Players stream's records (as the template's filter passes them) are handed to
+    // the processor, and handed again (a redelivery)
+    let batch = w.stream_batch().await;
+    let committed = outboxes(&batch);
+    assert_eq!(committed.len(), 1, "one write with an outbox: {batch}");
+    for _ in 0..2 {
+        no_failures(&handlers::task_processor(&w.services, batch.clone()).await);
     }
-    for (conn, request_id) in [("c1", "a1"), ("c1", "a2"), ("c2", "b1")] {
-        let replies = w
-            .send(conn, json!({"action": "enqueue", "request_id": request_id,
-                "task": {"activity": "harvest", "resource": "guam_leaf", "location": "meadow", "quantity": 2}}))
-            .await;
-        assert!(replies.iter().any(|r| r["type"] == "ack"), "{replies:?}");
-    }
 
-    // Given the stream as Lambda would deliver it: three INSERTs for two players.
-    let event = w.stream().await;
-    let names: Vec<&str> = event
-        .records
-        .iter()
-        .map(|r| r.event_name.as_str())
-        .collect();
-    assert_eq!(names, ["INSERT", "INSERT", "INSERT"]);
-
-    // When it is processed, then processed again (a redelivery).
-    let first = handlers::task_stream(&w.services, event.clone()).await;
-    assert!(first.batch_item_failures.is_empty());
-    let alice = w.player("alice").await;
-    let again = handlers::task_stream(&w.services, event.clone()).await;
-    assert!(again.batch_item_failures.is_empty());
-
-    // Then the first started each player's head task and the redelivery changed nothing.
+    // Then the connection got the plan's notifications in seq order (repeats the same), and
+    // the task's end is armed
+    let started: Vec<u64> = committed[0].notifications.iter().map(|n| n.seq).collect();
+    assert!(!started.is_empty());
+    assert_delivered_in_order(&w.durable_posts("c1"), &started);
+    let wake_at = committed[0].wake_at.expect("the enqueue arms a wake-up");
+    assert!(wake_at <= ends_at);
+    assert_eq!(armed_at(&waker, "alice"), [wake_at], "armed once per time");
     assert_eq!(
         w.player("alice").await,
-        alice,
-        "a duplicate batch is absorbed"
+        running,
+        "performing writes no player"
     );
-    let statuses: Vec<TaskStatus> = alice.queue.iter().map(|t| t.status).collect();
-    assert_eq!(statuses, [TaskStatus::Running, TaskStatus::Queued]);
-    assert_eq!(w.player("bob").await.queue[0].status, TaskStatus::Running);
 
-    // When time passes and the ticker completes everything, and the whole stream (INSERTs and
-    // the MODIFYs of the completions) is delivered once more.
-    for _ in 0..4 {
-        w.clock.advance(5_000);
-        handlers::task_tick(&w.services, json!({
-            "version": "0", "id": "tick", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "000000000000", "time": "2027-01-15T08:00:00Z", "region": "us-east-1",
-            "resources": [], "detail": {}
-        })).await;
+    // When the wake-up comes, the completion commits, and the process dies again before
+    // performing it; then its stream records are delivered twice
+    w.clock.set(ends_at);
+    for (_, player_id) in waker.take_due(ends_at) {
+        usecase::wake(&w.services, &player_id).await.unwrap();
     }
     let done = w.player("alice").await;
-    assert!(
-        done.queue.is_empty(),
-        "both of alice's tasks completed: {:?}",
-        done.queue
-    );
-    let leaves = done.player.count("guam_leaf");
-    assert!(
-        leaves >= 4,
-        "two tasks of two actions, at least 1.5 per action: {leaves}"
-    );
-    let full = w.stream().await;
-    assert!(full.records.iter().any(|r| r.event_name == "MODIFY"));
-    let replay = handlers::task_stream(&w.services, full).await;
-    assert!(replay.batch_item_failures.is_empty());
-
-    // Then nothing was granted twice.
-    assert_eq!(w.player("alice").await, done);
-    for task in ["000000000001", "000000000002"] {
-        let stored = w.store.load_task("alice", task).await.unwrap().unwrap();
-        assert_eq!(stored.status, TaskStatus::Completed);
+    assert!(done.queue.is_empty(), "completed: {:?}", done.queue);
+    let batch = w.stream_batch().await;
+    let completion = outboxes(&batch);
+    assert_eq!(completion.len(), 1);
+    assert_eq!(completion[0].history.len(), 1);
+    for _ in 0..2 {
+        no_failures(&handlers::task_processor(&w.services, batch.clone()).await);
     }
+
+    // Then every notification arrived in seq order, and the history record is there once
+    let mut all = started;
+    all.extend(completion[0].notifications.iter().map(|n| n.seq));
+    assert_delivered_in_order(&w.durable_posts("c1"), &all);
+    let posts: Vec<Value> = w
+        .notifier
+        .posts("c1")
+        .iter()
+        .map(|p| serde_json::from_str(p).unwrap())
+        .collect();
+    assert!(posts.iter().any(|p| p["type"] == "task_completed"));
+    let record = &completion[0].history[0];
+    assert_eq!(record.status, TaskStatus::Completed);
+    assert_eq!(
+        w.store
+            .load_task("alice", &record.task_id)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(record)
+    );
+    assert_eq!(w.history_count("alice").await, 1, "one record, put once");
+    assert_eq!(w.player("alice").await, done, "nothing granted twice");
+}
+
+fn armed_at(waker: &MemoryWaker, player_id: &str) -> Vec<Millis> {
+    waker
+        .armed()
+        .into_iter()
+        .filter(|(_, p)| p == player_id)
+        .map(|(at, _)| at)
+        .collect()
+}
+
+struct Queue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+    arn: String,
+}
+
+async fn queue(test: &str) -> Queue {
+    let endpoint = require_moto();
+    let sdk = idle_aws::sdk_config().await;
+    let client = sqs_client_at(&sdk, Some(&endpoint));
+    let url = client
+        .create_queue()
+        .queue_name(unique(test))
+        .send()
+        .await
+        .expect("create a queue")
+        .queue_url
+        .unwrap();
+    let arn = client
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .unwrap();
+    Queue { client, url, arn }
+}
+
+impl Queue {
+    /// Receives at least `count` messages (long polls of at most 5 s, at most 60 s in all),
+    /// deleting nothing: the handler's answer decides that in Lambda.
+    async fn receive(&self, count: usize) -> Vec<aws_sdk_sqs::types::Message> {
+        let mut messages = Vec::new();
+        for _ in 0..12 {
+            let output = self
+                .client
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(5)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .send()
+                .await
+                .unwrap();
+            messages.extend(output.messages.unwrap_or_default());
+            if messages.len() >= count {
+                return messages;
+            }
+        }
+        panic!("only {} of {count} messages arrived", messages.len());
+    }
+}
+
+#[tokio::test]
+async fn an_sqs_wake_up_carries_the_player_and_time_and_advances_the_due_player() {
+    // Given a wake queue on moto and the processor arming wake-ups on it
+    let q = queue("wake").await;
+    let (client, url) = (q.client.clone(), q.url.clone());
+    let mut w = world("wake", move |clock| {
+        Arc::new(SqsWaker::new(client, url, clock)) as Arc<dyn Waker>
+    })
+    .await;
+
+    // When a wake-up is armed directly, then one message with its JSON body arrives
+    w.services.waker.arm("bob", T0 - 5).await.unwrap();
+    let messages = q.receive(1).await;
+    let body: WakeMessage = serde_json::from_str(messages[0].body().unwrap()).unwrap();
+    assert_eq!(
+        body,
+        WakeMessage {
+            player_id: "bob".into(),
+            at: T0 - 5
+        }
+    );
+    q.client
+        .delete_message()
+        .queue_url(&q.url)
+        .receipt_handle(messages[0].receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    // Given a player whose enqueue committed, performed from the stream at the task's end
+    // (so the wake-up goes out with no delay)
+    w.connect("c1", "alice").await;
+    w.enqueue("c1", "a1").await;
+    let ends_at = w.player("alice").await.queue[0].ends_at.unwrap();
+    w.clock.set(ends_at);
+    let batch = w.stream_batch().await;
+    let wake_at = outboxes(&batch)[0]
+        .wake_at
+        .expect("the enqueue arms a wake-up");
+    no_failures(&handlers::task_processor(&w.services, batch).await);
+
+    // When its wake message is received and handed to the processor as Lambda's SQS event
+    let messages = q.receive(1).await;
+    assert_eq!(messages.len(), 1);
+    let wake: WakeMessage = serde_json::from_str(messages[0].body().unwrap()).unwrap();
+    assert_eq!(
+        wake,
+        WakeMessage {
+            player_id: "alice".into(),
+            at: wake_at
+        }
+    );
+    let event = sqs_lambda_event(&messages, &q.arn, "us-east-1");
+    no_failures(&handlers::task_processor(&w.services, event.clone()).await);
+
+    // Then the player's task completed, in one write
+    let done = w.player("alice").await;
+    assert!(done.queue.is_empty(), "{:?}", done.queue);
+    assert!(done.player.count("guam_leaf") > 0);
+    // And the same message again (SQS delivers at least once) changes nothing
+    no_failures(&handlers::task_processor(&w.services, event).await);
+    assert_eq!(w.player("alice").await, done);
+
+    // And performing the completion's outbox stores its history record
+    let batch = w.stream_batch().await;
+    let completion = outboxes(&batch);
+    assert_eq!(completion.len(), 1);
+    no_failures(&handlers::task_processor(&w.services, batch).await);
+    let record = &completion[0].history[0];
+    assert_eq!(
+        w.store
+            .load_task("alice", &record.task_id)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(record)
+    );
 }

@@ -4,6 +4,7 @@
 
 use std::process::Command;
 
+use idle_app::outbox::Commit;
 use idle_app::ports::GameStore;
 use idle_app::state::PlayerState;
 use idle_aws::{create_tables, dynamodb_client, DynamoStore, Tables};
@@ -60,14 +61,18 @@ async fn a_task_read_from_dynamodb_replays_and_a_tampered_one_is_caught() {
     else {
         panic!("enqueue")
     };
-    let next = state.after(&plan);
-    store.commit(&plan, &next).await.unwrap();
-    state = next;
+    // Each change is one conditional write of the player; the finished task's history record
+    // rides in the write's outbox, which the processor puts (here, by hand).
+    let commit = Commit::of(&state, &plan).expect("an enqueue writes");
+    store.commit(&commit).await.unwrap();
+    state = commit.state;
     for now in [t0, t0 + 60_000] {
         let plan = advance(&game, &state.player, &state.queue, now);
-        let next = state.after(&plan);
-        store.commit(&plan, &next).await.unwrap();
-        state = next;
+        if let Some(commit) = Commit::of(&state, &plan) {
+            store.commit(&commit).await.unwrap();
+            store.put_history(&commit.outbox.history).await.unwrap();
+            state = commit.state;
+        }
     }
     let stored = store
         .load_task("replayer", &task_id)

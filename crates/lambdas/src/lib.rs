@@ -4,11 +4,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use idle_app::config::{AppConfig, Function};
+use idle_app::config::{AppConfig, Function, WAKE_QUEUE_URL};
 use idle_app::metrics::MetricsSink;
-use idle_app::ports::{ConnectionInfo, Notifier, PostError, SystemClock};
+use idle_app::ports::{Clock, ConnectionInfo, Notifier, PostError, StoreError, SystemClock, Waker};
 use idle_app::services::Services;
-use idle_aws::{dynamodb_client, sdk_config, ApiGatewayNotifier, DynamoStore, Tables};
+use idle_aws::{
+    dynamodb_client, sdk_config, sqs_client, ApiGatewayNotifier, DynamoStore, SqsWaker, Tables,
+};
+use idle_core::model::Millis;
 
 use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 pub use lambda_runtime::{run, service_fn, Error, LambdaEvent};
@@ -31,6 +34,12 @@ where
 /// Sets up JSON or text logs as `AWS_LAMBDA_LOG_FORMAT` and `AWS_LAMBDA_LOG_LEVEL` say
 /// ([`init_logging`] to stdout), then builds the services for `function`. Misconfiguration is
 /// an init error: Lambda reports it and never invokes the function with it.
+///
+/// The waker: the functions that write players (`ws-message`, `task-processor`,
+/// `task-ticker`) arm a write's wake-ups as soon as it commits, and `task-processor` again when
+/// it performs the outbox, so they require `WAKE_QUEUE_URL` ([`SqsWaker`]). The others never
+/// arm one; they get the [`SqsWaker`] too if the variable is set, else [`NoWakeQueue`], which
+/// fails visibly if it is ever called.
 pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
     init_logging(std::io::stdout);
     let config = AppConfig::from_env_for(function)?;
@@ -50,6 +59,18 @@ pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
         Ok(endpoint) if !endpoint.is_empty() => Arc::new(ApiGatewayNotifier::new(&sdk, &endpoint)),
         _ => Arc::new(NoEndpoint),
     };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let waker: Arc<dyn Waker> = match (&config.wake_queue_url, function) {
+        (Some(url), _) => Arc::new(SqsWaker::new(sqs_client(&sdk), url, clock.clone())),
+        (None, Function::TaskProcessor | Function::WsMessage | Function::TaskTicker) => {
+            return Err(format!(
+                "{WAKE_QUEUE_URL} is not set: this function sends wake-ups to that SQS queue \
+                 (template.yaml sets it to the WakeQueue's URL)"
+            )
+            .into())
+        }
+        (None, _) => Arc::new(NoWakeQueue),
+    };
     // EMF metrics go to stdout, where Lambda's log agent extracts them.
     Ok(Arc::new(
         Services::new(
@@ -58,7 +79,8 @@ pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
             store.clone(),
             store,
             notifier,
-            Arc::new(SystemClock),
+            clock,
+            waker,
         )
         .with_metrics(MetricsSink::Stdout),
     ))
@@ -87,6 +109,26 @@ impl Notifier for NoEndpoint {
     }
 }
 
+/// The waker of functions deployed without `WAKE_QUEUE_URL` (those that write no player): they
+/// never arm a wake-up (their writes' outboxes are performed by `task-processor`), and if one
+/// tried, it is logged as an error and fails with [`StoreError::Permanent`] instead of being
+/// dropped silently. (The ticker's sweep of the wake index would still advance the player.)
+pub struct NoWakeQueue;
+
+#[async_trait]
+impl Waker for NoWakeQueue {
+    async fn arm(&self, player_id: &str, at: Millis) -> Result<(), StoreError> {
+        lambda_runtime::tracing::error!(
+            player_id,
+            at,
+            "a wake-up was armed in a function without {WAKE_QUEUE_URL}"
+        );
+        Err(StoreError::Permanent(format!(
+            "{WAKE_QUEUE_URL} is not set for this function"
+        )))
+    }
+}
+
 /// Runs `handler` for every event Lambda hands this process, with the services built once.
 pub async fn serve<E, R, H, F>(function: Function, handler: H) -> Result<(), Error>
 where
@@ -101,4 +143,17 @@ where
         async move { Ok::<R, Error>(response.await) }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_function_without_the_wake_queue_refuses_to_arm_instead_of_dropping_it() {
+        match NoWakeQueue.arm("p1", 1_000).await {
+            Err(StoreError::Permanent(message)) => assert!(message.contains(WAKE_QUEUE_URL)),
+            other => panic!("expected a permanent error, got {other:?}"),
+        }
+    }
 }

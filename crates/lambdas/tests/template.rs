@@ -1,7 +1,9 @@
 //! `template.yaml` against the code it deploys: every parameter that reaches a function as a
 //! setting has exactly the range the code accepts, so the stack refuses at deploy time what the
-//! functions would refuse at start; and every SDK call times out well inside every function's
-//! `Timeout`.
+//! functions would refuse at start; every SDK call times out well inside every function's
+//! `Timeout`; the Players stream and the wake queue reach `task-processor` as the code expects
+//! (filtered to writes with an outbox, partial batch responses, a dead-letter queue); and only
+//! the functions that write players send to the wake queue.
 //!
 //! The template is read as YAML with CloudFormation's short tags (`!Ref`, `!Sub`, …) kept as
 //! tagged values.
@@ -11,18 +13,20 @@ use std::time::Duration;
 
 use idle_app::config::{
     AppConfig, Bounded, Function, BOUNDED_SETTINGS, CATALOG_FILE, MIN_SECRET_BYTES, SEED_SECRET,
-    TOKEN_SECRET,
+    TOKEN_SECRET, WAKE_QUEUE_URL,
 };
 use serde_norway::Value;
 
-/// Variables the template sets that are not settings of `AppConfig`: the table names
-/// (`idle_aws::Tables`) and the `@connections` endpoint (`idle_lambdas::bootstrap`).
-const OTHER_VARIABLES: [&str; 5] = [
+/// Variables the template sets that are neither bounded settings nor secrets: the table names
+/// (`idle_aws::Tables`), the `@connections` endpoint (`idle_lambdas::bootstrap`) and the wake
+/// queue (`AppConfig::wake_queue_url`).
+const OTHER_VARIABLES: [&str; 6] = [
     "PLAYERS_TABLE",
     "TASKS_TABLE",
     "CONNECTIONS_TABLE",
     "NOTIFICATIONS_TABLE",
     "WS_ENDPOINT",
+    WAKE_QUEUE_URL,
 ];
 
 /// Numeric parameters that configure AWS resources only (no function reads them); AWS itself
@@ -220,4 +224,213 @@ fn every_sdk_call_times_out_well_inside_every_functions_timeout() {
             idle_aws::OPERATION_TIMEOUT
         );
     }
+}
+
+/// The resource an `!GetAtt X.Attr` or `!Ref X` names, with the attribute (`""` for a `!Ref`).
+fn target(value: &Value) -> Option<(&str, &str)> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "GetAtt" => {
+            tagged.value.as_str().and_then(|s| s.split_once('.'))
+        }
+        Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str().map(|s| (s, "")),
+        _ => None,
+    }
+}
+
+fn events_of<'t>(template: &'t Value, function: &str, kind: &str) -> Vec<&'t Value> {
+    template["Resources"][function]["Properties"]["Events"]
+        .as_mapping()
+        .unwrap_or_else(|| panic!("{function} has Events"))
+        .values()
+        .filter(|event| event["Type"] == kind)
+        .map(|event| &event["Properties"])
+        .collect()
+}
+
+fn reports_batch_item_failures(properties: &Value) -> bool {
+    properties["FunctionResponseTypes"]
+        .as_sequence()
+        .is_some_and(|types| types.iter().any(|t| t == "ReportBatchItemFailures"))
+}
+
+#[test]
+fn the_players_stream_reaches_the_processor_only_for_writes_with_an_outbox() {
+    let template = template();
+    let resources = &template["Resources"];
+    assert_eq!(
+        resources["PlayersTable"]["Properties"]["StreamSpecification"]["StreamViewType"],
+        "NEW_IMAGE"
+    );
+    assert!(
+        resources["TasksTable"]["Properties"]
+            .get("StreamSpecification")
+            .is_none(),
+        "the history has no stream: nothing reads it"
+    );
+
+    let streams = events_of(&template, "TaskProcessorFunction", "DynamoDB");
+    assert_eq!(streams.len(), 1, "one stream event source");
+    let stream = streams[0];
+    assert_eq!(
+        target(&stream["Stream"]),
+        Some(("PlayersTable", "StreamArn"))
+    );
+    // The filter keeps exactly the images whose `outbox` is a string: the attribute
+    // DynamoStore::commit writes only when there is something to perform.
+    let filters = stream["FilterCriteria"]["Filters"].as_sequence().unwrap();
+    assert_eq!(filters.len(), 1);
+    let pattern: serde_json::Value =
+        serde_json::from_str(filters[0]["Pattern"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        pattern,
+        serde_json::json!({"dynamodb": {"NewImage": {"outbox": {"S": [{"exists": true}]}}}})
+    );
+    assert!(reports_batch_item_failures(stream));
+    assert_eq!(stream["BisectBatchOnFunctionError"], true);
+    assert!(number(&stream["MaximumRetryAttempts"]).is_some_and(|n| n > 0));
+    assert!(number(&stream["MaximumRecordAgeInSeconds"]).is_some());
+    assert_eq!(
+        target(&stream["DestinationConfig"]["OnFailure"]["Destination"]),
+        Some(("TaskProcessorFailureQueue", "Arn"))
+    );
+    for (key, parameter) in [
+        ("BatchSize", "StreamBatchSize"),
+        (
+            "MaximumBatchingWindowInSeconds",
+            "StreamBatchingWindowSeconds",
+        ),
+        ("ParallelizationFactor", "StreamParallelization"),
+    ] {
+        assert_eq!(reference(&stream[key]), Some(parameter), "{key}");
+    }
+}
+
+#[test]
+fn the_wake_queue_feeds_the_processor_with_a_dead_letter_queue_and_a_long_enough_visibility() {
+    let template = template();
+    let resources = &template["Resources"];
+    let queue = &resources["WakeQueue"]["Properties"];
+    assert_eq!(resources["WakeQueue"]["Type"], "AWS::SQS::Queue");
+    assert_eq!(resources["WakeDeadLetterQueue"]["Type"], "AWS::SQS::Queue");
+    for name in ["WakeQueue", "WakeDeadLetterQueue"] {
+        assert_eq!(
+            resources[name]["Properties"]["SqsManagedSseEnabled"], true,
+            "{name} is encrypted"
+        );
+    }
+    assert_eq!(
+        target(&queue["RedrivePolicy"]["deadLetterTargetArn"]),
+        Some(("WakeDeadLetterQueue", "Arn"))
+    );
+    let receives = number(&queue["RedrivePolicy"]["maxReceiveCount"]).unwrap();
+    assert!((2..=10).contains(&receives), "maxReceiveCount {receives}");
+
+    let (vars, timeout) = &functions(&template)["TaskProcessorFunction"];
+    let visibility = number(&queue["VisibilityTimeout"]).unwrap();
+    assert!(
+        visibility >= 6 * timeout,
+        "VisibilityTimeout {visibility} s must be at least six times the consumer's {timeout} s"
+    );
+    assert_eq!(
+        vars.get(WAKE_QUEUE_URL).and_then(target),
+        Some(("WakeQueue", ""))
+    );
+
+    let sqs = events_of(&template, "TaskProcessorFunction", "SQS");
+    assert_eq!(sqs.len(), 1, "one SQS event source");
+    let wake = sqs[0];
+    assert_eq!(target(&wake["Queue"]), Some(("WakeQueue", "Arn")));
+    assert!(reports_batch_item_failures(wake));
+    assert!(number(&wake["BatchSize"]).is_some_and(|n| (1..=10).contains(&n)));
+    assert!(
+        number(&wake["MaximumBatchingWindowInSeconds"]).unwrap_or(0) == 0,
+        "a wake-up is due now: no batching window"
+    );
+}
+
+/// Every (role, action, resource) the roles' inline policies allow.
+fn grants(template: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (id, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        let role = id.as_str().unwrap().to_owned();
+        for policy in resource["Properties"]["Policies"].as_sequence().unwrap() {
+            for statement in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
+                assert_eq!(
+                    statement["Effect"], "Allow",
+                    "{role}: only Allow statements"
+                );
+                let resources = match &statement["Resource"] {
+                    Value::Sequence(list) => list.clone(),
+                    one => vec![one.clone()],
+                };
+                for action in statement["Action"].as_sequence().unwrap() {
+                    for resource in &resources {
+                        let action = action.as_str().unwrap().to_owned();
+                        out.push((role.clone(), action, resource.clone()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn only_the_player_writers_send_to_sqs_and_only_the_processor_receives() {
+    let template = template();
+    let grants = grants(&template);
+    let writers = ["TaskProcessorRole", "WsMessageRole", "TaskTickerRole"];
+    for (role, action, resource) in grants.iter().filter(|(_, a, _)| a.starts_with("sqs:")) {
+        let queue = target(resource).map(|(name, _)| name);
+        match action.as_str() {
+            "sqs:SendMessage" if role == "TaskProcessorRole" => assert!(
+                matches!(queue, Some("WakeQueue" | "TaskProcessorFailureQueue")),
+                "{action} on {resource:?}"
+            ),
+            "sqs:SendMessage" => {
+                assert!(writers.contains(&role.as_str()), "{role} may not {action}");
+                assert_eq!(queue, Some("WakeQueue"), "{role}: {action} on {resource:?}")
+            }
+            "sqs:ReceiveMessage" | "sqs:DeleteMessage" | "sqs:GetQueueAttributes" => {
+                assert_eq!(role, "TaskProcessorRole", "{role} may not {action}");
+                assert_eq!(queue, Some("WakeQueue"), "{action} on {resource:?}")
+            }
+            other => panic!("{role}: unexpected {other}"),
+        }
+    }
+    for writer in writers {
+        assert!(
+            grants.iter().any(|(role, action, resource)| role == writer
+                && action == "sqs:SendMessage"
+                && target(resource) == Some(("WakeQueue", "Arn"))),
+            "{writer} arms wake-ups"
+        );
+    }
+
+    // Stream reads only on the Players stream, only by the processor.
+    for (role, action, resource) in grants.iter().filter(|(_, a, _)| {
+        matches!(
+            a.as_str(),
+            "dynamodb:GetRecords" | "dynamodb:GetShardIterator" | "dynamodb:DescribeStream"
+        )
+    }) {
+        assert_eq!(role, "TaskProcessorRole", "{role} may not {action}");
+        assert_eq!(target(resource), Some(("PlayersTable", "StreamArn")));
+    }
+
+    // The history is written by the processor alone, put if absent.
+    let tasks: Vec<(&str, &str)> = grants
+        .iter()
+        .filter(|(_, _, resource)| target(resource) == Some(("TasksTable", "Arn")))
+        .map(|(role, action, _)| (role.as_str(), action.as_str()))
+        .collect();
+    assert_eq!(tasks, [("TaskProcessorRole", "dynamodb:PutItem")]);
+    // No transactions anywhere: nobody needs more than PutItem on Players to write.
+    assert!(!grants
+        .iter()
+        .any(|(_, action, _)| action == "dynamodb:UpdateItem"
+            || action == "dynamodb:ConditionCheckItem"));
 }

@@ -1,9 +1,27 @@
-//! The store contract: what every implementation of the ports promises, as async functions
-//! that panic (with the promise named) on a breach. Each takes a store with no data for the
-//! players it names, and a `now` in epoch milliseconds.
+//! The store contract (DESIGN.md section 12): what every implementation of the ports promises,
+//! as async functions that panic (with the promise named) on a breach. Each takes a store with
+//! no data for the players it names (each function names its own, so one store can run them
+//! all), and a `now` in epoch milliseconds.
+//!
+//! Every store:
+//! - [`commit_on_version`]: a commit writes only on the expected `version` (stale → conflict,
+//!   nothing written);
+//! - [`history_put_if_absent`]: a history record is put once and never replaced;
+//! - [`kept_notifications`]: read by `after_seq`, paged, TTL honoured, nothing deleted;
+//! - [`wake_index_paging`]: every due player exactly once, in its shard, a page at a time;
+//! - [`connections_by_id_and_player`]: connections by id, by player, and scanned in pages.
+//!
+//! Stores with a feed of committed outboxes (memory, embedded): [`outbox_feed_order`].
+//! Stores that enforce DynamoDB's limits and keep the outbox in the player's item (memory,
+//! DynamoDB): [`conditional_commit`] (with the 400 KB item limit), [`commit_replaces_outbox`].
 
-use idle_app::ports::Inbox;
-use idle_core::model::Millis;
+use std::future::Future;
+
+use idle_app::outbox::{Commit, Outbox, OutboxRecord};
+use idle_app::ports::{limits, Connection, ConnectionStore, GameStore, Inbox, StoreError};
+use idle_app::state::PlayerState;
+use idle_core::catalog::Catalog;
+use idle_core::model::{Millis, Player, Task, TaskRequest, TaskStatus};
 use idle_core::protocol::{Event, Notification};
 
 fn note(seq: u64, at: Millis) -> Notification {
@@ -72,13 +90,8 @@ pub async fn kept_notifications<S: Inbox>(store: &S, now: Millis) {
 
 // ---- the game store, connections and the outbox feed ----------------------------------------
 
-use idle_app::outbox::{Commit, Outbox, OutboxRecord};
-use idle_app::ports::{Connection, ConnectionStore, GameStore, StoreError};
-use idle_app::state::PlayerState;
-use idle_core::catalog::Catalog;
-use idle_core::model::{Player, Task, TaskRequest, TaskStatus};
-
-fn new_player(id: &str, now: Millis) -> PlayerState {
+/// A new player (version 0, no queue, no wake-up).
+pub fn new_player(id: &str, now: Millis) -> PlayerState {
     PlayerState {
         player: Player::new(id, now, Catalog::shipped(), 10),
         queue: Vec::new(),
@@ -514,4 +527,209 @@ pub async fn connections_by_id_and_player<S: ConnectionStore>(store: &S, now: Mi
         .await
         .unwrap()
         .is_empty());
+}
+
+// ---- writes as DynamoDB sees them: the item limit and the stored outbox ----------------------
+
+/// A task of `player_id` in `status`, finished at `now + 10` when the status is final.
+pub fn task(player_id: &str, task_id: &str, status: TaskStatus, now: Millis) -> Task {
+    Task {
+        player_id: player_id.into(),
+        task_id: task_id.into(),
+        request_id: format!("req-{task_id}"),
+        request: TaskRequest::Harvest {
+            resource: "copper_ore".into(),
+            location: "meadow".into(),
+            quantity: 2,
+        },
+        bypass_validation: false,
+        status,
+        enqueued_at: now,
+        started_at: None,
+        ends_at: None,
+        finished_at: status.is_final().then_some(now + 10),
+        attempts: 0,
+        retry_at: None,
+        rules_version: 1,
+        catalog_hash: None,
+        snapshot: None,
+        result: None,
+        failure: None,
+    }
+}
+
+/// The commit that writes `state` with `version` bumped by one over `expected` (the stored
+/// version the writer read), carrying `outbox`.
+pub fn commit_over(state: &PlayerState, expected: Option<u64>, outbox: Outbox) -> Commit {
+    let mut state = state.clone();
+    state.player.version = expected.map_or(0, |v| v + 1);
+    Commit {
+        state,
+        expected_version: expected,
+        outbox,
+    }
+}
+
+/// A commit writes the player only if the stored `version` is the expected one: a stale
+/// commit (or one expecting no player where one exists, or a player where none does) is a
+/// [`StoreError::Conflict`] and writes nothing. An item over [`limits::ITEM_BYTES`] is a
+/// [`StoreError::Permanent`] and writes nothing (stores that enforce DynamoDB's limits: the
+/// memory store and DynamoDB; the embedded store need not).
+pub async fn conditional_commit<S: GameStore>(store: &S, now: Millis) {
+    // Given a stored player at version 0, committed to version 1
+    let created = new_player("cc-1", now);
+    assert!(store.create_player(&created).await.unwrap());
+    let mut first = created.clone();
+    first.player.character_xp = 100;
+    first
+        .queue
+        .push(task("cc-1", "t1", TaskStatus::Queued, now));
+    let v1 = commit_over(&first, Some(0), Outbox::default());
+    store
+        .commit(&v1)
+        .await
+        .expect("a commit on the stored version");
+    assert_eq!(
+        load(store, "cc-1").await,
+        Some(v1.state.clone()),
+        "written as given"
+    );
+
+    // When a writer that read version 0 commits, then it conflicts and nothing changes
+    let mut stale = created.clone();
+    stale.player.character_xp = 999;
+    let stale = commit_over(&stale, Some(0), note_outbox(&[7], now));
+    assert!(
+        matches!(store.commit(&stale).await, Err(StoreError::Conflict(_))),
+        "a stale version conflicts"
+    );
+    assert_eq!(
+        load(store, "cc-1").await,
+        Some(v1.state.clone()),
+        "nothing written"
+    );
+
+    // A commit expecting no player conflicts when one exists
+    let again = commit_over(&created, None, Outbox::default());
+    assert!(
+        matches!(store.commit(&again).await, Err(StoreError::Conflict(_))),
+        "expecting no player while one exists conflicts"
+    );
+    assert_eq!(load(store, "cc-1").await, Some(v1.state.clone()));
+
+    // A commit expecting a version of a player that does not exist conflicts, creating nothing
+    let ghost = commit_over(&new_player("cc-ghost", now), Some(3), Outbox::default());
+    assert!(
+        matches!(store.commit(&ghost).await, Err(StoreError::Conflict(_))),
+        "expecting a version of a missing player conflicts"
+    );
+    assert_eq!(load(store, "cc-ghost").await, None, "nothing created");
+
+    // A commit expecting no player creates one
+    let fresh = commit_over(&new_player("cc-2", now), None, Outbox::default());
+    store
+        .commit(&fresh)
+        .await
+        .expect("a commit creating a player");
+    assert_eq!(load(store, "cc-2").await, Some(fresh.state.clone()));
+
+    // The next version applies on top
+    let mut second = v1.state.clone();
+    second.player.character_xp = 200;
+    let v2 = commit_over(&second, Some(1), Outbox::default());
+    store.commit(&v2).await.expect("the next version");
+    assert_eq!(load(store, "cc-1").await.unwrap().player.version, 2);
+
+    // An item over DynamoDB's limit is refused for good, and nothing is written
+    let mut huge = task("cc-1", "t-huge", TaskStatus::Completed, now);
+    huge.request_id = "x".repeat(limits::ITEM_BYTES + 1);
+    let oversized = commit_over(
+        &v2.state,
+        Some(2),
+        Outbox {
+            history: vec![huge],
+            ..Outbox::default()
+        },
+    );
+    assert!(
+        matches!(
+            store.commit(&oversized).await,
+            Err(StoreError::Permanent(_))
+        ),
+        "an item over {} bytes is a permanent error",
+        limits::ITEM_BYTES
+    );
+    assert_eq!(load(store, "cc-1").await, Some(v2.state), "nothing written");
+}
+
+fn note_outbox(seqs: &[u64], now: Millis) -> Outbox {
+    Outbox {
+        notifications: seqs.iter().map(|seq| note(*seq, now)).collect(),
+        ..Outbox::default()
+    }
+}
+
+/// Each commit replaces the stored outbox (`stored_outbox` reads it back, as the store keeps it
+/// in the player's item); a conflict writes none; a commit with nothing to perform leaves none.
+pub async fn commit_replaces_outbox<S, F, Fut>(store: &S, stored_outbox: F, now: Millis)
+where
+    S: GameStore,
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Outbox>,
+{
+    let id = "ob-1";
+    let state = new_player(id, now);
+    assert!(store.create_player(&state).await.unwrap());
+    assert_eq!(
+        stored_outbox(id.into()).await,
+        Outbox::default(),
+        "none yet"
+    );
+
+    // An outbox with notifications in seq order and a wake-up
+    let mut first = note_outbox(&[1, 2, 3], now);
+    first.wake_at = Some(now + 5_000);
+    let c1 = commit_over(&state, Some(0), first.clone());
+    store.commit(&c1).await.unwrap();
+    assert_eq!(
+        stored_outbox(id.into()).await,
+        first,
+        "kept as written, in order"
+    );
+
+    // A later commit replaces it whole
+    let second = Outbox {
+        notifications: vec![note(4, now + 1)],
+        history: vec![task(id, "t1", TaskStatus::Completed, now)],
+        ..Outbox::default()
+    };
+    let c2 = commit_over(&c1.state, Some(1), second.clone());
+    store.commit(&c2).await.unwrap();
+    assert_eq!(
+        stored_outbox(id.into()).await,
+        second,
+        "replaced, not merged"
+    );
+
+    // A stale commit leaves the stored outbox alone
+    let stale = commit_over(&c1.state, Some(1), note_outbox(&[99], now));
+    assert!(matches!(
+        store.commit(&stale).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        stored_outbox(id.into()).await,
+        second,
+        "a conflict writes no outbox"
+    );
+
+    // A commit with nothing to perform leaves none
+    let c3 = commit_over(&c2.state, Some(2), Outbox::default());
+    store.commit(&c3).await.unwrap();
+    assert_eq!(stored_outbox(id.into()).await, Outbox::default());
+    assert_eq!(
+        load(store, id).await,
+        Some(c3.state),
+        "the player is as committed"
+    );
 }

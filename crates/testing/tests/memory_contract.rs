@@ -1,6 +1,7 @@
 //! The store contract on the memory store, the reference every other store is held to.
 
 use idle_app::memory::MemoryStore;
+use idle_app::outbox::Outbox;
 use idle_core::model::Millis;
 use idle_testing::contract;
 
@@ -49,4 +50,23 @@ async fn the_memory_store_keeps_connections() {
 #[tokio::test]
 async fn the_memory_store_keeps_notifications() {
     contract::kept_notifications(&store(4), T0).await;
+}
+
+#[tokio::test]
+async fn the_memory_store_refuses_what_dynamodb_refuses() {
+    contract::conditional_commit(&store(4), T0).await;
+}
+
+#[tokio::test]
+async fn the_memory_store_replaces_the_outbox_on_each_commit() {
+    let store = store(4);
+    let last_outbox = |id: String| {
+        let outbox = store
+            .last_outboxes()
+            .into_iter()
+            .find(|record| record.player_id == id)
+            .map_or_else(Outbox::default, |record| record.outbox);
+        async move { outbox }
+    };
+    contract::commit_replaces_outbox(&store, last_outbox, T0).await;
 }

@@ -1,4 +1,5 @@
-//! `task-processor` — the task table's stream: advance every player the batch names.
+//! `task-processor` — the Players table's stream (perform each committed outbox: history,
+//! notifications, wake-ups) and the wake queue (advance players whose time has come).
 
 use idle_app::config::Function;
 use idle_app::handlers;
@@ -8,7 +9,7 @@ async fn main() -> Result<(), idle_lambdas::Error> {
     idle_lambdas::serve(
         Function::TaskProcessor,
         |services, event: serde_json::Value| async move {
-            handlers::task_stream_json(&services, event).await
+            handlers::task_processor(&services, event).await
         },
     )
     .await
