@@ -85,6 +85,8 @@ async fn five_players_on_dynamodb_with_duplicate_deliveries_break_no_invariant()
         step_ms: 3000,
         max_rounds: 60,
         max_drain_rounds: 40,
+        // The ticker's minute at 3 s a round; wake-ups do the work between.
+        tick_every: 20,
         // moto's conditional writes are not isolated under concurrency (DESIGN.md section 9),
         // so here the handlers take turns; the in-memory soak covers real concurrency.
         // Injected conflicts still happen.
