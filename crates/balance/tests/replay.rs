@@ -229,7 +229,15 @@ fn a_task_running_across_a_catalog_change_completes_and_replays_under_its_starti
 
 #[test]
 fn a_task_that_never_started_cannot_be_replayed() {
+    // Given a task queued behind a running one (a task for an idle player starts at once)
     let mut world = World::new();
+    world.enqueue(
+        &TaskRequest::Combat {
+            enemy: "cow".into(),
+            quantity: 3,
+        },
+        NOW,
+    );
     let task_id = world.enqueue(
         &TaskRequest::Combat {
             enemy: "cow".into(),
