@@ -22,12 +22,14 @@ use idle_app::ports::{
     Connection, ConnectionStore, GameStore, Inbox, Kept, Loaded, Page, StoreError,
 };
 use idle_app::state::PlayerState;
-use idle_aws::{connection_item, notification_item, player_item, task_item};
+use idle_aws::{commit_item, connection_item, notification_item, player_item, task_item};
 use idle_core::lifecycle::TransitionKind;
 use idle_core::model::{Millis, Task, TaskStatus};
 use idle_core::protocol::Notification;
 
-use crate::size::{item_size, read_units, write_units};
+use idle_aws::item_size;
+
+use crate::size::{read_units, write_units};
 
 /// Requests and capacity of one request kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -38,11 +40,51 @@ pub struct Usage {
     pub rcu: f64,
 }
 
+/// What a write unit was spent on: every cause the workload is billed for.
+pub const CAUSES: [&str; 7] = [
+    PLAYER_WRITES,
+    FAILED_CONDITIONAL,
+    HISTORY,
+    KEPT,
+    CONNECTIONS,
+    WAKE_INDEX,
+    BY_PLAYER_INDEX,
+];
+/// Committed writes of the player item (commits and created players).
+pub const PLAYER_WRITES: &str = "player writes";
+/// Conditional writes whose condition failed (billed all the same).
+pub const FAILED_CONDITIONAL: &str = "failed conditional";
+/// History records put in Tasks.
+pub const HISTORY: &str = "history";
+/// Notifications kept in the Notifications table.
+pub const KEPT: &str = "kept notifications";
+/// Connection rows put and deleted.
+pub const CONNECTIONS: &str = "connections";
+/// The Players `wake` index (KEYS_ONLY): an entry put or deleted when the key moves.
+pub const WAKE_INDEX: &str = "index: wake";
+/// The Connections `by_player` index (ALL): a copy of every connection row written.
+pub const BY_PLAYER_INDEX: &str = "index: by_player";
+
+/// How the modelled adapter stores things: what it does today, or a variant to measure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Model {
+    /// The queue and the outbox stored deflated (Binary attributes) instead of as a list of
+    /// maps and a JSON string.
+    pub compress: bool,
+    /// The `wake` index keyed by the wake time rounded up to this many ms (`None`: exact).
+    pub wake_bucket_ms: Option<Millis>,
+    /// Keep every durable notification, delivered or not (the workload counts them with
+    /// [`CountingStore::count_kept_too`]); otherwise only those no connection received.
+    pub keep_all: bool,
+}
+
 /// Everything counted so far.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Counters {
-    /// Request kind (`BatchGetItem`, `TransactWriteItems`, …) → usage.
+    /// Request kind (`BatchGetItem`, `PutItem`, …) → usage, index writes not included.
     pub by_kind: BTreeMap<&'static str, Usage>,
+    /// Write units by cause ([`CAUSES`]), index writes included.
+    pub wcu_by_cause: BTreeMap<&'static str, u64>,
     /// Write units of index updates.
     pub index_wcu: u64,
     /// Task transitions of the writes committed, by kind: `Enqueued` for task ids new to the
@@ -61,7 +103,18 @@ impl Counters {
         })
     }
 
+    /// Write units of every cause, index writes included.
+    pub fn all_wcu(&self) -> u64 {
+        self.wcu_by_cause.values().sum()
+    }
+
+    /// Write units of one cause.
+    pub fn wcu(&self, cause: &str) -> u64 {
+        self.wcu_by_cause.get(cause).copied().unwrap_or(0)
+    }
+
     /// Requests of one kind.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn requests(&self, kind: &str) -> u64 {
         self.by_kind.get(kind).map_or(0, |u| u.requests)
     }
@@ -75,6 +128,9 @@ impl Counters {
 #[derive(Debug, Default)]
 struct State {
     counters: Counters,
+    /// Bytes of each player's stored item as last written (its outbox included: a read
+    /// returns it too).
+    stored: std::collections::HashMap<String, usize>,
 }
 
 /// The in-memory store, counted as DynamoDB.
@@ -82,6 +138,7 @@ struct State {
 pub struct CountingStore {
     inner: Arc<MemoryStore>,
     shards: u32,
+    model: Model,
     state: Mutex<State>,
 }
 
@@ -92,10 +149,11 @@ const WAKE_ENTRY_BYTES: usize = 9 + 12 + 10 + 2 + 7 + 8;
 
 impl CountingStore {
     /// Counts calls to `inner`, whose wake index has `shards` shards.
-    pub fn new(inner: Arc<MemoryStore>, shards: u32) -> CountingStore {
+    pub fn new(inner: Arc<MemoryStore>, shards: u32, model: Model) -> CountingStore {
         CountingStore {
             inner,
             shards,
+            model,
             state: Mutex::new(State::default()),
         }
     }
@@ -117,33 +175,112 @@ impl CountingStore {
         usage.rcu += rcu;
     }
 
-    fn index(&self, wcu: u64) {
-        self.lock().counters.index_wcu += wcu;
+    /// One write request of `kind`, its units spent on `cause`.
+    fn write(&self, kind: &'static str, cause: &'static str, wcu: u64) {
+        self.count(kind, wcu, 0.0);
+        *self.lock().counters.wcu_by_cause.entry(cause).or_insert(0) += wcu;
+    }
+
+    fn index(&self, cause: &'static str, wcu: u64) {
+        let mut state = self.lock();
+        state.counters.index_wcu += wcu;
+        *state.counters.wcu_by_cause.entry(cause).or_insert(0) += wcu;
+    }
+
+    /// Bytes of the player's item as the adapter writes it (with `outbox` when not empty).
+    fn item_bytes(&self, state: &PlayerState, outbox: &Outbox) -> usize {
+        if self.model.compress {
+            return compressed_item_bytes(state, outbox, self.shards);
+        }
+        let commit = Commit {
+            state: state.clone(),
+            expected_version: None,
+            outbox: outbox.clone(),
+        };
+        commit_item(&commit, self.shards).map_or(0, |i| item_size(&i))
     }
 
     fn player_bytes(&self, state: &PlayerState) -> usize {
-        player_item(state, self.shards).map_or(0, |i| item_size(&i))
+        self.item_bytes(state, &Outbox::default())
     }
 
-    /// The player item with its outbox, stored as a JSON string attribute `outbox`.
-    fn item_bytes(&self, state: &PlayerState, outbox: &Outbox) -> usize {
-        let outbox = if outbox.is_empty() {
-            0
-        } else {
-            "outbox".len() + serde_json::to_string(outbox).map_or(0, |json| json.len())
-        };
-        self.player_bytes(state) + outbox
+    /// Bytes of the player's item as stored: as last written through this store, else the
+    /// item without an outbox.
+    fn stored_bytes(&self, state: &PlayerState) -> usize {
+        let known = self.lock().stored.get(&state.player.player_id).copied();
+        known.unwrap_or_else(|| self.player_bytes(state))
     }
 
-    /// Index writes of a player put: the sparse `wake` index changes when `wake_at` does.
-    fn wake_index_writes(before: Option<Millis>, after: Option<Millis>) -> u64 {
-        match (before, after) {
+    fn remember(&self, player_id: &str, bytes: usize) {
+        self.lock().stored.insert(player_id.to_owned(), bytes);
+    }
+
+    /// The `wake` index key of a wake time: exact, or rounded up to the bucket.
+    fn wake_key(&self, at: Option<Millis>) -> Option<Millis> {
+        match self.model.wake_bucket_ms {
+            Some(bucket) if bucket > 1 => at.map(|at| at.div_euclid(bucket) * bucket + bucket),
+            _ => at,
+        }
+    }
+
+    /// Index writes of a player put: the sparse KEYS_ONLY `wake` index changes only when its
+    /// key does (appears, disappears: one write; moves: a delete and a put).
+    fn wake_index_writes(&self, before: Option<Millis>, after: Option<Millis>) -> u64 {
+        match (self.wake_key(before), self.wake_key(after)) {
             (None, None) => 0,
             (Some(a), Some(b)) if a == b => 0,
-            (Some(_), Some(_)) => 2, // delete the old entry, put the new one
+            (Some(_), Some(_)) => 2,
             _ => 1,
         }
     }
+
+    /// Notifications kept under keep-all delivery: every durable one, delivered or not (a
+    /// variant: the delivery stores only those no connection received).
+    pub fn count_kept_too(&self, player_id: &str, notifications: &[Notification], expires_at: i64) {
+        self.count_store(player_id, notifications, expires_at);
+    }
+
+    fn count_store(&self, player_id: &str, notifications: &[Notification], expires_at: i64) {
+        for chunk in notifications.chunks(BATCH_WRITE_LIMIT) {
+            let units = chunk
+                .iter()
+                .map(|n| {
+                    write_units(
+                        notification_item(player_id, n, expires_at).map_or(0, |i| item_size(&i)),
+                    )
+                })
+                .sum();
+            self.write("BatchWriteItem", KEPT, units);
+        }
+    }
+}
+
+/// Deflated bytes of `json` (the pure-Rust miniz_oxide backend, best compression).
+pub fn deflated_len(json: &[u8]) -> usize {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    if encoder.write_all(json).is_err() {
+        return json.len();
+    }
+    encoder.finish().map_or(json.len(), |out| out.len())
+}
+
+/// The item if the queue and the outbox were Binary attributes holding their deflated JSON.
+fn compressed_item_bytes(state: &PlayerState, outbox: &Outbox, shards: u32) -> usize {
+    let bare = PlayerState {
+        player: state.player.clone(),
+        queue: Vec::new(),
+    };
+    let mut bytes = player_item(&bare, shards).map_or(0, |i| item_size(&i));
+    if !state.queue.is_empty() {
+        let json = serde_json::to_vec(&state.queue).unwrap_or_default();
+        bytes += deflated_len(&json) - 3; // `queue` was there as an empty list (3 bytes)
+    }
+    if !outbox.is_empty() {
+        let json = serde_json::to_vec(outbox).unwrap_or_default();
+        bytes += "outbox".len() + deflated_len(&json);
+    }
+    bytes
 }
 
 /// Read units of a Query page: the page's bytes together, rounded up per 4 KB (halved when
@@ -171,14 +308,14 @@ impl GameStore for CountingStore {
                 .players
                 .iter()
                 .filter(|s| chunk.contains(&s.player.player_id))
-                .map(|s| read_units(self.player_bytes(s)))
+                .map(|s| read_units(self.stored_bytes(s)))
                 .sum();
             let unreadable: u64 = found
                 .unreadable
                 .iter()
                 .filter(|(id, _)| chunk.contains(id))
                 .filter_map(|(id, _)| self.inner.player(id))
-                .map(|s| read_units(self.player_bytes(&s)))
+                .map(|s| read_units(self.stored_bytes(&s)))
                 .sum();
             self.count("BatchGetItem", 0, (readable + unreadable) as f64);
         }
@@ -187,25 +324,42 @@ impl GameStore for CountingStore {
 
     async fn create_player(&self, state: &PlayerState) -> Result<bool, StoreError> {
         let created = self.inner.create_player(state).await?;
-        self.count("PutItem", write_units(self.player_bytes(state)), 0.0);
+        let bytes = self.player_bytes(state);
+        let units = write_units(bytes);
+        if created {
+            self.remember(&state.player.player_id, bytes);
+            self.write("PutItem", PLAYER_WRITES, units);
+            self.index(
+                WAKE_INDEX,
+                self.wake_index_writes(None, state.player.wake_at),
+            );
+        } else {
+            self.write("PutItem", FAILED_CONDITIONAL, units);
+        }
         Ok(created)
     }
 
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let before = self.inner.player(commit.player_id());
         let result = self.inner.commit(commit).await;
-        // A conditional PutItem is billed whether or not its condition holds.
-        self.count(
-            "PutItem",
-            write_units(self.item_bytes(&commit.state, &commit.outbox)),
-            0.0,
-        );
+        // A conditional PutItem is billed whether or not its condition holds (an item too
+        // large is refused before any call).
+        let bytes = self.item_bytes(&commit.state, &commit.outbox);
+        let units = write_units(bytes);
+        match &result {
+            Ok(()) => {
+                self.remember(commit.player_id(), bytes);
+                self.write("PutItem", PLAYER_WRITES, units)
+            }
+            Err(StoreError::Conflict(_)) => self.write("PutItem", FAILED_CONDITIONAL, units),
+            Err(_) => {}
+        }
         let before_wake = before.as_ref().and_then(|s| s.player.wake_at);
         if result.is_ok() {
-            self.index(Self::wake_index_writes(
-                before_wake,
-                commit.state.player.wake_at,
-            ));
+            self.index(
+                WAKE_INDEX,
+                self.wake_index_writes(before_wake, commit.state.player.wake_at),
+            );
             let known: Vec<&str> = before
                 .as_ref()
                 .map(|s| s.queue.iter().map(|t| t.task_id.as_str()).collect())
@@ -233,8 +387,9 @@ impl GameStore for CountingStore {
     async fn put_history(&self, tasks: &[Task]) -> Result<(), StoreError> {
         self.inner.put_history(tasks).await?;
         for task in tasks {
-            let units = write_units(task_item(task).map_or(0, |i| item_size(&i)));
-            self.count("PutItem", units, 0.0);
+            // The adapter adds `expires_at` (N, seconds: 1 + 5 bytes) to the task's item.
+            let bytes = task_item(task).map_or(0, |i| item_size(&i)) + "expires_at".len() + 6;
+            self.write("PutItem", HISTORY, write_units(bytes));
         }
         Ok(())
     }
@@ -271,8 +426,8 @@ impl ConnectionStore for CountingStore {
     async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
         self.inner.put_connection(connection).await?;
         let units = write_units(connection_bytes(connection));
-        self.count("PutItem", units, 0.0);
-        self.index(units);
+        self.write("PutItem", CONNECTIONS, units);
+        self.index(BY_PLAYER_INDEX, units);
         Ok(())
     }
 
@@ -287,9 +442,9 @@ impl ConnectionStore for CountingStore {
         let found = self.inner.get_connection(connection_id).await?;
         self.inner.delete_connection(connection_id).await?;
         let units = write_units(found.as_ref().map_or(0, connection_bytes));
-        self.count("DeleteItem", units, 0.0);
+        self.write("DeleteItem", CONNECTIONS, units);
         if found.is_some() {
-            self.index(units);
+            self.index(BY_PLAYER_INDEX, units);
         }
         Ok(())
     }
@@ -299,9 +454,14 @@ impl ConnectionStore for CountingStore {
         let found = self.inner.get_connection(&connection.connection_id).await?;
         let deleted = self.inner.delete_connection_if(connection).await?;
         let units = write_units(found.as_ref().map_or(0, connection_bytes));
-        self.count("DeleteItem", units, 0.0);
+        let cause = if deleted {
+            CONNECTIONS
+        } else {
+            FAILED_CONDITIONAL
+        };
+        self.write("DeleteItem", cause, units);
         if deleted {
-            self.index(units);
+            self.index(BY_PLAYER_INDEX, units);
         }
         Ok(deleted)
     }
@@ -335,16 +495,12 @@ impl Inbox for CountingStore {
         self.inner
             .store(player_id, notifications, expires_at)
             .await?;
-        for chunk in notifications.chunks(BATCH_WRITE_LIMIT) {
-            let units = chunk
-                .iter()
-                .map(|n| {
-                    write_units(
-                        notification_item(player_id, n, expires_at).map_or(0, |i| item_size(&i)),
-                    )
-                })
-                .sum();
-            self.count("BatchWriteItem", units, 0.0);
+        // The adapter keeps one request per `seq` (the last wins).
+        let by_seq: BTreeMap<u64, Notification> =
+            notifications.iter().map(|n| (n.seq, n.clone())).collect();
+        let distinct: Vec<Notification> = by_seq.into_values().collect();
+        if !self.model.keep_all {
+            self.count_store(player_id, &distinct, expires_at);
         }
         Ok(())
     }
