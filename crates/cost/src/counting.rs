@@ -125,8 +125,59 @@ impl Counters {
     }
 }
 
+/// A port call as the counting store saw it, to replay against the real adapter
+/// (the model-vs-moto check).
+#[derive(Debug, Clone)]
+pub enum Call {
+    LoadPlayers(Vec<String>),
+    CreatePlayer(PlayerState),
+    Commit(Box<Commit>),
+    PutHistory(Vec<Task>),
+    LoadTask(String, String),
+    DuePlayers(u32, Millis, Option<String>),
+    PutConnection(Connection),
+    GetConnection(String),
+    DeleteConnection(String),
+    DeleteConnectionIf(Connection),
+    PlayerConnections(String),
+    ScanConnections(Option<String>),
+    Store(String, Vec<Notification>, i64),
+    KeptAfter(String, u64, Millis, usize),
+}
+
+impl Call {
+    /// Makes the same call on `store`.
+    pub async fn replay<S>(&self, store: &S) -> Result<(), StoreError>
+    where
+        S: GameStore + ConnectionStore + Inbox,
+    {
+        match self {
+            Call::LoadPlayers(ids) => store.load_players(ids).await.map(drop),
+            Call::CreatePlayer(state) => store.create_player(state).await.map(drop),
+            Call::Commit(commit) => store.commit(commit).await,
+            Call::PutHistory(tasks) => store.put_history(tasks).await,
+            Call::LoadTask(p, t) => store.load_task(p, t).await.map(drop),
+            Call::DuePlayers(shard, now, cursor) => store
+                .due_players(*shard, *now, cursor.clone())
+                .await
+                .map(drop),
+            Call::PutConnection(c) => store.put_connection(c).await,
+            Call::GetConnection(id) => store.get_connection(id).await.map(drop),
+            Call::DeleteConnection(id) => store.delete_connection(id).await,
+            Call::DeleteConnectionIf(c) => store.delete_connection_if(c).await.map(drop),
+            Call::PlayerConnections(p) => store.player_connections(p).await.map(drop),
+            Call::ScanConnections(cursor) => store.scan_connections(cursor.clone()).await.map(drop),
+            Call::Store(p, n, at) => Inbox::store(store, p, n, *at).await,
+            Call::KeptAfter(p, after, now, limit) => {
+                store.kept_after(p, *after, *now, *limit).await.map(drop)
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
+    calls: Vec<Call>,
     counters: Counters,
     /// Bytes of each player's stored item as last written (its outbox included: a read
     /// returns it too).
@@ -160,6 +211,15 @@ impl CountingStore {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every port call so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.clone()
+    }
+
+    fn log(&self, call: Call) {
+        self.lock().calls.push(call);
     }
 
     /// The counters so far.
@@ -299,6 +359,7 @@ impl GameStore for CountingStore {
     /// An unreadable item is read (and billed) like any other: DynamoDB returns it, the
     /// adapter fails to decode it. Its size is the stored player's, as the memory store keeps it.
     async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
+        self.log(Call::LoadPlayers(player_ids.to_vec()));
         let found = self.inner.load_players(player_ids).await?;
         let mut distinct = player_ids.to_vec();
         distinct.sort();
@@ -323,6 +384,7 @@ impl GameStore for CountingStore {
     }
 
     async fn create_player(&self, state: &PlayerState) -> Result<bool, StoreError> {
+        self.log(Call::CreatePlayer(state.clone()));
         let created = self.inner.create_player(state).await?;
         let bytes = self.player_bytes(state);
         let units = write_units(bytes);
@@ -340,6 +402,7 @@ impl GameStore for CountingStore {
     }
 
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        self.log(Call::Commit(Box::new(commit.clone())));
         let before = self.inner.player(commit.player_id());
         let result = self.inner.commit(commit).await;
         // A conditional PutItem is billed whether or not its condition holds (an item too
@@ -385,6 +448,7 @@ impl GameStore for CountingStore {
     }
 
     async fn put_history(&self, tasks: &[Task]) -> Result<(), StoreError> {
+        self.log(Call::PutHistory(tasks.to_vec()));
         self.inner.put_history(tasks).await?;
         for task in tasks {
             // The adapter adds `expires_at` (N, seconds: 1 + 5 bytes) to the task's item.
@@ -395,6 +459,7 @@ impl GameStore for CountingStore {
     }
 
     async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError> {
+        self.log(Call::LoadTask(player_id.to_owned(), task_id.to_owned()));
         let task = self.inner.load_task(player_id, task_id).await?;
         let bytes = task
             .as_ref()
@@ -410,6 +475,7 @@ impl GameStore for CountingStore {
         now: Millis,
         cursor: Option<String>,
     ) -> Result<Page<String>, StoreError> {
+        self.log(Call::DuePlayers(shard, now, cursor.clone()));
         let page = self.inner.due_players(shard, now, cursor).await?;
         let bytes = page.items.len() * WAKE_ENTRY_BYTES;
         self.count("Query", 0, query_units(bytes, false));
@@ -424,6 +490,7 @@ fn connection_bytes(connection: &Connection) -> usize {
 #[async_trait]
 impl ConnectionStore for CountingStore {
     async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        self.log(Call::PutConnection(connection.clone()));
         self.inner.put_connection(connection).await?;
         let units = write_units(connection_bytes(connection));
         self.write("PutItem", CONNECTIONS, units);
@@ -432,6 +499,7 @@ impl ConnectionStore for CountingStore {
     }
 
     async fn get_connection(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+        self.log(Call::GetConnection(connection_id.to_owned()));
         let found = self.inner.get_connection(connection_id).await?;
         let bytes = found.as_ref().map_or(0, connection_bytes);
         self.count("GetItem", 0, read_units(bytes) as f64);
@@ -439,6 +507,7 @@ impl ConnectionStore for CountingStore {
     }
 
     async fn delete_connection(&self, connection_id: &str) -> Result<(), StoreError> {
+        self.log(Call::DeleteConnection(connection_id.to_owned()));
         let found = self.inner.get_connection(connection_id).await?;
         self.inner.delete_connection(connection_id).await?;
         let units = write_units(found.as_ref().map_or(0, connection_bytes));
@@ -451,6 +520,7 @@ impl ConnectionStore for CountingStore {
 
     /// A conditional `DeleteItem`: a failed condition is still billed (at least one unit).
     async fn delete_connection_if(&self, connection: &Connection) -> Result<bool, StoreError> {
+        self.log(Call::DeleteConnectionIf(connection.clone()));
         let found = self.inner.get_connection(&connection.connection_id).await?;
         let deleted = self.inner.delete_connection_if(connection).await?;
         let units = write_units(found.as_ref().map_or(0, connection_bytes));
@@ -467,6 +537,7 @@ impl ConnectionStore for CountingStore {
     }
 
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
+        self.log(Call::PlayerConnections(player_id.to_owned()));
         let found = self.inner.player_connections(player_id).await?;
         let bytes = found.iter().map(connection_bytes).sum();
         self.count("Query", 0, query_units(bytes, false));
@@ -477,6 +548,7 @@ impl ConnectionStore for CountingStore {
         &self,
         cursor: Option<String>,
     ) -> Result<Page<Connection>, StoreError> {
+        self.log(Call::ScanConnections(cursor.clone()));
         let page = self.inner.scan_connections(cursor).await?;
         let bytes = page.items.iter().map(connection_bytes).sum();
         self.count("Scan", 0, query_units(bytes, false));
@@ -492,6 +564,11 @@ impl Inbox for CountingStore {
         notifications: &[Notification],
         expires_at: i64,
     ) -> Result<(), StoreError> {
+        self.log(Call::Store(
+            player_id.to_owned(),
+            notifications.to_vec(),
+            expires_at,
+        ));
         self.inner
             .store(player_id, notifications, expires_at)
             .await?;
@@ -512,6 +589,7 @@ impl Inbox for CountingStore {
         now: Millis,
         limit: usize,
     ) -> Result<Kept, StoreError> {
+        self.log(Call::KeptAfter(player_id.to_owned(), after_seq, now, limit));
         let found = self
             .inner
             .kept_after(player_id, after_seq, now, limit)

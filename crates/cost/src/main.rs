@@ -3,15 +3,10 @@
 //! API Gateway WebSocket messages and connection minutes — and in dollars, before and after the
 //! persistence seam. See `docs/performance.md`.
 
-mod counting;
-mod money;
-mod size;
-mod workload;
-
 use clap::Parser;
-use counting::{Model, CAUSES};
-use money::Bill;
-use workload::{Params, Report};
+use idle_cost::counting::{Model, CAUSES};
+use idle_cost::money::{self, Bill};
+use idle_cost::workload::{self, Params, Report};
 
 /// Counts what a workload is billed and prices it.
 #[derive(Debug, Parser)]

@@ -19,7 +19,7 @@ use idle_core::lifecycle::TransitionKind;
 use idle_core::model::Millis;
 use serde_json::{json, Value};
 
-use crate::counting::{Counters, CountingStore, Model};
+use crate::counting::{Call, Counters, CountingStore, Model};
 
 /// 2027-01-15T08:00:00Z.
 const T0: Millis = 1_800_000_000_000;
@@ -67,6 +67,8 @@ pub struct Report {
     pub connection_minutes: f64,
     /// Player-hours of the run (players × the run's server time).
     pub player_hours: f64,
+    /// Every store call of the run, in order (for the model-vs-moto check).
+    pub calls: Vec<Call>,
 }
 
 /// SQS messages a wake-up consumer receives per invocation (the event source's default
@@ -319,6 +321,7 @@ pub async fn run(params: Params) -> Report {
     report.connection_minutes = params.players as f64 * minutes;
     report.player_hours = report.connection_minutes / 60.0;
     report.counters = store.counters();
+    report.calls = store.calls();
     // Counted from the committed writes' history records.
     report.completed = report.counters.transitions(TransitionKind::Completed) as usize;
     report.not_completed = report.tasks.saturating_sub(report.completed);
