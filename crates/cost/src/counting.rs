@@ -65,12 +65,28 @@ pub const WAKE_INDEX: &str = "index: wake";
 /// The Connections `by_player` index (ALL): a copy of every connection row written.
 pub const BY_PLAYER_INDEX: &str = "index: by_player";
 
+/// How the player item is encoded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Encoding {
+    /// As the adapter does today: the player's fields, `queue` a list of maps, `outbox` JSON.
+    #[default]
+    Plain,
+    /// As today, but `outbox` deflated JSON (Binary).
+    Outbox,
+    /// The player's fields; `queue` and `outbox` deflated JSON (Binary).
+    Fields,
+    /// Keys and index attributes plain; the player and its queue one deflated JSON (Binary);
+    /// the outbox deflated apart.
+    State,
+    /// Keys and index attributes plain; player, queue and outbox one deflated JSON.
+    All,
+}
+
 /// How the modelled adapter stores things: what it does today, or a variant to measure.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Model {
-    /// The queue and the outbox stored deflated (Binary attributes) instead of as a list of
-    /// maps and a JSON string.
-    pub compress: bool,
+    /// How the player's item is encoded.
+    pub encoding: Encoding,
     /// The `wake` index keyed by the wake time rounded up to this many ms (`None`: exact).
     pub wake_bucket_ms: Option<Millis>,
     /// Keep every durable notification, delivered or not (the workload counts them with
@@ -249,8 +265,8 @@ impl CountingStore {
 
     /// Bytes of the player's item as the adapter writes it (with `outbox` when not empty).
     fn item_bytes(&self, state: &PlayerState, outbox: &Outbox) -> usize {
-        if self.model.compress {
-            return compressed_item_bytes(state, outbox, self.shards);
+        if self.model.encoding != Encoding::Plain {
+            return compressed_item_bytes(state, outbox, self.shards, self.model.encoding);
         }
         let commit = Commit {
             state: state.clone(),
@@ -325,8 +341,58 @@ pub fn deflated_len(json: &[u8]) -> usize {
     encoder.finish().map_or(json.len(), |out| out.len())
 }
 
-/// The item if the queue and the outbox were Binary attributes holding their deflated JSON.
-fn compressed_item_bytes(state: &PlayerState, outbox: &Outbox, shards: u32) -> usize {
+/// The item under a deflated `encoding`.
+fn compressed_item_bytes(
+    state: &PlayerState,
+    outbox: &Outbox,
+    shards: u32,
+    encoding: Encoding,
+) -> usize {
+    // player_id, version, and the wake index keys while set.
+    let keys = "player_id".len()
+        + state.player.player_id.len()
+        + "version".len()
+        + 1
+        + (state.player.version.to_string().len() + 1) / 2
+        + state
+            .player
+            .wake_at
+            .map_or(0, |_| "wake_at".len() + 8 + "wake_shard".len() + 2);
+    match encoding {
+        Encoding::State => {
+            let json = serde_json::to_vec(&(&state.player, &state.queue)).unwrap_or_default();
+            let out = if outbox.is_empty() {
+                0
+            } else {
+                "outbox".len() + deflated_len(&serde_json::to_vec(outbox).unwrap_or_default())
+            };
+            return keys + "state".len() + deflated_len(&json) + out;
+        }
+        Encoding::All => {
+            let json =
+                serde_json::to_vec(&(&state.player, &state.queue, outbox)).unwrap_or_default();
+            let marker = if outbox.is_empty() {
+                0
+            } else {
+                "outbox".len() + 2
+            };
+            return keys + "state".len() + deflated_len(&json) + marker;
+        }
+        Encoding::Outbox => {
+            let commit = Commit {
+                state: state.clone(),
+                expected_version: None,
+                outbox: Outbox::default(),
+            };
+            let out = if outbox.is_empty() {
+                0
+            } else {
+                "outbox".len() + deflated_len(&serde_json::to_vec(outbox).unwrap_or_default())
+            };
+            return commit_item(&commit, shards).map_or(0, |i| item_size(&i)) + out;
+        }
+        Encoding::Plain | Encoding::Fields => {}
+    }
     let bare = PlayerState {
         player: state.player.clone(),
         queue: Vec::new(),

@@ -4,7 +4,7 @@
 //! persistence seam. See `docs/performance.md`.
 
 use clap::Parser;
-use idle_cost::counting::{Model, CAUSES};
+use idle_cost::counting::{Encoding, Model, CAUSES};
 use idle_cost::money::{self, Bill};
 use idle_cost::workload::{self, Params, Report};
 
@@ -27,15 +27,18 @@ struct Args {
     /// The ticker's period, in seconds.
     #[arg(long, default_value_t = 60)]
     tick_secs: i64,
-    /// Model the queue and the outbox stored deflated (not what the adapter does today).
-    #[arg(long)]
-    compress: bool,
+    /// The player item's encoding to model.
+    #[arg(long, value_enum, default_value_t = Encoding::Plain)]
+    encoding: Encoding,
     /// Model the `wake` index keyed by the wake time rounded up to this many seconds.
     #[arg(long)]
     wake_bucket_secs: Option<i64>,
     /// Keep every durable notification, not only those no connection received.
     #[arg(long)]
     keep_all: bool,
+    /// Deliver one wake-up per (player, time) however often it was armed (SQS does not).
+    #[arg(long)]
+    dedupe_wakes: bool,
 }
 
 fn per_task(report: &Report) -> Bill {
@@ -152,7 +155,7 @@ fn main() {
         }
     };
     let model = Model {
-        compress: args.compress,
+        encoding: args.encoding,
         wake_bucket_ms: args.wake_bucket_secs.map(|s| s.max(1) * 1000),
         keep_all: args.keep_all,
     };
@@ -163,18 +166,15 @@ fn main() {
         batch_size: args.batch_size,
         tick_ms: args.tick_secs.max(1) * 1000,
         model,
+        dedupe_wakes: args.dedupe_wakes,
     };
     println!(
         "workload: {} players x {} tasks ({} actions per harvest/combat), ticker every {} s, stream batches of up to {} records",
         args.players, args.tasks, args.quantity, args.tick_secs, args.batch_size
     );
     println!(
-        "model: outbox and queue {}, wake index key {}, kept notifications: {}",
-        if model.compress {
-            "deflated (variant)"
-        } else {
-            "as the adapter stores them (L of M, JSON string)"
-        },
+        "model: player item encoding {}, wake index key {}, kept notifications: {}",
+        format!("{:?}", model.encoding),
         model
             .wake_bucket_ms
             .map_or("exact wake_at".to_owned(), |ms| format!(
@@ -187,6 +187,9 @@ fn main() {
             "those no connection received"
         }
     );
+    if args.dedupe_wakes {
+        println!("wake-ups: one delivery per (player, time) (variant; SQS delivers every copy)");
+    }
     let report = runtime.block_on(workload::run(params));
     let bill = per_task(&report);
     let tasks_per_player_hour = report.completed as f64 / report.player_hours.max(1e-9);

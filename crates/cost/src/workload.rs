@@ -41,6 +41,9 @@ pub struct Params {
     pub tick_ms: Millis,
     /// How the adapter stores things.
     pub model: Model,
+    /// Deliver one message per (player, time) however often it was armed (a variant: SQS
+    /// standard queues deliver every copy).
+    pub dedupe_wakes: bool,
 }
 
 /// What a run counted.
@@ -82,6 +85,7 @@ struct CountingWaker {
     /// (when, player) → messages.
     armed: Mutex<BTreeMap<(Millis, String), u64>>,
     sent: AtomicU64,
+    dedupe: bool,
 }
 
 impl CountingWaker {
@@ -108,7 +112,9 @@ impl CountingWaker {
 impl Waker for CountingWaker {
     async fn arm(&self, player_id: &str, at: Millis) -> Result<(), StoreError> {
         self.sent.fetch_add(1, Ordering::Relaxed);
-        *self.lock().entry((at, player_id.to_owned())).or_insert(0) += 1;
+        let mut armed = self.lock();
+        let copies = armed.entry((at, player_id.to_owned())).or_insert(0);
+        *copies = if self.dedupe { 1 } else { *copies + 1 };
         Ok(())
     }
 }
@@ -182,7 +188,10 @@ pub async fn run(params: Params) -> Report {
         config.wake_shards,
         params.model,
     ));
-    let waker = Arc::new(CountingWaker::default());
+    let waker = Arc::new(CountingWaker {
+        dedupe: params.dedupe_wakes,
+        ..CountingWaker::default()
+    });
     let services = Services::new(
         config,
         store.clone(),

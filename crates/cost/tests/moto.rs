@@ -61,6 +61,7 @@ async fn the_counting_model_sends_what_the_dynamodb_adapter_sends() {
         batch_size: 100,
         tick_ms: 60_000,
         model: Model::default(),
+        dedupe_wakes: false,
     })
     .await;
     assert_eq!(report.completed, 6, "every task completes");
