@@ -353,7 +353,7 @@ fn compressed_item_bytes(
         + state.player.player_id.len()
         + "version".len()
         + 1
-        + (state.player.version.to_string().len() + 1) / 2
+        + state.player.version.to_string().len().div_ceil(2)
         + state
             .player
             .wake_at

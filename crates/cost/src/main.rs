@@ -36,6 +36,9 @@ struct Args {
     /// Keep every durable notification, not only those no connection received.
     #[arg(long)]
     keep_all: bool,
+    /// Players whose connection goes away (no `$disconnect`) once they queued their tasks.
+    #[arg(long, default_value_t = 0)]
+    offline: usize,
     /// Deliver one wake-up per (player, time) however often it was armed (SQS does not).
     #[arg(long)]
     dedupe_wakes: bool,
@@ -167,14 +170,15 @@ fn main() {
         tick_ms: args.tick_secs.max(1) * 1000,
         model,
         dedupe_wakes: args.dedupe_wakes,
+        offline: args.offline,
     };
     println!(
         "workload: {} players x {} tasks ({} actions per harvest/combat), ticker every {} s, stream batches of up to {} records",
         args.players, args.tasks, args.quantity, args.tick_secs, args.batch_size
     );
     println!(
-        "model: player item encoding {}, wake index key {}, kept notifications: {}",
-        format!("{:?}", model.encoding),
+        "model: player item encoding {:?}, wake index key {}, kept notifications: {}",
+        model.encoding,
         model
             .wake_bucket_ms
             .map_or("exact wake_at".to_owned(), |ms| format!(
@@ -187,6 +191,12 @@ fn main() {
             "those no connection received"
         }
     );
+    if args.offline > 0 {
+        println!(
+            "offline: the first {} players lose their connection after queueing",
+            args.offline
+        );
+    }
     if args.dedupe_wakes {
         println!("wake-ups: one delivery per (player, time) (variant; SQS delivers every copy)");
     }

@@ -41,6 +41,9 @@ pub struct Params {
     pub tick_ms: Millis,
     /// How the adapter stores things.
     pub model: Model,
+    /// Players (the first ones) whose connection goes away right after they queued their tasks,
+    /// without a `$disconnect`: posts to them fail, their notifications are kept.
+    pub offline: usize,
     /// Deliver one message per (player, time) however often it was armed (a variant: SQS
     /// standard queues deliver every copy).
     pub dedupe_wakes: bool,
@@ -237,6 +240,9 @@ pub async fn run(params: Params) -> Report {
             .await;
             *report.invocations.entry("ws-message").or_default() += 1;
         }
+    }
+    for p in 0..params.offline.min(params.players) {
+        world.notifier.drop_connection(&format!("conn-{p:06}"));
     }
     report.tasks = params.players * params.tasks_per_player;
 

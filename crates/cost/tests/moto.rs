@@ -1,4 +1,5 @@
-//! The counting model against the real adapter: a small workload (3 players × 2 tasks) runs
+//! The counting model against the real adapter: a small workload (3 players × 2 tasks, one
+//! of them losing its connection) runs
 //! through the handlers over the counting store, which records every port call; the same calls
 //! are then made, in order, on `idle_aws::DynamoStore` over moto, whose DynamoDB client counts
 //! the requests it sends per operation (an SDK interceptor). Both must count the same requests
@@ -62,6 +63,8 @@ async fn the_counting_model_sends_what_the_dynamodb_adapter_sends() {
         tick_ms: 60_000,
         model: Model::default(),
         dedupe_wakes: false,
+        // One player's connection goes away: its notifications are kept (BatchWriteItem).
+        offline: 1,
     })
     .await;
     assert_eq!(report.completed, 6, "every task completes");
@@ -101,6 +104,11 @@ async fn the_counting_model_sends_what_the_dynamodb_adapter_sends() {
     let sent = requests.0.lock().unwrap().clone();
     println!("model: {modelled:?}\nmoto:  {sent:?}");
     assert!(!setup.is_empty(), "the interceptor sees requests");
-    assert!(sent.get("PutItem").copied().unwrap_or(0) > 0, "{sent:?}");
+    for operation in ["PutItem", "BatchWriteItem", "BatchGetItem", "Query"] {
+        assert!(
+            sent.get(operation).copied().unwrap_or(0) > 0,
+            "{operation}: {sent:?}"
+        );
+    }
     assert_eq!(modelled, sent, "model (left) vs adapter on moto (right)");
 }
