@@ -22,12 +22,14 @@ use idle_app::ports::{
     Connection, ConnectionStore, GameStore, Inbox, Kept, Loaded, Page, StoreError,
 };
 use idle_app::state::PlayerState;
-use idle_aws::{connection_item, notification_item, player_item, task_item};
+use idle_aws::{commit_item, connection_item, notification_item, player_item, task_item};
 use idle_core::lifecycle::TransitionKind;
 use idle_core::model::{Millis, Task, TaskStatus};
 use idle_core::protocol::Notification;
 
-use crate::size::{item_size, read_units, write_units};
+use idle_aws::item_size;
+
+use crate::size::{read_units, write_units};
 
 /// Requests and capacity of one request kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -38,11 +40,67 @@ pub struct Usage {
     pub rcu: f64,
 }
 
+/// What a write unit was spent on: every cause the workload is billed for.
+pub const CAUSES: [&str; 7] = [
+    PLAYER_WRITES,
+    FAILED_CONDITIONAL,
+    HISTORY,
+    KEPT,
+    CONNECTIONS,
+    WAKE_INDEX,
+    BY_PLAYER_INDEX,
+];
+/// Committed writes of the player item (commits and created players).
+pub const PLAYER_WRITES: &str = "player writes";
+/// Conditional writes whose condition failed (billed all the same).
+pub const FAILED_CONDITIONAL: &str = "failed conditional";
+/// History records put in Tasks.
+pub const HISTORY: &str = "history";
+/// Notifications kept in the Notifications table.
+pub const KEPT: &str = "kept notifications";
+/// Connection rows put and deleted.
+pub const CONNECTIONS: &str = "connections";
+/// The Players `wake` index (KEYS_ONLY): an entry put or deleted when the key moves.
+pub const WAKE_INDEX: &str = "index: wake";
+/// The Connections `by_player` index (ALL): a copy of every connection row written.
+pub const BY_PLAYER_INDEX: &str = "index: by_player";
+
+/// How the player item is encoded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Encoding {
+    /// As the adapter does today: the player's fields, `queue` a list of maps, `outbox` JSON.
+    #[default]
+    Plain,
+    /// As today, but `outbox` deflated JSON (Binary).
+    Outbox,
+    /// The player's fields; `queue` and `outbox` deflated JSON (Binary).
+    Fields,
+    /// Keys and index attributes plain; the player and its queue one deflated JSON (Binary);
+    /// the outbox deflated apart.
+    State,
+    /// Keys and index attributes plain; player, queue and outbox one deflated JSON.
+    All,
+}
+
+/// How the modelled adapter stores things: what it does today, or a variant to measure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Model {
+    /// How the player's item is encoded.
+    pub encoding: Encoding,
+    /// The `wake` index keyed by the wake time rounded up to this many ms (`None`: exact).
+    pub wake_bucket_ms: Option<Millis>,
+    /// Keep every durable notification, delivered or not (the workload counts them with
+    /// [`CountingStore::count_kept_too`]); otherwise only those no connection received.
+    pub keep_all: bool,
+}
+
 /// Everything counted so far.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Counters {
-    /// Request kind (`BatchGetItem`, `TransactWriteItems`, …) → usage.
+    /// Request kind (`BatchGetItem`, `PutItem`, …) → usage, index writes not included.
     pub by_kind: BTreeMap<&'static str, Usage>,
+    /// Write units by cause ([`CAUSES`]), index writes included.
+    pub wcu_by_cause: BTreeMap<&'static str, u64>,
     /// Write units of index updates.
     pub index_wcu: u64,
     /// Task transitions of the writes committed, by kind: `Enqueued` for task ids new to the
@@ -61,7 +119,18 @@ impl Counters {
         })
     }
 
+    /// Write units of every cause, index writes included.
+    pub fn all_wcu(&self) -> u64 {
+        self.wcu_by_cause.values().sum()
+    }
+
+    /// Write units of one cause.
+    pub fn wcu(&self, cause: &str) -> u64 {
+        self.wcu_by_cause.get(cause).copied().unwrap_or(0)
+    }
+
     /// Requests of one kind.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn requests(&self, kind: &str) -> u64 {
         self.by_kind.get(kind).map_or(0, |u| u.requests)
     }
@@ -72,9 +141,63 @@ impl Counters {
     }
 }
 
+/// A port call as the counting store saw it, to replay against the real adapter
+/// (the model-vs-moto check).
+#[derive(Debug, Clone)]
+pub enum Call {
+    LoadPlayers(Vec<String>),
+    CreatePlayer(PlayerState),
+    Commit(Box<Commit>),
+    PutHistory(Vec<Task>),
+    LoadTask(String, String),
+    DuePlayers(u32, Millis, Option<String>),
+    PutConnection(Connection),
+    GetConnection(String),
+    DeleteConnection(String),
+    DeleteConnectionIf(Connection),
+    PlayerConnections(String),
+    ScanConnections(Option<String>),
+    Store(String, Vec<Notification>, i64),
+    KeptAfter(String, u64, Millis, usize),
+}
+
+impl Call {
+    /// Makes the same call on `store`.
+    pub async fn replay<S>(&self, store: &S) -> Result<(), StoreError>
+    where
+        S: GameStore + ConnectionStore + Inbox,
+    {
+        match self {
+            Call::LoadPlayers(ids) => store.load_players(ids).await.map(drop),
+            Call::CreatePlayer(state) => store.create_player(state).await.map(drop),
+            Call::Commit(commit) => store.commit(commit).await,
+            Call::PutHistory(tasks) => store.put_history(tasks).await,
+            Call::LoadTask(p, t) => store.load_task(p, t).await.map(drop),
+            Call::DuePlayers(shard, now, cursor) => store
+                .due_players(*shard, *now, cursor.clone())
+                .await
+                .map(drop),
+            Call::PutConnection(c) => store.put_connection(c).await,
+            Call::GetConnection(id) => store.get_connection(id).await.map(drop),
+            Call::DeleteConnection(id) => store.delete_connection(id).await,
+            Call::DeleteConnectionIf(c) => store.delete_connection_if(c).await.map(drop),
+            Call::PlayerConnections(p) => store.player_connections(p).await.map(drop),
+            Call::ScanConnections(cursor) => store.scan_connections(cursor.clone()).await.map(drop),
+            Call::Store(p, n, at) => Inbox::store(store, p, n, *at).await,
+            Call::KeptAfter(p, after, now, limit) => {
+                store.kept_after(p, *after, *now, *limit).await.map(drop)
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
+    calls: Vec<Call>,
     counters: Counters,
+    /// Bytes of each player's stored item as last written (its outbox included: a read
+    /// returns it too).
+    stored: std::collections::HashMap<String, usize>,
 }
 
 /// The in-memory store, counted as DynamoDB.
@@ -82,6 +205,7 @@ struct State {
 pub struct CountingStore {
     inner: Arc<MemoryStore>,
     shards: u32,
+    model: Model,
     state: Mutex<State>,
 }
 
@@ -92,16 +216,26 @@ const WAKE_ENTRY_BYTES: usize = 9 + 12 + 10 + 2 + 7 + 8;
 
 impl CountingStore {
     /// Counts calls to `inner`, whose wake index has `shards` shards.
-    pub fn new(inner: Arc<MemoryStore>, shards: u32) -> CountingStore {
+    pub fn new(inner: Arc<MemoryStore>, shards: u32, model: Model) -> CountingStore {
         CountingStore {
             inner,
             shards,
+            model,
             state: Mutex::new(State::default()),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every port call so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.clone()
+    }
+
+    fn log(&self, call: Call) {
+        self.lock().calls.push(call);
     }
 
     /// The counters so far.
@@ -117,33 +251,162 @@ impl CountingStore {
         usage.rcu += rcu;
     }
 
-    fn index(&self, wcu: u64) {
-        self.lock().counters.index_wcu += wcu;
+    /// One write request of `kind`, its units spent on `cause`.
+    fn write(&self, kind: &'static str, cause: &'static str, wcu: u64) {
+        self.count(kind, wcu, 0.0);
+        *self.lock().counters.wcu_by_cause.entry(cause).or_insert(0) += wcu;
+    }
+
+    fn index(&self, cause: &'static str, wcu: u64) {
+        let mut state = self.lock();
+        state.counters.index_wcu += wcu;
+        *state.counters.wcu_by_cause.entry(cause).or_insert(0) += wcu;
+    }
+
+    /// Bytes of the player's item as the adapter writes it (with `outbox` when not empty).
+    fn item_bytes(&self, state: &PlayerState, outbox: &Outbox) -> usize {
+        if self.model.encoding != Encoding::Plain {
+            return compressed_item_bytes(state, outbox, self.shards, self.model.encoding);
+        }
+        let commit = Commit {
+            state: state.clone(),
+            expected_version: None,
+            outbox: outbox.clone(),
+        };
+        commit_item(&commit, self.shards).map_or(0, |i| item_size(&i))
     }
 
     fn player_bytes(&self, state: &PlayerState) -> usize {
-        player_item(state, self.shards).map_or(0, |i| item_size(&i))
+        self.item_bytes(state, &Outbox::default())
     }
 
-    /// The player item with its outbox, stored as a JSON string attribute `outbox`.
-    fn item_bytes(&self, state: &PlayerState, outbox: &Outbox) -> usize {
-        let outbox = if outbox.is_empty() {
-            0
-        } else {
-            "outbox".len() + serde_json::to_string(outbox).map_or(0, |json| json.len())
-        };
-        self.player_bytes(state) + outbox
+    /// Bytes of the player's item as stored: as last written through this store, else the
+    /// item without an outbox.
+    fn stored_bytes(&self, state: &PlayerState) -> usize {
+        let known = self.lock().stored.get(&state.player.player_id).copied();
+        known.unwrap_or_else(|| self.player_bytes(state))
     }
 
-    /// Index writes of a player put: the sparse `wake` index changes when `wake_at` does.
-    fn wake_index_writes(before: Option<Millis>, after: Option<Millis>) -> u64 {
-        match (before, after) {
+    fn remember(&self, player_id: &str, bytes: usize) {
+        self.lock().stored.insert(player_id.to_owned(), bytes);
+    }
+
+    /// The `wake` index key of a wake time: exact, or rounded up to the bucket.
+    fn wake_key(&self, at: Option<Millis>) -> Option<Millis> {
+        match self.model.wake_bucket_ms {
+            Some(bucket) if bucket > 1 => at.map(|at| at.div_euclid(bucket) * bucket + bucket),
+            _ => at,
+        }
+    }
+
+    /// Index writes of a player put: the sparse KEYS_ONLY `wake` index changes only when its
+    /// key does (appears, disappears: one write; moves: a delete and a put).
+    fn wake_index_writes(&self, before: Option<Millis>, after: Option<Millis>) -> u64 {
+        match (self.wake_key(before), self.wake_key(after)) {
             (None, None) => 0,
             (Some(a), Some(b)) if a == b => 0,
-            (Some(_), Some(_)) => 2, // delete the old entry, put the new one
+            (Some(_), Some(_)) => 2,
             _ => 1,
         }
     }
+
+    /// Notifications kept under keep-all delivery: every durable one, delivered or not (a
+    /// variant: the delivery stores only those no connection received).
+    pub fn count_kept_too(&self, player_id: &str, notifications: &[Notification], expires_at: i64) {
+        self.count_store(player_id, notifications, expires_at);
+    }
+
+    fn count_store(&self, player_id: &str, notifications: &[Notification], expires_at: i64) {
+        for chunk in notifications.chunks(BATCH_WRITE_LIMIT) {
+            let units = chunk
+                .iter()
+                .map(|n| {
+                    write_units(
+                        notification_item(player_id, n, expires_at).map_or(0, |i| item_size(&i)),
+                    )
+                })
+                .sum();
+            self.write("BatchWriteItem", KEPT, units);
+        }
+    }
+}
+
+/// Deflated bytes of `json` (the pure-Rust miniz_oxide backend, best compression).
+pub fn deflated_len(json: &[u8]) -> usize {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    if encoder.write_all(json).is_err() {
+        return json.len();
+    }
+    encoder.finish().map_or(json.len(), |out| out.len())
+}
+
+/// The item under a deflated `encoding`.
+fn compressed_item_bytes(
+    state: &PlayerState,
+    outbox: &Outbox,
+    shards: u32,
+    encoding: Encoding,
+) -> usize {
+    // player_id, version, and the wake index keys while set.
+    let keys = "player_id".len()
+        + state.player.player_id.len()
+        + "version".len()
+        + 1
+        + state.player.version.to_string().len().div_ceil(2)
+        + state
+            .player
+            .wake_at
+            .map_or(0, |_| "wake_at".len() + 8 + "wake_shard".len() + 2);
+    match encoding {
+        Encoding::State => {
+            let json = serde_json::to_vec(&(&state.player, &state.queue)).unwrap_or_default();
+            let out = if outbox.is_empty() {
+                0
+            } else {
+                "outbox".len() + deflated_len(&serde_json::to_vec(outbox).unwrap_or_default())
+            };
+            return keys + "state".len() + deflated_len(&json) + out;
+        }
+        Encoding::All => {
+            let json =
+                serde_json::to_vec(&(&state.player, &state.queue, outbox)).unwrap_or_default();
+            let marker = if outbox.is_empty() {
+                0
+            } else {
+                "outbox".len() + 2
+            };
+            return keys + "state".len() + deflated_len(&json) + marker;
+        }
+        Encoding::Outbox => {
+            let commit = Commit {
+                state: state.clone(),
+                expected_version: None,
+                outbox: Outbox::default(),
+            };
+            let out = if outbox.is_empty() {
+                0
+            } else {
+                "outbox".len() + deflated_len(&serde_json::to_vec(outbox).unwrap_or_default())
+            };
+            return commit_item(&commit, shards).map_or(0, |i| item_size(&i)) + out;
+        }
+        Encoding::Plain | Encoding::Fields => {}
+    }
+    let bare = PlayerState {
+        player: state.player.clone(),
+        queue: Vec::new(),
+    };
+    let mut bytes = player_item(&bare, shards).map_or(0, |i| item_size(&i));
+    if !state.queue.is_empty() {
+        let json = serde_json::to_vec(&state.queue).unwrap_or_default();
+        bytes += deflated_len(&json) - 3; // `queue` was there as an empty list (3 bytes)
+    }
+    if !outbox.is_empty() {
+        let json = serde_json::to_vec(outbox).unwrap_or_default();
+        bytes += "outbox".len() + deflated_len(&json);
+    }
+    bytes
 }
 
 /// Read units of a Query page: the page's bytes together, rounded up per 4 KB (halved when
@@ -162,6 +425,7 @@ impl GameStore for CountingStore {
     /// An unreadable item is read (and billed) like any other: DynamoDB returns it, the
     /// adapter fails to decode it. Its size is the stored player's, as the memory store keeps it.
     async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
+        self.log(Call::LoadPlayers(player_ids.to_vec()));
         let found = self.inner.load_players(player_ids).await?;
         let mut distinct = player_ids.to_vec();
         distinct.sort();
@@ -171,14 +435,14 @@ impl GameStore for CountingStore {
                 .players
                 .iter()
                 .filter(|s| chunk.contains(&s.player.player_id))
-                .map(|s| read_units(self.player_bytes(s)))
+                .map(|s| read_units(self.stored_bytes(s)))
                 .sum();
             let unreadable: u64 = found
                 .unreadable
                 .iter()
                 .filter(|(id, _)| chunk.contains(id))
                 .filter_map(|(id, _)| self.inner.player(id))
-                .map(|s| read_units(self.player_bytes(&s)))
+                .map(|s| read_units(self.stored_bytes(&s)))
                 .sum();
             self.count("BatchGetItem", 0, (readable + unreadable) as f64);
         }
@@ -186,26 +450,45 @@ impl GameStore for CountingStore {
     }
 
     async fn create_player(&self, state: &PlayerState) -> Result<bool, StoreError> {
+        self.log(Call::CreatePlayer(state.clone()));
         let created = self.inner.create_player(state).await?;
-        self.count("PutItem", write_units(self.player_bytes(state)), 0.0);
+        let bytes = self.player_bytes(state);
+        let units = write_units(bytes);
+        if created {
+            self.remember(&state.player.player_id, bytes);
+            self.write("PutItem", PLAYER_WRITES, units);
+            self.index(
+                WAKE_INDEX,
+                self.wake_index_writes(None, state.player.wake_at),
+            );
+        } else {
+            self.write("PutItem", FAILED_CONDITIONAL, units);
+        }
         Ok(created)
     }
 
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        self.log(Call::Commit(Box::new(commit.clone())));
         let before = self.inner.player(commit.player_id());
         let result = self.inner.commit(commit).await;
-        // A conditional PutItem is billed whether or not its condition holds.
-        self.count(
-            "PutItem",
-            write_units(self.item_bytes(&commit.state, &commit.outbox)),
-            0.0,
-        );
+        // A conditional PutItem is billed whether or not its condition holds (an item too
+        // large is refused before any call).
+        let bytes = self.item_bytes(&commit.state, &commit.outbox);
+        let units = write_units(bytes);
+        match &result {
+            Ok(()) => {
+                self.remember(commit.player_id(), bytes);
+                self.write("PutItem", PLAYER_WRITES, units)
+            }
+            Err(StoreError::Conflict(_)) => self.write("PutItem", FAILED_CONDITIONAL, units),
+            Err(_) => {}
+        }
         let before_wake = before.as_ref().and_then(|s| s.player.wake_at);
         if result.is_ok() {
-            self.index(Self::wake_index_writes(
-                before_wake,
-                commit.state.player.wake_at,
-            ));
+            self.index(
+                WAKE_INDEX,
+                self.wake_index_writes(before_wake, commit.state.player.wake_at),
+            );
             let known: Vec<&str> = before
                 .as_ref()
                 .map(|s| s.queue.iter().map(|t| t.task_id.as_str()).collect())
@@ -231,15 +514,18 @@ impl GameStore for CountingStore {
     }
 
     async fn put_history(&self, tasks: &[Task]) -> Result<(), StoreError> {
+        self.log(Call::PutHistory(tasks.to_vec()));
         self.inner.put_history(tasks).await?;
         for task in tasks {
-            let units = write_units(task_item(task).map_or(0, |i| item_size(&i)));
-            self.count("PutItem", units, 0.0);
+            // The adapter adds `expires_at` (N, seconds: 1 + 5 bytes) to the task's item.
+            let bytes = task_item(task).map_or(0, |i| item_size(&i)) + "expires_at".len() + 6;
+            self.write("PutItem", HISTORY, write_units(bytes));
         }
         Ok(())
     }
 
     async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError> {
+        self.log(Call::LoadTask(player_id.to_owned(), task_id.to_owned()));
         let task = self.inner.load_task(player_id, task_id).await?;
         let bytes = task
             .as_ref()
@@ -255,6 +541,7 @@ impl GameStore for CountingStore {
         now: Millis,
         cursor: Option<String>,
     ) -> Result<Page<String>, StoreError> {
+        self.log(Call::DuePlayers(shard, now, cursor.clone()));
         let page = self.inner.due_players(shard, now, cursor).await?;
         let bytes = page.items.len() * WAKE_ENTRY_BYTES;
         self.count("Query", 0, query_units(bytes, false));
@@ -269,14 +556,16 @@ fn connection_bytes(connection: &Connection) -> usize {
 #[async_trait]
 impl ConnectionStore for CountingStore {
     async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        self.log(Call::PutConnection(connection.clone()));
         self.inner.put_connection(connection).await?;
         let units = write_units(connection_bytes(connection));
-        self.count("PutItem", units, 0.0);
-        self.index(units);
+        self.write("PutItem", CONNECTIONS, units);
+        self.index(BY_PLAYER_INDEX, units);
         Ok(())
     }
 
     async fn get_connection(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+        self.log(Call::GetConnection(connection_id.to_owned()));
         let found = self.inner.get_connection(connection_id).await?;
         let bytes = found.as_ref().map_or(0, connection_bytes);
         self.count("GetItem", 0, read_units(bytes) as f64);
@@ -284,29 +573,37 @@ impl ConnectionStore for CountingStore {
     }
 
     async fn delete_connection(&self, connection_id: &str) -> Result<(), StoreError> {
+        self.log(Call::DeleteConnection(connection_id.to_owned()));
         let found = self.inner.get_connection(connection_id).await?;
         self.inner.delete_connection(connection_id).await?;
         let units = write_units(found.as_ref().map_or(0, connection_bytes));
-        self.count("DeleteItem", units, 0.0);
+        self.write("DeleteItem", CONNECTIONS, units);
         if found.is_some() {
-            self.index(units);
+            self.index(BY_PLAYER_INDEX, units);
         }
         Ok(())
     }
 
     /// A conditional `DeleteItem`: a failed condition is still billed (at least one unit).
     async fn delete_connection_if(&self, connection: &Connection) -> Result<bool, StoreError> {
+        self.log(Call::DeleteConnectionIf(connection.clone()));
         let found = self.inner.get_connection(&connection.connection_id).await?;
         let deleted = self.inner.delete_connection_if(connection).await?;
         let units = write_units(found.as_ref().map_or(0, connection_bytes));
-        self.count("DeleteItem", units, 0.0);
+        let cause = if deleted {
+            CONNECTIONS
+        } else {
+            FAILED_CONDITIONAL
+        };
+        self.write("DeleteItem", cause, units);
         if deleted {
-            self.index(units);
+            self.index(BY_PLAYER_INDEX, units);
         }
         Ok(deleted)
     }
 
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
+        self.log(Call::PlayerConnections(player_id.to_owned()));
         let found = self.inner.player_connections(player_id).await?;
         let bytes = found.iter().map(connection_bytes).sum();
         self.count("Query", 0, query_units(bytes, false));
@@ -317,6 +614,7 @@ impl ConnectionStore for CountingStore {
         &self,
         cursor: Option<String>,
     ) -> Result<Page<Connection>, StoreError> {
+        self.log(Call::ScanConnections(cursor.clone()));
         let page = self.inner.scan_connections(cursor).await?;
         let bytes = page.items.iter().map(connection_bytes).sum();
         self.count("Scan", 0, query_units(bytes, false));
@@ -332,19 +630,20 @@ impl Inbox for CountingStore {
         notifications: &[Notification],
         expires_at: i64,
     ) -> Result<(), StoreError> {
+        self.log(Call::Store(
+            player_id.to_owned(),
+            notifications.to_vec(),
+            expires_at,
+        ));
         self.inner
             .store(player_id, notifications, expires_at)
             .await?;
-        for chunk in notifications.chunks(BATCH_WRITE_LIMIT) {
-            let units = chunk
-                .iter()
-                .map(|n| {
-                    write_units(
-                        notification_item(player_id, n, expires_at).map_or(0, |i| item_size(&i)),
-                    )
-                })
-                .sum();
-            self.count("BatchWriteItem", units, 0.0);
+        // The adapter keeps one request per `seq` (the last wins).
+        let by_seq: BTreeMap<u64, Notification> =
+            notifications.iter().map(|n| (n.seq, n.clone())).collect();
+        let distinct: Vec<Notification> = by_seq.into_values().collect();
+        if !self.model.keep_all {
+            self.count_store(player_id, &distinct, expires_at);
         }
         Ok(())
     }
@@ -356,6 +655,7 @@ impl Inbox for CountingStore {
         now: Millis,
         limit: usize,
     ) -> Result<Kept, StoreError> {
+        self.log(Call::KeptAfter(player_id.to_owned(), after_seq, now, limit));
         let found = self
             .inner
             .kept_after(player_id, after_seq, now, limit)

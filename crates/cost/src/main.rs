@@ -1,15 +1,14 @@
-//! `idle-cost`: DynamoDB requests, capacity units and Lambda invocations per completed task, for
-//! a scripted workload through the real handlers, batched as the stream delivers and naively one
-//! record at a time. See `docs/performance.md`.
-
-mod counting;
-mod size;
-mod workload;
+//! `idle-cost`: what a scripted workload through the real handlers is billed per completed
+//! task — DynamoDB write units by cause and read units, SQS requests, Lambda invocations,
+//! API Gateway WebSocket messages and connection minutes — and in dollars, before and after the
+//! persistence seam. See `docs/performance.md`.
 
 use clap::Parser;
-use workload::{Params, Report};
+use idle_cost::counting::{Encoding, Model, CAUSES};
+use idle_cost::money::{self, Bill};
+use idle_cost::workload::{self, Params, Report};
 
-/// Counts what a workload costs in DynamoDB requests, capacity units and Lambda invocations.
+/// Counts what a workload is billed and prices it.
 #[derive(Debug, Parser)]
 #[command(name = "idle-cost")]
 struct Args {
@@ -28,69 +27,140 @@ struct Args {
     /// The ticker's period, in seconds.
     #[arg(long, default_value_t = 60)]
     tick_secs: i64,
+    /// The player item's encoding to model.
+    #[arg(long, value_enum, default_value_t = Encoding::Plain)]
+    encoding: Encoding,
+    /// Model the `wake` index keyed by the wake time rounded up to this many seconds.
+    #[arg(long)]
+    wake_bucket_secs: Option<i64>,
+    /// Keep every durable notification, not only those no connection received.
+    #[arg(long)]
+    keep_all: bool,
+    /// Players whose connection goes away (no `$disconnect`) once they queued their tasks.
+    #[arg(long, default_value_t = 0)]
+    offline: usize,
+    /// Deliver one wake-up per (player, time) however often it was armed (SQS does not).
+    #[arg(long)]
+    dedupe_wakes: bool,
 }
 
-fn per_task(report: &Report) {
+fn per_task(report: &Report) -> Bill {
     let done = report.completed.max(1) as f64;
-    let total = report.counters.total();
+    let c = &report.counters;
+    let total = c.total();
     println!(
         "  tasks: {} queued, {} completed, {} not completed",
         report.tasks, report.completed, report.not_completed
     );
     println!("  per completed task:");
     println!(
+        "    write units (WCU)   {:>8.2}  (all writes: items and index entries)",
+        c.all_wcu() as f64 / done
+    );
+    for cause in CAUSES {
+        println!("      {cause:<22} {:>7.2}", c.wcu(cause) as f64 / done);
+    }
+    println!("    read units (RCU)    {:>8.2}", total.rcu / done);
+    println!(
         "    DynamoDB requests   {:>8.2}",
         total.requests as f64 / done
     );
-    println!(
-        "    write units (WCU)   {:>8.2}  (+ {:.2} index WCU)",
-        total.wcu as f64 / done,
-        report.counters.index_wcu as f64 / done
-    );
-    println!("    read units (RCU)    {:>8.2}", total.rcu / done);
-    for (kind, usage) in &report.counters.by_kind {
+    for (kind, usage) in &c.by_kind {
         println!(
-            "      {kind:<20} {:>7.2} req  {:>7.2} WCU  {:>7.2} RCU",
+            "      {kind:<22} {:>7.2} req  {:>7.2} WCU  {:>7.2} RCU  ({} requests in all)",
             usage.requests as f64 / done,
             usage.wcu as f64 / done,
-            usage.rcu / done
+            usage.rcu / done,
+            usage.requests
         );
     }
     let invocations: u64 = report.invocations.values().sum();
     println!("    Lambda invocations  {:>8.2}", invocations as f64 / done);
     for (function, n) in &report.invocations {
         println!(
-            "      {function:<20} {:>7.3}  ({n} in all)",
+            "      {function:<22} {:>7.3}  ({n} in all)",
             *n as f64 / done
         );
     }
     println!(
-        "    wake-up messages    {:>8.2}  (SQS SendMessage, {} in all)",
-        report.wake_messages as f64 / done,
+        "    SQS requests        {:>8.2}  ({} SendMessage, one per wake-up armed; a ReceiveMessage and a DeleteMessageBatch per wake batch)",
+        report.sqs_requests as f64 / done,
         report.wake_messages
     );
-    let processor = report.processor.total();
     println!(
-        "  task-processor alone: {} invocations, {} requests, {} WCU, {:.1} RCU",
-        report
-            .invocations
-            .get("task-processor")
-            .copied()
-            .unwrap_or(0),
-        processor.requests,
-        processor.wcu,
-        processor.rcu
+        "    WebSocket messages  {:>8.2}  (client messages and posts, 32 KB units)",
+        report.api_messages as f64 / done
+    );
+    println!(
+        "    connection minutes  {:>8.2}  ({:.1} player-hours in the run)",
+        report.connection_minutes / done,
+        report.player_hours
+    );
+    Bill {
+        wcu: c.all_wcu() as f64 / done,
+        rcu: total.rcu / done,
+        invocations: invocations as f64 / done,
+        ws_messages: report.api_messages as f64 / done,
+        connection_minutes: report.connection_minutes / done,
+        sqs_requests: report.sqs_requests as f64 / done,
+    }
+}
+
+/// The money table: dollars per million completed tasks and per active player-hour.
+fn money_table(after: &Bill, tasks_per_player_hour: f64) {
+    let before = money::before(after.ws_messages, after.connection_minutes);
+    let million = 1e6;
+    println!(
+        "\nmoney (us-east-1 list prices read 2026-11-30; Lambda 128 MB, {} ms per invocation assumed):",
+        money::LAMBDA_SECONDS * 1000.0
+    );
+    println!(
+        "  {:<24} {:>12} {:>12}   {:>12} {:>12}",
+        "", "$/M tasks", "", "$/player-h", ""
+    );
+    println!(
+        "  {:<24} {:>12} {:>12}   {:>12} {:>12}",
+        "", "before", "after", "before", "after"
+    );
+    let b = before.times(million).lines();
+    let a = after.times(million).lines();
+    let bh = before.times(tasks_per_player_hour).lines();
+    let ah = after.times(tasks_per_player_hour).lines();
+    for i in 0..b.len() {
+        println!(
+            "  {:<24} {:>12.4} {:>12.4}   {:>12.8} {:>12.8}",
+            b[i].0, b[i].1, a[i].1, bh[i].1, ah[i].1
+        );
+    }
+    println!(
+        "  {:<24} {:>12.4} {:>12.4}   {:>12.8} {:>12.8}",
+        "total",
+        before.times(million).dollars(),
+        after.times(million).dollars(),
+        before.times(tasks_per_player_hour).dollars(),
+        after.times(tasks_per_player_hour).dollars()
+    );
+    println!(
+        "  (an active player-hour: {tasks_per_player_hour:.1} completed tasks and 60 connection minutes, as in this run; \"before\": 13.00 WCU, 3.71 RCU, 1.21 invocations and no SQS per task, messages and minutes as after)"
     );
 }
 
 fn main() {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("idle-cost: cannot start a runtime: {error}");
             std::process::exit(1);
         }
+    };
+    let model = Model {
+        encoding: args.encoding,
+        wake_bucket_ms: args.wake_bucket_secs.map(|s| s.max(1) * 1000),
+        keep_all: args.keep_all,
     };
     let params = Params {
         players: args.players,
@@ -98,65 +168,40 @@ fn main() {
         quantity: args.quantity,
         batch_size: args.batch_size,
         tick_ms: args.tick_secs.max(1) * 1000,
+        model,
+        dedupe_wakes: args.dedupe_wakes,
+        offline: args.offline,
     };
     println!(
-        "workload: {} players x {} tasks ({} actions per harvest/combat), ticker every {} s",
-        args.players, args.tasks, args.quantity, args.tick_secs
-    );
-    let batched = runtime.block_on(workload::run(params));
-    println!(
-        "\nbatched: stream batches of up to {} records",
-        args.batch_size
-    );
-    per_task(&batched);
-    let (p, r, c) = batched.worst_reads;
-    println!(
-        "  processor budget (<= ceil(P/100) BatchGetItem, <= P commits per batch of P players): {} of {} batches over budget",
-        batched.over_budget, batched.batches
+        "workload: {} players x {} tasks ({} actions per harvest/combat), ticker every {} s, stream batches of up to {} records",
+        args.players, args.tasks, args.quantity, args.tick_secs, args.batch_size
     );
     println!(
-        "    worst reads:   P = {p}, {r} BatchGetItem (budget {}), {c} commits",
-        p.div_ceil(100)
+        "model: player item encoding {:?}, wake index key {}, kept notifications: {}",
+        model.encoding,
+        model
+            .wake_bucket_ms
+            .map_or("exact wake_at".to_owned(), |ms| format!(
+                "rounded up to {} s (variant)",
+                ms / 1000
+            )),
+        if model.keep_all {
+            "every durable one (variant)"
+        } else {
+            "those no connection received"
+        }
     );
-    let (p, r, c) = batched.worst_commits;
-    println!("    worst commits: P = {p}, {c} commits (budget {p}), {r} BatchGetItem");
-
-    let naive = runtime.block_on(workload::run(Params {
-        batch_size: 1,
-        ..params
-    }));
-    println!("\nnaive baseline: one record per invocation, the player read for every record");
-    per_task(&naive);
-
-    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
-    let (bp, np) = (batched.processor.total(), naive.processor.total());
-    println!("\nnaive / batched (task-processor):");
-    println!(
-        "  invocations {:.1}x, requests {:.1}x, WCU {:.1}x, RCU {:.1}x",
-        ratio(
-            naive
-                .invocations
-                .get("task-processor")
-                .copied()
-                .unwrap_or(0) as f64,
-            batched
-                .invocations
-                .get("task-processor")
-                .copied()
-                .unwrap_or(0) as f64
-        ),
-        ratio(np.requests as f64, bp.requests as f64),
-        ratio(np.wcu as f64, bp.wcu as f64),
-        ratio(np.rcu, bp.rcu)
-    );
-    let (bt, nt) = (batched.counters.total(), naive.counters.total());
-    println!(
-        "naive / batched (whole workload): requests {:.2}x, WCU {:.2}x, RCU {:.2}x",
-        ratio(nt.requests as f64, bt.requests as f64),
-        ratio(nt.wcu as f64, bt.wcu as f64),
-        ratio(nt.rcu, bt.rcu)
-    );
-    if batched.over_budget > 0 {
-        std::process::exit(2);
+    if args.offline > 0 {
+        println!(
+            "offline: the first {} players lose their connection after queueing",
+            args.offline
+        );
     }
+    if args.dedupe_wakes {
+        println!("wake-ups: one delivery per (player, time) (variant; SQS delivers every copy)");
+    }
+    let report = runtime.block_on(workload::run(params));
+    let bill = per_task(&report);
+    let tasks_per_player_hour = report.completed as f64 / report.player_hours.max(1e-9);
+    money_table(&bill, tasks_per_player_hour);
 }

@@ -4,23 +4,22 @@
 //! tasks to completion; the ticker sweeps as the safety net — all through the real handlers
 //! over the counting store.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use idle_app::auth::{mint, DEV_TOKEN_SECRET};
 use idle_app::handlers;
-use idle_app::memory::{stream_event, MemoryWaker, MemoryWorld};
+use idle_app::memory::{stream_event, MemoryWorld};
 use idle_app::ports::{Clock, StoreError, Waker};
-use idle_app::usecase;
 use idle_app::{AppConfig, Secret, Services};
 use idle_core::lifecycle::TransitionKind;
 use idle_core::model::Millis;
 use serde_json::{json, Value};
 
-use crate::counting::{Counters, CountingStore};
+use crate::counting::{Call, Counters, CountingStore, Model};
 
 /// 2027-01-15T08:00:00Z.
 const T0: Millis = 1_800_000_000_000;
@@ -40,6 +39,14 @@ pub struct Params {
     pub batch_size: usize,
     /// The ticker's period.
     pub tick_ms: Millis,
+    /// How the adapter stores things.
+    pub model: Model,
+    /// Players (the first ones) whose connection goes away right after they queued their tasks,
+    /// without a `$disconnect`: posts to them fail, their notifications are kept.
+    pub offline: usize,
+    /// Deliver one message per (player, time) however often it was armed (a variant: SQS
+    /// standard queues deliver every copy).
+    pub dedupe_wakes: bool,
 }
 
 /// What a run counted.
@@ -54,32 +61,86 @@ pub struct Report {
     /// Tasks that ended otherwise (rejected, failed, cancelled) or never ended.
     pub not_completed: usize,
     pub batches: usize,
-    /// Worst processor batch: (players, BatchGetItem requests, TransactWriteItems requests).
-    pub worst_reads: (usize, u64, u64),
-    pub worst_commits: (usize, u64, u64),
-    /// Batches that broke the budget (⌈P/100⌉ reads, P commits).
-    pub over_budget: usize,
     /// Wake-up messages sent (SQS `SendMessage`, one per wake-up armed).
     pub wake_messages: u64,
+    /// SQS requests in all: `SendMessage` per wake-up, and per wake batch the poller's
+    /// `ReceiveMessage` and `DeleteMessageBatch` (idle polling left out: it does not grow with
+    /// the load).
+    pub sqs_requests: u64,
+    /// API Gateway messages: each client message and each post, in 32 KB units.
+    pub api_messages: u64,
+    /// Connection minutes: every connection open from its `$connect` to the end of the run.
+    pub connection_minutes: f64,
+    /// Player-hours of the run (players × the run's server time).
+    pub player_hours: f64,
+    /// Every store call of the run, in order (for the model-vs-moto check).
+    pub calls: Vec<Call>,
 }
 
 /// SQS messages a wake-up consumer receives per invocation (the event source's default
 /// `BatchSize`, AWS Lambda Developer Guide, "Using Lambda with Amazon SQS").
 const WAKE_BATCH: usize = 10;
 
-/// The wake queue: counts the messages sent, keeps them in a [`MemoryWaker`].
+/// The wake queue as SQS keeps it: every message sent is delivered, duplicates included (a
+/// standard queue does not deduplicate).
 #[derive(Debug, Default)]
 struct CountingWaker {
-    armed: MemoryWaker,
+    /// (when, player) → messages.
+    armed: Mutex<BTreeMap<(Millis, String), u64>>,
     sent: AtomicU64,
+    dedupe: bool,
+}
+
+impl CountingWaker {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(Millis, String), u64>> {
+        self.armed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn next_at(&self) -> Option<Millis> {
+        self.lock().keys().next().map(|(at, _)| *at)
+    }
+
+    /// The messages due at `now`, in time order, each copy once.
+    fn take_due(&self, now: Millis) -> Vec<(Millis, String)> {
+        let mut armed = self.lock();
+        let later = armed.split_off(&(now.saturating_add(1), String::new()));
+        let due = std::mem::replace(&mut *armed, later);
+        due.into_iter()
+            .flat_map(|(key, n)| std::iter::repeat_n(key, n as usize))
+            .collect()
+    }
 }
 
 #[async_trait]
 impl Waker for CountingWaker {
     async fn arm(&self, player_id: &str, at: Millis) -> Result<(), StoreError> {
         self.sent.fetch_add(1, Ordering::Relaxed);
-        self.armed.arm(player_id, at).await
+        let mut armed = self.lock();
+        let copies = armed.entry((at, player_id.to_owned())).or_insert(0);
+        *copies = if self.dedupe { 1 } else { *copies + 1 };
+        Ok(())
     }
+}
+
+/// The wake queue's Lambda event for some messages.
+fn sqs_event(messages: &[(Millis, String)], first_id: usize) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, (at, player_id))| {
+            json!({
+                "eventSource": "aws:sqs",
+                "messageId": format!("m{}", first_id + i),
+                "body": json!({"player_id": player_id, "at": at}).to_string(),
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// API Gateway bills a message per 32 KB (Amazon API Gateway pricing).
+fn message_units(bytes: usize) -> u64 {
+    bytes.div_ceil(32 * 1024).max(1) as u64
 }
 
 /// The tasks each player queues, cycling through every activity. A new player can do all of
@@ -124,8 +185,16 @@ pub async fn run(params: Params) -> Report {
         ..AppConfig::default()
     };
     let world = MemoryWorld::new(T0, config.wake_shards);
-    let store = Arc::new(CountingStore::new(world.store.clone(), config.wake_shards));
-    let waker = Arc::new(CountingWaker::default());
+    let inbox_ttl_ms = config.inbox_ttl_ms;
+    let store = Arc::new(CountingStore::new(
+        world.store.clone(),
+        config.wake_shards,
+        params.model,
+    ));
+    let waker = Arc::new(CountingWaker {
+        dedupe: params.dedupe_wakes,
+        ..CountingWaker::default()
+    });
     let services = Services::new(
         config,
         store.clone(),
@@ -172,36 +241,41 @@ pub async fn run(params: Params) -> Report {
             *report.invocations.entry("ws-message").or_default() += 1;
         }
     }
+    for p in 0..params.offline.min(params.players) {
+        world.notifier.drop_connection(&format!("conn-{p:06}"));
+    }
     report.tasks = params.players * params.tasks_per_player;
 
     let mut ticks = 0;
+    let mut sqs_ids = 0;
     let mut next_tick = T0 + params.tick_ms;
     loop {
         // The stream: every outbox committed since, in batches.
         let records = world.store.take_outboxes();
         for batch in records.chunks(params.batch_size.max(1)) {
-            let players: BTreeSet<&String> = batch.iter().map(|r| &r.player_id).collect();
             let before = store.counters();
             handlers::task_processor(&services, stream_event(batch)).await;
             for record in batch {
                 world.store.performed(&record.player_id, record.version);
+                if params.model.keep_all && !record.outbox.notifications.is_empty() {
+                    let expires_at = world
+                        .clock
+                        .now()
+                        .saturating_add(inbox_ttl_ms)
+                        .div_euclid(1000);
+                    store.count_kept_too(
+                        &record.player_id,
+                        &record.outbox.notifications,
+                        expires_at,
+                    );
+                }
             }
             let after = store.counters();
-            *report.invocations.entry("task-processor").or_default() += 1;
+            *report
+                .invocations
+                .entry("task-processor (stream)")
+                .or_default() += 1;
             report.batches += 1;
-            let reads = after.requests("BatchGetItem") - before.requests("BatchGetItem");
-            // Performing an outbox commits nothing: its writes are history puts and kept
-            // notifications, counted in `processor` below.
-            let commits = 0;
-            let p = players.len();
-            if reads > p.div_ceil(100) as u64 {
-                report.over_budget += 1;
-            }
-            if reads * 1000 / p.div_ceil(100) as u64
-                > report.worst_reads.1 * 1000 / report.worst_reads.0.div_ceil(100).max(1) as u64
-            {
-                report.worst_reads = (p, reads, commits);
-            }
             for (kind, usage) in &after.by_kind {
                 let old = before.by_kind.get(kind).copied().unwrap_or_default();
                 let entry = report.processor.by_kind.entry(kind).or_default();
@@ -230,22 +304,18 @@ pub async fn run(params: Params) -> Report {
         }
         // Time moves to the next wake-up or tick, whichever comes first.
         let now = world.clock.now();
-        let next = waker
-            .armed
-            .next_at()
-            .map_or(next_tick, |at| at.min(next_tick));
+        let next = waker.next_at().map_or(next_tick, |at| at.min(next_tick));
         world.clock.advance((next - now).max(0));
-        let due: Vec<String> = waker
-            .armed
-            .take_due(world.clock.now())
-            .into_iter()
-            .map(|(_, id)| id)
-            .collect();
+        let due = waker.take_due(world.clock.now());
         for messages in due.chunks(WAKE_BATCH) {
-            for player_id in messages {
-                let _ = usecase::wake(&services, player_id).await;
-            }
-            *report.invocations.entry("task-processor").or_default() += 1;
+            handlers::task_processor(&services, sqs_event(messages, sqs_ids)).await;
+            sqs_ids += messages.len();
+            *report
+                .invocations
+                .entry("task-processor (wake)")
+                .or_default() += 1;
+            // The poller's ReceiveMessage and DeleteMessageBatch for this batch.
+            report.sqs_requests += 2;
         }
         if world.clock.now() >= next_tick {
             handlers::task_tick(&services, schedule.clone()).await;
@@ -255,7 +325,18 @@ pub async fn run(params: Params) -> Report {
         }
     }
     report.wake_messages = waker.sent.load(Ordering::Relaxed);
+    report.sqs_requests += report.wake_messages;
+    let inbound = report.invocations.get("ws-message").copied().unwrap_or(0);
+    let outbound: u64 = (0..params.players)
+        .flat_map(|p| world.notifier.posts(&format!("conn-{p:06}")))
+        .map(|post| message_units(post.len()))
+        .sum();
+    report.api_messages = inbound + outbound;
+    let minutes = (world.clock.now() - T0) as f64 / 60_000.0;
+    report.connection_minutes = params.players as f64 * minutes;
+    report.player_hours = report.connection_minutes / 60.0;
     report.counters = store.counters();
+    report.calls = store.calls();
     // Counted from the committed writes' history records.
     report.completed = report.counters.transitions(TransitionKind::Completed) as usize;
     report.not_completed = report.tasks.saturating_sub(report.completed);
