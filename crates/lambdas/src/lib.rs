@@ -35,11 +35,10 @@ where
 /// ([`init_logging`] to stdout), then builds the services for `function`. Misconfiguration is
 /// an init error: Lambda reports it and never invokes the function with it.
 ///
-/// The waker: the functions that write players (`ws-message`, `task-processor`,
-/// `task-ticker`) arm a write's wake-ups as soon as it commits, and `task-processor` again when
-/// it performs the outbox, so they require `WAKE_QUEUE_URL` ([`SqsWaker`]). The others never
-/// arm one; they get the [`SqsWaker`] too if the variable is set, else [`NoWakeQueue`], which
-/// fails visibly if it is ever called.
+/// The waker: `task-processor` arms wake-ups on the wake queue, so it requires
+/// `WAKE_QUEUE_URL` ([`SqsWaker`]). The other functions never arm one (their writes' outboxes
+/// are performed by `task-processor`); they get the [`SqsWaker`] too if the variable is set,
+/// else [`NoWakeQueue`], which fails visibly if it is ever called.
 pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
     init_logging(std::io::stdout);
     let config = AppConfig::from_env_for(function)?;
@@ -62,9 +61,9 @@ pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let waker: Arc<dyn Waker> = match (&config.wake_queue_url, function) {
         (Some(url), _) => Arc::new(SqsWaker::new(sqs_client(&sdk), url, clock.clone())),
-        (None, Function::TaskProcessor | Function::WsMessage | Function::TaskTicker) => {
+        (None, Function::TaskProcessor) => {
             return Err(format!(
-                "{WAKE_QUEUE_URL} is not set: this function sends wake-ups to that SQS queue \
+                "{WAKE_QUEUE_URL} is not set: task-processor sends wake-ups to that SQS queue \
                  (template.yaml sets it to the WakeQueue's URL)"
             )
             .into())
@@ -109,7 +108,7 @@ impl Notifier for NoEndpoint {
     }
 }
 
-/// The waker of functions deployed without `WAKE_QUEUE_URL` (those that write no player): they
+/// The waker of functions deployed without `WAKE_QUEUE_URL` (all but `task-processor`): they
 /// never arm a wake-up (their writes' outboxes are performed by `task-processor`), and if one
 /// tried, it is logged as an error and fails with [`StoreError::Permanent`] instead of being
 /// dropped silently. (The ticker's sweep of the wake index would still advance the player.)

@@ -3,7 +3,7 @@
 //! functions would refuse at start; every SDK call times out well inside every function's
 //! `Timeout`; the Players stream and the wake queue reach `task-processor` as the code expects
 //! (filtered to writes with an outbox, partial batch responses, a dead-letter queue); and only
-//! the functions that write players send to the wake queue.
+//! `task-processor` touches SQS.
 //!
 //! The template is read as YAML with CloudFormation's short tags (`!Ref`, `!Sub`, …) kept as
 //! tagged values.
@@ -379,36 +379,28 @@ fn grants(template: &Value) -> Vec<(String, String, Value)> {
 }
 
 #[test]
-fn only_the_player_writers_send_to_sqs_and_only_the_processor_receives() {
+fn only_the_processor_touches_sqs_and_only_its_own_queues() {
     let template = template();
     let grants = grants(&template);
-    let writers = ["TaskProcessorRole", "WsMessageRole", "TaskTickerRole"];
     for (role, action, resource) in grants.iter().filter(|(_, a, _)| a.starts_with("sqs:")) {
+        assert_eq!(role, "TaskProcessorRole", "{role} may not {action}");
         let queue = target(resource).map(|(name, _)| name);
         match action.as_str() {
-            "sqs:SendMessage" if role == "TaskProcessorRole" => assert!(
+            "sqs:SendMessage" => assert!(
                 matches!(queue, Some("WakeQueue" | "TaskProcessorFailureQueue")),
                 "{action} on {resource:?}"
             ),
-            "sqs:SendMessage" => {
-                assert!(writers.contains(&role.as_str()), "{role} may not {action}");
-                assert_eq!(queue, Some("WakeQueue"), "{role}: {action} on {resource:?}")
-            }
             "sqs:ReceiveMessage" | "sqs:DeleteMessage" | "sqs:GetQueueAttributes" => {
-                assert_eq!(role, "TaskProcessorRole", "{role} may not {action}");
                 assert_eq!(queue, Some("WakeQueue"), "{action} on {resource:?}")
             }
             other => panic!("{role}: unexpected {other}"),
         }
     }
-    for writer in writers {
-        assert!(
-            grants.iter().any(|(role, action, resource)| role == writer
-                && action == "sqs:SendMessage"
-                && target(resource) == Some(("WakeQueue", "Arn"))),
-            "{writer} arms wake-ups"
-        );
-    }
+    assert!(grants
+        .iter()
+        .any(|(role, action, resource)| role == "TaskProcessorRole"
+            && action == "sqs:SendMessage"
+            && target(resource) == Some(("WakeQueue", "Arn"))));
 
     // Stream reads only on the Players stream, only by the processor.
     for (role, action, resource) in grants.iter().filter(|(_, a, _)| {

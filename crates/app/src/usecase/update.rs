@@ -127,11 +127,10 @@ pub(crate) async fn update_player<T>(
         };
         match services.store.commit(&commit).await {
             Ok(()) => {
-                arm_now(services, &commit).await;
                 return Ok(Updated {
                     value,
                     plan: Some(plan),
-                });
+                })
             }
             Err(StoreError::Conflict(reason)) => {
                 conflicts += 1;
@@ -155,21 +154,4 @@ pub(crate) async fn update_player<T>(
         }
     }
     Err(last)
-}
-
-/// Arms the committed write's wake-ups at once, so a wake-up never waits for the stream to
-/// perform the outbox (whose own arming repeats them, and repairs a crash right after the
-/// commit). A failure here loses nothing: it is logged, and the outbox arms them again.
-async fn arm_now(services: &Services, commit: &Commit) {
-    let outbox = &commit.outbox;
-    for at in [outbox.progress_at, outbox.wake_at].into_iter().flatten() {
-        if let Err(error) = services.waker.arm(commit.player_id(), at).await {
-            tracing::warn!(
-                player_id = commit.player_id(),
-                at,
-                %error,
-                "could not arm a wake-up at commit; the outbox arms it"
-            );
-        }
-    }
 }
