@@ -235,7 +235,6 @@ async fn a_full_last_page_is_followed_by_an_empty_one() {
     assert_eq!(last.next, None);
 }
 
-
 #[tokio::test]
 async fn faults_strike_before_or_after_the_write() {
     let game = game();

@@ -18,9 +18,7 @@
 use std::future::Future;
 
 use idle_app::outbox::{Commit, Outbox, OutboxRecord};
-use idle_app::ports::{
-    limits, Connection, ConnectionStore, GameStore, Inbox, StoreError,
-};
+use idle_app::ports::{limits, Connection, ConnectionStore, GameStore, Inbox, StoreError};
 use idle_app::state::PlayerState;
 use idle_core::catalog::Catalog;
 use idle_core::model::{Millis, Player, Task, TaskRequest, TaskStatus};
