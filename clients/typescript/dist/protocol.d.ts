@@ -70,17 +70,23 @@ export interface Catalog {
         [key: string]: StationDef;
     };
     /**
-     * The rules version. Outcomes are a pure function of (snapshot, seed, rules version), so any
-     * change to the file that changes an outcome must raise it.
+     * The rules version: a label for people and reports. A catalog's identity is its content
+     * hash ([`Catalog::content_hash`]), which every change moves; raise the version too when a
+     * change alters outcomes, so that people can tell the rule sets apart.
      */
     version: number;
 }
 /**
- * The game catalog of the server's rules version.
+ * The catalog the server runs, and its identity.
  */
 export interface CatalogReply {
     at: number;
     catalog: Catalog;
+    /**
+     * The catalog's content hash ([`Catalog::content_hash`]): 64 hex digits that change
+     * with any change to it, so a client can cache the catalog under it.
+     */
+    catalog_hash: string;
     request_id?: RequestId;
     type: "catalog";
 }
@@ -642,6 +648,11 @@ export interface RuleParams {
  */
 export interface SnapshotReply {
     at: number;
+    /**
+     * The content hash of the catalog the server plays (as in the `catalog` reply): a
+     * client whose cached catalog has another hash asks for the catalog again.
+     */
+    catalog_hash: string;
     /**
      * Kept notifications follow the last one sent: `sync` again from it.
      */
