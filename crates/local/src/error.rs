@@ -41,6 +41,9 @@ pub enum LocalError {
     /// The data file exists but cannot be read back; it is left untouched.
     #[error("data file {path} cannot be loaded: {reason}; move it away to start afresh")]
     DataFile { path: PathBuf, reason: String },
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(String),
     /// A token could not be minted.
     #[error("token: {0}")]
     Token(#[from] AuthError),

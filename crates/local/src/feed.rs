@@ -1,6 +1,6 @@
 //! The outbox feed: what the Players table's stream and its event source mapping are to the
 //! deployed processor. Every committed non-empty outbox is taken from the store in commit order
-//! ([`MemoryStore::take_outboxes`]) and handed to `handlers::task_processor` as a stream event
+//! ([`OutboxSource::take_outboxes`]) and handed to `handlers::task_processor` as a stream event
 //! of at most [`BATCH_SIZE`] records ([`stream_event`]), one batch at a time, so one player's
 //! outboxes are performed strictly in order (within a batch `perform_batch` keeps each player's
 //! records in order) and its notifications reach every connection in `seq` order. Records
@@ -21,6 +21,7 @@ use idle_app::ports::{GameStore, Loaded, Page, StoreError};
 use idle_app::state::PlayerState;
 use idle_app::Services;
 use idle_core::model::{Millis, Task};
+use idle_sqlite::SqliteStore;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
@@ -30,6 +31,58 @@ pub const BATCH_SIZE: usize = 100;
 pub const MAX_ATTEMPTS: u32 = 5;
 /// Wait before a failed batch is delivered again.
 pub const RETRY_DELAY: Duration = Duration::from_millis(500);
+
+/// A store whose committed outboxes the runtime performs, as a stream keeps records until they
+/// are processed: taken in commit order, reported performed, and those never reported given
+/// back after a restart (performing is idempotent).
+pub trait OutboxSource: Send + Sync {
+    /// The non-empty outboxes committed since the last call, in commit order.
+    fn take_outboxes(&self) -> Vec<OutboxRecord>;
+    /// Every committed outbox not reported performed, in commit order.
+    fn unperformed_outboxes(&self) -> Vec<OutboxRecord>;
+    /// Reports outboxes performed: a restart need not perform them again.
+    fn performed(&self, records: &[OutboxRecord]);
+}
+
+impl OutboxSource for SqliteStore {
+    fn take_outboxes(&self) -> Vec<OutboxRecord> {
+        SqliteStore::take_outboxes(self)
+    }
+
+    fn unperformed_outboxes(&self) -> Vec<OutboxRecord> {
+        self.last_outboxes().unwrap_or_else(|error| {
+            tracing::error!(%error, "could not read the outboxes not yet performed");
+            Vec::new()
+        })
+    }
+
+    fn performed(&self, records: &[OutboxRecord]) {
+        let done: Vec<(String, u64)> = records
+            .iter()
+            .map(|r| (r.player_id.clone(), r.version))
+            .collect();
+        if let Err(error) = self.mark_performed(&done) {
+            // Not fatal: the next start performs them again (idempotent).
+            tracing::warn!(%error, "could not mark outboxes performed");
+        }
+    }
+}
+
+impl OutboxSource for MemoryStore {
+    fn take_outboxes(&self) -> Vec<OutboxRecord> {
+        MemoryStore::take_outboxes(self)
+    }
+
+    fn unperformed_outboxes(&self) -> Vec<OutboxRecord> {
+        MemoryStore::unperformed_outboxes(self)
+    }
+
+    fn performed(&self, records: &[OutboxRecord]) {
+        for record in records {
+            MemoryStore::performed(self, &record.player_id, record.version);
+        }
+    }
+}
 
 /// The feed's state between deliveries: records not yet performed successfully, in commit
 /// order.
@@ -62,7 +115,7 @@ impl Feed {
 
     /// Takes newly committed outboxes from `store` and delivers one batch if one is due.
     /// Returns how many records were handed to the processor.
-    pub async fn poll(&mut self, services: &Services, store: &MemoryStore) -> usize {
+    pub async fn poll(&mut self, services: &Services, store: &dyn OutboxSource) -> usize {
         self.pending.extend(store.take_outboxes());
         if self.pending.is_empty() || self.retry_at.is_some_and(|at| Instant::now() < at) {
             return 0;
@@ -77,7 +130,7 @@ impl Feed {
             .min();
         match lowest_failure {
             None => {
-                performed(store, &self.pending[..count]);
+                store.performed(&self.pending[..count]);
                 self.pending.drain(..count);
                 self.attempts = 0;
                 self.retry_at = None;
@@ -97,7 +150,7 @@ impl Feed {
                 } else {
                     // Lambda resumes at the lowest failed record; everything after it is redone.
                     let done = batch.iter().take_while(|r| sequence(r) < lowest).count();
-                    performed(store, &self.pending[..done]);
+                    store.performed(&self.pending[..done]);
                     self.pending.drain(..done);
                     self.retry_at = Some(Instant::now() + RETRY_DELAY);
                     tracing::warn!(
@@ -112,7 +165,7 @@ impl Feed {
     }
 
     /// Delivers batches until nothing is left or a failed batch must wait for its retry.
-    pub async fn drain(&mut self, services: &Services, store: &MemoryStore) {
+    pub async fn drain(&mut self, services: &Services, store: &dyn OutboxSource) {
         while self.poll(services, store).await > 0 {}
     }
 }
@@ -122,26 +175,18 @@ fn sequence(record: &OutboxRecord) -> u64 {
     record.sequence_number.parse().unwrap_or(0)
 }
 
-/// Tells the store these records are performed: a restart need not perform them again. A
-/// batch dropped after [`MAX_ATTEMPTS`] is not: the next start tries it again.
-fn performed(store: &MemoryStore, records: &[OutboxRecord]) {
-    for record in records {
-        store.performed(&record.player_id, record.version);
-    }
-}
-
 /// Performs outboxes as they are committed (woken by `commits`), until `shutdown` turns true;
 /// then performs what is left (a failed batch waiting for its retry is left to the restart,
 /// which performs the outboxes not reported performed).
 pub async fn run(
     services: Arc<Services>,
-    store: Arc<MemoryStore>,
+    store: Arc<dyn OutboxSource>,
     mut feed: Feed,
     commits: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
-        feed.drain(&services, &store).await;
+        feed.drain(&services, store.as_ref()).await;
         // A commit between the drain and this wait leaves a permit: `notified` returns at once.
         let retry = feed.retry_at();
         tokio::select! {
@@ -150,21 +195,26 @@ pub async fn run(
             _ = shutdown.changed() => break,
         }
     }
-    feed.drain(&services, &store).await;
+    feed.drain(&services, store.as_ref()).await;
 }
 
-/// The store as the services see it: the [`MemoryStore`], with a signal after every commit so
+/// The store as the services see it, with a signal after every commit so
 /// the feed performs the outbox at once (the local runtime's version of the stream's trigger).
 /// Everything else goes straight through.
-#[derive(Debug)]
 pub struct CommitSignal {
-    store: Arc<MemoryStore>,
+    store: Arc<dyn GameStore>,
     commits: Arc<Notify>,
+}
+
+impl std::fmt::Debug for CommitSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommitSignal").finish_non_exhaustive()
+    }
 }
 
 impl CommitSignal {
     /// Wraps `store`; every commit notifies `commits`.
-    pub fn new(store: Arc<MemoryStore>, commits: Arc<Notify>) -> CommitSignal {
+    pub fn new(store: Arc<dyn GameStore>, commits: Arc<Notify>) -> CommitSignal {
         CommitSignal { store, commits }
     }
 }
@@ -263,13 +313,17 @@ mod tests {
         let mut feed = Feed::default();
 
         // When the feed delivers
-        assert_eq!(feed.poll(&services, &world.store).await, 3);
+        assert_eq!(feed.poll(&services, world.store.as_ref()).await, 3);
 
         // Then the connection has every seq of the three plans, in order, once
         let posted = seqs(&world.notifier.posts("c1"));
         let next_seq = world.store.player("feed-order").unwrap().player.next_seq;
         assert_eq!(posted, (1..next_seq).collect::<Vec<_>>());
-        assert_eq!(feed.poll(&services, &world.store).await, 0, "nothing left");
+        assert_eq!(
+            feed.poll(&services, world.store.as_ref()).await,
+            0,
+            "nothing left"
+        );
     }
 
     #[tokio::test]
@@ -286,11 +340,11 @@ mod tests {
         let mut feed = Feed::default();
 
         // When the feed delivers: the first record fails, so the player's second waits too
-        assert_eq!(feed.poll(&services, &world.store).await, 2);
+        assert_eq!(feed.poll(&services, world.store.as_ref()).await, 2);
         assert_eq!(feed.pending(), 2, "both wait for the redelivery");
         let retry_at = feed.retry_at().expect("a retry is due");
         assert_eq!(
-            feed.poll(&services, &world.store).await,
+            feed.poll(&services, world.store.as_ref()).await,
             0,
             "not before the delay"
         );
@@ -303,7 +357,7 @@ mod tests {
 
         // Then, once the delay is over, both are performed in order and kept for sync
         tokio::time::sleep_until(retry_at).await;
-        assert_eq!(feed.poll(&services, &world.store).await, 2);
+        assert_eq!(feed.poll(&services, world.store.as_ref()).await, 2);
         assert_eq!(feed.pending(), 0);
         assert!(world.store.unperformed_outboxes().is_empty());
         let next_seq = world.store.player("feed-retry").unwrap().player.next_seq;

@@ -1,8 +1,8 @@
 //! The whole idle-game backend on one machine, with no AWS account and no external server.
 //!
 //! [`start`] hosts, in one process:
-//! - the embedded store ([`idle_app::memory::MemoryStore`]), optionally kept in a data
-//!   directory ([`persist`]) that one process writes at a time ([`lock`]);
+//! - the embedded store ([`idle_sqlite::SqliteStore`]): SQLite in WAL mode, in `DIR/idle.db`
+//!   with a data directory that one process writes at a time ([`lock`]), else in memory;
 //! - a WebSocket gateway ([`gateway`]) that turns connects, frames and closes into the same
 //!   `aws_lambda_events` values API Gateway hands the Lambdas, and calls the same handlers;
 //! - API Gateway's `@connections` management API on the same port, which the services reach
@@ -20,7 +20,6 @@ pub mod events;
 pub mod feed;
 pub mod gateway;
 pub mod lock;
-pub mod persist;
 pub mod runtime;
 pub mod settings;
 pub mod timers;

@@ -36,7 +36,8 @@ struct RunArgs {
     /// a TLS-terminating reverse proxy in front.
     #[arg(long)]
     public: bool,
-    /// Keep players, task history and inbox in DIR/store.json across restarts.
+    /// Keep players, task history and kept notifications in DIR/idle.db (SQLite, WAL) across
+    /// restarts; an old DIR/store.json is imported once.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Milliseconds between ticker sweeps of the wake index: the safety net behind the precise
@@ -153,7 +154,6 @@ async fn run(args: RunArgs) -> Result<(), LocalError> {
         data_dir: args.data_dir,
         tick: Duration::from_millis(args.tick_ms),
         clean: Duration::from_millis(args.clean_ms),
-        ..Options::default()
     };
     let running = idle_local::start(options, config).await?;
     let base = format!("http://{}", running.addr());

@@ -8,11 +8,10 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_apigatewaymanagement::config::Credentials;
 use axum::serve::{ListenerExt, TapIo};
-use idle_app::memory::MemoryStore;
-use idle_app::ports::SystemClock;
-use idle_app::ports::Waker;
+use idle_app::ports::{Clock, GameStore, SystemClock, Waker};
 use idle_app::{AppConfig, Services};
 use idle_aws::ApiGatewayNotifier;
+use idle_sqlite::{Import, SqliteOptions, SqliteStore};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -22,39 +21,37 @@ use crate::error::LocalError;
 use crate::feed::{self, CommitSignal, Feed};
 use crate::gateway::{self, Gateway};
 use crate::lock::DirLock;
-use crate::persist::DataDir;
 use crate::settings::{dev_secrets_in, Options};
 use crate::timers::{self, LocalWaker};
 
-/// How often, by default, the store is checked for changes to write to the data directory.
-pub const PERSIST_EVERY: Duration = Duration::from_millis(200);
+/// How often expired history, kept notifications and connection rows are purged.
+pub const PURGE_EVERY: Duration = Duration::from_secs(60);
 
 /// How long a shutdown waits for the messages being handled and the timers' and feed's
-/// current rounds before it writes the final state without them.
+/// current rounds before it closes the store without them.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a shutdown waits for the sockets' close frames to be sent and for the server.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A running local runtime. Dropping it leaves the tasks running until the process ends; call
-/// [`shutdown`](Running::shutdown) to stop it and write the data file one last time.
+/// [`shutdown`](Running::shutdown) to stop it and close the store. Every change is committed
+/// to the store (SQLite, WAL) before anything reports it, so a process killed at any moment
+/// loses nothing it acknowledged.
 #[derive(Debug)]
 pub struct Running {
     addr: SocketAddr,
     services: Arc<Services>,
     gateway: Arc<Gateway>,
-    data_dir: Option<DataDir>,
-    /// Held until the runtime is dropped, after the final write.
+    store: Arc<SqliteStore>,
+    /// Held until the runtime is dropped, after the store is closed.
     lock: Option<DirLock>,
     /// Stops the feed, the ticker and the cleaner.
     stop_workers: watch::Sender<bool>,
     /// Stops the server accepting connections.
     stop_server: watch::Sender<bool>,
-    /// Makes the persister write once more and stop.
-    stop_persist: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     workers: Vec<JoinHandle<()>>,
-    persister: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -73,9 +70,9 @@ impl Running {
         format!("http://{}/", self.addr)
     }
 
-    /// The data file, when a data directory is in use.
+    /// The database file (`DIR/idle.db`), when a data directory is in use.
     pub fn data_file(&self) -> Option<PathBuf> {
-        self.data_dir.as_ref().map(DataDir::file)
+        self.store.path().map(std::path::Path::to_path_buf)
     }
 
     /// The services every handler runs with.
@@ -90,8 +87,8 @@ impl Running {
 
     /// Stops gracefully: no new WebSocket connections and no more frames taken; the messages
     /// being handled and the timers' and feed's current rounds finish (for at most
-    /// [`DRAIN_TIMEOUT`]); the server stops accepting; the data directory gets the final state;
-    /// then every socket is closed with 1001 and the data directory's lock is released.
+    /// [`DRAIN_TIMEOUT`]); the server stops accepting; then every socket is closed with 1001,
+    /// the store is checkpointed and the data directory's lock is released.
     ///
     /// The server keeps accepting until the work under way is done because that work replies
     /// through the `@connections` API on this same server, as the services do on AWS.
@@ -115,9 +112,8 @@ impl Running {
             }
         }
         let _ = self.stop_server.send(true);
-        if let Some(persister) = self.persister {
-            let _ = self.stop_persist.send(true);
-            let _ = persister.await;
+        if let Err(error) = self.store.checkpoint() {
+            tracing::warn!(%error, "could not checkpoint the store; the WAL keeps every commit");
         }
         self.gateway.close_all();
         // Do not wait on a client that never reads its close frame.
@@ -170,7 +166,7 @@ async fn sdk_config() -> aws_config::SdkConfig {
 /// Starts the whole system: loads the data directory (if any), binds `options.listen`, and
 /// spawns the server, the outbox feed (first performing the outboxes not yet performed), the
 /// wake-up timer (with every stored wake time armed again), the ticker (one sweep at once,
-/// then every `options.tick`), the cleaner and the persister.
+/// then every `options.tick`), the cleaner and the retention purge.
 ///
 /// Refuses a non-loopback address unless `options.public`, and a public runtime with a public
 /// dev secret; refuses a data directory another runtime holds.
@@ -190,24 +186,7 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
         .as_deref()
         .map(DirLock::acquire)
         .transpose()?;
-    let store = Arc::new(MemoryStore::new(config.wake_shards));
-    let data_dir = match &options.data_dir {
-        Some(dir) => {
-            let data = DataDir::open(dir)?;
-            if let Some(snapshot) = data.load()? {
-                tracing::info!(
-                    file = %data.file().display(),
-                    players = snapshot.players.len(),
-                    tasks = snapshot.history.len(),
-                    "state loaded"
-                );
-                store.restore(snapshot);
-            }
-            Some(data)
-        }
-        None => None,
-    };
-
+    let store = Arc::new(open_store(options.data_dir.as_deref(), &config)?);
     let listener = TcpListener::bind(options.listen)
         .await
         .map_err(|source| LocalError::Bind {
@@ -224,7 +203,10 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
     let waker = Arc::new(LocalWaker::new());
     let services = Arc::new(Services::new(
         config,
-        Arc::new(CommitSignal::new(store.clone(), commits.clone())),
+        Arc::new(CommitSignal::new(
+            store.clone() as Arc<dyn GameStore>,
+            commits.clone(),
+        )),
         store.clone(),
         store.clone(),
         Arc::new(notifier),
@@ -234,8 +216,8 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
     // Crash recovery: the process may have stopped between a commit and performing its
     // outbox, and armed wake-ups do not outlive it. The outboxes not reported performed are
     // performed first (again, maybe: idempotent), and every stored wake time is armed again.
-    let resumed = Feed::resuming(store.unperformed_outboxes());
-    let rearmed = rearm(&store, &waker).await;
+    let resumed = Feed::resuming(feed::OutboxSource::unperformed_outboxes(store.as_ref()));
+    let rearmed = rearm(store.as_ref(), &services, &waker).await;
     if resumed.pending() + rearmed > 0 {
         tracing::info!(
             outboxes = resumed.pending(),
@@ -252,7 +234,6 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
 
     let (stop_workers, signal) = watch::channel(false);
     let (stop_server, mut server_signal) = watch::channel(false);
-    let (stop_persist, persist_signal) = watch::channel(false);
     let server = tokio::spawn(async move {
         axum::serve(
             without_nagle(listener),
@@ -280,80 +261,113 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
             options.tick,
             signal.clone(),
         )),
-        tokio::spawn(timers::cleaner(services.clone(), options.clean, signal)),
+        tokio::spawn(timers::cleaner(
+            services.clone(),
+            options.clean,
+            signal.clone(),
+        )),
+        tokio::spawn(purge(store.clone(), services.clock.clone(), signal)),
     ];
-    let persister = data_dir.clone().map(|data| {
-        // What the file holds (or would, had it been written), taken before anything is
-        // served: taken in the task instead, a change made before its first run would count as
-        // written and be lost, even at shutdown.
-        let written = DataDir::render(store.snapshot()).unwrap_or_default();
-        tokio::spawn(persist(
-            data,
-            store,
-            written,
-            options.persist_every,
-            persist_signal,
-        ))
-    });
     tracing::info!(%addr, "listening");
     Ok(Running {
         addr,
         services,
         gateway,
-        data_dir,
+        store,
         lock,
         stop_workers,
         stop_server,
-        stop_persist,
         server,
         workers,
-        persister,
     })
 }
 
-/// Arms a wake-up for every stored player with a wake time; returns how many.
-async fn rearm(store: &MemoryStore, waker: &LocalWaker) -> usize {
+/// Opens the store: `DIR/idle.db` (importing an old `DIR/store.json` once), or an in-memory
+/// SQLite database without a data directory: one code path.
+fn open_store(
+    dir: Option<&std::path::Path>,
+    config: &AppConfig,
+) -> Result<SqliteStore, LocalError> {
+    let options = SqliteOptions {
+        wake_shards: config.wake_shards,
+        history_ttl_secs: config.history_ttl_ms / 1000,
+        ..SqliteOptions::default()
+    };
+    let Some(dir) = dir else {
+        return SqliteStore::in_memory_with(options).map_err(|e| LocalError::Store(e.to_string()));
+    };
+    let (store, import) =
+        SqliteStore::start_in(dir, options).map_err(|e| LocalError::DataFile {
+            path: dir.join(idle_sqlite::DATABASE_FILE),
+            reason: e.to_string(),
+        })?;
+    if let Import::Imported { .. } = import {
+        tracing::info!(?import, "imported the old data file into the database");
+    }
+    Ok(store)
+}
+
+/// Arms a wake-up for every stored player with a wake time (the sparse wake index, every
+/// shard, read in pages); returns how many.
+async fn rearm(store: &SqliteStore, services: &Services, waker: &LocalWaker) -> usize {
+    let mut ids = Vec::new();
+    for shard in 0..services.config.wake_shards.max(1) {
+        let mut cursor = None;
+        loop {
+            match store.due_players(shard, i64::MAX, cursor).await {
+                Ok(page) => {
+                    ids.extend(page.items);
+                    match page.next {
+                        Some(next) => cursor = Some(next),
+                        None => break,
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, shard, "could not read the wake index to re-arm");
+                    break;
+                }
+            }
+        }
+    }
     let mut armed = 0;
-    for player_id in store.player_ids() {
-        let Some(at) = store.player(&player_id).and_then(|s| s.player.wake_at) else {
+    for chunk in ids.chunks(100) {
+        let Ok(loaded) = store.load_players(chunk).await else {
             continue;
         };
-        if waker.arm(&player_id, at).await.is_ok() {
-            armed += 1;
+        for state in loaded.players {
+            if let Some(at) = state.player.wake_at {
+                if waker.arm(&state.player.player_id, at).await.is_ok() {
+                    armed += 1;
+                }
+            }
         }
     }
     armed
 }
 
-/// Writes the store to the data directory whenever it differs from `written`, and once more at
-/// shutdown.
-async fn persist(
-    data: DataDir,
-    store: Arc<MemoryStore>,
-    mut written: String,
-    every: Duration,
+/// Purges expired history records, kept notifications and connection rows every
+/// [`PURGE_EVERY`], again at once while more are left, until `shutdown` turns true.
+async fn purge(
+    store: Arc<SqliteStore>,
+    clock: Arc<dyn Clock>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    // `written` is what the file holds: unchanged state is not rewritten. The first check is
-    // one period after the start, as nothing changed before it.
-    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let mut interval = tokio::time::interval(PURGE_EVERY);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let stopping = tokio::select! {
-            _ = interval.tick() => false,
-            _ = shutdown.changed() => true,
-        };
-        match DataDir::render(store.snapshot()) {
-            Ok(contents) if contents != written => match data.save(&contents) {
-                Ok(()) => written = contents,
-                Err(error) => tracing::warn!(%error, "could not write the data file; will retry"),
-            },
-            Ok(_) => {}
-            // Never replace a good file with a bad one.
-            Err(error) => tracing::error!(%error, "could not serialise the store; not written"),
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.changed() => break,
         }
-        if stopping {
-            break;
+        loop {
+            match store.purge_expired(clock.now()) {
+                Ok(purged) if purged.more => tokio::task::yield_now().await,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "could not purge expired rows; will retry");
+                    break;
+                }
+            }
         }
     }
 }

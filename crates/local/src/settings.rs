@@ -25,16 +25,14 @@ pub struct Options {
     /// a reverse proxy forwards to it): a non-loopback `listen` is allowed, the public dev
     /// secrets are refused and `/dev/token` answers 403.
     pub public: bool,
-    /// Keeps players, task history and inbox in `DIR/store.json` across restarts.
+    /// Keeps players, task history and kept notifications in `DIR/idle.db` (SQLite) across
+    /// restarts; without it the store is an in-memory SQLite database.
     pub data_dir: Option<PathBuf>,
     /// How often the ticker sweeps the wake index (the safety net: completions, progress and
     /// retries are driven by the precise timer, [`crate::timers::timer`]).
     pub tick: Duration,
     /// How often the connection cleaner sweeps.
     pub clean: Duration,
-    /// How often the store is checked for changes to write to the data directory (the
-    /// shutdown writes once more).
-    pub persist_every: Duration,
 }
 
 impl Default for Options {
@@ -45,7 +43,6 @@ impl Default for Options {
             data_dir: None,
             tick: Duration::from_secs(60),
             clean: Duration::from_secs(60),
-            persist_every: crate::runtime::PERSIST_EVERY,
         }
     }
 }

@@ -670,25 +670,7 @@ async fn a_restart_with_a_data_dir_keeps_the_player_and_its_inventory() {
         until(&mut socket, |m| m["type"] == "task_completed").await;
         let player = snapshot(&mut socket).await;
         assert!(units(&player, "guam_leaf") > 0);
-        // Wait until the data file holds the harvest, then kill the process (no clean stop).
-        let file = dir.join("store.json");
-        let deadline = std::time::Instant::now() + WAIT;
-        let saved_leaves = || -> Option<u64> {
-            let saved: Value = serde_json::from_str(&std::fs::read_to_string(&file).ok()?).ok()?;
-            saved["store"]["players"]
-                .as_array()?
-                .iter()
-                .find(|p| p["player"]["player_id"] == "e2e-restart")?["player"]["inventory"]
-                ["guam_leaf"]
-                .as_u64()
-        };
-        while saved_leaves() != Some(units(&player, "guam_leaf")) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the data file never got the harvest"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        // Kill the process at once (no clean stop): what it reported is committed already.
         player
     };
     let server = Server::start(Some(&dir));
@@ -711,7 +693,8 @@ async fn a_restart_with_a_data_dir_keeps_the_player_and_its_inventory() {
 }
 
 #[tokio::test]
-async fn a_bad_data_file_stops_the_start_with_a_clear_error() {
+async fn a_bad_old_data_file_stops_the_start_with_a_clear_error() {
+    // Given a data directory with an old JSON data file that cannot be read
     let dir = temp_dir("bad-file");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("store.json"), "{ this is not json").unwrap();
@@ -774,14 +757,16 @@ async fn a_second_process_on_the_same_data_dir_is_refused_naming_the_lock_file()
         stderr.contains(&format!("pid {}", first.child.id())),
         "{stderr}"
     );
-    // and the data file stays readable to others meanwhile (a player makes it be written)
+    // and the database stays readable to others meanwhile (WAL lets readers in)
     let mut socket = first.connect("e2e-lock").await;
     snapshot(&mut socket).await;
-    let deadline = std::time::Instant::now() + WAIT;
-    while std::fs::read_to_string(dir.join("store.json")).is_err() {
-        assert!(std::time::Instant::now() < deadline, "no data file written");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let reader = idle_sqlite::SqliteStore::open(dir.join(idle_sqlite::DATABASE_FILE)).unwrap();
+    {
+        use idle_app::ports::GameStore;
+        let loaded = reader.load_players(&["e2e-lock".to_owned()]).await.unwrap();
+        assert_eq!(loaded.players.len(), 1, "a reader sees the player");
     }
+    drop(reader);
 
     // When the first is killed (no clean stop), then a new one starts on the directory
     drop(first);
@@ -1171,4 +1156,158 @@ async fn two_devices_syncing_at_once_are_both_made_whole() {
     let (_, again) = sync_reply(&mut phone, last_seen).await;
     assert_eq!(again, phone_kept);
     running.shutdown().await.unwrap();
+}
+
+// Durable before it answers: SIGKILL at random moments loses nothing that was reported.
+
+/// Sends `message` until it is answered with `reply` (a `rate_limited` error waits its
+/// `retry_after_ms` and sends again); returns every message read, the answer last.
+async fn answered(socket: &mut Socket, message: Value, reply: &str) -> Vec<Value> {
+    let mut read = Vec::new();
+    loop {
+        send(socket, message.clone()).await;
+        let answer = until(socket, |m| m["type"] == reply || m["type"] == "error").await;
+        let last = answer.last().unwrap().clone();
+        read.extend(answer);
+        if last["code"] != "rate_limited" {
+            return read;
+        }
+        let wait = last["retry_after_ms"].as_u64().unwrap_or(1000);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+    }
+}
+
+/// What one player of the kill test saw: its acknowledged enqueues (request id, task id) and
+/// the highest notification seq that reached it.
+#[derive(Default)]
+struct Seen {
+    acked: Vec<(String, String)>,
+    max_seq: u64,
+}
+
+impl Seen {
+    fn note(&mut self, message: &Value) {
+        if message["type"] == "ack" && message["duplicate"] == false {
+            self.acked.push((
+                message["request_id"].as_str().unwrap().to_owned(),
+                message["task_id"].as_str().unwrap().to_owned(),
+            ));
+        }
+        if is_notification(message) {
+            self.max_seq = self.max_seq.max(message["seq"].as_u64().unwrap());
+        }
+    }
+}
+
+#[tokio::test]
+async fn fifty_sigkills_lose_no_acknowledged_task_reuse_no_seq_and_grant_once() {
+    use idle_app::ports::GameStore;
+
+    // Ten players take turns, so no one's rate bucket (10 messages, one back a second) runs dry
+    let dir = temp_dir("kill");
+    let players: Vec<String> = (0..10).map(|i| format!("kill-p{i}")).collect();
+    let mut seen: Vec<Seen> = players.iter().map(|_| Seen::default()).collect();
+    // A fixed linear congruential sequence: random moments, the same on every run.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut random = move |below: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % below
+    };
+    for round in 0..50 {
+        let (player, seen) = (&players[round % 10], &mut seen[round % 10]);
+        let server = Server::start(Some(&dir));
+        let mut socket = server.connect(player).await;
+
+        // No seq reused: every seq a client saw was committed before it was posted, so the
+        // restarted server's current seq is at least the highest one seen
+        let synced = answered(&mut socket, json!({"action": "sync"}), "snapshot").await;
+        let current = synced.last().unwrap()["seq"].as_u64().unwrap();
+        assert!(
+            current >= seen.max_seq,
+            "round {round}: seq {current} < {} seen",
+            seen.max_seq
+        );
+        synced.iter().for_each(|m| seen.note(m));
+
+        // No acknowledged task missing: the last acknowledged one is a duplicate of itself
+        if let Some((request_id, task_id)) = seen.acked.last().cloned() {
+            let answer = answered(&mut socket, harvest(&request_id), "ack").await;
+            let ack = answer.last().unwrap();
+            assert_eq!(
+                ack["duplicate"], true,
+                "round {round}: {request_id} lost: {ack}"
+            );
+            assert_eq!(ack["task_id"], task_id.as_str());
+            answer.iter().for_each(|m| seen.note(m));
+        }
+
+        // Two enqueues back to back, then SIGKILL after a random 0-60 ms
+        for i in 0..2 {
+            send(&mut socket, harvest(&format!("k{round}-{i}"))).await;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(random(60));
+        while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, socket.next()).await {
+            if let Message::Text(text) = frame {
+                seen.note(&serde_json::from_str(&text).unwrap());
+            }
+        }
+        drop(server);
+        // What the dead server had already written still counts as seen
+        while let Ok(Some(Ok(frame))) =
+            tokio::time::timeout(Duration::from_millis(100), socket.next()).await
+        {
+            if let Message::Text(text) = frame {
+                seen.note(&serde_json::from_str(&text).unwrap());
+            }
+        }
+    }
+    let acked: usize = seen.iter().map(|s| s.acked.len()).sum();
+    assert!(
+        acked >= 25,
+        "only {acked} acknowledged: the kills came too early to test much"
+    );
+
+    // Finally, let every task finish, stop cleanly, and read the store itself
+    let mut server = Server::start(Some(&dir));
+    for player in &players {
+        let mut socket = server.connect(player).await;
+        let messages = answered(&mut socket, json!({"action": "sync"}), "snapshot").await;
+        let empty = |m: &Value| m["queue"].as_array().is_some_and(Vec::is_empty);
+        if !empty(messages.last().unwrap()) {
+            until(&mut socket, |m| m["type"] == "queue_updated" && empty(m)).await;
+        }
+    }
+    server.signal("TERM");
+    assert!(server.exit_status().await.success());
+    let store = idle_sqlite::SqliteStore::open(dir.join(idle_sqlite::DATABASE_FILE)).unwrap();
+    for (player, seen) in players.iter().zip(&seen) {
+        // Every acknowledged task has its record
+        for (request_id, task_id) in &seen.acked {
+            let task = store.load_task(player, task_id).await.unwrap();
+            let task =
+                task.unwrap_or_else(|| panic!("{player}: acknowledged {request_id} has no record"));
+            assert_eq!(task.request_id, *request_id);
+        }
+        // Every grant exactly once: the inventory is the sum of the recorded outcomes (of every
+        // task written, acknowledged or not)
+        let stored = store
+            .load_players(std::slice::from_ref(player))
+            .await
+            .unwrap()
+            .players
+            .remove(0);
+        let mut granted = 0;
+        for n in 1..stored.player.next_task_seq {
+            let task = store.load_task(player, &format!("{n:012}")).await.unwrap();
+            let task = task.unwrap_or_else(|| panic!("{player}: task {n} has no record"));
+            if let Some(result) = task.result {
+                granted += result.outcome.items.get("guam_leaf").copied().unwrap_or(0);
+            }
+        }
+        assert_eq!(stored.player.count("guam_leaf"), granted, "{player}");
+    }
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
 }

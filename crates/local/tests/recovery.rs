@@ -1,5 +1,6 @@
 //! Crash recovery: the process stopped after a commit and before its outbox was performed
-//! (here, a data directory written with an outbox nobody performed). At start the runtime
+//! (here, a data directory's database written through the use cases, with an outbox nobody
+//! performed). At start the runtime
 //! performs the outboxes not reported performed and re-arms every stored wake time, so the
 //! notifications are kept for `sync` and the running task completes by the timer, at its end.
 
@@ -7,11 +8,13 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use idle_app::auth::{mint, DEV_TOKEN_SECRET};
-use idle_app::memory::MemoryWorld;
+use std::sync::Arc;
+
+use idle_app::memory::{MemoryNotifier, MemoryWaker};
 use idle_app::ports::{Clock, SystemClock};
-use idle_app::usecase;
-use idle_local::persist::DataDir;
+use idle_app::{usecase, Services};
 use idle_local::{app_config, start, Options};
+use idle_sqlite::{SqliteOptions, SqliteStore};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -25,8 +28,28 @@ async fn a_restart_performs_the_unperformed_outbox_and_the_timer_completes_the_t
     let _ = std::fs::remove_dir_all(&dir);
     let config = app_config(|_| None).unwrap();
     let now = SystemClock.now();
-    let world = MemoryWorld::new(now, config.wake_shards);
-    let crashed = world.services(config.clone());
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Arc::new(
+        SqliteStore::open_with(
+            dir.join(idle_sqlite::DATABASE_FILE),
+            SqliteOptions {
+                wake_shards: config.wake_shards,
+                ..SqliteOptions::default()
+            },
+        )
+        .unwrap(),
+    );
+    let notifier = Arc::new(MemoryNotifier::new());
+    let crashed = Services::new(
+        config.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        notifier.clone(),
+        Arc::new(SystemClock),
+        Arc::new(MemoryWaker::new()),
+    );
+    notifier.open("c-before", now);
     let player = "recovery-player";
     let token = mint(
         DEV_TOKEN_SECRET.as_bytes(),
@@ -42,13 +65,26 @@ async fn a_restart_performs_the_unperformed_outbox_and_the_timer_completes_the_t
     let body = json!({"action": "enqueue", "request_id": "r1",
         "task": {"activity": "harvest", "resource": "guam_leaf", "location": "meadow", "quantity": 1}});
     usecase::message(&crashed, "c-before", &body.to_string()).await;
-    let stored = world.store.player(player).unwrap();
+    let stored = {
+        use idle_app::ports::GameStore;
+        store
+            .load_players(&[player.to_owned()])
+            .await
+            .unwrap()
+            .players
+            .remove(0)
+    };
     let ends_at = stored.queue[0].ends_at.expect("the task is running");
     let issued = stored.player.next_seq - 1;
-    assert!(issued >= 2 && world.store.inbox(player).is_empty());
-    let data = DataDir::open(&dir).unwrap();
-    data.save(&DataDir::render(world.store.snapshot()).unwrap())
-        .unwrap();
+    assert!(issued >= 2);
+    assert_eq!(
+        store.last_outboxes().unwrap().len(),
+        1,
+        "committed, never performed"
+    );
+    // The process dies: nothing posted, the outbox never performed
+    drop(crashed);
+    drop(store);
 
     // When a runtime starts on it (its ticker far off: only the timer can complete the task)
     let options = Options {

@@ -1,27 +1,24 @@
-//! A graceful shutdown, in process: what was acknowledged is in the data directory afterwards
-//! even when no periodic write came in between, and open sockets are told the server is going
-//! away (1001). The process-level side (SIGTERM, exit 0) is in `e2e.rs`.
+//! A graceful shutdown, in process: what was acknowledged is in the data directory's database
+//! afterwards, and open sockets are told the server is going away (1001). The process-level side (SIGTERM, exit 0) is in `e2e.rs`.
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use idle_app::auth::{mint, DEV_TOKEN_SECRET};
-use idle_local::persist::DataDir;
+use idle_app::ports::GameStore;
 use idle_local::{app_config, start, Options};
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_writes_what_was_acknowledged_and_closes_sockets_with_1001() {
-    // Given a runtime on a data directory that writes only at shutdown, and an acknowledged
-    // enqueue of a new player
+async fn shutdown_keeps_what_was_acknowledged_and_closes_sockets_with_1001() {
+    // Given a runtime on a data directory, and an acknowledged enqueue of a new player
     let dir = std::env::temp_dir().join(format!("idle-local-shutdown-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let options = Options {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: Some(dir.clone()),
-        persist_every: Duration::from_secs(3600),
         ..Options::default()
     };
     let running = start(options, app_config(|_| None).unwrap()).await.unwrap();
@@ -78,20 +75,15 @@ async fn shutdown_writes_what_was_acknowledged_and_closes_sockets_with_1001() {
         .unwrap();
 
     // and the data directory holds the player, and is free for the next runtime
-    let saved = DataDir::open(&dir)
+    let saved = idle_sqlite::SqliteStore::open(dir.join(idle_sqlite::DATABASE_FILE)).unwrap();
+    let players = saved
+        .load_players(&["shutdown-player".to_owned()])
+        .await
         .unwrap()
-        .load()
-        .unwrap()
-        .expect("a data file");
-    let saved = serde_json::to_value(saved).unwrap();
-    assert!(
-        saved["players"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["player"]["player_id"] == "shutdown-player"),
-        "{saved}"
-    );
+        .players;
+    assert_eq!(players.len(), 1, "the acknowledged player is stored");
+    assert_eq!(players[0].player.recent_requests[0].request_id, "r1");
+    drop(saved);
     drop(idle_local::lock::DirLock::acquire(&dir).expect("the lock is released"));
     assert!(lock.exists());
     let _ = std::fs::remove_dir_all(&dir);
