@@ -10,7 +10,7 @@ use idle_app::outbox::{Commit, Outbox};
 use idle_app::ports::{wake_shard, Connection, ConnectionStore, GameStore, Inbox, StoreError};
 use idle_app::state::PlayerState;
 use idle_core::catalog::Catalog;
-use idle_core::model::{Millis, Player, Task, TaskRequest, TaskStatus};
+use idle_core::model::{Millis, Player, Task, TaskStatus};
 use idle_core::protocol::{Event, Notification};
 use idle_sqlite::{Import, SqliteOptions, SqliteStore, SCHEMA_VERSION};
 use idle_testing::contract;
@@ -76,30 +76,9 @@ fn noting(seq: u64) -> Outbox {
     }
 }
 
+/// A finished harvest numbered `n`, finished at `finished_at` (the contract's record).
 fn task(player_id: &str, n: u64, finished_at: Millis) -> Task {
-    Task {
-        player_id: player_id.to_owned(),
-        task_id: format!("t{n:06}"),
-        request_id: format!("r{n}"),
-        request: TaskRequest::Harvest {
-            resource: "copper_ore".into(),
-            location: "meadow".into(),
-            quantity: 1,
-        },
-        bypass_validation: false,
-        status: TaskStatus::Completed,
-        enqueued_at: finished_at - 5000,
-        started_at: Some(finished_at - 5000),
-        ends_at: Some(finished_at),
-        finished_at: Some(finished_at),
-        attempts: 0,
-        retry_at: None,
-        rules_version: 1,
-        catalog_hash: None,
-        snapshot: None,
-        result: None,
-        failure: None,
-    }
+    contract::finished_task(player_id, n, finished_at + 1000)
 }
 
 async fn load(store: &SqliteStore, id: &str) -> Option<PlayerState> {

@@ -98,8 +98,8 @@ pub fn new_player(id: &str, now: Millis) -> PlayerState {
     }
 }
 
-/// A finished harvest of `player_id` numbered `n`.
-fn finished_task(player_id: &str, n: u64, now: Millis) -> Task {
+/// A finished harvest of `player_id` numbered `n` (task id `t00000n`), finished at `now - 1000`.
+pub fn finished_task(player_id: &str, n: u64, now: Millis) -> Task {
     Task {
         player_id: player_id.to_owned(),
         task_id: format!("t{n:06}"),
@@ -534,7 +534,6 @@ pub async fn connections_by_id_and_player<S: ConnectionStore>(store: &S, now: Mi
 /// A task of `player_id` in `status`, finished at `now + 10` when the status is final.
 pub fn task(player_id: &str, task_id: &str, status: TaskStatus, now: Millis) -> Task {
     Task {
-        player_id: player_id.into(),
         task_id: task_id.into(),
         request_id: format!("req-{task_id}"),
         request: TaskRequest::Harvest {
@@ -542,32 +541,19 @@ pub fn task(player_id: &str, task_id: &str, status: TaskStatus, now: Millis) -> 
             location: "meadow".into(),
             quantity: 2,
         },
-        bypass_validation: false,
         status,
         enqueued_at: now,
         started_at: None,
         ends_at: None,
         finished_at: status.is_final().then_some(now + 10),
-        attempts: 0,
-        retry_at: None,
-        rules_version: 1,
-        catalog_hash: None,
-        snapshot: None,
-        result: None,
-        failure: None,
+        ..finished_task(player_id, 0, now)
     }
 }
 
 /// The commit that writes `state` with `version` bumped by one over `expected` (the stored
 /// version the writer read), carrying `outbox`.
 pub fn commit_over(state: &PlayerState, expected: Option<u64>, outbox: Outbox) -> Commit {
-    let mut state = state.clone();
-    state.player.version = expected.map_or(0, |v| v + 1);
-    Commit {
-        state,
-        expected_version: expected,
-        outbox,
-    }
+    write(state, expected, expected.map_or(0, |v| v + 1), outbox)
 }
 
 /// A commit writes the player only if the stored `version` is the expected one: a stale
