@@ -4,7 +4,10 @@
 //! `handlers::ws_connect` (the upgrade happens only on 200; otherwise the client gets that
 //! status with a JSON body), every frame becomes a message event routed on its `action`, and
 //! the close becomes `$disconnect`. Nothing is written to a socket except through
-//! `POST /@connections/{id}`, which the services reach with the real SDK client.
+//! `PostToConnection`: the runtime's own services call it in process ([`InProcessNotifier`]),
+//! anything else on this machine as `POST /@connections/{id}` with the real SDK client (and
+//! the services too with [`Options::posts_through_api`](crate::Options::posts_through_api));
+//! both answer from the same [`Links`].
 //!
 //! API Gateway's limits and answers are kept where a client or the services could tell the
 //! difference: frames and messages over its quotas close the socket with 1009, and a connection
@@ -26,6 +29,7 @@ use axum::Router;
 use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
 use idle_app::handlers;
+use idle_app::ports::{ConnectionInfo, Notifier, PostError};
 use idle_app::Services;
 use idle_core::model::Millis;
 use serde_json::json;
@@ -111,11 +115,140 @@ impl Drop for Entered<'_> {
     }
 }
 
+/// The connections the gateway serves, from the start of each one's `$connect` to its close:
+/// what both ways of reaching a socket share, the `@connections` routes (which the SDK client
+/// calls) and [`InProcessNotifier`] (which the runtime's own services call).
+#[derive(Debug, Default)]
+pub struct Links(Mutex<HashMap<String, Link>>);
+
+/// Why a post did not reach a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Over API Gateway's 128 KB post limit ([`MAX_POST_BYTES`]): 413 `PayloadTooLargeException`.
+    TooLarge,
+    /// No open connection by that id (unknown, closed, or still in its handshake): 410
+    /// `GoneException`.
+    Gone,
+}
+
+impl Links {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Link>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many sockets are open (upgraded and not yet closed).
+    pub fn open_connections(&self) -> usize {
+        self.lock().values().filter(|link| link.open).count()
+    }
+
+    /// `PostToConnection`: `payload` goes to the socket as one frame (text when it is UTF-8).
+    pub fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), Refused> {
+        if payload.len() > MAX_POST_BYTES {
+            return Err(Refused::TooLarge);
+        }
+        let out = match std::str::from_utf8(payload) {
+            Ok(text) => Outbound::Text(text.to_owned()),
+            Err(_) => Outbound::Binary(payload.to_vec()),
+        };
+        if self.send(connection_id, out) {
+            Ok(())
+        } else {
+            Err(Refused::Gone)
+        }
+    }
+
+    /// `GetConnection`: when the connection was made and last active; `None` unless it is open.
+    pub fn info(&self, connection_id: &str) -> Option<(ConnectionContext, Millis)> {
+        self.lock()
+            .get(connection_id)
+            .filter(|link| link.open)
+            .map(|link| (link.ctx.clone(), link.last_active_at))
+    }
+
+    /// Sends to an open connection; false if there is none (unknown, closed, or still in its
+    /// handshake).
+    fn send(&self, connection_id: &str, out: Outbound) -> bool {
+        self.lock()
+            .get(connection_id)
+            .is_some_and(|link| link.open && link.tx.send(out).is_ok())
+    }
+
+    /// The socket is upgraded: posts may reach it from now on.
+    fn open(&self, connection_id: &str) {
+        if let Some(link) = self.lock().get_mut(connection_id) {
+            link.open = true;
+        }
+    }
+
+    fn touch(&self, connection_id: &str, now: Millis) {
+        if let Some(link) = self.lock().get_mut(connection_id) {
+            link.last_active_at = now;
+        }
+    }
+
+    /// `DeleteConnection`: forgets a connection and asks its writer to close the socket with
+    /// `code` and `reason`; false if unknown.
+    pub fn close(&self, connection_id: &str, code: u16, reason: &str) -> bool {
+        match self.lock().remove(connection_id) {
+            Some(link) => {
+                let _ = link.tx.send(close_frame(code, reason));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The runtime's own way to reach sockets: the [`Notifier`] port answered by [`Links`] in
+/// process, with API Gateway's answers (Gone until `$connect` has returned and after the close,
+/// the 128 KB post limit) and without an HTTP round trip, request signing and JSON parsing per
+/// post. The `@connections` routes answer the same from the same [`Links`], for anything else
+/// on this machine that calls them with the SDK client (tested in `tests/connections.rs`).
+#[derive(Debug, Clone)]
+pub struct InProcessNotifier(Arc<Links>);
+
+impl InProcessNotifier {
+    /// A notifier over `links`.
+    pub fn new(links: Arc<Links>) -> InProcessNotifier {
+        InProcessNotifier(links)
+    }
+}
+
+#[async_trait::async_trait]
+impl Notifier for InProcessNotifier {
+    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PostError> {
+        self.0
+            .post(connection_id, payload)
+            .map_err(|refused| match refused {
+                Refused::Gone => PostError::Gone,
+                Refused::TooLarge => PostError::Permanent(format!(
+                    "PostToConnection: {} bytes is over the {MAX_POST_BYTES}-byte limit",
+                    payload.len()
+                )),
+            })
+    }
+
+    async fn connection_info(&self, connection_id: &str) -> Result<ConnectionInfo, PostError> {
+        self.0
+            .info(connection_id)
+            .map(|(ctx, last_active_at)| ConnectionInfo {
+                connected_at: ctx.connected_at,
+                last_active_at,
+            })
+            .ok_or(PostError::Gone)
+    }
+
+    async fn close(&self, connection_id: &str) -> Result<(), PostError> {
+        self.0.close(connection_id, 1000, CLOSED_BY_SERVER);
+        Ok(())
+    }
+}
+
 /// The gateway's state: the services it calls and the open connections.
 #[derive(Debug)]
 pub struct Gateway {
     services: Arc<Services>,
-    links: Mutex<HashMap<String, Link>>,
+    links: Arc<Links>,
     /// Set once at shutdown: no new sockets, and open ones take no more frames.
     draining: watch::Sender<bool>,
     /// Messages whose handler is running.
@@ -127,9 +260,15 @@ pub struct Gateway {
 impl Gateway {
     /// A gateway over `services` with no connections.
     pub fn new(services: Arc<Services>) -> Gateway {
+        Gateway::with_links(services, Arc::default())
+    }
+
+    /// A gateway over `services` serving `links`, which an [`InProcessNotifier`] in `services`
+    /// may share.
+    pub fn with_links(services: Arc<Services>, links: Arc<Links>) -> Gateway {
         Gateway {
             services,
-            links: Mutex::new(HashMap::new()),
+            links,
             draining: watch::Sender::new(false),
             handling: UnderWay::new(),
             sockets: UnderWay::new(),
@@ -142,7 +281,7 @@ impl Gateway {
     }
 
     fn links(&self) -> MutexGuard<'_, HashMap<String, Link>> {
-        self.links.lock().unwrap_or_else(|e| e.into_inner())
+        self.links.lock()
     }
 
     fn now(&self) -> Millis {
@@ -151,41 +290,22 @@ impl Gateway {
 
     /// How many sockets are open (upgraded and not yet closed).
     pub fn open_connections(&self) -> usize {
-        self.links().values().filter(|link| link.open).count()
-    }
-
-    /// Sends to an open connection; false if there is none (unknown, closed, or still in its
-    /// handshake).
-    fn send(&self, connection_id: &str, out: Outbound) -> bool {
-        self.links()
-            .get(connection_id)
-            .is_some_and(|link| link.open && link.tx.send(out).is_ok())
+        self.links.open_connections()
     }
 
     /// The socket is upgraded: the `@connections` API may reach it from now on.
     fn open(&self, connection_id: &str) {
-        if let Some(link) = self.links().get_mut(connection_id) {
-            link.open = true;
-        }
+        self.links.open(connection_id);
     }
 
     fn touch(&self, connection_id: &str) {
-        let now = self.now();
-        if let Some(link) = self.links().get_mut(connection_id) {
-            link.last_active_at = now;
-        }
+        self.links.touch(connection_id, self.now());
     }
 
     /// Forgets a connection and asks its writer to close the socket with `code` and `reason`;
     /// false if unknown.
     fn close(&self, connection_id: &str, code: u16, reason: &str) -> bool {
-        match self.links().remove(connection_id) {
-            Some(link) => {
-                let _ = link.tx.send(close_frame(code, reason));
-                true
-            }
-            None => false,
-        }
+        self.links.close(connection_id, code, reason)
     }
 
     /// Starts the shutdown: new WebSocket connections are refused with 503, and open sockets
@@ -523,8 +643,10 @@ async fn post_to_connection(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if body.len() > MAX_POST_BYTES {
-        return (
+    match gw.links.post(&id, &body) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(Refused::Gone) => gone(),
+        Err(Refused::TooLarge) => (
             StatusCode::PAYLOAD_TOO_LARGE,
             [(
                 HeaderName::from_static("x-amzn-errortype"),
@@ -532,16 +654,7 @@ async fn post_to_connection(
             )],
             r#"{"message":"Message too long"}"#,
         )
-            .into_response();
-    }
-    let out = match String::from_utf8(body.to_vec()) {
-        Ok(text) => Outbound::Text(text),
-        Err(e) => Outbound::Binary(e.into_bytes()),
-    };
-    if gw.send(&id, out) {
-        StatusCode::OK.into_response()
-    } else {
-        gone()
+            .into_response(),
     }
 }
 
@@ -583,17 +696,14 @@ fn rfc3339(at: Millis) -> String {
 /// `GET /@connections/{id}`: API Gateway's `GetConnection` reply; 410 unless the connection is
 /// open.
 async fn get_connection(State(gw): State<Shared>, Path(id): Path<String>) -> Response {
-    let links = gw.links();
-    let Some(link) = links.get(&id).filter(|link| link.open) else {
-        drop(links);
+    let Some((ctx, last_active_at)) = gw.links.info(&id) else {
         return gone();
     };
     let body = json!({
-        "connectedAt": rfc3339(link.ctx.connected_at),
-        "identity": {"sourceIp": link.ctx.source_ip, "userAgent": link.ctx.user_agent},
-        "lastActiveAt": rfc3339(link.last_active_at),
+        "connectedAt": rfc3339(ctx.connected_at),
+        "identity": {"sourceIp": ctx.source_ip, "userAgent": ctx.user_agent},
+        "lastActiveAt": rfc3339(last_active_at),
     });
-    drop(links);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],

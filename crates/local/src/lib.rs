@@ -5,9 +5,11 @@
 //!   with a data directory that one process writes at a time ([`lock`]), else in memory;
 //! - a WebSocket gateway ([`gateway`]) that turns connects, frames and closes into the same
 //!   `aws_lambda_events` values API Gateway hands the Lambdas, and calls the same handlers;
-//! - API Gateway's `@connections` management API on the same port, which the services reach
-//!   through the real `aws-sdk-apigatewaymanagement` client ([`idle_aws::ApiGatewayNotifier`]):
-//!   replies and notifications reach sockets only that way, as in AWS;
+//! - API Gateway's `@connections` management API on the same port, served for the real
+//!   `aws-sdk-apigatewaymanagement` client ([`idle_aws::ApiGatewayNotifier`]); the runtime's
+//!   own replies and notifications take the same path in process
+//!   ([`gateway::InProcessNotifier`]: the same answers, no HTTP round trip per post), or
+//!   through the SDK client with [`Options::posts_through_api`];
 //! - the outbox feed ([`feed`]): every committed outbox, in commit order, handed to the task
 //!   processor as a Players-stream batch, woken by each commit;
 //! - the precise wake-up timer, the ticker (its safety net) and the connection cleaner

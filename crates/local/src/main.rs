@@ -47,6 +47,10 @@ struct RunArgs {
     /// Milliseconds between connection-cleaner sweeps.
     #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     clean_ms: u64,
+    /// Post replies and notifications through the real SDK client over this process's own
+    /// `@connections` API, as the Lambdas do on AWS (slower), instead of in process.
+    #[arg(long)]
+    posts_through_api: bool,
     /// The player whose token and console link are printed at start.
     #[arg(long, default_value = "demo-player")]
     demo_player: String,
@@ -154,6 +158,7 @@ async fn run(args: RunArgs) -> Result<(), LocalError> {
         data_dir: args.data_dir,
         tick: Duration::from_millis(args.tick_ms),
         clean: Duration::from_millis(args.clean_ms),
+        posts_through_api: args.posts_through_api,
     };
     let running = idle_local::start(options, config).await?;
     let base = format!("http://{}", running.addr());

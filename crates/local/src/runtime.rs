@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_apigatewaymanagement::config::Credentials;
 use axum::serve::{ListenerExt, TapIo};
-use idle_app::ports::{Clock, GameStore, SystemClock, Waker};
+use idle_app::ports::{Clock, GameStore, Notifier, SystemClock, Waker};
 use idle_app::{AppConfig, Services};
 use idle_aws::ApiGatewayNotifier;
 use idle_sqlite::{Import, SqliteOptions, SqliteStore};
@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::console::{self, ConsoleState};
 use crate::error::LocalError;
 use crate::feed::{self, CommitSignal, Feed};
-use crate::gateway::{self, Gateway};
+use crate::gateway::{self, Gateway, InProcessNotifier, Links};
 use crate::lock::DirLock;
 use crate::settings::{dev_secrets_in, Options};
 use crate::timers::{self, LocalWaker};
@@ -198,7 +198,15 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
         source,
     })?;
 
-    let notifier = ApiGatewayNotifier::new(&sdk_config().await, &format!("http://{addr}"));
+    let links = Arc::new(Links::default());
+    let notifier: Arc<dyn Notifier> = if options.posts_through_api {
+        Arc::new(ApiGatewayNotifier::new(
+            &sdk_config().await,
+            &format!("http://{addr}"),
+        ))
+    } else {
+        Arc::new(InProcessNotifier::new(links.clone()))
+    };
     let commits = Arc::new(Notify::new());
     let waker = Arc::new(LocalWaker::new());
     let services = Arc::new(Services::new(
@@ -209,7 +217,7 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
         )),
         store.clone(),
         store.clone(),
-        Arc::new(notifier),
+        notifier,
         Arc::new(SystemClock),
         waker.clone(),
     ));
@@ -225,7 +233,7 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
             "resuming: performing unperformed outboxes and re-arming wake-ups"
         );
     }
-    let gateway = Arc::new(Gateway::new(services.clone()));
+    let gateway = Arc::new(Gateway::with_links(services.clone(), links));
     let app = gateway::routes(gateway.clone()).merge(console::routes(ConsoleState {
         services: services.clone(),
         ws_url: format!("ws://{addr}/ws"),

@@ -33,6 +33,11 @@ pub struct Options {
     pub tick: Duration,
     /// How often the connection cleaner sweeps.
     pub clean: Duration,
+    /// The services post replies and notifications through the real SDK client over this
+    /// process's own `@connections` API, as the Lambdas do on AWS, instead of in process
+    /// ([`crate::gateway::InProcessNotifier`], the default: the same answers, without an HTTP
+    /// round trip, request signing and JSON parsing per post).
+    pub posts_through_api: bool,
 }
 
 impl Default for Options {
@@ -43,6 +48,7 @@ impl Default for Options {
             data_dir: None,
             tick: Duration::from_secs(60),
             clean: Duration::from_secs(60),
+            posts_through_api: false,
         }
     }
 }

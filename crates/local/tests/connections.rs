@@ -1,7 +1,8 @@
 //! The `@connections` API of the local gateway, through the real `aws-sdk-apigatewaymanagement`
-//! client the services use: post reaches the socket, GetConnection parses, delete closes the
-//! socket and then everything is Gone; a connection whose `$connect` is still running is Gone
-//! too, as on API Gateway. The runtime runs in-process here.
+//! client, and the runtime's in-process notifier, which must answer alike: post reaches the
+//! socket, GetConnection parses, delete closes the socket and then everything is Gone; a
+//! connection whose `$connect` is still running is Gone too, as on API Gateway. The runtime
+//! runs in-process here.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use idle_app::ports::{
 };
 use idle_app::Services;
 use idle_aws::ApiGatewayNotifier;
-use idle_local::gateway::{self, Gateway};
+use idle_local::gateway::{self, Gateway, InProcessNotifier, Links};
 use idle_local::{app_config, start, Options};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
@@ -26,9 +27,19 @@ const WAIT: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn post_get_and_delete_reach_the_socket_through_the_sdk_client() {
+    post_get_and_delete_reach_the_socket(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_get_and_delete_reach_the_socket_in_process() {
+    post_get_and_delete_reach_the_socket(false).await;
+}
+
+async fn post_get_and_delete_reach_the_socket(posts_through_api: bool) {
     // Given the runtime on a free port and a connected player
     let options = Options {
         listen: "127.0.0.1:0".parse().unwrap(),
+        posts_through_api,
         ..Options::default()
     };
     let running = start(options, app_config(|_| None).unwrap()).await.unwrap();
@@ -63,6 +74,16 @@ async fn post_get_and_delete_reach_the_socket_through_the_sdk_client() {
         .unwrap()
         .unwrap();
     assert_eq!(frame, Message::Text(r#"{"type":"pong","at":1}"#.into()));
+
+    // and a post over API Gateway's 128 KB limit is refused for good, not as Gone
+    let too_large = vec![b'x'; gateway::MAX_POST_BYTES + 1];
+    assert!(
+        matches!(
+            services.notifier.post(&id, &too_large).await,
+            Err(PostError::Permanent(_))
+        ),
+        "a post over the limit"
+    );
 
     // and GetConnection parses in the SDK, with times around now
     let info = services.notifier.connection_info(&id).await.unwrap();
@@ -164,19 +185,33 @@ impl ConnectionStore for HeldConnect {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connection_is_gone_to_posts_and_get_until_its_connect_has_returned() {
+async fn a_connection_is_gone_to_sdk_posts_and_get_until_its_connect_has_returned() {
+    a_connection_is_gone_until_its_connect_has_returned(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_is_gone_to_in_process_posts_and_get_until_its_connect_has_returned() {
+    a_connection_is_gone_until_its_connect_has_returned(false).await;
+}
+
+async fn a_connection_is_gone_until_its_connect_has_returned(through_api: bool) {
     // Given a gateway whose $connect stops once the connection is stored
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = app_config(|_| None).unwrap();
     let store = Arc::new(MemoryStore::new(config.wake_shards));
     let (held, mut connects) = mpsc::unbounded_channel();
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("local"))
-        .credentials_provider(Credentials::new("key", "secret", None, None, "test"))
-        .load()
-        .await;
-    let notifier = Arc::new(ApiGatewayNotifier::new(&sdk, &format!("http://{addr}")));
+    let links = Arc::new(Links::default());
+    let notifier: Arc<dyn Notifier> = if through_api {
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("local"))
+            .credentials_provider(Credentials::new("key", "secret", None, None, "test"))
+            .load()
+            .await;
+        Arc::new(ApiGatewayNotifier::new(&sdk, &format!("http://{addr}")))
+    } else {
+        Arc::new(InProcessNotifier::new(links.clone()))
+    };
     let services = Arc::new(Services::new(
         config,
         store.clone(),
@@ -189,7 +224,7 @@ async fn a_connection_is_gone_to_posts_and_get_until_its_connect_has_returned() 
         Arc::new(SystemClock),
         Arc::new(MemoryWaker::new()),
     ));
-    let app = gateway::routes(Arc::new(Gateway::new(services.clone())));
+    let app = gateway::routes(Arc::new(Gateway::with_links(services.clone(), links)));
     let server = tokio::spawn(async move {
         axum::serve(
             listener,

@@ -1050,6 +1050,24 @@ async fn fifty_players_on_one_or_two_devices_each_get_every_seq_once_in_order() 
     assert!(last_seqs.iter().all(|n| *n >= 6), "{last_seqs:?}");
 }
 
+#[tokio::test]
+async fn posts_through_the_sdk_client_and_the_connections_api_keep_the_same_order() {
+    // Given a runtime whose services post as the Lambdas do on AWS: the real SDK client over
+    // the process's own `@connections` API, rather than in process
+    let server = Server::start_with(None, &["--posts-through-api"], &[]);
+
+    // When 10 players, half of them on two devices, each enqueue three short tasks at once
+    let last_seqs: Vec<u64> = futures_util::stream::iter(0..10)
+        .map(|i| crowd_player(&server, format!("e2e-api-{i:02}"), 1 + i % 2))
+        .buffer_unordered(10)
+        .collect()
+        .await;
+
+    // Then every device received every seq once, in order, as with in-process posts
+    assert_eq!(last_seqs.len(), 10);
+    assert!(last_seqs.iter().all(|n| *n >= 6), "{last_seqs:?}");
+}
+
 /// Everything a `sync` after `after_seq` answers: the snapshot, then the kept notifications,
 /// up to the `pong` of a ping sent after it (excluded).
 async fn sync_reply(socket: &mut Socket, after_seq: u64) -> (Value, Vec<Value>) {
