@@ -11,6 +11,7 @@
 #   NO_BUILD=1 scripts/load-local.sh 1000        # use what target/measure holds
 #   TICK_MS=100 scripts/load-local.sh 1000       # idle-local's --tick-ms (default 500)
 #   PERSIST=1 scripts/load-local.sh 1000         # idle-local with a temporary --data-dir
+#   DATA_DIR=DIR scripts/load-local.sh 1 ...     # idle-local on an existing data directory
 #   SERVER_CPU=1 LOAD_CPU=0 ...                  # the CPUs to pin to (taskset -c)
 #
 # idle-local's log (stderr) goes to a temporary file, printed at the end when it has warnings.
@@ -44,7 +45,9 @@ cleanup() {
 trap cleanup EXIT
 
 server_args=(--listen 127.0.0.1:0 --tick-ms "${TICK_MS:-500}")
-if [ -n "${PERSIST:-}" ]; then
+if [ -n "${DATA_DIR:-}" ]; then
+    server_args+=(--data-dir "$DATA_DIR")
+elif [ -n "${PERSIST:-}" ]; then
     server_args+=(--data-dir "$work/data")
 fi
 taskset -c "$server_cpu" "$target/idle-local" "${server_args[@]}" \
