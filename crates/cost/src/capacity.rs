@@ -230,6 +230,7 @@ pub struct Capacity {
 }
 
 impl Capacity {
+    /// Dollars per month, every service.
     pub fn monthly_total(&self) -> f64 {
         self.monthly.iter().map(|(_, d)| d).sum()
     }
@@ -358,11 +359,11 @@ fn quota(value: f64, limit: f64) -> &'static str {
 
 fn num(x: f64) -> String {
     let rounded = if x >= 100.0 {
-        format!("{:.0}", x)
+        format!("{x:.0}")
     } else if x >= 10.0 {
-        format!("{:.1}", x)
+        format!("{x:.1}")
     } else {
-        format!("{:.2}", x)
+        format!("{x:.2}")
     };
     // Thousands separators on the whole part.
     let (whole, frac) = rounded.split_once('.').unwrap_or((&rounded, ""));

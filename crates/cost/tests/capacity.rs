@@ -91,7 +91,10 @@ async fn the_plan_is_the_runs_rates_per_player_hour_times_the_players() {
             ));
         }
     }
-    assert_eq!(large.functions["task-ticker"].0, 1.0 / 60.0, "a schedule");
+    assert!(
+        close(large.functions["task-ticker"].0, 1.0 / 60.0),
+        "a schedule"
+    );
 
     // The wake index: write units per shard and the shards needed
     assert!(close(
@@ -147,7 +150,7 @@ async fn the_monthly_bill_agrees_with_the_bill_per_task() {
         plan.monthly.iter().map(|(_, d)| d).sum::<f64>()
     ));
     // The rendered table names every scale and every quota it checks
-    let text = capacity::render(&rates, &[plan.clone()], &a);
+    let text = capacity::render(&rates, std::slice::from_ref(&plan), &a);
     for wanted in [
         "100,000 players",
         "new connections / s (500)",

@@ -666,7 +666,7 @@ fn the_dashboard_body_is_json_once_substituted_and_names_only_what_the_stack_has
                 || template["Parameters"].get(base).is_some(),
             "the dashboard names ${{{name}}}, which the stack does not have"
         );
-        substituted.push_str("x");
+        substituted.push('x');
         rest = &rest[end + 1..];
     }
     substituted.push_str(rest);
