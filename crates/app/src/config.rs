@@ -25,6 +25,10 @@ pub const MIN_SECRET_BYTES: usize = 32;
 pub const TOKEN_SECRET: &str = "TOKEN_SECRET";
 /// See [`TOKEN_SECRET`].
 pub const SEED_SECRET: &str = "SEED_SECRET";
+/// The token secret being retired during a rotation (optional, empty or unset when none is).
+/// Tokens signed with it still verify on `$connect`; no token is ever signed with it
+/// (docs/operations.md, "Rotating the token secret").
+pub const PREVIOUS_TOKEN_SECRET: &str = "PREVIOUS_TOKEN_SECRET";
 
 /// The catalog file the functions load instead of the embedded catalog (unset or empty: the
 /// embedded one). A relative path is taken from `LAMBDA_TASK_ROOT` (where Lambda unpacks the
@@ -288,8 +292,11 @@ impl Function {
 /// Everything the use cases need to know about the deployment.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
-    /// Verifies player tokens on `$connect` (`TOKEN_SECRET`).
+    /// Verifies player tokens on `$connect` and signs dev tokens (`TOKEN_SECRET`).
     pub token_secret: Option<Secret>,
+    /// Also verifies player tokens on `$connect` while the token secret is being rotated
+    /// (`PREVIOUS_TOKEN_SECRET`; `None` otherwise). Never signs anything.
+    pub previous_token_secret: Option<Secret>,
     /// Derives task seeds (`SEED_SECRET`). Changing it changes replays of old tasks.
     pub seed_secret: Option<Secret>,
     /// What players may ask for (`MAX_QUEUE`, `MAX_QUANTITY`; the rest are the core's defaults).
@@ -327,6 +334,7 @@ impl Default for AppConfig {
     fn default() -> Self {
         AppConfig {
             token_secret: None,
+            previous_token_secret: None,
             seed_secret: None,
             limits: Limits::default(),
             retry: RetryPolicy::default(),
@@ -358,7 +366,8 @@ impl AppConfig {
     /// Reads the settings through `lookup` (the environment, or a map in tests).
     ///
     /// Required: `TOKEN_SECRET` for `ws-connect`, `SEED_SECRET` for the functions that compute
-    /// outcomes (each at least [`MIN_SECRET_BYTES`]). Optional, with defaults, each within its
+    /// outcomes (each at least [`MIN_SECRET_BYTES`]). Optional: `PREVIOUS_TOKEN_SECRET` (unset or
+    /// empty: none; otherwise at least [`MIN_SECRET_BYTES`] too). Optional, with defaults, each within its
     /// [`Bounded`] range ([`BOUNDED_SETTINGS`]): `MAX_QUEUE` (10), `MAX_QUANTITY` (1000),
     /// `WAKE_SHARDS` (8), `TICKER_CONCURRENCY` (16), `MAX_MESSAGE_BYTES` (8192), `INBOX_TTL_SECS`
     /// (7 days), `CONNECTION_TTL_SECS` (7200), `IDLE_TIMEOUT_SECS` (600). A value out of its
@@ -372,6 +381,7 @@ impl AppConfig {
     ) -> Result<AppConfig, ConfigError> {
         let mut config = AppConfig {
             token_secret: secret(&lookup, TOKEN_SECRET, function.needs_token_secret())?,
+            previous_token_secret: secret(&lookup, PREVIOUS_TOKEN_SECRET, false)?,
             seed_secret: secret(&lookup, SEED_SECRET, function.needs_seed_secret())?,
             ..AppConfig::default()
         };
@@ -613,7 +623,13 @@ mod tests {
         })
         .unwrap();
         let mut expected: Vec<&str> = BOUNDED_SETTINGS.iter().map(|s| s.var).collect();
-        expected.extend([TOKEN_SECRET, SEED_SECRET, CATALOG_FILE, WAKE_QUEUE_URL]);
+        expected.extend([
+            TOKEN_SECRET,
+            PREVIOUS_TOKEN_SECRET,
+            SEED_SECRET,
+            CATALOG_FILE,
+            WAKE_QUEUE_URL,
+        ]);
         expected.sort_unstable();
         let mut asked = asked.into_inner();
         asked.sort_unstable();
@@ -753,11 +769,47 @@ mod tests {
 
     #[test]
     fn secrets_never_show_in_debug_output() {
-        let config =
-            AppConfig::from_lookup(Function::WsConnect, lookup(&[("TOKEN_SECRET", TOKEN)]))
-                .unwrap();
+        const PREVIOUS: &str = "previous-token-secret-previous-token-secret";
+        let config = AppConfig::from_lookup(
+            Function::WsConnect,
+            lookup(&[("TOKEN_SECRET", TOKEN), (PREVIOUS_TOKEN_SECRET, PREVIOUS)]),
+        )
+        .unwrap();
         let shown = format!("{config:?}");
-        assert!(!shown.contains(TOKEN));
-        assert!(shown.contains("Secret(***)"));
+        assert!(
+            !shown.contains(TOKEN) && !shown.contains(PREVIOUS),
+            "{shown}"
+        );
+        assert_eq!(shown.matches("Secret(***)").count(), 2, "{shown}");
+    }
+
+    #[test]
+    fn the_previous_token_secret_is_optional_and_checked_when_set() {
+        const PREVIOUS: &str = "previous-token-secret-previous-token-secret";
+        let read = |value: &str| {
+            AppConfig::from_lookup(
+                Function::WsConnect,
+                lookup(&[("TOKEN_SECRET", TOKEN), (PREVIOUS_TOKEN_SECRET, value)]),
+            )
+        };
+        let set = read(PREVIOUS).unwrap();
+        assert_eq!(
+            set.previous_token_secret.map(|s| s.expose().to_vec()),
+            Some(PREVIOUS.as_bytes().to_vec())
+        );
+        // The template's default: empty, no rotation under way.
+        assert!(read("").unwrap().previous_token_secret.is_none());
+        let unset = AppConfig::from_lookup(Function::WsConnect, lookup(&[("TOKEN_SECRET", TOKEN)]))
+            .unwrap();
+        assert!(unset.previous_token_secret.is_none());
+        let err = read("too-short").unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::WeakSecret {
+                name: PREVIOUS_TOKEN_SECRET,
+                len: 9
+            }
+        );
+        assert!(!err.to_string().contains("too-short"));
     }
 }

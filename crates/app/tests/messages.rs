@@ -30,6 +30,58 @@ async fn connect_creates_the_player_once_and_stores_the_connection() {
     );
 }
 
+/// The token secret a deployment is moving away from (test-only).
+const OLD_TOKEN_SECRET: &str = "old-token-secret-old-token-secret-old-token";
+
+#[tokio::test]
+async fn during_a_token_secret_rotation_old_tokens_connect_until_the_previous_secret_is_removed() {
+    use idle_app::auth::{mint, AuthError, DEV_TOKEN_SECRET};
+    use idle_app::{AppConfig, Secret};
+    use std::time::Duration;
+
+    // Given a deployment whose new TOKEN_SECRET is the dev one and whose previous is the old one
+    let rotating = AppConfig {
+        previous_token_secret: Some(Secret::new(OLD_TOKEN_SECRET).unwrap()),
+        ..config()
+    };
+    let env = Env::with(rotating);
+    let day = Duration::from_secs(24 * 3600);
+    let old = mint(OLD_TOKEN_SECRET.as_bytes(), "olga", day, false, env.now()).unwrap();
+    let new = mint(DEV_TOKEN_SECRET.as_bytes(), "nina", day, false, env.now()).unwrap();
+    let stranger_secret = "stranger-secret-stranger-secret-stranger";
+    let stranger = mint(stranger_secret.as_bytes(), "sam", day, false, env.now()).unwrap();
+    // Then a token of either secret connects, and one of neither is refused (403)
+    assert_eq!(
+        connect(&env.services, "c-old", Some(&old))
+            .await
+            .unwrap()
+            .player_id,
+        "olga"
+    );
+    assert_eq!(
+        connect(&env.services, "c-new", Some(&new))
+            .await
+            .unwrap()
+            .player_id,
+        "nina"
+    );
+    let err = connect(&env.services, "c-x", Some(&stranger))
+        .await
+        .unwrap_err();
+    assert_eq!(err, ConnectError::Forbidden(AuthError::BadSignature));
+    assert_eq!(err.status_code(), 403);
+
+    // When the previous secret is removed (the rotation is over)
+    let after = Env::with(config());
+    // Then the old token is refused, the new one still connects
+    let err = connect(&after.services, "c-old", Some(&old))
+        .await
+        .unwrap_err();
+    assert_eq!(err, ConnectError::Forbidden(AuthError::BadSignature));
+    assert!(connect(&after.services, "c-new", Some(&new)).await.is_ok());
+    assert_eq!(after.world.store.player_ids(), ["nina"]);
+}
+
 #[tokio::test]
 async fn connect_refuses_missing_and_bad_tokens() {
     let env = Env::new();

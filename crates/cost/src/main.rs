@@ -4,6 +4,7 @@
 //! persistence seam. See `docs/performance.md`.
 
 use clap::Parser;
+use idle_cost::capacity::{self, Assumptions, PerPlayerHour};
 use idle_cost::counting::{Encoding, Model, CAUSES};
 use idle_cost::money::{self, Bill};
 use idle_cost::workload::{self, Params, Report};
@@ -42,6 +43,22 @@ struct Args {
     /// Deliver one wake-up per (player, time) however often it was armed (SQS does not).
     #[arg(long)]
     dedupe_wakes: bool,
+    /// Also print the capacity plan (docs/capacity.md): this run's counts per player-hour,
+    /// scaled to each of `--scales` concurrently connected players.
+    #[arg(long)]
+    capacity: bool,
+    /// Concurrently connected players the capacity plan is printed for.
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000u64, 100_000, 1_000_000])]
+    scales: Vec<u64>,
+    /// Capacity plan: mean duration of one Lambda invocation, ms (Little's law, and its bill).
+    #[arg(long, default_value_t = 100.0)]
+    lambda_ms: f64,
+    /// Capacity plan: mean length of a connection, minutes (one connect and one disconnect).
+    #[arg(long, default_value_t = 60.0)]
+    session_minutes: f64,
+    /// Capacity plan: the wake index's shards (`WakeShards`).
+    #[arg(long, default_value_t = 8)]
+    wake_shards: u32,
 }
 
 fn per_task(report: &Report) -> Bill {
@@ -171,6 +188,8 @@ fn main() {
         model,
         dedupe_wakes: args.dedupe_wakes,
         offline: args.offline,
+        // The binary prints counts, never the call log.
+        record_calls: false,
     };
     println!(
         "workload: {} players x {} tasks ({} actions per harvest/combat), ticker every {} s, stream batches of up to {} records",
@@ -204,4 +223,20 @@ fn main() {
     let bill = per_task(&report);
     let tasks_per_player_hour = report.completed as f64 / report.player_hours.max(1e-9);
     money_table(&bill, tasks_per_player_hour);
+    if args.capacity {
+        let assumptions = Assumptions {
+            lambda_ms: args.lambda_ms,
+            session_minutes: args.session_minutes,
+            wake_shards: args.wake_shards,
+            ..Assumptions::default()
+        };
+        let rates = PerPlayerHour::from_report(&report, &assumptions);
+        let plans: Vec<_> = args
+            .scales
+            .iter()
+            .map(|n| capacity::plan(&rates, *n as f64, &assumptions))
+            .collect();
+        println!("\ncapacity plan (docs/capacity.md):");
+        print!("{}", capacity::render(&rates, &plans, &assumptions));
+    }
 }

@@ -47,6 +47,9 @@ pub struct Params {
     /// Deliver one message per (player, time) however often it was armed (a variant: SQS
     /// standard queues deliver every copy).
     pub dedupe_wakes: bool,
+    /// Keep every store call in [`Report::calls`] (the model-vs-moto check needs them; a run of
+    /// 100,000 players would hold gigabytes of them).
+    pub record_calls: bool,
 }
 
 /// What a run counted.
@@ -73,7 +76,8 @@ pub struct Report {
     pub connection_minutes: f64,
     /// Player-hours of the run (players × the run's server time).
     pub player_hours: f64,
-    /// Every store call of the run, in order (for the model-vs-moto check).
+    /// Every store call of the run, in order (for the model-vs-moto check), when
+    /// [`Params::record_calls`].
     pub calls: Vec<Call>,
 }
 
@@ -186,11 +190,12 @@ pub async fn run(params: Params) -> Report {
     };
     let world = MemoryWorld::new(T0, config.wake_shards);
     let inbox_ttl_ms = config.inbox_ttl_ms;
-    let store = Arc::new(CountingStore::new(
-        world.store.clone(),
-        config.wake_shards,
-        params.model,
-    ));
+    let store = CountingStore::new(world.store.clone(), config.wake_shards, params.model);
+    let store = Arc::new(if params.record_calls {
+        store
+    } else {
+        store.without_call_log()
+    });
     let waker = Arc::new(CountingWaker {
         dedupe: params.dedupe_wakes,
         ..CountingWaker::default()
@@ -246,10 +251,31 @@ pub async fn run(params: Params) -> Report {
     }
     report.tasks = params.players * params.tasks_per_player;
 
+    // Posts are counted as they are drained (every so many rounds and at the end), so a large
+    // run does not hold every message it ever posted.
+    let connections: Vec<String> = (0..params.players)
+        .map(|p| format!("conn-{p:06}"))
+        .collect();
+    let drain_posts = |outbound: &mut u64| {
+        for connection in &connections {
+            *outbound += world
+                .notifier
+                .take_posts(connection)
+                .iter()
+                .map(|post| message_units(post.len()))
+                .sum::<u64>();
+        }
+    };
+    let mut outbound: u64 = 0;
+    let mut rounds: u64 = 0;
     let mut ticks = 0;
     let mut sqs_ids = 0;
     let mut next_tick = T0 + params.tick_ms;
     loop {
+        rounds += 1;
+        if rounds % 64 == 0 {
+            drain_posts(&mut outbound);
+        }
         // The stream: every outbox committed since, in batches.
         let records = world.store.take_outboxes();
         for batch in records.chunks(params.batch_size.max(1)) {
@@ -284,17 +310,32 @@ pub async fn run(params: Params) -> Report {
                 entry.rcu += usage.rcu - old.rcu;
             }
         }
-        let finished: usize = players
-            .iter()
-            .map(|p| {
-                world
-                    .store
-                    .history(p)
-                    .iter()
-                    .filter(|t| t.status.is_final())
-                    .count()
-            })
-            .sum();
+        // Every history record put is a final transition committed before, so the history
+        // (a walk over every player) is only read once the commits say it may be complete.
+        let committed_final: u64 = [
+            TransitionKind::Completed,
+            TransitionKind::Failed,
+            TransitionKind::Rejected,
+            TransitionKind::Cancelled,
+        ]
+        .into_iter()
+        .map(|kind| store.counters().transitions(kind))
+        .sum();
+        let finished: usize = if committed_final as usize >= report.tasks {
+            players
+                .iter()
+                .map(|p| {
+                    world
+                        .store
+                        .history(p)
+                        .iter()
+                        .filter(|t| t.status.is_final())
+                        .count()
+                })
+                .sum()
+        } else {
+            0
+        };
         if finished >= report.tasks || ticks >= 10_000 {
             break;
         }
@@ -327,10 +368,7 @@ pub async fn run(params: Params) -> Report {
     report.wake_messages = waker.sent.load(Ordering::Relaxed);
     report.sqs_requests += report.wake_messages;
     let inbound = report.invocations.get("ws-message").copied().unwrap_or(0);
-    let outbound: u64 = (0..params.players)
-        .flat_map(|p| world.notifier.posts(&format!("conn-{p:06}")))
-        .map(|post| message_units(post.len()))
-        .sum();
+    drain_posts(&mut outbound);
     report.api_messages = inbound + outbound;
     let minutes = (world.clock.now() - T0) as f64 / 60_000.0;
     report.connection_minutes = params.players as f64 * minutes;

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use idle_app::config::{
-    AppConfig, Bounded, Function, BOUNDED_SETTINGS, CATALOG_FILE, MIN_SECRET_BYTES, SEED_SECRET,
-    TOKEN_SECRET, WAKE_QUEUE_URL,
+    AppConfig, Bounded, Function, BOUNDED_SETTINGS, CATALOG_FILE, MIN_SECRET_BYTES,
+    PREVIOUS_TOKEN_SECRET, SEED_SECRET, TOKEN_SECRET, WAKE_QUEUE_URL,
 };
 use serde_norway::Value;
 
@@ -31,7 +31,8 @@ const OTHER_VARIABLES: [&str; 6] = [
 
 /// Numeric parameters that configure AWS resources only (no function reads them); AWS itself
 /// refuses values outside its own ranges.
-const AWS_ONLY_NUMBERS: [&str; 6] = [
+const AWS_ONLY_NUMBERS: [&str; 7] = [
+    "BudgetMonthlyUsd",
     "LogRetentionDays",
     "StreamBatchSize",
     "StreamBatchingWindowSeconds",
@@ -160,6 +161,26 @@ fn every_parameter_a_function_reads_has_exactly_the_codes_range() {
                     "{at} <- {name}: MinLength must be MIN_SECRET_BYTES"
                 );
                 checked.insert(var.clone(), name.to_owned());
+            } else if var == PREVIOUS_TOKEN_SECRET {
+                let name = reference(&value)
+                    .unwrap_or_else(|| panic!("{at}: a secret must come from a parameter"));
+                let parameter = &parameters[name];
+                assert_eq!(parameter["Type"], "String", "{at} <- {name}");
+                assert_eq!(parameter["NoEcho"], true, "{at} <- {name}");
+                // No rotation by default: the code reads an empty value as none.
+                assert_eq!(parameter["Default"], "", "{at} <- {name}");
+                let config = AppConfig::from_lookup(Function::ConnectionCleaner, |n| {
+                    (n == PREVIOUS_TOKEN_SECRET).then(String::new)
+                })
+                .expect("the empty default is accepted");
+                assert!(config.previous_token_secret.is_none());
+                // Empty, or as long as the code requires of any secret.
+                assert_eq!(
+                    parameter["AllowedPattern"].as_str(),
+                    Some(format!("^$|^.{{{MIN_SECRET_BYTES},}}$").as_str()),
+                    "{at} <- {name}: empty or at least MIN_SECRET_BYTES characters"
+                );
+                checked.insert(var.clone(), name.to_owned());
             } else if var == CATALOG_FILE {
                 let name = reference(&value)
                     .unwrap_or_else(|| panic!("{at}: the catalog file comes from a parameter"));
@@ -191,6 +212,7 @@ fn every_parameter_a_function_reads_has_exactly_the_codes_range() {
         "MAX_QUANTITY",
         "WAKE_SHARDS",
         TOKEN_SECRET,
+        PREVIOUS_TOKEN_SECRET,
         SEED_SECRET,
         CATALOG_FILE,
     ] {
@@ -425,4 +447,245 @@ fn only_the_processor_touches_sqs_and_only_its_own_queues() {
         .iter()
         .any(|(_, action, _)| action == "dynamodb:UpdateItem"
             || action == "dynamodb:ConditionCheckItem"));
+}
+
+/// Every alarm of the template: logical id → properties.
+fn alarms(template: &Value) -> BTreeMap<String, Value> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, resource)| resource["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|(id, resource)| {
+            (
+                id.as_str().unwrap().to_owned(),
+                resource["Properties"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// The alarms docs/operations.md describes: the first cell of each row of its alarm tables,
+/// written as `` `SomethingAlarm` ``.
+fn documented_alarms() -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/operations.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`'))
+        .map(|(name, _)| name.to_owned())
+        .filter(|name| name.ends_with("Alarm"))
+        .collect()
+}
+
+#[test]
+fn every_alarm_the_runbook_names_exists_and_every_alarm_is_in_the_runbook() {
+    let template = template();
+    let alarms = alarms(&template);
+    let documented = documented_alarms();
+    assert!(
+        documented.len() >= 10,
+        "docs/operations.md lists {documented:?}"
+    );
+    for name in &documented {
+        assert!(
+            alarms.contains_key(name),
+            "docs/operations.md names {name}, which template.yaml does not define"
+        );
+    }
+    for name in alarms.keys() {
+        assert!(
+            documented.contains(name),
+            "template.yaml defines {name}, which docs/operations.md does not explain"
+        );
+    }
+}
+
+/// The function a plain AWS/Lambda alarm on `metric` watches, if it is one.
+fn lambda_alarm_function<'t>(alarm: &'t Value, metric: &str) -> Option<&'t str> {
+    if alarm["Namespace"] != "AWS/Lambda" || alarm["MetricName"] != metric {
+        return None;
+    }
+    let dimensions = alarm["Dimensions"].as_sequence()?;
+    let [dimension] = dimensions.as_slice() else {
+        return None;
+    };
+    if dimension["Name"] != "FunctionName" {
+        return None;
+    }
+    target(&dimension["Value"])
+        .filter(|(_, attribute)| attribute.is_empty())
+        .map(|(function, _)| function)
+}
+
+#[test]
+fn every_function_has_an_errors_and_a_throttles_alarm_that_notify_the_topic() {
+    let template = template();
+    let alarms = alarms(&template);
+    for function in functions(&template).keys() {
+        for metric in ["Errors", "Throttles"] {
+            let watching: Vec<&String> = alarms
+                .iter()
+                .filter(|(_, alarm)| lambda_alarm_function(alarm, metric) == Some(function))
+                .map(|(id, _)| id)
+                .collect();
+            assert_eq!(
+                watching.len(),
+                1,
+                "{function}: one {metric} alarm, found {watching:?}"
+            );
+            let alarm = &alarms[watching[0]];
+            assert!(
+                alarm["Threshold"] == 0 && alarm["ComparisonOperator"] == "GreaterThanThreshold",
+                "{function}: any {metric} alarms"
+            );
+        }
+    }
+    // Every alarm notifies the topic when one is given, and only then.
+    for (id, alarm) in &alarms {
+        for key in ["AlarmActions", "OKActions"] {
+            let Value::Tagged(tagged) = &alarm[key] else {
+                panic!("{id}: {key} must be !If [HasAlarmTopic, …]");
+            };
+            assert_eq!(tagged.tag, "If", "{id}: {key}");
+            let branches = tagged.value.as_sequence().unwrap();
+            assert_eq!(branches[0], "HasAlarmTopic", "{id}: {key}");
+            assert_eq!(
+                branches[1]
+                    .as_sequence()
+                    .and_then(|s| s.first())
+                    .and_then(reference),
+                Some("AlarmTopicArn"),
+                "{id}: {key}"
+            );
+        }
+        assert_eq!(alarm["TreatMissingData"], "notBreaching", "{id}");
+    }
+    // The stream's failures and the processor's lag are watched.
+    let watched = |namespace: &str, metric: &str, resource: &str| {
+        alarms.values().any(|alarm| {
+            alarm["Namespace"] == namespace
+                && alarm["MetricName"] == metric
+                && alarm["Dimensions"][0]["Value"] != Value::Null
+                && target(&alarm["Dimensions"][0]["Value"]).map(|(r, _)| r) == Some(resource)
+        })
+    };
+    assert!(watched(
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "TaskProcessorFailureQueue"
+    ));
+    assert!(watched(
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "WakeDeadLetterQueue"
+    ));
+    assert!(watched(
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        "WakeQueue"
+    ));
+    assert!(watched(
+        "AWS/Lambda",
+        "IteratorAge",
+        "TaskProcessorFunction"
+    ));
+}
+
+#[test]
+fn every_table_has_a_throttle_alarm_and_the_emf_alarms_read_the_functions_namespace() {
+    let template = template();
+    let alarms = alarms(&template);
+    let tables: Vec<&str> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::DynamoDB::Table")
+        .map(|(id, _)| id.as_str().unwrap())
+        .collect();
+    for table in tables {
+        let throttles = alarms.values().any(|alarm| {
+            alarm["Metrics"].as_sequence().is_some_and(|metrics| {
+                metrics.iter().any(|m| {
+                    let stat = &m["MetricStat"]["Metric"];
+                    stat["Namespace"] == "AWS/DynamoDB"
+                        && stat["MetricName"] == "WriteThrottleEvents"
+                        && target(&stat["Dimensions"][0]["Value"]) == Some((table, ""))
+                })
+            })
+        });
+        assert!(throttles, "{table} has no throttle alarm");
+    }
+    // The Metrics Insights queries name the namespace and metrics the functions emit.
+    let queries: Vec<String> = alarms
+        .values()
+        .filter_map(|alarm| alarm["Metrics"].as_sequence().cloned())
+        .flatten()
+        .filter_map(|m| m["Expression"].as_str().map(str::to_owned))
+        .filter(|e| e.starts_with("SELECT"))
+        .collect();
+    let emitted = [
+        "TasksFailed",
+        "TasksCompleted",
+        "NotificationsGone",
+        "NotificationsDelivered",
+        "PlayersUnreadable",
+        "PlayersUnwritable",
+    ];
+    for metric in emitted {
+        let query = queries
+            .iter()
+            .find(|q| q.contains(&format!("SUM({metric})")))
+            .unwrap_or_else(|| panic!("no alarm reads {metric}: {queries:?}"));
+        assert!(
+            query.contains(&format!("SCHEMA(\"{}\"", idle_app::metrics::NAMESPACE)),
+            "{query}"
+        );
+    }
+}
+
+#[test]
+fn the_dashboard_body_is_json_once_substituted_and_names_only_what_the_stack_has() {
+    let template = template();
+    let resources = &template["Resources"];
+    let body = match &resources["Dashboard"]["Properties"]["DashboardBody"] {
+        Value::Tagged(tagged) if tagged.tag == "Sub" => tagged.value.as_str().unwrap().to_owned(),
+        other => panic!("DashboardBody must be a !Sub string, not {other:?}"),
+    };
+    // Every ${…} is a resource (or its attribute), a parameter or a pseudo parameter.
+    let mut substituted = String::new();
+    let mut rest = body.as_str();
+    while let Some(start) = rest.find("${") {
+        substituted.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("a closed ${…}") + start;
+        let name = &rest[start + 2..end];
+        let base = name.split('.').next().unwrap();
+        assert!(
+            name.starts_with("AWS::")
+                || resources.get(base).is_some()
+                || template["Parameters"].get(base).is_some(),
+            "the dashboard names ${{{name}}}, which the stack does not have"
+        );
+        substituted.push('x');
+        rest = &rest[end + 1..];
+    }
+    substituted.push_str(rest);
+    let dashboard: serde_json::Value = serde_json::from_str(&substituted).unwrap();
+    let titles: Vec<&str> = dashboard["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["properties"]["title"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "Tasks completed",
+        "Processing time",
+        "Notifications",
+        "Connections",
+    ] {
+        assert!(
+            titles.iter().any(|t| t.starts_with(wanted)),
+            "no widget for {wanted}: {titles:?}"
+        );
+    }
 }

@@ -129,6 +129,51 @@ pub fn verify(secret: &[u8], token: &str, now: Millis) -> Result<Identity, AuthE
     })
 }
 
+/// Which configured secret a token verified with (see [`verify_rotating`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKey {
+    /// `TOKEN_SECRET`: the one every new token is signed with.
+    Current,
+    /// `PREVIOUS_TOKEN_SECRET`: accepted only while a rotation is under way.
+    Previous,
+}
+
+impl TokenKey {
+    /// Its name in log lines (`token_key`): `current` or `previous`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKey::Current => "current",
+            TokenKey::Previous => "previous",
+        }
+    }
+}
+
+/// Verifies a token at server time `now` with the current secret and, while a rotation is under
+/// way, the previous one (docs/operations.md, "Rotating the token secret").
+///
+/// The previous secret is tried only when the current one finds a bad signature: a token that
+/// is malformed, of another algorithm, expired or with bad claims under the current secret is
+/// refused for that reason. A token signed with neither secret is [`AuthError::BadSignature`].
+/// Returns the identity and which secret verified it, so operators can see in the `$connect`
+/// log lines when no token signed with the previous secret is in use any more.
+///
+/// # Errors
+/// As [`verify`]; [`AuthError::WeakSecret`] for a previous secret shorter than
+/// [`MIN_SECRET_BYTES`] too.
+pub fn verify_rotating(
+    current: &[u8],
+    previous: Option<&[u8]>,
+    token: &str,
+    now: Millis,
+) -> Result<(Identity, TokenKey), AuthError> {
+    match (verify(current, token, now), previous) {
+        (Err(AuthError::BadSignature), Some(previous)) => {
+            verify(previous, token, now).map(|identity| (identity, TokenKey::Previous))
+        }
+        (result, _) => result.map(|identity| (identity, TokenKey::Current)),
+    }
+}
+
 /// Makes a token for `player_id` valid for `ttl` from `now` (dev tokens, tests, tools).
 pub fn mint(
     secret: &[u8],
@@ -274,6 +319,64 @@ mod tests {
         ] {
             assert!(verify(SECRET, token, NOW).is_err(), "{token:?}");
         }
+    }
+
+    const PREVIOUS: &[u8] = b"previous-secret-previous-secret-previous";
+    const STRANGER: &[u8] = b"stranger-secret-stranger-secret-stranger";
+
+    #[test]
+    fn during_a_rotation_tokens_of_the_current_and_the_previous_secret_verify() {
+        let new = mint(SECRET, "p-new", HOUR, false, NOW).unwrap();
+        let old = mint(PREVIOUS, "p-old", HOUR, true, NOW).unwrap();
+        let (identity, key) = verify_rotating(SECRET, Some(PREVIOUS), &new, NOW).unwrap();
+        assert_eq!(
+            (identity.player_id.as_str(), key),
+            ("p-new", TokenKey::Current)
+        );
+        let (identity, key) = verify_rotating(SECRET, Some(PREVIOUS), &old, NOW).unwrap();
+        assert_eq!(
+            (identity.player_id.as_str(), key),
+            ("p-old", TokenKey::Previous)
+        );
+        assert!(identity.is_admin, "the claims are the previous token's own");
+    }
+
+    #[test]
+    fn once_the_previous_secret_is_removed_its_tokens_are_refused() {
+        let old = mint(PREVIOUS, "p-old", HOUR, false, NOW).unwrap();
+        assert_eq!(
+            verify_rotating(SECRET, None, &old, NOW),
+            Err(AuthError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_token_of_neither_secret_is_a_bad_signature() {
+        let stranger = mint(STRANGER, "p-x", HOUR, false, NOW).unwrap();
+        assert_eq!(
+            verify_rotating(SECRET, Some(PREVIOUS), &stranger, NOW),
+            Err(AuthError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn the_previous_secret_does_not_rescue_an_expired_or_malformed_token() {
+        // Expired under the current secret: refused as expired, not retried.
+        let expired = mint(SECRET, "p1", HOUR, false, NOW).unwrap();
+        assert_eq!(
+            verify_rotating(SECRET, Some(PREVIOUS), &expired, NOW + 3_600_000),
+            Err(AuthError::Expired)
+        );
+        // Signed with the previous secret and expired: the previous secret's verdict.
+        let old = mint(PREVIOUS, "p1", HOUR, false, NOW).unwrap();
+        assert_eq!(
+            verify_rotating(SECRET, Some(PREVIOUS), &old, NOW + 3_600_000),
+            Err(AuthError::Expired)
+        );
+        assert_eq!(
+            verify_rotating(SECRET, Some(PREVIOUS), "a.b.c", NOW),
+            Err(AuthError::Malformed)
+        );
     }
 
     #[test]

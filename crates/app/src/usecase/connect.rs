@@ -67,10 +67,17 @@ pub async fn connect(
         );
         return Err(ConnectError::NotConfigured);
     };
-    let identity = auth::verify(secret.expose(), token, now).map_err(|error| {
-        tracing::info!(connection_id, outcome = "forbidden", %error, "connect refused");
-        ConnectError::Forbidden(error)
-    })?;
+    // During a token secret rotation the previous secret verifies too (docs/operations.md).
+    let previous = services
+        .config
+        .previous_token_secret
+        .as_ref()
+        .map(|s| s.expose());
+    let (identity, token_key) = auth::verify_rotating(secret.expose(), previous, token, now)
+        .map_err(|error| {
+            tracing::info!(connection_id, outcome = "forbidden", %error, "connect refused");
+            ConnectError::Forbidden(error)
+        })?;
     let player_id = identity.player_id;
     let starter = PlayerState {
         player: Player::new(
@@ -118,6 +125,7 @@ pub async fn connect(
         player_id,
         is_admin = identity.is_admin,
         created,
+        token_key = token_key.as_str(),
         outcome = "connected",
         "connect"
     );
