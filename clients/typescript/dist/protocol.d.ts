@@ -97,6 +97,39 @@ export interface CatalogRequest {
     action: "catalog";
     request_id?: RequestId;
 }
+/**
+ * One chunk of a continuous task was settled: its actions' rewards are granted (one
+ * conditional write of the player, with its own history record `<task_id>.<chunk>`), and
+ * the next chunk began with the player as they are now.
+ */
+export interface ChunkSettled {
+    activity: Activity;
+    at: number;
+    /**
+     * The chunk's index: 0, 1, 2, …
+     */
+    chunk: number;
+    /**
+     * Actions of the task settled before this chunk.
+     */
+    first_action: number;
+    /**
+     * Tracks that gained a level, with the new level: they apply from the next chunk.
+     */
+    level_ups: {
+        [key: string]: number;
+    };
+    /**
+     * What this chunk's actions gave (`outcome.actions` of them).
+     */
+    outcome: Outcome;
+    refunded: {
+        [key: string]: number;
+    };
+    seq: number;
+    task_id: string;
+    type: "chunk_settled";
+}
 export interface CombatParams {
     base_hitpoints: number;
     hitpoints_per_level: number;
@@ -150,6 +183,19 @@ export interface CraftParams {
     quality_per_margin: number;
     success_per_margin: number;
 }
+/**
+ * Why a continuous task ended.
+ */
+export type EndReason = 
+/**
+ * The player cancelled it.
+ */
+"stopped"
+/**
+ * Its next chunk could not start: materials or tool durability ran out (or any other
+ * start check failed).
+ */
+ | "inputs_exhausted";
 /**
  * An enemy to fight.
  */
@@ -474,6 +520,14 @@ export interface Outcome {
     xp: number;
 }
 /**
+ * Why a task stopped accruing progress.
+ */
+export type PauseReason = 
+/**
+ * `offline_cap_ms` passed since the player's last activity.
+ */
+"offline_cap";
+/**
  * Check the connection; answered with `pong`.
  */
 export interface PingRequest {
@@ -526,10 +580,22 @@ export interface QualityTier {
  */
 export interface QueueEntry {
     attempts: number;
+    /**
+     * A continuous task's current chunk (0, 1, …); `started_at`/`ends_at` are that chunk's.
+     */
+    chunk?: number;
     ends_at?: number;
     enqueued_at: number;
+    /**
+     * Paused at the offline cap since then; the next activity resumes it.
+     */
+    paused_at?: number;
     request_id: RequestId;
     retry_at?: number;
+    /**
+     * A continuous task's actions settled so far.
+     */
+    settled_actions?: number;
     started_at?: number;
     status: TaskStatus;
     task: TaskRequest;
@@ -592,6 +658,11 @@ export interface RecipeDef {
     xp: number;
 }
 /**
+ * How a task repeats: `until_stopped` runs action after action, settled in chunks, until the
+ * player cancels it or its inputs run out (docs/game-rules.md, "Continuous tasks").
+ */
+export type Repeat = "until_stopped";
+/**
  * The client's correlation id, echoed by every reply to the message that carried it; for `enqueue`, the idempotency key.
  */
 export type RequestId = string;
@@ -641,6 +712,11 @@ export interface RuleParams {
      * Highest level of any track.
      */
     max_level: number;
+    /**
+     * Progress accrues for at most this long after the player's last activity (ms; default
+     * 86,400,000 = 24 h, the cap Melvor Idle settled on). At least 1.
+     */
+    offline_cap_ms: number;
 }
 /**
  * The `sync` reply: the player's state, which is always the truth, then (as separate
@@ -701,10 +777,15 @@ export interface SyncRequest {
     request_id?: RequestId;
 }
 /**
- * Durable: a task was cancelled, with the outcome of the actions done and what was refunded.
+ * Durable: a task was cancelled, with the outcome of the actions done and what was refunded; `reason: stopped` when it ended a continuous task.
  */
 export interface TaskCancelled {
     at: number;
+    /**
+     * `stopped` when a continuous task ended by this cancel (`settled` is then its last,
+     * partial chunk). Absent for fixed tasks.
+     */
+    reason?: EndReason;
     refunded: {
         [key: string]: number;
     };
@@ -717,7 +798,7 @@ export interface TaskCancelled {
     type: "task_cancelled";
 }
 /**
- * Durable: a task completed, with what it gave and the levels gained.
+ * Durable: a task completed, with what it gave and the levels gained. For a continuous task (`repeat`), `reason: inputs_exhausted` and no actions: its grants came in its `chunk_settled` notifications.
  */
 export interface TaskCompleted {
     activity: Activity;
@@ -729,6 +810,11 @@ export interface TaskCompleted {
         [key: string]: number;
     };
     outcome: Outcome;
+    /**
+     * Why a continuous task ended (`inputs_exhausted`); its grants were announced in its
+     * `chunk_settled` notifications and `outcome` has no actions. Absent for fixed tasks.
+     */
+    reason?: EndReason;
     refunded: {
         [key: string]: number;
     };
@@ -755,6 +841,19 @@ export interface TaskFailed {
     seq: number;
     task_id: string;
     type: "task_failed";
+}
+/**
+ * The player's running task stopped accruing progress at `paused_at`: the offline cap
+ * (catalog rule `offline_cap_ms`) after the player's last activity. The player's next
+ * connect or message resumes it from then on.
+ */
+export interface TaskPaused {
+    at: number;
+    paused_at: number;
+    reason: PauseReason;
+    seq: number;
+    task_id: string;
+    type: "task_paused";
 }
 /**
  * Progress of a running task: ephemeral, so it has no `seq`, is never kept and never replayed
@@ -786,7 +885,15 @@ export type TaskRequest =
 {
     activity: "harvest";
     location: string;
-    quantity: number;
+    /**
+     * Actions in the task; absent (0) with `repeat`. While a continuous task runs, the
+     * actions of its current chunk.
+     */
+    quantity?: number;
+    /**
+     * `until_stopped`: a continuous task, instead of `quantity`.
+     */
+    repeat?: Repeat;
     resource: string;
 }
 /**
@@ -794,8 +901,16 @@ export type TaskRequest =
  */
  | {
     activity: "craft";
-    quantity: number;
+    /**
+     * Actions in the task; absent (0) with `repeat`. While a continuous task runs, the
+     * actions of its current chunk.
+     */
+    quantity?: number;
     recipe: string;
+    /**
+     * `until_stopped`: a continuous task, instead of `quantity`.
+     */
+    repeat?: Repeat;
 }
 /**
  * Fight `enemy` `quantity` times.
@@ -803,7 +918,15 @@ export type TaskRequest =
  | {
     activity: "combat";
     enemy: string;
-    quantity: number;
+    /**
+     * Actions in the task; absent (0) with `repeat`. While a continuous task runs, the
+     * actions of its current chunk.
+     */
+    quantity?: number;
+    /**
+     * `until_stopped`: a continuous task, instead of `quantity`.
+     */
+    repeat?: Repeat;
 };
 /**
  * Durable: a task started; it ends at `ends_at` (server time).
@@ -811,8 +934,18 @@ export type TaskRequest =
 export interface TaskStarted {
     activity: Activity;
     at: number;
+    /**
+     * When the task ends; for a continuous task, when its first chunk is settled.
+     */
     ends_at: number;
+    /**
+     * Actions in the task; for a continuous task, in its first chunk.
+     */
     quantity: number;
+    /**
+     * `until_stopped` for a continuous task; absent for a fixed one.
+     */
+    repeat?: Repeat;
     seq: number;
     started_at: number;
     target: string;
@@ -857,10 +990,10 @@ export type ClientMessage = CancelRequest | CatalogRequest | EnqueueRequest | Pi
 /** Every direct answer to a client message. */
 export type Reply = AckReply | ErrorReply | CatalogReply | PongReply | SnapshotReply;
 /** The durable notifications: numbered by `seq`, delivered at least once, kept for `sync`. */
-export type DurableNotification = QueueUpdated | TaskStarted | TaskCompleted | TaskFailed | TaskCancelled;
+export type DurableNotification = QueueUpdated | TaskStarted | TaskCompleted | ChunkSettled | TaskPaused | TaskFailed | TaskCancelled;
 /** Every message the server sends. */
 export type ServerMessage = Reply | DurableNotification | TaskProgress;
 /** The `type`s of the durable notifications. */
-export declare const DURABLE_TYPES: readonly ["queue_updated", "task_started", "task_completed", "task_failed", "task_cancelled"];
+export declare const DURABLE_TYPES: readonly ["queue_updated", "task_started", "task_completed", "chunk_settled", "task_paused", "task_failed", "task_cancelled"];
 /** Every error code, one meaning each (see `ErrorCode`). */
 export declare const ERROR_CODES: readonly ["invalid_request", "unknown_action", "message_too_large", "rate_limited", "queue_full", "not_found", "forbidden", "not_connected", "token_expired", "unavailable", "invalid_quantity", "unknown_target", "not_at_location", "missing_tool", "gear_worn", "level_too_low", "missing_materials", "missing_station", "enemy_too_strong", "already_owned", "transient_failure", "retries_exhausted"];

@@ -3,6 +3,6 @@
 /** The protocol version these types describe; every `snapshot` carries the server's in `protocol`. */
 export const PROTOCOL_VERSION = 2;
 /** The `type`s of the durable notifications. */
-export const DURABLE_TYPES = ["queue_updated", "task_started", "task_completed", "task_failed", "task_cancelled"];
+export const DURABLE_TYPES = ["queue_updated", "task_started", "task_completed", "chunk_settled", "task_paused", "task_failed", "task_cancelled"];
 /** Every error code, one meaning each (see `ErrorCode`). */
 export const ERROR_CODES = ["invalid_request", "unknown_action", "message_too_large", "rate_limited", "queue_full", "not_found", "forbidden", "not_connected", "token_expired", "unavailable", "invalid_quantity", "unknown_target", "not_at_location", "missing_tool", "gear_worn", "level_too_low", "missing_materials", "missing_station", "enemy_too_strong", "already_owned", "transient_failure", "retries_exhausted"];

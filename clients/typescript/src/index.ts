@@ -80,6 +80,10 @@ export interface ClientEvents {
   queue_updated: Extract<DurableNotification, { type: "queue_updated" }>;
   task_started: Extract<DurableNotification, { type: "task_started" }>;
   task_completed: Extract<DurableNotification, { type: "task_completed" }>;
+  /** A chunk of a continuous task (`repeat: "until_stopped"`) was settled and granted. */
+  chunk_settled: Extract<DurableNotification, { type: "chunk_settled" }>;
+  /** The running task stopped at the offline cap; the next message or connect resumes it. */
+  task_paused: Extract<DurableNotification, { type: "task_paused" }>;
   task_failed: Extract<DurableNotification, { type: "task_failed" }>;
   task_cancelled: Extract<DurableNotification, { type: "task_cancelled" }>;
   task_progress: TaskProgress;

@@ -70,6 +70,14 @@ pub const MAX_QUANTITY: Bounded = Bounded {
     min: 1,
     max: 1_000_000,
 };
+/// Longest chunk of a continuous task, in ms (default 900,000: 15 minutes, SQS's longest
+/// delay, so each chunk's wake-up is one delayed message). Shorter chunks apply level-ups
+/// sooner and cost more writes (docs/game-rules.md, "Continuous tasks").
+pub const CHUNK_MS: Bounded = Bounded {
+    var: "CHUNK_MS",
+    min: 1_000,
+    max: 86_400_000,
+};
 /// Shards of the wake index (default 8).
 pub const WAKE_SHARDS: Bounded = Bounded {
     var: "WAKE_SHARDS",
@@ -118,9 +126,10 @@ pub const IDLE_TIMEOUT_SECS: Bounded = Bounded {
 };
 
 /// Every whole-number setting [`AppConfig::from_lookup`] reads.
-pub const BOUNDED_SETTINGS: [Bounded; 9] = [
+pub const BOUNDED_SETTINGS: [Bounded; 10] = [
     MAX_QUEUE,
     MAX_QUANTITY,
+    CHUNK_MS,
     WAKE_SHARDS,
     TICKER_CONCURRENCY,
     MAX_MESSAGE_BYTES,
@@ -369,6 +378,7 @@ impl AppConfig {
     /// outcomes (each at least [`MIN_SECRET_BYTES`]). Optional: `PREVIOUS_TOKEN_SECRET` (unset or
     /// empty: none; otherwise at least [`MIN_SECRET_BYTES`] too). Optional, with defaults, each within its
     /// [`Bounded`] range ([`BOUNDED_SETTINGS`]): `MAX_QUEUE` (10), `MAX_QUANTITY` (1000),
+    /// `CHUNK_MS` (900,000),
     /// `WAKE_SHARDS` (8), `TICKER_CONCURRENCY` (16), `MAX_MESSAGE_BYTES` (8192), `INBOX_TTL_SECS`
     /// (7 days), `CONNECTION_TTL_SECS` (7200), `IDLE_TIMEOUT_SECS` (600). A value out of its
     /// range is an error naming the variable, the value and the range. `CATALOG_FILE` (unset or
@@ -391,6 +401,9 @@ impl AppConfig {
         }
         if let Some(v) = number(&lookup, MAX_QUANTITY)? {
             config.limits.max_quantity = v as u32;
+        }
+        if let Some(v) = number(&lookup, CHUNK_MS)? {
+            config.limits.chunk_ms = v;
         }
         if let Some(v) = number(&lookup, WAKE_SHARDS)? {
             config.wake_shards = v as u32;

@@ -127,6 +127,7 @@ mod tests {
             resource: "copper_ore".into(),
             location: "meadow".into(),
             quantity: 1,
+            repeat: None,
         };
         match enqueue(
             game,

@@ -31,6 +31,7 @@ fn harvest() -> TaskRequest {
         resource: "copper_ore".into(),
         location: "meadow".into(),
         quantity: 1,
+        repeat: None,
     }
 }
 

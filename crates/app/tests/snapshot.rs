@@ -31,6 +31,7 @@ async fn a_restored_snapshot_holds_players_history_and_inbox_but_no_connections(
     let request = TaskRequest::Combat {
         enemy: "chicken".into(),
         quantity: 2,
+        repeat: None,
     };
     let game = game();
     let Ok(Enqueued::New { plan, .. }) = enqueue(

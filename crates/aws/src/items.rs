@@ -299,6 +299,7 @@ mod tests {
                 resource: "copper_ore".into(),
                 location: "meadow".into(),
                 quantity: 3,
+                repeat: None,
             },
             bypass_validation: false,
             status: TaskStatus::Queued,
@@ -313,6 +314,8 @@ mod tests {
             snapshot: None,
             result: None,
             failure: None,
+            chunk: None,
+            paused_at: None,
         };
         PlayerState {
             player,

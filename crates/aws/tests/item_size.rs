@@ -60,6 +60,7 @@ fn writes(tasks: usize) -> Vec<Write> {
             resource: "copper_ore".into(),
             location: "meadow".into(),
             quantity: 5,
+            repeat: None,
         };
         let request_id = format!("req-{i:04}");
         let Ok(Enqueued::New { plan, .. }) = enqueue(

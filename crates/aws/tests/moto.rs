@@ -88,6 +88,7 @@ fn harvest() -> TaskRequest {
         resource: "copper_ore".into(),
         location: "meadow".into(),
         quantity: 2,
+        repeat: None,
     }
 }
 

@@ -115,13 +115,14 @@ pub fn expect(
             resource,
             location,
             quantity,
+            ..
         } => expect_harvest(profile, resource, location, *quantity, catalog),
-        TaskRequest::Craft { recipe, quantity } => {
-            expect_craft(profile, recipe, *quantity, catalog)
-        }
-        TaskRequest::Combat { enemy, quantity } => {
-            expect_combat(profile, enemy, *quantity, catalog)
-        }
+        TaskRequest::Craft {
+            recipe, quantity, ..
+        } => expect_craft(profile, recipe, *quantity, catalog),
+        TaskRequest::Combat {
+            enemy, quantity, ..
+        } => expect_combat(profile, enemy, *quantity, catalog),
     }
 }
 

@@ -182,6 +182,7 @@ pub fn targets(catalog: &Catalog, quantity: u32) -> Vec<TaskRequest> {
                     resource: resource.clone(),
                     location: location.clone(),
                     quantity,
+                    repeat: None,
                 });
             }
         }
@@ -194,12 +195,14 @@ pub fn targets(catalog: &Catalog, quantity: u32) -> Vec<TaskRequest> {
         all.push(TaskRequest::Craft {
             recipe: recipe.clone(),
             quantity: if builds_station { 1 } else { quantity },
+            repeat: None,
         });
     }
     for enemy in catalog.enemies.keys() {
         all.push(TaskRequest::Combat {
             enemy: enemy.clone(),
             quantity,
+            repeat: None,
         });
     }
     all
@@ -239,6 +242,7 @@ mod tests {
             resource: "yew_log".into(),
             location: "ruins".into(),
             quantity: 1,
+            repeat: None,
         };
         assert!(!Profile::at_level(10, catalog).can_do(&yew, catalog));
         assert!(Profile::at_level(60, catalog).can_do(&yew, catalog));

@@ -149,12 +149,20 @@ pub fn replay(task: &Task, secret: &[u8], catalog: &Catalog) -> Result<ReplayRep
             task_id: task.task_id.clone(),
             status: status(),
         })?;
-    let seed = Seed::for_task(secret, &task.player_id, &task.task_id);
-    let recomputed = rules::outcome(&task.request, snapshot, &seed, catalog, stored.actions)
-        .map_err(|source| ReplayError::Rules {
-            task_id: task.task_id.clone(),
-            source,
-        })?;
+    // A chunk of a continuous task rolls its task's seed from its own first action.
+    let seed = Seed::for_task(secret, &task.player_id, task.seed_task_id());
+    let recomputed = rules::outcome_from(
+        &task.request,
+        snapshot,
+        &seed,
+        catalog,
+        task.first_action(),
+        stored.actions,
+    )
+    .map_err(|source| ReplayError::Rules {
+        task_id: task.task_id.clone(),
+        source,
+    })?;
     let mut differences = Vec::new();
     // Compare as JSON so every field, present or future, is covered.
     let (a, b) = (

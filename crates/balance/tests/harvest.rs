@@ -14,6 +14,7 @@ fn harvest_request(resource: &str, location: &str, quantity: u32) -> TaskRequest
         resource: resource.into(),
         location: location.into(),
         quantity,
+        repeat: None,
     }
 }
 

@@ -88,6 +88,7 @@ fn cow_fights() -> Task {
     completed(TaskRequest::Combat {
         enemy: "cow".into(),
         quantity: 60,
+        repeat: None,
     })
 }
 
@@ -96,6 +97,7 @@ fn copper_harvest() -> Task {
         resource: "copper_ore".into(),
         location: "meadow".into(),
         quantity: 40,
+        repeat: None,
     })
 }
 
@@ -116,6 +118,7 @@ fn a_cancelled_task_replays_the_actions_it_settled() {
         resource: "oak_log".into(),
         location: "meadow".into(),
         quantity: 50,
+        repeat: None,
     };
     let task_id = world.enqueue(&request, NOW);
     world.advance(NOW);
@@ -191,6 +194,7 @@ fn a_task_running_across_a_catalog_change_completes_and_replays_under_its_starti
         resource: "copper_ore".into(),
         location: "meadow".into(),
         quantity: 40,
+        repeat: None,
     };
     let task_id = world.enqueue(&request, NOW);
     world.advance(NOW);
@@ -235,6 +239,7 @@ fn a_task_that_never_started_cannot_be_replayed() {
         &TaskRequest::Combat {
             enemy: "cow".into(),
             quantity: 3,
+            repeat: None,
         },
         NOW,
     );
@@ -242,6 +247,7 @@ fn a_task_that_never_started_cannot_be_replayed() {
         &TaskRequest::Combat {
             enemy: "cow".into(),
             quantity: 3,
+            repeat: None,
         },
         NOW,
     );

@@ -55,6 +55,7 @@ async fn a_task_read_from_dynamodb_replays_and_a_tampered_one_is_caught() {
         resource: "copper_ore".into(),
         location: "meadow".into(),
         quantity: 3,
+        repeat: None,
     };
     let Ok(Enqueued::New { task_id, plan }) =
         enqueue(&game, &state.player, &[], "r1", &request, false, false, t0)

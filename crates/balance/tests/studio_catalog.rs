@@ -115,14 +115,17 @@ fn each_new_entry_plays_for_a_new_player_and_replays_exactly() {
             resource: "clay".into(),
             location: "riverbank".into(),
             quantity: 10,
+            repeat: None,
         },
         TaskRequest::Craft {
             recipe: "clay_brick".into(),
             quantity: 2,
+            repeat: None,
         },
         TaskRequest::Combat {
             enemy: "giant_rat".into(),
             quantity: 5,
+            repeat: None,
         },
     ];
     let mut at = NOW;

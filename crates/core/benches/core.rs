@@ -58,6 +58,7 @@ fn outcome_per_action(c: &mut Criterion) {
                 resource: "copper_ore".into(),
                 location: "meadow".into(),
                 quantity: ACTIONS,
+                repeat: None,
             },
             snapshot(catalog, &[]),
         ),
@@ -66,6 +67,7 @@ fn outcome_per_action(c: &mut Criterion) {
             TaskRequest::Craft {
                 recipe: "oak_plank".into(),
                 quantity: ACTIONS,
+                repeat: None,
             },
             snapshot(catalog, &[("oak_log", u64::from(ACTIONS))]),
         ),
@@ -74,6 +76,7 @@ fn outcome_per_action(c: &mut Criterion) {
             TaskRequest::Combat {
                 enemy: "cow".into(),
                 quantity: ACTIONS,
+                repeat: None,
             },
             snapshot(catalog, &[]),
         ),
@@ -99,6 +102,7 @@ fn full_queue(game: &Game) -> (Player, Vec<Task>) {
             resource: "copper_ore".into(),
             location: "meadow".into(),
             quantity: 5,
+            repeat: None,
         };
         match enqueue(
             game,

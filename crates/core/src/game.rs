@@ -23,7 +23,15 @@ pub struct Limits {
     pub progress_updates: u32,
     /// Least time between two progress notifications.
     pub min_progress_ms: u64,
+    /// Longest chunk of a continuous task, in ms of actions (at least one action per chunk).
+    pub chunk_ms: u64,
+    /// Most actions in one chunk of a continuous task.
+    pub chunk_max_actions: u32,
 }
+
+/// The default chunk span: 15 minutes, SQS's longest delay (900 s), so each chunk's wake-up
+/// is one delayed message, and a continuous task costs 4 settlements an hour.
+pub const DEFAULT_CHUNK_MS: u64 = 900_000;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -36,6 +44,8 @@ impl Default for Limits {
             recent_requests: 32,
             progress_updates: 4,
             min_progress_ms: 1000,
+            chunk_ms: DEFAULT_CHUNK_MS,
+            chunk_max_actions: 1000,
         }
     }
 }

@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
-use crate::model::{Activity, Millis, Player, Skill, Task, TaskRequest, TaskStatus};
+use crate::model::{Activity, Millis, Player, Repeat, Skill, Task, TaskRequest, TaskStatus};
 use crate::rules::Outcome;
 use crate::validate::{max_durability, Rejection};
 use crate::xp::xp_for_level;
@@ -291,6 +291,22 @@ pub fn parse_client_message(body: &str, limit: usize) -> Result<ClientMessage, B
         let shown: String = action.chars().take(40).collect();
         return Err(refuse(ProtocolError::UnknownAction(shown), request_id));
     }
+    if let (Some("enqueue"), Some(task)) = (
+        value.get("action").and_then(|a| a.as_str()),
+        value.get("task").and_then(|t| t.as_object()),
+    ) {
+        // `quantity | repeat`: exactly one of them (DESIGN.md section 6).
+        let problem = match (task.contains_key("quantity"), task.contains_key("repeat")) {
+            (true, true) => Some("give `task.quantity` or `task.repeat`, not both"),
+            (false, false) => {
+                Some("missing field `quantity` (or `repeat: \"until_stopped\"`) in `task`")
+            }
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            return Err(refuse(ProtocolError::Invalid(problem.into()), request_id));
+        }
+    }
     if let Some(quantity) = value.get("task").and_then(|task| task.get("quantity")) {
         if quantity.as_u64().is_none_or(|q| u32::try_from(q).is_err()) {
             let shown: String = quantity.to_string().chars().take(40).collect();
@@ -318,8 +334,13 @@ pub enum Event {
         task_id: String,
         activity: Activity,
         target: String,
+        /// Actions in the task; for a continuous task, in its first chunk.
         quantity: u32,
+        /// `until_stopped` for a continuous task; absent for a fixed one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repeat: Option<Repeat>,
         started_at: Millis,
+        /// When the task ends; for a continuous task, when its first chunk is settled.
         ends_at: Millis,
     },
     TaskCompleted {
@@ -329,6 +350,34 @@ pub enum Event {
         refunded: BTreeMap<String, u64>,
         /// Tracks that gained a level, with the new level.
         level_ups: BTreeMap<String, u32>,
+        /// Why a continuous task ended (`inputs_exhausted`); its grants were announced in its
+        /// `chunk_settled` notifications and `outcome` has no actions. Absent for fixed tasks.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<EndReason>,
+    },
+    /// One chunk of a continuous task was settled: its actions' rewards are granted (one
+    /// conditional write of the player, with its own history record `<task_id>.<chunk>`), and
+    /// the next chunk began with the player as they are now.
+    ChunkSettled {
+        task_id: String,
+        activity: Activity,
+        /// The chunk's index: 0, 1, 2, …
+        chunk: u32,
+        /// Actions of the task settled before this chunk.
+        first_action: u32,
+        /// What this chunk's actions gave (`outcome.actions` of them).
+        outcome: Outcome,
+        refunded: BTreeMap<String, u64>,
+        /// Tracks that gained a level, with the new level: they apply from the next chunk.
+        level_ups: BTreeMap<String, u32>,
+    },
+    /// The player's running task stopped accruing progress at `paused_at`: the offline cap
+    /// (catalog rule `offline_cap_ms`) after the player's last activity. The player's next
+    /// connect or message resumes it from then on.
+    TaskPaused {
+        task_id: String,
+        paused_at: Millis,
+        reason: PauseReason,
     },
     TaskFailed {
         task_id: String,
@@ -347,6 +396,10 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         settled: Option<Outcome>,
         refunded: BTreeMap<String, u64>,
+        /// `stopped` when a continuous task ended by this cancel (`settled` is then its last,
+        /// partial chunk). Absent for fixed tasks.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<EndReason>,
     },
     QueueUpdated {
         queue: Vec<QueueEntry>,
@@ -359,11 +412,32 @@ impl Event {
         match self {
             Event::TaskStarted { .. } => "task_started",
             Event::TaskCompleted { .. } => "task_completed",
+            Event::ChunkSettled { .. } => "chunk_settled",
+            Event::TaskPaused { .. } => "task_paused",
             Event::TaskFailed { .. } => "task_failed",
             Event::TaskCancelled { .. } => "task_cancelled",
             Event::QueueUpdated { .. } => "queue_updated",
         }
     }
+}
+
+/// Why a continuous task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The player cancelled it.
+    Stopped,
+    /// Its next chunk could not start: materials or tool durability ran out (or any other
+    /// start check failed).
+    InputsExhausted,
+}
+
+/// Why a task stopped accruing progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PauseReason {
+    /// `offline_cap_ms` passed since the player's last activity.
+    OfflineCap,
 }
 
 /// Progress of a running task: ephemeral, so it has no `seq`, is never kept and never replayed
@@ -397,6 +471,15 @@ pub struct QueueEntry {
     pub attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_at: Option<Millis>,
+    /// A continuous task's current chunk (0, 1, …); `started_at`/`ends_at` are that chunk's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<u32>,
+    /// A continuous task's actions settled so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_actions: Option<u32>,
+    /// Paused at the offline cap since then; the next activity resumes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<Millis>,
 }
 
 impl From<&Task> for QueueEntry {
@@ -411,6 +494,9 @@ impl From<&Task> for QueueEntry {
             ends_at: task.ends_at,
             attempts: task.attempts,
             retry_at: task.retry_at,
+            chunk: task.chunk.as_ref().map(|c| c.index),
+            settled_actions: task.chunk.as_ref().map(|c| c.first_action),
+            paused_at: task.paused_at,
         }
     }
 }

@@ -62,12 +62,14 @@ const REPLIES: [MessageDoc; 5] = [
     doc("error", "ErrorReply", "error", "The message was refused: `code` is one of the closed list `ErrorCode` (one meaning each), `message` is for a person, `retry_after_ms` comes with `rate_limited` and `unavailable`."),
 ];
 
-const NOTIFICATIONS: [MessageDoc; 5] = [
+const NOTIFICATIONS: [MessageDoc; 7] = [
     doc("queue_updated", "QueueUpdated", "queue_updated", "Durable: the player's unfinished tasks, in order, after any change to them."),
     doc("task_started", "TaskStarted", "task_started", "Durable: a task started; it ends at `ends_at` (server time)."),
-    doc("task_completed", "TaskCompleted", "task_completed", "Durable: a task completed, with what it gave and the levels gained."),
+    doc("task_completed", "TaskCompleted", "task_completed", "Durable: a task completed, with what it gave and the levels gained. For a continuous task (`repeat`), `reason: inputs_exhausted` and no actions: its grants came in its `chunk_settled` notifications."),
+    doc("chunk_settled", "ChunkSettled", "chunk_settled", "Durable: one chunk of a continuous task (`repeat: until_stopped`) was settled: that chunk's actions, rewards and level-ups, which apply from the next chunk."),
+    doc("task_paused", "TaskPaused", "task_paused", "Durable: the running task stopped accruing progress at the offline cap (catalog rule `offline_cap_ms` after the player's last connect or message); the next connect or message resumes it."),
     doc("task_failed", "TaskFailed", "task_failed", "Durable: a task could not start (a validation code, final), or failed transiently (`transient_failure`, retried at `retry_at`) or for good (`retries_exhausted`)."),
-    doc("task_cancelled", "TaskCancelled", "task_cancelled", "Durable: a task was cancelled, with the outcome of the actions done and what was refunded."),
+    doc("task_cancelled", "TaskCancelled", "task_cancelled", "Durable: a task was cancelled, with the outcome of the actions done and what was refunded; `reason: stopped` when it ended a continuous task."),
 ];
 
 const PROGRESS: MessageDoc = doc(
@@ -96,7 +98,8 @@ timeout or a reconnect. The server is strict: an unknown field is `invalid_reque
 message spends one token of the player's rate bucket.
 
 **Notifications and the seq contract.** The durable notifications (`queue_updated`, \
-`task_started`, `task_completed`, `task_failed`, `task_cancelled`) carry `seq`, per player and \
+`task_started`, `task_completed`, `chunk_settled`, `task_paused`, `task_failed`, \
+`task_cancelled`) carry `seq`, per player and \
 strictly increasing, and are delivered at least once. A client drops a notification whose \
 `seq` it has already seen; on a gap (a `seq` more than one past the last it saw) it sends \
 `sync` with `after_seq` = the last `seq` it saw, and the missing ones follow the snapshot. A \

@@ -126,6 +126,26 @@ pub fn check_request(
         )));
     }
     let quantity = request.quantity();
+    if request.is_continuous() {
+        if quantity != 0 {
+            return Err(Rejection::InvalidRequest(
+                "give `task.quantity` or `task.repeat`, not both".into(),
+            ));
+        }
+        if let TaskRequest::Craft { recipe, .. } = request {
+            if game
+                .catalog
+                .recipes
+                .get(recipe)
+                .is_some_and(|def| builds_station(game.catalog, &def.output))
+            {
+                return Err(Rejection::InvalidRequest(format!(
+                    "`{recipe}` builds a station, which is built once: give `quantity: 1`, not `repeat`"
+                )));
+            }
+        }
+        return check_targets(game.catalog, request);
+    }
     if quantity == 0 || quantity > limits.max_quantity {
         return Err(Rejection::QuantityOutOfRange {
             got: quantity,
@@ -166,7 +186,9 @@ pub fn check_targets(catalog: &Catalog, request: &TaskRequest) -> Result<(), Rej
                 });
             }
         }
-        TaskRequest::Craft { recipe, quantity } => {
+        TaskRequest::Craft {
+            recipe, quantity, ..
+        } => {
             let def = catalog
                 .recipes
                 .get(recipe)

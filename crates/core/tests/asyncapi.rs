@@ -148,7 +148,7 @@ fn queue_entry() -> QueueEntry {
         task_id: "t1".into(),
         request_id: "r1".into(),
         task: serde_json::from_value(
-            json!({"activity":"harvest","resource":"oak_log","location":"meadow","quantity":3}),
+            json!({"activity":"harvest","resource":"oak_log","location":"meadow","quantity":3,"repeat":"until_stopped"}),
         )
         .unwrap(),
         status: idle_core::model::TaskStatus::Running,
@@ -157,6 +157,9 @@ fn queue_entry() -> QueueEntry {
         ends_at: Some(3),
         attempts: 0,
         retry_at: None,
+        chunk: Some(4),
+        settled_actions: Some(1200),
+        paused_at: Some(3),
     }
 }
 
@@ -246,6 +249,7 @@ fn every_server_message_the_rust_types_write_fits_its_documented_schema() {
                 activity: idle_core::model::Activity::Harvest,
                 target: "oak_log".into(),
                 quantity: 3,
+                repeat: Some(idle_core::model::Repeat::UntilStopped),
                 started_at: 1,
                 ends_at: 2,
             },
@@ -258,6 +262,27 @@ fn every_server_message_the_rust_types_write_fits_its_documented_schema() {
                 outcome: outcome.clone(),
                 refunded: BTreeMap::new(),
                 level_ups: BTreeMap::from([("harvesting".into(), 2)]),
+                reason: Some(idle_core::protocol::EndReason::InputsExhausted),
+            },
+        ),
+        (
+            "chunk_settled",
+            Event::ChunkSettled {
+                task_id: "t".into(),
+                activity: idle_core::model::Activity::Harvest,
+                chunk: 2,
+                first_action: 600,
+                outcome: outcome.clone(),
+                refunded: BTreeMap::new(),
+                level_ups: BTreeMap::new(),
+            },
+        ),
+        (
+            "task_paused",
+            Event::TaskPaused {
+                task_id: "t".into(),
+                paused_at: 5,
+                reason: idle_core::protocol::PauseReason::OfflineCap,
             },
         ),
         (
@@ -276,6 +301,7 @@ fn every_server_message_the_rust_types_write_fits_its_documented_schema() {
                 task_id: "t".into(),
                 settled: Some(outcome),
                 refunded: BTreeMap::new(),
+                reason: Some(idle_core::protocol::EndReason::Stopped),
             },
         ),
     ];

@@ -67,6 +67,7 @@ fn mean_harvest_yield_matches_the_closed_form() {
             resource: resource.into(),
             location: location.into(),
             quantity: n,
+            repeat: None,
         };
         let out =
             rules::outcome(&request, &snapshot(skill, level, &[tool]), &seed(), c, n).unwrap();
@@ -94,6 +95,7 @@ fn rare_drop_rate_without_pity_matches_the_chance() {
         resource: "copper_ore".into(),
         location: "mine".into(),
         quantity: n,
+        repeat: None,
     };
     let out = rules::outcome(
         &request,
@@ -130,6 +132,7 @@ fn craft_success_rate_matches_the_chance() {
         let request = TaskRequest::Craft {
             recipe: recipe.into(),
             quantity: n,
+            repeat: None,
         };
         let out = rules::outcome(&request, &snapshot(skill, 1, &[]), &seed(), c, n).unwrap();
         let p = craft::stats(&c.recipes[recipe], skill, 1, c).success_chance;
@@ -145,6 +148,7 @@ fn mean_loot_per_win_matches_the_table() {
     let request = TaskRequest::Combat {
         enemy: "goblin".into(),
         quantity: n,
+        repeat: None,
     };
     let out = rules::outcome(
         &request,

@@ -158,7 +158,104 @@ fn every_worked_example_matches_the_code() {
                     );
                 }
             }
+            "offline_cap" => offline_cap(&example),
             other => panic!("unknown example activity {other}"),
         }
     }
+}
+
+/// The offline cap's example: a continuous harvest started at t = 0 (the player's last
+/// activity), the timer run until the player returns at `away_ms`, then a cancel right then.
+fn offline_cap(example: &Value) {
+    use idle_core::model::{Player, Repeat, TaskRequest};
+    use idle_core::{advance, cancel, enqueue, Enqueued, Game};
+    let c = Catalog::shipped();
+    let expect = &example["expect"];
+    let game = Game::new(c, b"doc-example".to_vec());
+    let mut player = Player::new("doc", 0, c, 10);
+    let spares = example["spare_pickaxes"].as_u64().unwrap();
+    player.inventory.insert("bronze_pickaxe".into(), spares);
+    let mut tasks = Vec::new();
+    let mut records = Vec::new();
+    type Task = idle_core::model::Task;
+    fn apply(
+        plan: &idle_core::Plan,
+        player: &mut Player,
+        tasks: &mut Vec<Task>,
+        records: &mut Vec<Task>,
+    ) {
+        if let Some(w) = &plan.player {
+            *player = w.player.clone();
+        }
+        for w in &plan.tasks {
+            if w.task.status.is_final() {
+                records.push(w.task.clone());
+            }
+        }
+        plan.apply_to_tasks(tasks);
+        tasks.retain(|t| !t.status.is_final());
+    }
+    let request = TaskRequest::Harvest {
+        resource: example["resource"].as_str().unwrap().into(),
+        location: example["location"].as_str().unwrap().into(),
+        quantity: 0,
+        repeat: Some(Repeat::UntilStopped),
+    };
+    let Ok(Enqueued::New { task_id, plan }) =
+        enqueue(&game, &player, &tasks, "r1", &request, false, false, 0)
+    else {
+        panic!("the example task starts");
+    };
+    apply(&plan, &mut player, &mut tasks, &mut records);
+    let away = example["away_ms"].as_i64().unwrap();
+    while let Some(at) = player.wake_at.filter(|at| *at <= away) {
+        let plan = advance(&game, &player, &tasks, at);
+        apply(&plan, &mut player, &mut tasks, &mut records);
+    }
+    let paused = &tasks[0];
+    assert_int(
+        "paused_at",
+        paused.paused_at.unwrap() as u64,
+        &expect["paused_at"],
+    );
+    let chunks = records.len();
+    assert_int(
+        "chunks_before_cap",
+        chunks as u64,
+        &expect["chunks_before_cap"],
+    );
+    let settled: u64 = records
+        .iter()
+        .map(|r| u64::from(r.result.as_ref().unwrap().outcome.actions))
+        .sum();
+    assert_int("actions_in_chunks", settled, &expect["actions_in_chunks"]);
+    let snapshot = paused.snapshot.as_ref().unwrap();
+    assert_int(
+        "last_action_ms",
+        snapshot.action_ms,
+        &expect["last_action_ms"],
+    );
+    let (started, ends_at) = (paused.started_at.unwrap(), paused.ends_at.unwrap());
+    assert_int(
+        "last_chunk_started_at",
+        started as u64,
+        &expect["last_chunk_started_at"],
+    );
+    assert_int(
+        "last_chunk_ends_at",
+        ends_at as u64,
+        &expect["last_chunk_ends_at"],
+    );
+    // Coming back at `away_ms` and stopping at once: the paused chunk is settled for the
+    // actions done by the cap.
+    let plan = cancel(&game, &player, &tasks, &task_id, away).unwrap();
+    apply(&plan, &mut player, &mut tasks, &mut records);
+    let last = records.last().unwrap();
+    assert_int(
+        "actions_in_paused_chunk",
+        u64::from(last.result.as_ref().unwrap().outcome.actions),
+        &expect["actions_in_paused_chunk"],
+    );
+    let total = settled + u64::from(last.result.as_ref().unwrap().outcome.actions);
+    assert_int("actions_total", total, &expect["actions_total"]);
 }

@@ -71,6 +71,7 @@ fn harvest_outcome_is_pinned() {
         resource: "copper_ore".into(),
         location: "mine".into(),
         quantity: 25,
+        repeat: None,
     };
     check(
         "harvest",
@@ -83,6 +84,7 @@ fn craft_outcome_is_pinned() {
     let request = TaskRequest::Craft {
         recipe: "iron_sword".into(),
         quantity: 12,
+        repeat: None,
     };
     check("craft", &outcome(request, &snapshot(35, 20, &[])));
 }
@@ -92,6 +94,7 @@ fn combat_outcome_is_pinned() {
     let request = TaskRequest::Combat {
         enemy: "bandit".into(),
         quantity: 12,
+        repeat: None,
     };
     check(
         "combat",
@@ -114,18 +117,22 @@ fn a_players_day_is_pinned() {
             resource: "guam_leaf".into(),
             location: "meadow".into(),
             quantity: 30,
+            repeat: None,
         },
         TaskRequest::Craft {
             recipe: "healing_tonic".into(),
             quantity: 10,
+            repeat: None,
         },
         TaskRequest::Combat {
             enemy: "cow".into(),
             quantity: 15,
+            repeat: None,
         },
         TaskRequest::Craft {
             recipe: "leather_body".into(),
             quantity: 2,
+            repeat: None,
         },
     ];
     for (i, request) in requests.iter().enumerate() {

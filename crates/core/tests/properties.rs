@@ -140,10 +140,10 @@ proptest! {
         let request = match activity {
             0 => {
                 let (resource, location) = spots[target % spots.len()].clone();
-                TaskRequest::Harvest { resource, location, quantity }
+                TaskRequest::Harvest { resource, location, quantity, repeat: None }
             }
-            1 => TaskRequest::Craft { recipe: c.recipes.keys().nth(target % c.recipes.len()).unwrap().clone(), quantity },
-            _ => TaskRequest::Combat { enemy: c.enemies.keys().nth(target % c.enemies.len()).unwrap().clone(), quantity },
+            1 => TaskRequest::Craft { recipe: c.recipes.keys().nth(target % c.recipes.len()).unwrap().clone(), quantity, repeat: None },
+            _ => TaskRequest::Combat { enemy: c.enemies.keys().nth(target % c.enemies.len()).unwrap().clone(), quantity, repeat: None },
         };
         let gear: BTreeMap<String, Equipped> = ["mithril_pickaxe", "steel_hatchet", "iron_sickle", "mithril_sword", "steel_platebody"]
             .iter()
@@ -189,15 +189,18 @@ fn request() -> impl Strategy<Value = TaskRequest> {
                 resource,
                 location,
                 quantity,
+                repeat: None,
             }
         }),
         (0..recipes.len(), 1u32..8).prop_map(move |(i, quantity)| TaskRequest::Craft {
             recipe: recipes[i].clone(),
-            quantity
+            quantity,
+            repeat: None,
         }),
         (0..enemies.len(), 1u32..10).prop_map(move |(i, quantity)| TaskRequest::Combat {
             enemy: enemies[i].clone(),
-            quantity
+            quantity,
+            repeat: None,
         }),
     ]
 }

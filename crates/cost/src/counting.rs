@@ -146,7 +146,7 @@ impl Counters {
 #[derive(Debug, Clone)]
 pub enum Call {
     LoadPlayers(Vec<String>),
-    CreatePlayer(PlayerState),
+    CreatePlayer(Box<PlayerState>),
     Commit(Box<Commit>),
     PutHistory(Vec<Task>),
     LoadTask(String, String),
@@ -462,7 +462,7 @@ impl GameStore for CountingStore {
     }
 
     async fn create_player(&self, state: &PlayerState) -> Result<bool, StoreError> {
-        self.log(Call::CreatePlayer(state.clone()));
+        self.log(Call::CreatePlayer(Box::new(state.clone())));
         let created = self.inner.create_player(state).await?;
         let bytes = self.player_bytes(state);
         let units = write_units(bytes);

@@ -59,6 +59,45 @@ struct Args {
     /// Capacity plan: the wake index's shards (`WakeShards`).
     #[arg(long, default_value_t = 8)]
     wake_shards: u32,
+    /// The continuous workload: each player runs one continuous combat task for this many
+    /// hours of server time; reports write units per task-hour and per 1,000 actions.
+    #[arg(long)]
+    continuous_hours: Option<u32>,
+}
+
+/// The continuous workload's figures: what an hour of a continuous task costs.
+fn per_task_hour(report: &Report) {
+    let hours = report.task_hours.max(1e-9);
+    let c = &report.counters;
+    let wcu = c.all_wcu() as f64;
+    println!(
+        "  continuous: {} chunks settled, {} actions, {:.0} task-hours",
+        report.chunks, report.actions, report.task_hours
+    );
+    println!("  per task-hour (one player's continuous task running an hour):");
+    println!("    write units (WCU)   {:>8.2}", wcu / hours);
+    for cause in CAUSES {
+        println!("      {cause:<22} {:>7.2}", c.wcu(cause) as f64 / hours);
+    }
+    println!("    read units (RCU)    {:>8.2}", c.total().rcu / hours);
+    println!(
+        "    chunks              {:>8.2}",
+        report.chunks as f64 / hours
+    );
+    println!(
+        "    actions             {:>8.1}  ({:.2} WCU per 1,000 actions)",
+        report.actions as f64 / hours,
+        wcu * 1000.0 / (report.actions.max(1) as f64)
+    );
+    let invocations: u64 = report.invocations.values().sum();
+    println!(
+        "    Lambda invocations  {:>8.2}",
+        invocations as f64 / hours
+    );
+    println!(
+        "    SQS requests        {:>8.2}",
+        report.sqs_requests as f64 / hours
+    );
 }
 
 fn per_task(report: &Report) -> Bill {
@@ -190,7 +229,19 @@ fn main() {
         offline: args.offline,
         // The binary prints counts, never the call log.
         record_calls: false,
+        continuous_hours: args.continuous_hours,
     };
+    if let Some(hours) = args.continuous_hours {
+        println!(
+            "workload: {} players x one continuous combat task (chickens, repeat until stopped) for {hours} h, chunks of at most {} s, ticker every {} s",
+            args.players,
+            idle_core::game::DEFAULT_CHUNK_MS / 1000,
+            args.tick_secs
+        );
+        let report = runtime.block_on(workload::run(params));
+        per_task_hour(&report);
+        return;
+    }
     println!(
         "workload: {} players x {} tasks ({} actions per harvest/combat), ticker every {} s, stream batches of up to {} records",
         args.players, args.tasks, args.quantity, args.tick_secs, args.batch_size

@@ -50,6 +50,10 @@ pub struct Params {
     /// Keep every store call in [`Report::calls`] (the model-vs-moto check needs them; a run of
     /// 100,000 players would hold gigabytes of them).
     pub record_calls: bool,
+    /// The continuous workload instead: each player runs one continuous task (combat against
+    /// chickens, `repeat: until_stopped`: combat may go on unarmed, so its inputs never run
+    /// out) for this many hours of server time, settled in chunks.
+    pub continuous_hours: Option<u32>,
 }
 
 /// What a run counted.
@@ -64,6 +68,12 @@ pub struct Report {
     /// Tasks that ended otherwise (rejected, failed, cancelled) or never ended.
     pub not_completed: usize,
     pub batches: usize,
+    /// Chunks of continuous tasks settled (the continuous workload).
+    pub chunks: usize,
+    /// Actions settled in those chunks.
+    pub actions: u64,
+    /// Hours of continuous tasks running: players × the run's hours (the continuous workload).
+    pub task_hours: f64,
     /// Wake-up messages sent (SQS `SendMessage`, one per wake-up armed).
     pub wake_messages: u64,
     /// SQS requests in all: `SendMessage` per wake-up, and per wake batch the poller's
@@ -236,8 +246,19 @@ pub async fn run(params: Params) -> Report {
         )
         .await;
         *report.invocations.entry("ws-connect").or_default() += 1;
-        for i in 0..params.tasks_per_player {
-            let body = json!({"action": "enqueue", "request_id": format!("r{i}"), "task": task(i, params.quantity)});
+        let tasks = if params.continuous_hours.is_some() {
+            1
+        } else {
+            params.tasks_per_player
+        };
+        for i in 0..tasks {
+            let task = match params.continuous_hours {
+                Some(_) => {
+                    json!({"activity": "combat", "enemy": "chicken", "repeat": "until_stopped"})
+                }
+                None => task(i, params.quantity),
+            };
+            let body = json!({"action": "enqueue", "request_id": format!("r{i}"), "task": task});
             handlers::ws_message(
                 &services,
                 ws_event(message_template, &connection, None, Some(&body)),
@@ -321,22 +342,25 @@ pub async fn run(params: Params) -> Report {
         .into_iter()
         .map(|kind| store.counters().transitions(kind))
         .sum();
-        let finished: usize = if committed_final as usize >= report.tasks {
-            players
-                .iter()
-                .map(|p| {
-                    world
-                        .store
-                        .history(p)
+        let over = match params.continuous_hours {
+            Some(hours) => world.clock.now() >= T0 + Millis::from(hours) * 3_600_000,
+            None => {
+                committed_final as usize >= report.tasks
+                    && players
                         .iter()
-                        .filter(|t| t.status.is_final())
-                        .count()
-                })
-                .sum()
-        } else {
-            0
+                        .map(|p| {
+                            world
+                                .store
+                                .history(p)
+                                .iter()
+                                .filter(|t| t.status.is_final())
+                                .count()
+                        })
+                        .sum::<usize>()
+                        >= report.tasks
+            }
         };
-        if finished >= report.tasks || ticks >= 10_000 {
+        if over || ticks >= 10_000 {
             break;
         }
         if !records.is_empty() {
@@ -345,7 +369,10 @@ pub async fn run(params: Params) -> Report {
         }
         // Time moves to the next wake-up or tick, whichever comes first.
         let now = world.clock.now();
-        let next = waker.next_at().map_or(next_tick, |at| at.min(next_tick));
+        let mut next = waker.next_at().map_or(next_tick, |at| at.min(next_tick));
+        if let Some(hours) = params.continuous_hours {
+            next = next.min(T0 + Millis::from(hours) * 3_600_000);
+        }
         world.clock.advance((next - now).max(0));
         let due = waker.take_due(world.clock.now());
         for messages in due.chunks(WAKE_BATCH) {
@@ -378,5 +405,19 @@ pub async fn run(params: Params) -> Report {
     // Counted from the committed writes' history records.
     report.completed = report.counters.transitions(TransitionKind::Completed) as usize;
     report.not_completed = report.tasks.saturating_sub(report.completed);
+    for player in &players {
+        for record in world.store.history(player) {
+            if record.chunk.as_ref().is_some_and(|c| c.of.is_some()) {
+                report.chunks += 1;
+                report.actions += record
+                    .result
+                    .as_ref()
+                    .map_or(0, |r| u64::from(r.outcome.actions));
+            }
+        }
+    }
+    if let Some(hours) = params.continuous_hours {
+        report.task_hours = params.players as f64 * f64::from(hours);
+    }
     report
 }

@@ -18,6 +18,7 @@ async fn small_run() -> Report {
         offline: 0,
         dedupe_wakes: false,
         record_calls: false,
+        continuous_hours: None,
     })
     .await
 }

@@ -66,6 +66,7 @@ async fn the_counting_model_sends_what_the_dynamodb_adapter_sends() {
         // One player's connection goes away: its notifications are kept (BatchWriteItem).
         offline: 1,
         record_calls: true,
+        continuous_hours: None,
     })
     .await;
     assert_eq!(report.completed, 6, "every task completes");

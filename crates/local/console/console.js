@@ -139,7 +139,10 @@ function renderQueue() {
     head.className = "task-head";
     const what = document.createElement("span");
     what.className = "task-what";
-    what.textContent = `${entry.task.activity} ${entry.task.quantity} × ${targetName(entry.task)}`;
+    what.textContent = entry.task.repeat
+      ? `${entry.task.activity} ${targetName(entry.task)} until stopped` +
+        (entry.chunk != null ? ` · chunk ${entry.chunk + 1}, ${entry.settled_actions} actions settled` : "")
+      : `${entry.task.activity} ${entry.task.quantity} × ${targetName(entry.task)}`;
     const status = document.createElement("span");
     status.className = "task-status";
     status.textContent = entry.status;
@@ -160,6 +163,9 @@ function renderQueue() {
     list.appendChild(li);
   }
   $("queue-empty").hidden = state.queue.length > 0;
+  // A continuous task holds the head of the queue: say why the rest waits.
+  const head = state.queue[0];
+  $("queue-waits").hidden = !(head && head.task.repeat && state.queue.length > 1);
   tickProgress();
 }
 
@@ -169,7 +175,9 @@ function tickProgress() {
     const entry = state.queue.find((e) => e.task_id === li.dataset.taskId);
     const fill = li.querySelector(".bar > div");
     if (!entry || !fill) continue;
-    if (entry.status === "running" && entry.started_at && entry.ends_at) {
+    if (entry.paused_at) {
+      li.querySelector(".task-status").textContent = "paused at the offline cap: any message resumes it";
+    } else if (entry.status === "running" && entry.started_at && entry.ends_at) {
       const pct = Math.min(100, Math.max(0, (100 * (now - entry.started_at)) / Math.max(1, entry.ends_at - entry.started_at)));
       fill.style.width = pct.toFixed(1) + "%";
       const p = state.progress[entry.task_id];
@@ -188,17 +196,26 @@ setInterval(tickProgress, 250);
 
 function describe(message) {
   switch (message.type) {
-    case "task_started": return `started ${message.activity} ${message.quantity} × ${targetLabel(message.activity, message.target)}, ends in ${Math.round((message.ends_at - message.at) / 1000)} s`;
+    case "task_started": return message.repeat
+      ? `started ${message.activity} ${targetLabel(message.activity, message.target)} until stopped; its first chunk (${message.quantity} actions) is settled in ${Math.round((message.ends_at - message.at) / 1000)} s`
+      : `started ${message.activity} ${message.quantity} × ${targetLabel(message.activity, message.target)}, ends in ${Math.round((message.ends_at - message.at) / 1000)} s`;
     case "task_progress": return `${message.done} of ${message.total} done`;
+    case "chunk_settled": {
+      const items = Object.entries(message.outcome.items).map(([k, v]) => `${v} ${itemName(k)}`).join(", ") || "no items";
+      const ups = Object.entries(message.level_ups || {}).map(([k, v]) => `${k} → ${v}`).join(", ");
+      return `chunk ${message.chunk + 1} settled: ${message.outcome.actions} actions, +${message.outcome.xp} XP, ${items}` + (ups ? `; level up: ${ups} (applies from the next chunk)` : "");
+    }
+    case "task_paused": return "paused at the offline cap (progress accrues for a limited time after your last visit); any message resumes it";
     case "task_completed": {
       const items = Object.entries(message.outcome.items).map(([k, v]) => `${v} ${itemName(k)}`).join(", ") || "no items";
       const ups = Object.entries(message.level_ups || {}).map(([k, v]) => `${k} → ${v}`).join(", ");
+      if (message.reason === "inputs_exhausted") return "stopped: its inputs ran out (materials or tool durability)";
       return `completed: ${message.outcome.successes}/${message.outcome.actions} succeeded, +${message.outcome.xp} XP, ${items}` + (ups ? `; level up: ${ups}` : "");
     }
     case "task_failed": return `${message.code}: ${message.message}` + (message.retry_at ? ` (retry in ${Math.round((message.retry_at - message.at) / 1000)} s)` : "");
     case "task_cancelled": {
       const refunded = Object.entries(message.refunded || {}).map(([k, v]) => `${v} ${itemName(k)}`).join(", ");
-      return "cancelled" + (message.settled ? `; ${message.settled.actions} actions done, +${message.settled.xp} XP` : "") + (refunded ? `; refunded ${refunded}` : "");
+      return (message.reason === "stopped" ? "stopped" : "cancelled") + (message.settled ? `; ${message.settled.actions} actions done, +${message.settled.xp} XP` : "") + (refunded ? `; refunded ${refunded}` : "");
     }
     case "queue_updated": return `${message.queue.length} task(s) in the queue`;
     case "ack": return message.duplicate ? `already queued as ${message.task_id}` : `queued as ${message.task_id}`;
@@ -325,8 +342,9 @@ $("task-form").onsubmit = (event) => {
   event.preventDefault();
   showError("");
   const activity = $("activity").value;
-  const quantity = Number($("quantity").value);
-  const task = { activity, quantity };
+  const task = { activity };
+  if ($("repeat").checked) task.repeat = "until_stopped";
+  else task.quantity = Number($("quantity").value);
   if (activity === "harvest") {
     task.resource = $("target").value;
     task.location = $("location").value;
@@ -380,6 +398,7 @@ function handle(message) {
         (message.retry_at ? " It will be tried again." : " It will not be retried."));
       refresh();
       break;
+    case "chunk_settled":
     case "task_completed":
     case "task_cancelled":
       delete state.progress[message.task_id];

@@ -497,7 +497,13 @@ pub fn durable_seq(payload: &[u8]) -> Option<u64> {
     let durable = matches!(
         value["type"].as_str(),
         Some(
-            "queue_updated" | "task_started" | "task_completed" | "task_failed" | "task_cancelled"
+            "queue_updated"
+                | "task_started"
+                | "task_completed"
+                | "chunk_settled"
+                | "task_paused"
+                | "task_failed"
+                | "task_cancelled"
         )
     );
     durable.then(|| value["seq"].as_u64()).flatten()

@@ -38,6 +38,7 @@ fn request() -> TaskRequest {
         resource: "copper_ore".into(),
         location: "meadow".into(),
         quantity: 1,
+        repeat: None,
     }
 }
 

@@ -108,6 +108,7 @@ pub fn finished_task(player_id: &str, n: u64, now: Millis) -> Task {
             resource: "copper_ore".into(),
             location: "meadow".into(),
             quantity: 1,
+            repeat: None,
         },
         bypass_validation: false,
         status: TaskStatus::Completed,
@@ -122,6 +123,8 @@ pub fn finished_task(player_id: &str, n: u64, now: Millis) -> Task {
         snapshot: None,
         result: None,
         failure: None,
+        chunk: None,
+        paused_at: None,
     }
 }
 
@@ -540,6 +543,7 @@ pub fn task(player_id: &str, task_id: &str, status: TaskStatus, now: Millis) -> 
             resource: "copper_ore".into(),
             location: "meadow".into(),
             quantity: 2,
+            repeat: None,
         },
         status,
         enqueued_at: now,

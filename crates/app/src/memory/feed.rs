@@ -65,6 +65,7 @@ mod tests {
         let request = TaskRequest::Combat {
             enemy: "cow".into(),
             quantity: 2,
+            repeat: None,
         };
         let Ok(Enqueued::New { plan, .. }) = enqueue(
             &game,
@@ -120,6 +121,7 @@ mod tests {
             let request = TaskRequest::Combat {
                 enemy: "cow".into(),
                 quantity: 1,
+                repeat: None,
             };
             let Ok(Enqueued::New { plan, .. }) = enqueue(
                 &game,

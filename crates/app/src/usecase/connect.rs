@@ -2,7 +2,9 @@
 
 use idle_core::model::Player;
 
+use super::update::{update_player, Decision};
 use crate::auth::{self, AuthError};
+use crate::metrics::record_plan;
 use crate::ports::{Connection, StoreError};
 use crate::services::Services;
 use crate::state::PlayerState;
@@ -96,6 +98,9 @@ pub async fn connect(
             tracing::error!(connection_id, player_id, %error, "connect failed: player");
             ConnectError::Store(error)
         })?;
+    if !created {
+        record_activity(services, &player_id, now).await;
+    }
     let mut connection = Connection {
         connection_id: connection_id.to_owned(),
         player_id: player_id.clone(),
@@ -134,4 +139,25 @@ pub async fn connect(
         is_admin: identity.is_admin,
         created,
     })
+}
+
+/// Records a returning player's connect as activity (the offline cap counts from it, and
+/// tasks paused at the cap resume): one conditional write through the usual commit path. The
+/// time is the server's clock; nothing the client sends is an input. Best effort: a failure is
+/// logged and the connection still opens (its first message records the activity too).
+async fn record_activity(services: &Services, player_id: &str, now: idle_core::model::Millis) {
+    let game = &services.game;
+    let result = update_player(services, player_id, None, |state| {
+        let plan = idle_core::touch(game, &state.player, &state.queue, now);
+        Ok(Decision::Write(Box::new(plan), ()))
+    })
+    .await;
+    match result {
+        Ok(updated) => {
+            if let Some(plan) = updated.plan {
+                record_plan(&services.metrics, player_id, &plan);
+            }
+        }
+        Err(error) => tracing::warn!(player_id, %error, "connect: could not record activity"),
+    }
 }

@@ -194,7 +194,7 @@ async fn spend(
 ) -> Result<PlayerState, UpdateError> {
     let game = &services.game;
     let updated = update_player(services, &connection.player_id, None, |state| {
-        let plan = spend_token(game, &state.player, now)?;
+        let plan = spend_token(game, &state.player, &state.queue, now)?;
         let after = state.after(&plan);
         Ok(Decision::Write(Box::new(plan), after))
     })

@@ -157,6 +157,10 @@ fn check_rules(catalog: &Catalog) -> Checked {
         0.0,
         1.0,
     )?;
+    // At least a minute: a shorter cap would pause every player between two messages.
+    if rules.offline_cap_ms < 60_000 {
+        return Err(c.fail("offline_cap_ms", "must be at least 60000 (one minute)"));
+    }
     let h = &rules.harvest;
     c.within(
         "harvest.time_cut_per_margin",

@@ -42,9 +42,20 @@ pub struct RuleParams {
     pub max_level: u32,
     /// Item rewards grow by this much per character level (0.05 = 5%).
     pub level_bonus_per_level: f64,
+    /// Progress accrues for at most this long after the player's last activity (ms; default
+    /// 86,400,000 = 24 h, the cap Melvor Idle settled on). At least 1.
+    #[serde(default = "default_offline_cap_ms")]
+    pub offline_cap_ms: u64,
     pub harvest: HarvestParams,
     pub craft: CraftParams,
     pub combat: CombatParams,
+}
+
+/// The default offline cap: 24 hours in ms.
+pub const DEFAULT_OFFLINE_CAP_MS: u64 = 86_400_000;
+
+fn default_offline_cap_ms() -> u64 {
+    DEFAULT_OFFLINE_CAP_MS
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -79,6 +79,7 @@ pub fn enqueue(
     }
     crate::validate::check_request(game, request_id, request)?;
     let mut session = Session::new(game, player, tasks, now);
+    session.touch();
     let task_id = session.enqueue(request_id, request, bypass_validation)?;
     session.advance();
     Ok(Enqueued::New {
@@ -98,6 +99,7 @@ pub fn cancel(
     now: Millis,
 ) -> Result<Plan, Rejection> {
     let mut session = Session::new(game, player, tasks, now);
+    session.touch();
     session.advance();
     session.cancel(task_id)?;
     session.advance();
@@ -107,11 +109,31 @@ pub fn cancel(
 /// Spends one token of the player's rate bucket for a message that changes nothing else
 /// (`sync`, `catalog`, `ping`, or one that could not be understood): every message costs its
 /// sender (DESIGN.md section 6). `enqueue` and `cancel` spend theirs in their own plan. The plan
-/// writes only the bucket; `rate_limited` (with `retry_after_ms`) when it is empty.
-pub fn spend_token(game: &Game, player: &Player, now: Millis) -> Result<Plan, Rejection> {
-    let mut session = Session::new(game, player, &[], now);
+/// writes the bucket and the player's activity ([`touch`]); `rate_limited` (with
+/// `retry_after_ms`) when it is empty.
+///
+/// `tasks` are the player's unfinished tasks: a message after the offline cap resumes them.
+pub fn spend_token(
+    game: &Game,
+    player: &Player,
+    tasks: &[Task],
+    now: Millis,
+) -> Result<Plan, Rejection> {
+    let mut session = Session::new(game, player, tasks, now);
     session.take_token()?;
+    session.touch();
     Ok(session.finish())
+}
+
+/// Records the player's activity at `now` (a connect; messages do it in their own plan): the
+/// offline cap counts from now, and tasks paused at the cap resume from now, shifted by the
+/// time they were paused (docs/game-rules.md, "The offline cap"). A player whose tasks are
+/// past the cap but not yet brought there is first advanced to the cap. Nothing a client sends
+/// about time is an input: `now` is the server's clock.
+pub fn touch(game: &Game, player: &Player, tasks: &[Task], now: Millis) -> Plan {
+    let mut session = Session::new(game, player, tasks, now);
+    session.touch();
+    session.finish()
 }
 
 /// Records a transient failure (a store error, a timeout) of the task at the head of the queue

@@ -9,9 +9,11 @@ use super::plan::{
 };
 use crate::game::Game;
 use crate::model::{
-    Millis, Player, RecentRequest, Snapshot, Task, TaskRequest, TaskResult, TaskStatus,
+    Chunk, Millis, Player, RecentRequest, Snapshot, Task, TaskRequest, TaskResult, TaskStatus,
 };
-use crate::protocol::{ErrorCode, Event, Notification, Progress, QueueEntry};
+use crate::protocol::{
+    EndReason, ErrorCode, Event, Notification, PauseReason, Progress, QueueEntry,
+};
 use crate::rng::{RollKind, Seed};
 use crate::rules::{self, harvest, Outcome};
 use crate::validate::{check_start, GearChoice, Rejection};
@@ -104,7 +106,57 @@ impl<'g, 'p> Session<'g, 'p> {
 
     // ---- advance -------------------------------------------------------------------------
 
+    /// The end of the time the player's tasks may accrue progress in: the offline cap's
+    /// horizon (`last_active_at + offline_cap_ms`), none for a player with no recorded activity.
+    fn horizon(&self) -> Option<Millis> {
+        let cap = self.game.catalog.rules.offline_cap_ms.min(i64::MAX as u64) as i64;
+        self.player.last_active_at.map(|at| at.saturating_add(cap))
+    }
+
+    /// Progress is computed up to here: now, or the offline cap's horizon if that came first.
+    fn until(&self) -> Millis {
+        self.horizon().map_or(self.now, |h| h.min(self.now))
+    }
+
+    /// The player is active now (a connect or any message; never the timer): tasks paused at
+    /// the offline cap resume from now, shifted by the time they were paused, and the cap
+    /// counts from now. A player past its horizon whose tasks were not yet brought there (the
+    /// timer is late) is brought there first, so exactly `offline_cap_ms` accrued while away.
+    pub(super) fn touch(&mut self) {
+        let now = self.now;
+        if self.horizon().is_some_and(|h| h < now) {
+            self.advance();
+            if self.continues {
+                // More is due than one plan may write: the catch-up goes first (the caller or
+                // the timer advances again); the activity is recorded by the next message.
+                return;
+            }
+            let horizon = self.until();
+            for i in 0..self.tasks.len() {
+                let task = &mut self.tasks[i];
+                if task.status.is_final() {
+                    continue;
+                }
+                if let Some(paused) = task.paused_at.take() {
+                    let gap = now.saturating_sub(paused);
+                    task.started_at = task.started_at.map(|t| t.saturating_add(gap));
+                    task.ends_at = task.ends_at.map(|t| t.saturating_add(gap));
+                    self.queue_changed = true;
+                }
+                if task.status == TaskStatus::Retrying {
+                    if let Some(at) = task.retry_at.filter(|at| *at > horizon) {
+                        task.retry_at = Some(at.saturating_add(now - horizon));
+                        self.queue_changed = true;
+                    }
+                }
+            }
+        }
+        self.player.last_active_at = Some(now);
+        self.player.wake_at = self.next_wake();
+    }
+
     pub(super) fn advance(&mut self) {
+        let until = self.until();
         loop {
             if self.finished() >= MAX_TASKS_FINISHED_PER_PLAN {
                 // The rest continues in the next plan: the player stays due (its wake time is
@@ -113,9 +165,16 @@ impl<'g, 'p> Session<'g, 'p> {
                 break;
             }
             if let Some(i) = self.index_of(TaskStatus::Running) {
-                let ends_at = self.tasks[i].ends_at.unwrap_or(self.now);
-                if ends_at <= self.now {
-                    self.complete(i, ends_at);
+                if self.tasks[i].paused_at.is_some() {
+                    break;
+                }
+                let ends_at = self.tasks[i].ends_at.unwrap_or(until);
+                if ends_at <= until {
+                    if self.tasks[i].request.is_continuous() {
+                        self.settle_chunk(i, ends_at);
+                    } else {
+                        self.complete(i, ends_at);
+                    }
                     continue;
                 }
                 break;
@@ -128,8 +187,7 @@ impl<'g, 'p> Session<'g, 'p> {
                 break;
             };
             let task = &self.tasks[i];
-            if task.status == TaskStatus::Retrying && task.retry_at.is_some_and(|at| at > self.now)
-            {
+            if task.status == TaskStatus::Retrying && task.retry_at.is_some_and(|at| at > until) {
                 break;
             }
             // Back to back on server time: no earlier than its enqueue, the end of the previous
@@ -138,10 +196,35 @@ impl<'g, 'p> Session<'g, 'p> {
                 .enqueued_at
                 .max(self.player.free_at)
                 .max(task.retry_at.unwrap_or(Millis::MIN))
-                .min(self.now);
+                .min(until);
             self.start(i, start_at);
         }
+        // At or past the horizon, a task that would run beyond it pauses there.
+        if let Some(h) = self.horizon().filter(|h| *h <= self.now) {
+            if !self.continues {
+                self.pause_at(h);
+            }
+        }
         self.player.wake_at = self.next_wake();
+    }
+
+    /// Pauses the running task at the offline cap's horizon, once, and says so.
+    fn pause_at(&mut self, horizon: Millis) {
+        let Some(i) = self.index_of(TaskStatus::Running) else {
+            return;
+        };
+        let task = &mut self.tasks[i];
+        if task.paused_at.is_some() || task.ends_at.is_some_and(|end| end <= horizon) {
+            return;
+        }
+        task.paused_at = Some(horizon);
+        let event = Event::TaskPaused {
+            task_id: task.task_id.clone(),
+            paused_at: horizon,
+            reason: PauseReason::OfflineCap,
+        };
+        self.notify(event);
+        self.queue_changed = true;
     }
 
     /// Tasks this session moved to a final state (the loaded ones were all unfinished).
@@ -155,22 +238,117 @@ impl<'g, 'p> Session<'g, 'p> {
 
     fn start(&mut self, i: usize, at: Millis) {
         let game = self.game;
-        let catalog = game.catalog;
-        let task = &self.tasks[i];
-        let request = task.request.clone();
+        let request = self.tasks[i].request.clone();
         // The catalog may have changed since it was queued: its target must still be there,
         // bypass or not (there is nothing to run without a definition).
         if let Err(rejection) = crate::validate::recheck_at_start(game, &request) {
             return self.reject(i, at, &rejection);
         }
-        let prepared = if task.bypass_validation {
-            Ok(bypass_prepare(game, &self.player, &request))
-        } else {
-            check_start(game, &self.player, &request)
+        if request.is_continuous() {
+            self.tasks[i].chunk = Some(Chunk {
+                index: 0,
+                first_action: 0,
+                of: None,
+            });
+        }
+        if let Err(rejection) = self.begin(i, at) {
+            self.tasks[i].chunk = None;
+            return self.reject(i, at, &rejection);
+        }
+        let task = &self.tasks[i];
+        let (quantity, ends_at) = (task.request.quantity(), task.ends_at.unwrap_or(at));
+        let event = Event::TaskStarted {
+            task_id: task.task_id.clone(),
+            activity: request.activity(),
+            target: request.target().to_owned(),
+            quantity,
+            repeat: request.repeat(),
+            started_at: at,
+            ends_at,
         };
-        let prepared = match prepared {
-            Ok(prepared) => prepared,
-            Err(rejection) => return self.reject(i, at, &rejection),
+        self.transition(i, TransitionKind::Started, None);
+        self.notify(event);
+        self.queue_changed = true;
+    }
+
+    /// How many actions the next chunk of continuous task `i` runs: as many as fit in
+    /// `chunk_ms` at the player's current action time (at least one, at most
+    /// `chunk_max_actions`), then fewer if the inputs (tool durability, materials) last for
+    /// fewer; and the start check for it. `Err` when not even one action can start.
+    fn chunk_request(
+        &self,
+        i: usize,
+    ) -> Result<(TaskRequest, crate::validate::Prepared), Rejection> {
+        let game = self.game;
+        let limits = &game.limits;
+        let task = &self.tasks[i];
+        let check = |n: u32| {
+            let request = task.request.with_quantity(n);
+            let prepared = if task.bypass_validation {
+                Ok(bypass_prepare(game, &self.player, &request))
+            } else {
+                check_start(game, &self.player, &request)
+            };
+            prepared.map(|p| (request, p))
+        };
+        // The seed's action index is a u32: a task that has used it up has no inputs left.
+        let first = task.chunk.as_ref().map_or(0, |c| c.first_action);
+        let room = u32::MAX - first;
+        if room == 0 {
+            return Err(Rejection::InvalidRequest(
+                "this task has run as many actions as one task may".into(),
+            ));
+        }
+        let one = check(1)?;
+        let skill = self
+            .player
+            .skill_level(task.request.activity().skill(), game.catalog);
+        let gear = one
+            .1
+            .gear
+            .iter()
+            .map(|(slot, choice)| (slot.clone(), choice.equipped().clone()))
+            .collect();
+        let action = action_ms(game, &one.0, skill, &gear).max(1);
+        let by_time =
+            (limits.chunk_ms / action).clamp(1, u64::from(limits.chunk_max_actions.max(1)));
+        let most = (by_time as u32).min(room);
+        if most == 1 {
+            return Ok(one);
+        }
+        if let Ok(all) = check(most) {
+            return Ok(all);
+        }
+        // The inputs run out within the chunk: the most actions they allow (checks are
+        // monotone in the quantity).
+        let (mut ok, mut bad) = (1u32, most);
+        while bad - ok > 1 {
+            let mid = ok + (bad - ok) / 2;
+            if check(mid).is_ok() {
+                ok = mid;
+            } else {
+                bad = mid;
+            }
+        }
+        check(ok)
+    }
+
+    /// Begins running task `i` at `at` (a fixed task, or the next chunk of a continuous one):
+    /// checks the player, equips gear, takes materials and freezes the input snapshot.
+    fn begin(&mut self, i: usize, at: Millis) -> Result<(), Rejection> {
+        let game = self.game;
+        let catalog = game.catalog;
+        let task = &self.tasks[i];
+        let (request, prepared) = if task.request.is_continuous() {
+            self.chunk_request(i)?
+        } else {
+            let request = task.request.clone();
+            let prepared = if task.bypass_validation {
+                bypass_prepare(game, &self.player, &request)
+            } else {
+                check_start(game, &self.player, &request)?
+            };
+            (request, prepared)
         };
         let task_id = task.task_id.clone();
         let quantity = request.quantity();
@@ -228,6 +406,7 @@ impl<'g, 'p> Session<'g, 'p> {
             reserved,
         };
         let task = &mut self.tasks[i];
+        task.request = request;
         task.status = TaskStatus::Running;
         task.started_at = Some(at);
         task.ends_at = Some(ends_at);
@@ -235,15 +414,90 @@ impl<'g, 'p> Session<'g, 'p> {
         task.rules_version = catalog.version;
         task.catalog_hash = Some(game.catalog_hash.clone());
         task.snapshot = Some(snapshot);
-        self.transition(i, TransitionKind::Started, None);
-        let event = Event::TaskStarted {
-            task_id,
-            activity: request.activity(),
-            target: request.target().to_owned(),
-            quantity,
-            started_at: at,
-            ends_at,
+        Ok(())
+    }
+
+    /// Settles the chunk of continuous task `i` that ended at `at`: grants its outcome, writes
+    /// its history record (`<task id>.<chunk>`), announces it, and begins the next chunk with a
+    /// fresh snapshot — or ends the task when its inputs ran out.
+    fn settle_chunk(&mut self, i: usize, at: Millis) {
+        let quantity = self.tasks[i].request.quantity();
+        let outcome = self.settle(i, quantity);
+        let refunded = self.capped_by_reserve(i, outcome.preserved.clone());
+        let level_ups = self.apply(i, at, &outcome, &refunded);
+        let (used, used_hash) = self.game.catalog_for(self.tasks[i].catalog_hash.as_deref());
+        let (version, used_hash) = (used.version, used_hash.to_owned());
+        let task = &self.tasks[i];
+        let task_id = task.task_id.clone();
+        let chunk = task.chunk.clone().unwrap_or(Chunk {
+            index: 0,
+            first_action: 0,
+            of: None,
+        });
+        let mut record = task.clone();
+        record.task_id = Chunk::record_id(&task_id, chunk.index);
+        record.status = TaskStatus::Completed;
+        record.ends_at = Some(at);
+        record.finished_at = Some(at);
+        record.rules_version = version;
+        record.catalog_hash = Some(used_hash);
+        record.result = Some(TaskResult {
+            outcome: outcome.clone(),
+            refunded: refunded.clone(),
+        });
+        record.chunk = Some(Chunk {
+            of: Some(task_id.clone()),
+            ..chunk.clone()
+        });
+        let activity = task.request.activity();
+        // Pushed at the end: indices of the working tasks stay valid; `finish` writes it as a
+        // new record (put if absent) and it counts towards the plan's finished tasks.
+        self.tasks.push(record);
+        self.notify(Event::ChunkSettled {
+            task_id: task_id.clone(),
+            activity,
+            chunk: chunk.index,
+            first_action: chunk.first_action,
+            outcome,
+            refunded,
+            level_ups,
+        });
+        self.tasks[i].chunk = Some(Chunk {
+            index: chunk.index.saturating_add(1),
+            first_action: chunk.first_action.saturating_add(quantity),
+            of: None,
+        });
+        // The next chunk runs under the current catalog, with the player as they are now.
+        let next = crate::validate::recheck_at_start(self.game, &self.tasks[i].request)
+            .and_then(|()| self.begin(i, at));
+        match next {
+            Ok(()) => self.queue_changed = true,
+            Err(_) => self.end_exhausted(i, at),
+        }
+    }
+
+    /// Ends continuous task `i` at `at` because its next chunk cannot start (its inputs ran
+    /// out): completed, with an outcome of no actions (every grant was in its chunks).
+    fn end_exhausted(&mut self, i: usize, at: Millis) {
+        let outcome = self.settle(i, 0);
+        let task = &mut self.tasks[i];
+        task.status = TaskStatus::Completed;
+        task.finished_at = Some(at);
+        task.ends_at = Some(at);
+        task.result = Some(TaskResult {
+            outcome: outcome.clone(),
+            refunded: BTreeMap::new(),
+        });
+        let event = Event::TaskCompleted {
+            task_id: task.task_id.clone(),
+            activity: task.request.activity(),
+            outcome,
+            refunded: BTreeMap::new(),
+            level_ups: BTreeMap::new(),
+            reason: Some(EndReason::InputsExhausted),
         };
+        self.player.free_at = self.player.free_at.max(at);
+        self.transition(i, TransitionKind::Completed, None);
         self.notify(event);
         self.queue_changed = true;
     }
@@ -268,10 +522,11 @@ impl<'g, 'p> Session<'g, 'p> {
         self.queue_changed = true;
     }
 
-    /// Computes the outcome of the first `actions` actions of task `i`.
+    /// Computes the outcome of the first `actions` actions of task `i` (of its current chunk,
+    /// for a continuous task).
     fn settle(&self, i: usize, actions: u32) -> Outcome {
         let task = &self.tasks[i];
-        let seed = self.seed(&task.task_id);
+        let seed = self.seed(task.seed_task_id());
         let snapshot = task
             .snapshot
             .clone()
@@ -279,7 +534,15 @@ impl<'g, 'p> Session<'g, 'p> {
         // Under the catalog the task started with, when it is kept; else the current one. A
         // target missing from that catalog settles as nothing; the caller refunds the reserve.
         let (catalog, _) = self.game.catalog_for(task.catalog_hash.as_deref());
-        rules::outcome(&task.request, &snapshot, &seed, catalog, actions).unwrap_or_default()
+        rules::outcome_from(
+            &task.request,
+            &snapshot,
+            &seed,
+            catalog,
+            task.first_action(),
+            actions,
+        )
+        .unwrap_or_default()
     }
 
     /// Refunds never give back more than the task took at start (an admin's bypassed task may
@@ -313,6 +576,57 @@ impl<'g, 'p> Session<'g, 'p> {
         outcome: Outcome,
         refunded: BTreeMap<String, u64>,
     ) {
+        let level_ups = self.apply(i, at, &outcome, &refunded);
+        let task_id = self.tasks[i].task_id.clone();
+        let activity = self.tasks[i].request.activity();
+        let continuous = self.tasks[i].request.is_continuous();
+        // Record the catalog the outcome was computed with (see `settle`), for replay.
+        let (used, used_hash) = self.game.catalog_for(self.tasks[i].catalog_hash.as_deref());
+        let used_hash = used_hash.to_owned();
+        let task = &mut self.tasks[i];
+        task.status = status;
+        task.finished_at = Some(at);
+        task.rules_version = used.version;
+        task.catalog_hash = Some(used_hash);
+        task.result = Some(TaskResult {
+            outcome: outcome.clone(),
+            refunded: refunded.clone(),
+        });
+        let kind = if status == TaskStatus::Completed {
+            TransitionKind::Completed
+        } else {
+            TransitionKind::Cancelled
+        };
+        self.transition(i, kind, None);
+        let event = if status == TaskStatus::Completed {
+            Event::TaskCompleted {
+                task_id,
+                activity,
+                outcome,
+                refunded,
+                level_ups,
+                reason: None,
+            }
+        } else {
+            Event::TaskCancelled {
+                task_id,
+                settled: Some(outcome),
+                refunded,
+                reason: continuous.then_some(EndReason::Stopped),
+            }
+        };
+        self.notify(event);
+        self.queue_changed = true;
+    }
+
+    /// Applies an outcome and the refunds of task `i` to the player; returns the level-ups.
+    fn apply(
+        &mut self,
+        i: usize,
+        at: Millis,
+        outcome: &Outcome,
+        refunded: &BTreeMap<String, u64>,
+    ) -> BTreeMap<String, u32> {
         let catalog = self.game.catalog;
         let task_id = self.tasks[i].task_id.clone();
         let activity = self.tasks[i].request.activity();
@@ -329,7 +643,7 @@ impl<'g, 'p> Session<'g, 'p> {
             self.player.add_items(item, *units);
             self.record(&task_id, item, *units as i64, LedgerReason::Grant);
         }
-        for (item, units) in &refunded {
+        for (item, units) in refunded {
             self.player.add_items(item, *units);
             self.record(&task_id, item, *units as i64, LedgerReason::Refund);
         }
@@ -365,41 +679,7 @@ impl<'g, 'p> Session<'g, 'p> {
         if skill_level > levels_before.1 {
             level_ups.insert(crate::validate::skill_name(skill).to_owned(), skill_level);
         }
-        // Record the catalog the outcome was computed with (see `settle`), for replay.
-        let (used, used_hash) = self.game.catalog_for(self.tasks[i].catalog_hash.as_deref());
-        let used_hash = used_hash.to_owned();
-        let task = &mut self.tasks[i];
-        task.status = status;
-        task.finished_at = Some(at);
-        task.rules_version = used.version;
-        task.catalog_hash = Some(used_hash);
-        task.result = Some(TaskResult {
-            outcome: outcome.clone(),
-            refunded: refunded.clone(),
-        });
-        let kind = if status == TaskStatus::Completed {
-            TransitionKind::Completed
-        } else {
-            TransitionKind::Cancelled
-        };
-        self.transition(i, kind, None);
-        let event = if status == TaskStatus::Completed {
-            Event::TaskCompleted {
-                task_id,
-                activity,
-                outcome,
-                refunded,
-                level_ups,
-            }
-        } else {
-            Event::TaskCancelled {
-                task_id,
-                settled: Some(outcome),
-                refunded,
-            }
-        };
-        self.notify(event);
-        self.queue_changed = true;
+        level_ups
     }
 
     /// The progress of the running task at now, and when the next update is due (none after
@@ -408,7 +688,7 @@ impl<'g, 'p> Session<'g, 'p> {
         let task = self.active().find(|t| t.status == TaskStatus::Running)?;
         let (started, ends_at, snapshot) =
             (task.started_at?, task.ends_at?, task.snapshot.as_ref()?);
-        if ends_at <= self.now {
+        if ends_at <= self.now || task.paused_at.is_some() {
             return None;
         }
         let total = task.request.quantity();
@@ -436,13 +716,24 @@ impl<'g, 'p> Session<'g, 'p> {
     }
 
     /// The next time this player needs advancing, if any.
+    /// The next time this player needs advancing, if any: the running task's end (or chunk
+    /// end), a retry, or the offline cap's horizon when that comes first (to pause there).
+    /// Nothing while a task is paused at the cap: the player's next activity resumes it.
     fn next_wake(&self) -> Option<Millis> {
+        let horizon = self.horizon();
         if let Some(task) = self.active().find(|t| t.status == TaskStatus::Running) {
-            return task.ends_at;
+            if task.paused_at.is_some() {
+                return None;
+            }
+            return task.ends_at.map(|end| horizon.map_or(end, |h| end.min(h)));
         }
-        self.active()
-            .find(|t| matches!(t.status, TaskStatus::Queued | TaskStatus::Retrying))
-            .and_then(|t| t.retry_at.or(Some(self.now)))
+        let task = self
+            .active()
+            .find(|t| matches!(t.status, TaskStatus::Queued | TaskStatus::Retrying))?;
+        match task.retry_at {
+            Some(at) => horizon.is_none_or(|h| at <= h).then_some(at),
+            None => Some(self.now),
+        }
     }
 
     /// The next progress milestone strictly after now: every `step` actions, where a task gets at
@@ -526,6 +817,8 @@ impl<'g, 'p> Session<'g, 'p> {
             snapshot: None,
             result: None,
             failure: None,
+            chunk: None,
+            paused_at: None,
         });
         self.transition(self.tasks.len() - 1, TransitionKind::Enqueued, None);
         self.queue_changed = true;
@@ -555,6 +848,7 @@ impl<'g, 'p> Session<'g, 'p> {
                 task_id: task.task_id.clone(),
                 settled: None,
                 refunded: BTreeMap::new(),
+                reason: task.request.is_continuous().then_some(EndReason::Stopped),
             };
             self.transition(i, TransitionKind::Cancelled, None);
             self.notify(event);

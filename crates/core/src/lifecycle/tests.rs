@@ -22,6 +22,7 @@ fn harvest(quantity: u32) -> TaskRequest {
         resource: "copper_ore".into(),
         location: "meadow".into(),
         quantity,
+        repeat: None,
     }
 }
 
@@ -29,6 +30,7 @@ fn craft(recipe: &str, quantity: u32) -> TaskRequest {
     TaskRequest::Craft {
         recipe: recipe.into(),
         quantity,
+        repeat: None,
     }
 }
 
@@ -224,6 +226,7 @@ fn static_checks_refuse_bad_requests_with_stable_codes() {
         resource: "yew_log".into(),
         location: "meadow".into(),
         quantity: 1,
+        repeat: None,
     };
     assert_eq!(check(wrong_place, "r"), "not_at_location");
     assert_eq!(check(craft("philosophers_stone", 1), "r"), "unknown_target");
@@ -231,6 +234,7 @@ fn static_checks_refuse_bad_requests_with_stable_codes() {
     let ghost = TaskRequest::Combat {
         enemy: "ghost".into(),
         quantity: 1,
+        repeat: None,
     };
     assert_eq!(check(ghost, "r"), "unknown_target");
 }
@@ -568,6 +572,7 @@ fn dynamic_checks_reject_at_start_with_actionable_codes() {
                 resource: "iron_ore".into(),
                 location: "mine".into(),
                 quantity: 1,
+                repeat: None,
             },
             "level_too_low",
         ),
@@ -578,6 +583,7 @@ fn dynamic_checks_reject_at_start_with_actionable_codes() {
             TaskRequest::Combat {
                 enemy: "troll".into(),
                 quantity: 1,
+                repeat: None,
             },
             "enemy_too_strong",
         ),
@@ -625,6 +631,7 @@ fn an_admin_bypass_skips_dynamic_checks() {
     let request = TaskRequest::Combat {
         enemy: "dragon".into(),
         quantity: 1,
+        repeat: None,
     };
     let Enqueued::New { task_id, plan } =
         enqueue(&w.game, &w.player, &w.tasks, "r", &request, true, true, T0).unwrap()

@@ -39,6 +39,12 @@ pub struct Player {
     pub free_at: Millis,
     /// When this player next needs advancing (a task ends, a progress update, a retry is due).
     pub wake_at: Option<Millis>,
+    /// Server time of the player's last activity (a connect or any message), set by the use
+    /// cases from their clock, never from client input. Progress accrues for at most the
+    /// catalog's `offline_cap_ms` after it. Absent on players stored before the cap existed:
+    /// no cap until their next activity sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_active_at: Option<Millis>,
 }
 
 /// Gear worn in a slot.
@@ -114,6 +120,7 @@ impl Player {
             recent_requests: Vec::new(),
             free_at: now,
             wake_at: None,
+            last_active_at: Some(now),
         }
     }
 

@@ -13,21 +13,54 @@ pub enum TaskRequest {
     Harvest {
         resource: String,
         location: String,
+        /// Actions in the task; absent (0) with `repeat`. While a continuous task runs, the
+        /// actions of its current chunk.
+        #[serde(default, skip_serializing_if = "is_zero")]
         #[schemars(range(min = 1))]
         quantity: u32,
+        /// `until_stopped`: a continuous task, instead of `quantity`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(with = "Repeat")]
+        repeat: Option<Repeat>,
     },
     /// Craft `recipe` `quantity` times.
     Craft {
         recipe: String,
+        /// Actions in the task; absent (0) with `repeat`. While a continuous task runs, the
+        /// actions of its current chunk.
+        #[serde(default, skip_serializing_if = "is_zero")]
         #[schemars(range(min = 1))]
         quantity: u32,
+        /// `until_stopped`: a continuous task, instead of `quantity`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(with = "Repeat")]
+        repeat: Option<Repeat>,
     },
     /// Fight `enemy` `quantity` times.
     Combat {
         enemy: String,
+        /// Actions in the task; absent (0) with `repeat`. While a continuous task runs, the
+        /// actions of its current chunk.
+        #[serde(default, skip_serializing_if = "is_zero")]
         #[schemars(range(min = 1))]
         quantity: u32,
+        /// `until_stopped`: a continuous task, instead of `quantity`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(with = "Repeat")]
+        repeat: Option<Repeat>,
     },
+}
+
+/// How a task repeats: `until_stopped` runs action after action, settled in chunks, until the
+/// player cancels it or its inputs run out (docs/game-rules.md, "Continuous tasks").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Repeat {
+    UntilStopped,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The three activities, also the three skills.
@@ -90,6 +123,31 @@ impl TaskRequest {
             | TaskRequest::Craft { quantity, .. }
             | TaskRequest::Combat { quantity, .. } => *quantity,
         }
+    }
+
+    /// How the task repeats: `Some` for a continuous task.
+    pub fn repeat(&self) -> Option<Repeat> {
+        match self {
+            TaskRequest::Harvest { repeat, .. }
+            | TaskRequest::Craft { repeat, .. }
+            | TaskRequest::Combat { repeat, .. } => *repeat,
+        }
+    }
+
+    /// True for a continuous task (`repeat: until_stopped`).
+    pub fn is_continuous(&self) -> bool {
+        self.repeat().is_some()
+    }
+
+    /// The same request with `quantity` actions (a continuous task's chunk keeps its `repeat`).
+    pub fn with_quantity(&self, actions: u32) -> TaskRequest {
+        let mut request = self.clone();
+        match &mut request {
+            TaskRequest::Harvest { quantity, .. }
+            | TaskRequest::Craft { quantity, .. }
+            | TaskRequest::Combat { quantity, .. } => *quantity = actions,
+        }
+        request
     }
 
     /// The target's catalog id: a resource, a recipe or an enemy.

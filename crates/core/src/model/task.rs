@@ -43,6 +43,54 @@ pub struct Task {
     pub snapshot: Option<Snapshot>,
     pub result: Option<TaskResult>,
     pub failure: Option<Failure>,
+    /// A continuous task's current chunk (while it runs), or, on a chunk's history record, which
+    /// chunk of which task it is. Absent for fixed tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<Chunk>,
+    /// When the task stopped accruing progress at the player's offline cap (server time, ms
+    /// since the epoch); the player's next activity resumes it. Absent while it accrues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<Millis>,
+}
+
+/// One chunk of a continuous task (docs/game-rules.md, "Continuous tasks"): the actions
+/// `first_action .. first_action + quantity` of the task, rolled from the task's own seed, so a
+/// chunk's outcome is the same slice of the task whatever the split.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// 0 for the first chunk, then 1, 2, …
+    pub index: u32,
+    /// Actions of the task settled before this chunk (the roll index of its first action).
+    pub first_action: u32,
+    /// On a chunk's history record: the id of the continuous task it belongs to (whose seed it
+    /// uses). Absent on the task itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of: Option<String>,
+}
+
+impl Chunk {
+    /// The history record id of chunk `index` of task `task_id`: `<task_id>.<index, 6 digits>`,
+    /// which sorts right after the task and in chunk order, and is the same on every retry, so
+    /// a duplicate delivery puts the same record once.
+    pub fn record_id(task_id: &str, index: u32) -> String {
+        format!("{task_id}.{index:06}")
+    }
+}
+
+impl Task {
+    /// The id of the task whose seed rolls this record's actions: the continuous task for a
+    /// chunk record, else the task itself.
+    pub fn seed_task_id(&self) -> &str {
+        self.chunk
+            .as_ref()
+            .and_then(|c| c.of.as_deref())
+            .unwrap_or(&self.task_id)
+    }
+
+    /// The roll index of this record's first action: a chunk's offset in its task, else 0.
+    pub fn first_action(&self) -> u32 {
+        self.chunk.as_ref().map_or(0, |c| c.first_action)
+    }
 }
 
 #[derive(

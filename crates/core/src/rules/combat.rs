@@ -127,6 +127,7 @@ pub(super) fn outcome(
     snapshot: &Snapshot,
     seed: &Seed,
     catalog: &Catalog,
+    first: u32,
     actions: u32,
 ) -> Result<Outcome, RulesError> {
     let enemy = catalog
@@ -150,7 +151,7 @@ pub(super) fn outcome(
         actions,
         ..Outcome::default()
     };
-    for action in 0..actions {
+    for action in first..first.saturating_add(actions) {
         let usable = |i: usize| durability[i].1.filter(|_| durability[i].2 > 0);
         let m = matchup(snapshot.skill_level, usable(0), usable(1), enemy, catalog);
         let won = fight(

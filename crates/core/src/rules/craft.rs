@@ -57,6 +57,7 @@ pub(super) fn outcome(
     snapshot: &Snapshot,
     seed: &Seed,
     catalog: &Catalog,
+    first: u32,
     actions: u32,
 ) -> Result<Outcome, RulesError> {
     let recipe = catalog
@@ -76,7 +77,7 @@ pub(super) fn outcome(
         actions,
         ..Outcome::default()
     };
-    for action in 0..actions {
+    for action in first..first.saturating_add(actions) {
         let mut preserve = seed.rolls(RollKind::CraftPreserve, action);
         for (input, units) in &recipe.inputs {
             let kept = (0..*units)

@@ -85,6 +85,7 @@ pub(super) fn outcome(
     snapshot: &Snapshot,
     seed: &Seed,
     catalog: &Catalog,
+    first: u32,
     actions: u32,
 ) -> Result<Outcome, RulesError> {
     let resource = catalog
@@ -119,7 +120,7 @@ pub(super) fn outcome(
         .iter()
         .map(|(key, ..)| snapshot.pity.get(key).copied().unwrap_or(0))
         .collect();
-    for action in 0..actions {
+    for action in first..first.saturating_add(actions) {
         let units = seed
             .rolls(RollKind::HarvestYield, action)
             .round_expected(stats.expected_yield);

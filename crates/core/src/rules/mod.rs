@@ -87,15 +87,30 @@ pub fn outcome(
     catalog: &Catalog,
     actions: u32,
 ) -> Result<Outcome, RulesError> {
+    outcome_from(request, snapshot, seed, catalog, 0, actions)
+}
+
+/// The outcome of the `actions` actions of a task that start at action `first` (a chunk of a
+/// continuous task): each action rolls the streams of its own index, so for the same snapshot
+/// the outcomes of `0..a` and `a..a+b` add up to the outcome of `0..a+b` (pity and gear
+/// durability carried from the first part into the second's snapshot).
+pub fn outcome_from(
+    request: &TaskRequest,
+    snapshot: &Snapshot,
+    seed: &Seed,
+    catalog: &Catalog,
+    first: u32,
+    actions: u32,
+) -> Result<Outcome, RulesError> {
     match request {
         TaskRequest::Harvest {
             resource, location, ..
-        } => harvest::outcome(resource, location, snapshot, seed, catalog, actions),
+        } => harvest::outcome(resource, location, snapshot, seed, catalog, first, actions),
         TaskRequest::Craft { recipe, .. } => {
-            craft::outcome(recipe, snapshot, seed, catalog, actions)
+            craft::outcome(recipe, snapshot, seed, catalog, first, actions)
         }
         TaskRequest::Combat { enemy, .. } => {
-            combat::outcome(enemy, snapshot, seed, catalog, actions)
+            combat::outcome(enemy, snapshot, seed, catalog, first, actions)
         }
     }
 }

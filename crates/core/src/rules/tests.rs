@@ -94,6 +94,7 @@ fn harvest_yields_floor_or_ceiling_and_wears_the_tool_once_per_action() {
         resource: "copper_ore".into(),
         location: "mine".into(),
         quantity: 40,
+        repeat: None,
     };
     let out = outcome(&request, &snap, &seed(1), catalog(), 40).unwrap();
     let ore = out.items["copper_ore"];
@@ -120,6 +121,7 @@ fn hard_pity_guarantees_a_drop_after_threshold_minus_one_misses() {
         resource: "copper_ore".into(),
         location: "meadow".into(),
         quantity: 12,
+        repeat: None,
     };
     let snap = snapshot(1, 1, &["bronze_pickaxe"]);
     let out = outcome(&request, &snap, &seed(2), &c, 12).unwrap();
@@ -135,6 +137,7 @@ fn pity_carries_over_from_the_snapshot() {
         resource: "copper_ore".into(),
         location: "meadow".into(),
         quantity: 2,
+        repeat: None,
     };
     let mut snap = snapshot(1, 1, &["bronze_pickaxe"]);
     snap.pity.insert("copper_ore:sapphire".into(), 3);
@@ -191,6 +194,7 @@ fn failed_crafts_give_no_item_and_a_share_of_the_xp() {
     let request = crate::model::TaskRequest::Craft {
         recipe: "bronze_bar".into(),
         quantity: 50,
+        repeat: None,
     };
     let out = outcome(&request, &snapshot(1, 1, &[]), &seed(3), &c, 50).unwrap();
     let stats = craft::stats(&c.recipes["bronze_bar"], 1, 1, &c);
@@ -210,6 +214,7 @@ fn preserved_units_never_exceed_the_inputs_of_the_actions_settled() {
     let request = crate::model::TaskRequest::Craft {
         recipe: "steel_bar".into(),
         quantity: 200,
+        repeat: None,
     };
     let out = outcome(&request, &snapshot(99, 99, &[]), &seed(4), catalog(), 200).unwrap();
     let inputs = &catalog().recipes["steel_bar"].inputs;
@@ -227,6 +232,7 @@ fn crafting_a_station_builds_it_instead_of_an_item() {
     let request = crate::model::TaskRequest::Craft {
         recipe: "furnace".into(),
         quantity: 1,
+        repeat: None,
     };
     let out = outcome(&request, &snapshot(99, 1, &[]), &seed(5), catalog(), 1).unwrap();
     assert_eq!(out.successes, 1);
@@ -290,6 +296,7 @@ fn combat_wins_drop_the_always_loot_and_losses_give_reduced_xp() {
     let request = crate::model::TaskRequest::Combat {
         enemy: "cow".into(),
         quantity: 20,
+        repeat: None,
     };
     let out = outcome(
         &request,
@@ -308,6 +315,7 @@ fn combat_wins_drop_the_always_loot_and_losses_give_reduced_xp() {
     let request = crate::model::TaskRequest::Combat {
         enemy: "dragon".into(),
         quantity: 5,
+        repeat: None,
     };
     let out = outcome(&request, &snapshot(1, 1, &[]), &seed(7), c, 5).unwrap();
     assert_eq!(out.successes, 0, "a level 1 fighter loses to a dragon");
@@ -323,6 +331,7 @@ fn broken_combat_gear_stops_wearing_and_helping() {
     let request = crate::model::TaskRequest::Combat {
         enemy: "chicken".into(),
         quantity: 10,
+        repeat: None,
     };
     let mut snap = snapshot(20, 20, &["bronze_sword"]);
     snap.gear.get_mut("weapon").unwrap().durability = 3;
@@ -338,14 +347,17 @@ fn a_prefix_of_actions_is_the_start_of_the_whole_task() {
             resource: "iron_ore".into(),
             location: "mine".into(),
             quantity: 30,
+            repeat: None,
         },
         crate::model::TaskRequest::Craft {
             recipe: "iron_sword".into(),
             quantity: 30,
+            repeat: None,
         },
         crate::model::TaskRequest::Combat {
             enemy: "goblin".into(),
             quantity: 30,
+            repeat: None,
         },
     ];
     let snap = snapshot(40, 40, &["iron_pickaxe", "iron_sword", "leather_body"]);
@@ -372,6 +384,7 @@ fn an_unknown_target_is_an_error_not_a_panic() {
     let request = crate::model::TaskRequest::Combat {
         enemy: "unicorn".into(),
         quantity: 1,
+        repeat: None,
     };
     let err = outcome(&request, &snapshot(1, 1, &[]), &seed(1), catalog(), 1).unwrap_err();
     assert!(err.to_string().contains("unicorn"));
