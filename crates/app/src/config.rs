@@ -291,6 +291,13 @@ impl Function {
     }
 
     fn needs_seed_secret(self) -> bool {
+        self.computes_outcomes()
+    }
+
+    /// True for the functions that start, complete or cancel tasks (and so need the seed
+    /// secret and the catalog store): `task-processor`, `ws-message`, `task-ticker` and the
+    /// local runtime.
+    pub fn computes_outcomes(self) -> bool {
         matches!(
             self,
             Function::TaskProcessor | Function::WsMessage | Function::TaskTicker | Function::Local

@@ -3,6 +3,7 @@
 //! thin Lambda handlers that map `aws_lambda_events` values to the use cases.
 
 pub mod auth;
+pub mod catalogs;
 pub mod config;
 pub mod handlers;
 pub mod memory;

@@ -119,6 +119,43 @@ pub fn wake_shard(player_id: &str, shards: u32) -> u32 {
     (hash % u64::from(shards.max(1))) as u32
 }
 
+/// Most bytes of one stored catalog's JSON: DynamoDB's 400 KB item limit less 2 KB for the key
+/// and the other attributes of the Catalogs item. Every [`CatalogStore`] refuses more, so the
+/// stores agree. A catalog the functions serve is far smaller: its `catalog` reply must fit one
+/// 128 KB `@connections` post ([`limits::POST_BYTES`]; `GameCatalog::from_file` refuses more),
+/// so catalogs are stored as plain JSON, never compressed.
+pub const CATALOG_BYTES: usize = limits::ITEM_BYTES - 2 * 1024;
+
+/// Every catalog a deployment has served, by [content hash](idle_core::catalog::Catalog::content_hash)
+/// (DynamoDB: the Catalogs table; SQLite: the `catalogs` table). Written once per catalog when a
+/// process starts with it, read when a task recorded a hash the process does not hold (a task
+/// that started before a deploy and completes after it) and by replay. Nothing is ever replaced
+/// or deleted: a hash names one content forever.
+///
+/// The store keeps text; parsing and checking it (and that it hashes to its key) is the
+/// caller's (`crate::catalogs::Catalogs`).
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// Stores `json` (the catalog's canonical JSON) under `hash` unless a catalog is stored
+    /// under it already. Returns true when this call stored it, false when one was there (and
+    /// is kept as it is). JSON longer than [`CATALOG_BYTES`] is a [`StoreError::Permanent`]
+    /// saying so, and nothing is stored.
+    async fn put_catalog_if_absent(&self, hash: &str, json: &str) -> Result<bool, StoreError>;
+
+    /// The JSON stored under `hash`, or `None` when none is (DynamoDB: a consistent read, so a
+    /// catalog stored by another process a moment ago is found).
+    async fn load_catalog(&self, hash: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// The [`StoreError::Permanent`] of a catalog over [`CATALOG_BYTES`], the same in every store.
+pub fn catalog_too_large(hash: &str, bytes: usize) -> StoreError {
+    StoreError::Permanent(format!(
+        "catalog {hash} is {bytes} bytes of JSON, more than the {CATALOG_BYTES} bytes a stored \
+         catalog may have (DynamoDB's 400 KB item limit); a catalog that large cannot be served \
+         either (its reply must fit one 128 KB WebSocket message)"
+    ))
+}
+
 /// A WebSocket connection of a player.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connection {

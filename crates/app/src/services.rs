@@ -5,9 +5,13 @@ use std::sync::Arc;
 
 use idle_core::Game;
 
+use crate::catalogs::Catalogs;
 use crate::config::AppConfig;
+use crate::memory::MemoryCatalogs;
 use crate::metrics::{Metrics, MetricsSink};
-use crate::ports::{Clock, ConnectionStore, GameStore, Inbox, Notifier, Waker};
+use crate::ports::{
+    CatalogStore, Clock, ConnectionStore, GameStore, Inbox, Notifier, StoreError, Waker,
+};
 
 /// The game rules, the ports and the settings. Cheap to share behind an `Arc`.
 pub struct Services {
@@ -15,6 +19,9 @@ pub struct Services {
     pub game: Game<'static>,
     /// Players, their queues and the task history.
     pub store: Arc<dyn GameStore>,
+    /// Every catalog the deployment has served, by content hash, and those this process has
+    /// loaded: tasks that started under an earlier catalog complete under it.
+    pub catalogs: Catalogs,
     /// Open WebSocket connections.
     pub connections: Arc<dyn ConnectionStore>,
     /// Notifications waiting for offline players.
@@ -33,6 +40,8 @@ pub struct Services {
 
 impl Services {
     /// Builds the services; the game comes from the config (shipped catalog, limits, seed).
+    /// The catalog store is a private in-memory one until [`Services::with_catalog_store`]
+    /// names the deployment's.
     pub fn new(
         config: AppConfig,
         store: Arc<dyn GameStore>,
@@ -45,6 +54,7 @@ impl Services {
         Services {
             game: config.game(),
             store,
+            catalogs: Catalogs::new(Arc::new(MemoryCatalogs::new())),
             connections,
             inbox,
             notifier,
@@ -53,6 +63,25 @@ impl Services {
             config,
             metrics: Metrics::default(),
         }
+    }
+
+    /// The same services over the deployment's catalog store (DynamoDB's Catalogs table,
+    /// SQLite's `catalogs`), nothing loaded from it yet.
+    pub fn with_catalog_store(mut self, store: Arc<dyn CatalogStore>) -> Services {
+        self.catalogs = Catalogs::new(store);
+        self
+    }
+
+    /// Stores the current catalog in the catalog store under its content hash unless it is
+    /// there: call it once at start, before serving (the Lambdas fail their init, and the local
+    /// runtime its start, on an error). Returns true when this call stored it.
+    ///
+    /// # Errors
+    /// The store's ([`Catalogs::register`]).
+    pub async fn register_catalog(&self) -> Result<bool, StoreError> {
+        self.catalogs
+            .register(self.game.catalog, &self.game.catalog_hash)
+            .await
     }
 
     /// The same services with metrics flushed to `sink` (the Lambda mains use stdout).

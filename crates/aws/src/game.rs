@@ -35,7 +35,7 @@ fn history_item(task: &Task, ttl_secs: i64) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn is_condition_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+pub(crate) fn is_condition_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {

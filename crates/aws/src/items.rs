@@ -44,6 +44,8 @@ pub(crate) const EXPIRES_AT: &str = "expires_at";
 pub(crate) const CONNECTED_AT: &str = "connected_at";
 pub(crate) const VERSION: &str = "version";
 pub(crate) const OUTBOX: &str = "outbox";
+pub(crate) const CATALOG_HASH: &str = "catalog_hash";
+pub(crate) const CATALOG: &str = "catalog";
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())

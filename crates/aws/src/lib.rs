@@ -38,6 +38,10 @@
 //! - **Connections** (key `connection_id`, index `by_player` projecting ALL): the
 //!   [`Connection`](idle_app::ports::Connection) through `serde_dynamo`; `expires_at` (N,
 //!   seconds) is the TTL attribute.
+//! - **Catalogs** (key `catalog_hash`; [`DynamoCatalogs`], the
+//!   [`CatalogStore`](idle_app::ports::CatalogStore)): `catalog` (S, the catalog's canonical
+//!   JSON) and `version` (N, its label), put if absent by each function that computes outcomes
+//!   at its cold start, read when a task recorded a hash the process does not hold.
 //! - **Notifications** (keys `player_id`, `seq` (N)): `body` (S: the
 //!   [`Notification`](idle_core::protocol::Notification) as the JSON the client is sent) and
 //!   `expires_at` (N, seconds; the TTL attribute).
@@ -80,6 +84,7 @@
 //! (`{"player_id":{"S":"…"},…}`); a cursor that does not parse or names other attributes is
 //! a permanent error.
 
+mod catalogs;
 mod config;
 mod connections;
 mod error;
@@ -93,6 +98,7 @@ pub mod stream;
 mod tables;
 mod waker;
 
+pub use catalogs::{DynamoCatalogs, CATALOGS_TABLE_VAR};
 pub use config::{
     dynamodb_client, dynamodb_client_at, retry_config, sdk_config, timeout_config, ConfigError,
     Tables, ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, DYNAMODB_ENDPOINT_VAR, MAX_BACKOFF,
@@ -106,7 +112,7 @@ pub use items::{
 };
 pub use notifier::ApiGatewayNotifier;
 pub use store::{DynamoStore, DEFAULT_PAGE_SIZE};
-pub use tables::create_tables;
+pub use tables::{create_catalogs_table, create_tables};
 pub use waker::{
     delay_seconds, sqs_client, sqs_client_at, SqsWaker, MAX_DELAY_SECS, SQS_ENDPOINT_VAR,
 };

@@ -14,7 +14,9 @@ use crate::config::Tables;
 use crate::connections::BY_PLAYER_INDEX;
 use crate::error::{built, store_error};
 use crate::game::WAKE_INDEX;
-use crate::items::{CONNECTION_ID, EXPIRES_AT, PLAYER_ID, SEQ, TASK_ID, WAKE_AT, WAKE_SHARD};
+use crate::items::{
+    CATALOG_HASH, CONNECTION_ID, EXPIRES_AT, PLAYER_ID, SEQ, TASK_ID, WAKE_AT, WAKE_SHARD,
+};
 
 /// How long [`create_tables`] waits for a new table to become active.
 const ACTIVE_WAIT: Duration = Duration::from_secs(120);
@@ -125,6 +127,23 @@ pub async fn create_tables(client: &Client, tables: &Tables) -> Result<(), Store
         }
     }
     Ok(())
+}
+
+/// Creates the Catalogs table named `name` as `template.yaml` does: on-demand, key
+/// `catalog_hash` (S), no index, stream or TTL (catalogs are kept for good). Idempotent like
+/// [`create_tables`]; waits until the table is active.
+pub async fn create_catalogs_table(client: &Client, name: &str) -> Result<(), StoreError> {
+    let spec = TableSpec {
+        name,
+        attributes: &[(CATALOG_HASH, ScalarAttributeType::S)],
+        hash: CATALOG_HASH,
+        range: None,
+        index: None,
+        stream: None,
+        ttl: None,
+    };
+    create_table(client, &spec).await?;
+    wait_active(client, name).await
 }
 
 async fn create_table(client: &Client, spec: &TableSpec<'_>) -> Result<(), StoreError> {

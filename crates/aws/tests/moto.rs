@@ -11,7 +11,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ProjectionType, StreamViewType, Ti
 use idle_app::outbox::{Commit, Outbox};
 use idle_app::ports::{Connection, ConnectionStore, GameStore, StoreError};
 use idle_app::state::PlayerState;
-use idle_aws::{create_tables, dynamodb_client, DynamoStore, Tables};
+use idle_aws::{
+    create_catalogs_table, create_tables, dynamodb_client, DynamoCatalogs, DynamoStore, Tables,
+};
 use idle_core::catalog::Catalog;
 use idle_core::model::{Millis, Player, TaskRequest, TaskStatus};
 use idle_core::{enqueue, Enqueued, Game, Plan};
@@ -316,6 +318,18 @@ async fn dynamodb_keeps_the_commit_and_connections_contracts() {
     let f = fresh("contract-version").await;
     contract::commit_on_version(&f.store, NOW).await;
     contract::connections_by_id_and_player(&f.store, NOW).await;
+}
+
+#[tokio::test]
+async fn dynamodb_keeps_the_catalog_contract() {
+    let f = fresh("contract-catalogs").await;
+    let table = format!("{}Catalogs", prefix("catalogs"));
+    create_catalogs_table(&f.client, &table)
+        .await
+        .expect("create the Catalogs table");
+    // Idempotent, as create_tables is.
+    create_catalogs_table(&f.client, &table).await.unwrap();
+    contract::catalogs_put_if_absent(&DynamoCatalogs::new(f.client.clone(), table)).await;
 }
 
 #[tokio::test]

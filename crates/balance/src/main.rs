@@ -15,7 +15,7 @@ use idle_balance::check::{self, has_errors};
 use idle_balance::curve::curves;
 use idle_balance::output::{self, Format, OutputError, ReportHeader};
 use idle_balance::profile::Profile;
-use idle_balance::replay::{replay, ReplayError, ReplayReport};
+use idle_balance::replay::{replay, stored_catalog, ReplayError, ReplayReport, StoredCatalogError};
 use idle_balance::report::{self, ReportOptions, DEFAULT_TOLERANCE_SE};
 use idle_core::catalog::{Catalog, CatalogError};
 use idle_core::model::{Activity, Task};
@@ -96,15 +96,23 @@ struct CheckArgs {
 
 #[derive(Debug, Args)]
 struct ReplayArgs {
-    #[command(flatten)]
-    catalog: CatalogArg,
+    /// Catalog JSON file to replay with. Without it, a task read with `--dynamodb` or
+    /// `--local` is replayed with the catalog its recorded hash names, from the catalog store
+    /// (`CATALOGS_TABLE` for `--dynamodb`; the data directory's database for `--local`), and
+    /// any other task with the shipped catalog.
+    #[arg(long, value_name = "FILE")]
+    catalog: Option<PathBuf>,
     /// The task as JSON (a stored `Task`); `-` or nothing reads standard input.
-    #[arg(value_name = "TASK_FILE", conflicts_with = "dynamodb")]
+    #[arg(value_name = "TASK_FILE", conflicts_with_all = ["dynamodb", "local"])]
     task: Option<PathBuf>,
     /// Read the task from the DynamoDB Tasks table (`TASKS_TABLE`; `DYNAMODB_ENDPOINT`, region
     /// and credentials as the AWS SDK reads them) by player id and task id.
-    #[arg(long, num_args = 2, value_names = ["PLAYER_ID", "TASK_ID"])]
+    #[arg(long, num_args = 2, value_names = ["PLAYER_ID", "TASK_ID"], conflicts_with = "local")]
     dynamodb: Option<Vec<String>>,
+    /// Read the task from the local runtime's data directory (`DIR/idle.db`) by player id and
+    /// task id.
+    #[arg(long, num_args = 3, value_names = ["DIR", "PLAYER_ID", "TASK_ID"])]
+    local: Option<Vec<String>>,
     /// Environment variable holding the seed secret (its raw bytes are the secret).
     #[arg(long, value_name = "NAME", default_value = "SEED_SECRET")]
     secret_env: String,
@@ -185,11 +193,24 @@ enum CliError {
     Replay(#[from] ReplayError),
     #[error("--dynamodb needs TASKS_TABLE, the name of the Tasks table")]
     MissingTable,
+    #[error(
+        "task {0} recorded catalog {1}: set CATALOGS_TABLE to the Catalogs table to replay with \
+         it, or give its file with --catalog"
+    )]
+    MissingCatalogsTable(String, String),
+    #[error(transparent)]
+    StoredCatalog(#[from] StoredCatalogError),
+    #[error("cannot open the local data in {}: {source}", dir.display())]
+    Local {
+        dir: PathBuf,
+        #[source]
+        source: idle_app::ports::StoreError,
+    },
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] io::Error),
-    #[error("reading the task from DynamoDB failed: {0}")]
+    #[error("reading the task failed: {0}")]
     Store(#[source] idle_app::ports::StoreError),
-    #[error("no task `{1}` of player `{0}` in the Tasks table")]
+    #[error("no task `{1}` of player `{0}` in the task history")]
     NoSuchTask(String, String),
     #[error(transparent)]
     Output(#[from] OutputError),
@@ -310,26 +331,37 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, CliError> {
 }
 
 fn run_replay(args: ReplayArgs) -> Result<ExitCode, CliError> {
-    let loaded = load_catalog(&args.catalog)?;
-    let catalog = loaded.as_ref().unwrap_or_else(|| Catalog::shipped());
-    let task: Task = match (&args.dynamodb, args.task.as_deref()) {
-        (Some(key), _) => load_stored_task(&key[0], &key[1])?,
-        (None, Some(path)) if path != Path::new("-") => {
-            serde_json::from_str(&read_file("task", path)?).map_err(CliError::TaskJson)?
+    let given = load_catalog(&CatalogArg {
+        catalog: args.catalog.clone(),
+    })?;
+    let (task, catalog) = match (&args.dynamodb, &args.local, args.task.as_deref()) {
+        (Some(key), _, _) => load_stored_task(&key[0], &key[1], given.is_none())?,
+        (_, Some(key), _) => {
+            load_local_task(Path::new(&key[0]), &key[1], &key[2], given.is_none())?
         }
-        (None, _) => {
+        (None, None, Some(path)) if path != Path::new("-") => (
+            serde_json::from_str(&read_file("task", path)?).map_err(CliError::TaskJson)?,
+            None,
+        ),
+        (None, None, _) => {
             let mut text = String::new();
             io::stdin()
                 .read_to_string(&mut text)
                 .map_err(CliError::Stdin)?;
-            serde_json::from_str(&text).map_err(CliError::TaskJson)?
+            (
+                serde_json::from_str(&text).map_err(CliError::TaskJson)?,
+                None,
+            )
         }
     };
+    let catalog = given
+        .or(catalog)
+        .unwrap_or_else(|| Catalog::shipped().clone());
     let secret = std::env::var_os(&args.secret_env)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| CliError::MissingSecret(args.secret_env.clone()))?
         .into_encoded_bytes();
-    let report = replay(&task, &secret, catalog)?;
+    let report = replay(&task, &secret, &catalog)?;
     let text = match args.format {
         FormatArg::Json => serde_json::to_string_pretty(&report).map_err(OutputError::from)? + "\n",
         FormatArg::Table | FormatArg::Csv => replay_summary(&report),
@@ -342,27 +374,85 @@ fn run_replay(args: ReplayArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-/// Reads one task from the Tasks table through the DynamoDB adapter.
-fn load_stored_task(player_id: &str, task_id: &str) -> Result<Task, CliError> {
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)
+}
+
+/// Reads one task from the Tasks table through the DynamoDB adapter and, when `by_hash` and the
+/// task recorded a catalog hash, that catalog from the Catalogs table (`CATALOGS_TABLE`).
+fn load_stored_task(
+    player_id: &str,
+    task_id: &str,
+    by_hash: bool,
+) -> Result<(Task, Option<Catalog>), CliError> {
     let table = std::env::var("TASKS_TABLE")
         .ok()
         .filter(|t| !t.is_empty())
         .ok_or(CliError::MissingTable)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(CliError::Runtime)?;
-    runtime.block_on(async {
+    runtime()?.block_on(async {
         let config = idle_aws::sdk_config().await;
+        let client = idle_aws::dynamodb_client(&config);
         let tables = idle_aws::Tables {
             tasks: table,
             ..idle_aws::Tables::with_prefix("unused-")
         };
-        let store = idle_aws::DynamoStore::new(idle_aws::dynamodb_client(&config), tables, 1);
-        idle_app::ports::GameStore::load_task(&store, player_id, task_id)
+        let store = idle_aws::DynamoStore::new(client.clone(), tables, 1);
+        let task = idle_app::ports::GameStore::load_task(&store, player_id, task_id)
             .await
             .map_err(CliError::Store)?
-            .ok_or_else(|| CliError::NoSuchTask(player_id.to_owned(), task_id.to_owned()))
+            .ok_or_else(|| CliError::NoSuchTask(player_id.to_owned(), task_id.to_owned()))?;
+        let Some(hash) = task.catalog_hash.clone().filter(|_| by_hash) else {
+            return Ok((task, None));
+        };
+        let Some(catalogs) = std::env::var(idle_aws::CATALOGS_TABLE_VAR)
+            .ok()
+            .filter(|t| !t.is_empty())
+        else {
+            // Without the table, the shipped catalog still serves the tasks it computed.
+            return if hash == Catalog::shipped().content_hash() {
+                Ok((task, None))
+            } else {
+                Err(CliError::MissingCatalogsTable(task_id.to_owned(), hash))
+            };
+        };
+        let catalogs = idle_aws::DynamoCatalogs::new(client, catalogs);
+        let catalog = stored_catalog(&catalogs, &hash).await?;
+        Ok((task, Some(catalog)))
+    })
+}
+
+/// Reads one task from the local runtime's data directory and, when `by_hash` and the task
+/// recorded a catalog hash, that catalog from the same database.
+fn load_local_task(
+    dir: &Path,
+    player_id: &str,
+    task_id: &str,
+    by_hash: bool,
+) -> Result<(Task, Option<Catalog>), CliError> {
+    let file = dir.join(idle_sqlite::DATABASE_FILE);
+    if !file.is_file() {
+        return Err(CliError::Local {
+            dir: dir.to_owned(),
+            source: idle_app::ports::StoreError::Permanent(format!("no {}", file.display())),
+        });
+    }
+    let store = idle_sqlite::SqliteStore::open(&file).map_err(|source| CliError::Local {
+        dir: dir.to_owned(),
+        source,
+    })?;
+    runtime()?.block_on(async {
+        let task = idle_app::ports::GameStore::load_task(&store, player_id, task_id)
+            .await
+            .map_err(CliError::Store)?
+            .ok_or_else(|| CliError::NoSuchTask(player_id.to_owned(), task_id.to_owned()))?;
+        let Some(hash) = task.catalog_hash.clone().filter(|_| by_hash) else {
+            return Ok((task, None));
+        };
+        let catalog = stored_catalog(&store, &hash).await?;
+        Ok((task, Some(catalog)))
     })
 }
 

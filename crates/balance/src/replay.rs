@@ -6,10 +6,15 @@
 //! recomputes the outcome of the same number of actions (a cancelled task settles a prefix) and
 //! lists every field that differs. It reads nothing itself, so a caller that loads tasks from
 //! DynamoDB (or a file, or stdin) can use it as it is.
+//!
+//! The catalog to replay with is the one the task recorded the hash of: [`stored_catalog`]
+//! finds it in a deployment's catalog store (DynamoDB's Catalogs table, the local runtime's
+//! `catalogs` table), so a task replays without anyone keeping the file it ran under.
 
 use serde::Serialize;
 use serde_json::Value;
 
+use idle_app::ports::{CatalogStore, StoreError};
 use idle_core::catalog::Catalog;
 use idle_core::model::{Task, TaskStatus};
 use idle_core::rng::Seed;
@@ -69,6 +74,65 @@ pub enum ReplayError {
         #[source]
         source: RulesError,
     },
+}
+
+/// Why the catalog a task recorded could not be taken from the catalog store.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoredCatalogError {
+    /// The store could not be read.
+    #[error("reading catalog {hash} from the catalog store failed: {source}")]
+    Store {
+        /// The hash asked for.
+        hash: String,
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
+    /// The store has no catalog under the hash (a task from before the store existed, or
+    /// another deployment's): give the file with `--catalog`.
+    #[error("the catalog store has no catalog {hash}; give its file with --catalog")]
+    Missing {
+        /// The hash asked for.
+        hash: String,
+    },
+    /// What is stored under the hash is not a valid catalog, or hashes to something else.
+    #[error("the catalog stored under {hash} is not usable: {problem}")]
+    Corrupt {
+        /// The hash asked for.
+        hash: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// The catalog stored under `hash`, parsed, checked and confirmed to hash to `hash`.
+///
+/// # Errors
+/// [`StoredCatalogError`]: the store failed, has none, or holds an unusable one.
+pub async fn stored_catalog(
+    store: &dyn CatalogStore,
+    hash: &str,
+) -> Result<Catalog, StoredCatalogError> {
+    let json = store
+        .load_catalog(hash)
+        .await
+        .map_err(|source| StoredCatalogError::Store {
+            hash: hash.to_owned(),
+            source,
+        })?
+        .ok_or_else(|| StoredCatalogError::Missing {
+            hash: hash.to_owned(),
+        })?;
+    let corrupt = |problem: String| StoredCatalogError::Corrupt {
+        hash: hash.to_owned(),
+        problem,
+    };
+    let catalog = Catalog::from_json(&json).map_err(|e| corrupt(e.to_string()))?;
+    let actual = catalog.content_hash();
+    if actual != hash {
+        return Err(corrupt(format!("its content hashes to {actual}")));
+    }
+    Ok(catalog)
 }
 
 /// One field whose stored and recomputed values differ.

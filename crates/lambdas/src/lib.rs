@@ -9,7 +9,8 @@ use idle_app::metrics::MetricsSink;
 use idle_app::ports::{Clock, ConnectionInfo, Notifier, PostError, StoreError, SystemClock, Waker};
 use idle_app::services::Services;
 use idle_aws::{
-    dynamodb_client, sdk_config, sqs_client, ApiGatewayNotifier, DynamoStore, SqsWaker, Tables,
+    dynamodb_client, sdk_config, sqs_client, ApiGatewayNotifier, DynamoCatalogs, DynamoStore,
+    SqsWaker, Tables, CATALOGS_TABLE_VAR,
 };
 use idle_core::model::Millis;
 
@@ -39,6 +40,12 @@ where
 /// `WAKE_QUEUE_URL` ([`SqsWaker`]). The other functions never arm one (their writes' outboxes
 /// are performed by `task-processor`); they get the [`SqsWaker`] too if the variable is set,
 /// else [`NoWakeQueue`], which fails visibly if it is ever called.
+///
+/// The catalog store: the functions that compute outcomes
+/// ([`Function::computes_outcomes`]) require `CATALOGS_TABLE` and store the catalog they play
+/// there (put if absent) before serving, so that tasks they start can complete and replay under
+/// it after the next deploy; a failure to store it is an init error, logged with the table and
+/// the hash. The other functions never read a catalog by hash and get no store.
 pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
     init_logging(std::io::stdout);
     let config = AppConfig::from_env_for(function)?;
@@ -50,8 +57,23 @@ pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
     );
     let sdk = sdk_config().await;
     let tables = Tables::from_env()?;
+    let dynamodb = dynamodb_client(&sdk);
+    let catalogs = if function.computes_outcomes() {
+        let table = std::env::var(CATALOGS_TABLE_VAR)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "{CATALOGS_TABLE_VAR} is not set: this function keeps the catalog it plays \
+                     in that table (template.yaml sets it to the CatalogsTable)"
+                )
+            })?;
+        Some(DynamoCatalogs::new(dynamodb.clone(), table))
+    } else {
+        None
+    };
     let store = Arc::new(
-        DynamoStore::new(dynamodb_client(&sdk), tables, config.wake_shards)
+        DynamoStore::new(dynamodb, tables, config.wake_shards)
             .with_history_ttl(config.history_ttl_ms),
     );
     let notifier: Arc<dyn Notifier> = match std::env::var("WS_ENDPOINT") {
@@ -71,18 +93,48 @@ pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
         (None, _) => Arc::new(NoWakeQueue),
     };
     // EMF metrics go to stdout, where Lambda's log agent extracts them.
-    Ok(Arc::new(
-        Services::new(
-            config,
-            store.clone(),
-            store.clone(),
-            store,
-            notifier,
-            clock,
-            waker,
-        )
-        .with_metrics(MetricsSink::Stdout),
-    ))
+    let mut services = Services::new(
+        config,
+        store.clone(),
+        store.clone(),
+        store,
+        notifier,
+        clock,
+        waker,
+    )
+    .with_metrics(MetricsSink::Stdout);
+    if let Some(catalogs) = catalogs {
+        let table = catalogs.table().to_owned();
+        services = services.with_catalog_store(Arc::new(catalogs));
+        register_catalog(&services, &table).await?;
+    }
+    Ok(Arc::new(services))
+}
+
+/// Stores the services' catalog in the catalog store unless it is there (init work: a function
+/// that cannot keep the catalog it plays does not serve). Logs the outcome either way.
+pub async fn register_catalog(services: &Services, table: &str) -> Result<(), Error> {
+    let hash = services.game.catalog_hash.as_str();
+    match services.register_catalog().await {
+        Ok(stored) => {
+            lambda_runtime::tracing::info!(
+                catalog_table = table,
+                catalog_hash = hash,
+                stored,
+                "catalog registered in the catalog store"
+            );
+            Ok(())
+        }
+        Err(error) => {
+            lambda_runtime::tracing::error!(
+                catalog_table = table,
+                catalog_hash = hash,
+                %error,
+                "cannot store the catalog in the catalog store; refusing to start"
+            );
+            Err(format!("cannot store catalog {hash} in {table}: {error}").into())
+        }
+    }
 }
 
 /// The notifier of functions deployed without `WS_ENDPOINT` (`ws-connect`, `ws-disconnect`):

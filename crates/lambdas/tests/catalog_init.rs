@@ -61,3 +61,45 @@ fn a_bad_catalog_file_beside_bootstrap_stops_every_function_at_init_naming_entry
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+const TABLES: [(&str, &str); 4] = [
+    ("PLAYERS_TABLE", "Players"),
+    ("TASKS_TABLE", "Tasks"),
+    ("CONNECTIONS_TABLE", "Connections"),
+    ("NOTIFICATIONS_TABLE", "Notifications"),
+];
+
+#[test]
+fn a_function_that_computes_outcomes_refuses_to_start_without_the_catalog_store() {
+    let mut vars = TABLES.to_vec();
+    vars.push(("SEED_SECRET", SEED));
+    for binary in [
+        env!("CARGO_BIN_EXE_ws-message"),
+        env!("CARGO_BIN_EXE_task-ticker"),
+    ] {
+        let (ok, printed) = run(binary, &vars);
+        assert!(!ok, "{binary} started without CATALOGS_TABLE");
+        assert!(printed.contains("CATALOGS_TABLE"), "{binary}: {printed}");
+    }
+}
+
+#[test]
+fn a_function_that_cannot_store_its_catalog_refuses_to_start_and_logs_why() {
+    // Nothing listens at this endpoint: the put of the catalog fails (after the SDK's retries).
+    let mut vars = TABLES.to_vec();
+    vars.extend([
+        ("SEED_SECRET", SEED),
+        ("CATALOGS_TABLE", "Catalogs"),
+        ("DYNAMODB_ENDPOINT", "http://127.0.0.1:9"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ]);
+    let (ok, printed) = run(env!("CARGO_BIN_EXE_task-ticker"), &vars);
+    assert!(!ok, "task-ticker started without storing its catalog");
+    assert!(
+        printed.contains("cannot store the catalog in the catalog store"),
+        "{printed}"
+    );
+    assert!(printed.contains("Catalogs"), "{printed}");
+}

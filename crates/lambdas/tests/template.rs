@@ -18,9 +18,11 @@ use idle_app::config::{
 use serde_norway::Value;
 
 /// Variables the template sets that are neither bounded settings nor secrets: the table names
-/// (`idle_aws::Tables`), the `@connections` endpoint (`idle_lambdas::bootstrap`) and the wake
-/// queue (`AppConfig::wake_queue_url`).
-const OTHER_VARIABLES: [&str; 6] = [
+/// (`idle_aws::Tables`, and the catalog store's `idle_aws::CATALOGS_TABLE_VAR`), the
+/// `@connections` endpoint (`idle_lambdas::bootstrap`) and the wake queue
+/// (`AppConfig::wake_queue_url`).
+const OTHER_VARIABLES: [&str; 7] = [
+    idle_aws::CATALOGS_TABLE_VAR,
     "PLAYERS_TABLE",
     "TASKS_TABLE",
     "CONNECTIONS_TABLE",
@@ -688,4 +690,58 @@ fn the_dashboard_body_is_json_once_substituted_and_names_only_what_the_stack_has
             "no widget for {wanted}: {titles:?}"
         );
     }
+}
+
+/// The functions (by role) that compute outcomes, as `Function::computes_outcomes` says.
+const OUTCOME_ROLES: [&str; 3] = ["WsMessageRole", "TaskProcessorRole", "TaskTickerRole"];
+
+#[test]
+fn the_catalog_store_is_read_and_put_only_by_the_functions_that_compute_outcomes() {
+    let template = template();
+    let table = &template["Resources"]["CatalogsTable"]["Properties"];
+    assert_eq!(table["SSESpecification"]["SSEEnabled"], true);
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(table["KeySchema"][0]["AttributeName"], "catalog_hash");
+    assert_eq!(
+        template["Resources"]["CatalogsTable"]["DeletionPolicy"],
+        "Retain"
+    );
+
+    let grants = grants(&template);
+    let mut on_catalogs: Vec<(&str, &str)> = grants
+        .iter()
+        .filter(|(_, _, resource)| {
+            target(resource).is_some_and(|(name, _)| name == "CatalogsTable")
+                || format!("{resource:?}").contains("CatalogsTable")
+        })
+        .map(|(role, action, resource)| {
+            assert_eq!(target(resource), Some(("CatalogsTable", "Arn")), "{role}");
+            (role.as_str(), action.as_str())
+        })
+        .collect();
+    on_catalogs.sort_unstable();
+    let mut expected: Vec<(&str, &str)> = OUTCOME_ROLES
+        .iter()
+        .flat_map(|role| [(*role, "dynamodb:GetItem"), (*role, "dynamodb:PutItem")])
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(on_catalogs, expected);
+
+    // Each of those functions is told the table's name; the others are not.
+    let names: Vec<String> = functions(&template)
+        .into_iter()
+        .filter(|(_, (variables, _))| variables.contains_key(idle_aws::CATALOGS_TABLE_VAR))
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "TaskProcessorFunction",
+            "TaskTickerFunction",
+            "WsMessageFunction"
+        ]
+    );
 }

@@ -209,18 +209,33 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
     };
     let commits = Arc::new(Notify::new());
     let waker = Arc::new(LocalWaker::new());
-    let services = Arc::new(Services::new(
-        config,
-        Arc::new(CommitSignal::new(
-            store.clone() as Arc<dyn GameStore>,
-            commits.clone(),
-        )),
-        store.clone(),
-        store.clone(),
-        notifier,
-        Arc::new(SystemClock),
-        waker.clone(),
-    ));
+    let services = Arc::new(
+        Services::new(
+            config,
+            Arc::new(CommitSignal::new(
+                store.clone() as Arc<dyn GameStore>,
+                commits.clone(),
+            )),
+            store.clone(),
+            store.clone(),
+            notifier,
+            Arc::new(SystemClock),
+            waker.clone(),
+        )
+        .with_catalog_store(store.clone()),
+    );
+    // The catalog played is kept by hash in the data directory before anything runs, so a
+    // task started now completes (and replays) under it after a restart with another catalog.
+    let stored = services
+        .register_catalog()
+        .await
+        .map_err(|e| LocalError::Store(format!("cannot store the catalog: {e}")))?;
+    tracing::info!(
+        catalog_hash = %services.game.catalog_hash,
+        catalog_version = services.game.catalog.version,
+        stored,
+        "catalog registered in the catalog store"
+    );
     // Crash recovery: the process may have stopped between a commit and performing its
     // outbox, and armed wake-ups do not outlive it. The outboxes not reported performed are
     // performed first (again, maybe: idempotent), and every stored wake time is armed again.

@@ -1,6 +1,6 @@
 //! The embedded store of the idle-game backend (DESIGN.md sections 9 and 12): the ports
-//! [`GameStore`](idle_app::ports::GameStore), [`ConnectionStore`](idle_app::ports::ConnectionStore)
-//! and [`Inbox`](idle_app::ports::Inbox) over SQLite, and the outbox feed the local runtime
+//! [`GameStore`](idle_app::ports::GameStore), [`ConnectionStore`](idle_app::ports::ConnectionStore),
+//! [`Inbox`](idle_app::ports::Inbox) and [`CatalogStore`](idle_app::ports::CatalogStore) over SQLite, and the outbox feed the local runtime
 //! performs, with the memory store's semantics.
 //!
 //! ```no_run
@@ -34,6 +34,7 @@
 //! | `history` | (`player_id`, `task_id`) | `task` JSON, `expires_at` (s) |
 //! | `connections` | `connection_id` | `player_id`, `is_admin`, `connected_at` (ms), `token_expires_at` (ms), `expires_at` (s) |
 //! | `kept` | (`player_id`, `seq`) | `notification` JSON, `expires_at` (s) |
+//! | `catalogs` | `catalog_hash` | `version` (the label), `catalog` (canonical JSON): every catalog served, put if absent |
 //! | `meta` | `key` | `wake_shards`, `imported_store_json` |
 //!
 //! Indexes: `players_wake (wake_shard, wake_at, player_id) WHERE wake_at IS NOT NULL` (the sparse

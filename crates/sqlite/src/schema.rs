@@ -77,6 +77,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     ",
+    // 2: the catalog store.
+    "
+    -- Every catalog the runtime has served, by content hash (64 hex digits): `catalog` is its
+    -- canonical JSON, `version` its label. Put if absent, never replaced or deleted.
+    CREATE TABLE catalogs (
+        catalog_hash TEXT PRIMARY KEY NOT NULL,
+        version      INTEGER NOT NULL,
+        catalog      TEXT NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -7,7 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use idle_app::outbox::{Commit, Outbox, OutboxRecord};
 use idle_app::ports::{
-    wake_shard, Connection, ConnectionStore, GameStore, Inbox, Kept, Loaded, Page, StoreError,
+    catalog_too_large, wake_shard, CatalogStore, Connection, ConnectionStore, GameStore, Inbox,
+    Kept, Loaded, Page, StoreError, CATALOG_BYTES,
 };
 use idle_app::state::PlayerState;
 use idle_core::model::{Millis, Player, Task};
@@ -856,6 +857,48 @@ impl GameStore for SqliteStore {
 
 const CONNECTION_COLUMNS: &str =
     "connection_id, player_id, is_admin, connected_at, token_expires_at, expires_at";
+
+/// The `version` label of catalog JSON, for the `catalogs` table's column (0 when the text has
+/// none: the store keeps text and leaves checking it to the reader).
+fn catalog_version(json: &str) -> i64 {
+    #[derive(serde::Deserialize)]
+    struct Label {
+        version: i64,
+    }
+    serde_json::from_str::<Label>(json).map_or(0, |label| label.version)
+}
+
+#[async_trait]
+impl CatalogStore for SqliteStore {
+    async fn put_catalog_if_absent(&self, hash: &str, json: &str) -> Result<bool, StoreError> {
+        if json.len() > CATALOG_BYTES {
+            return Err(catalog_too_large(hash, json.len()));
+        }
+        let db = self.db();
+        let inserted = db
+            .conn
+            .prepare_cached(
+                "INSERT INTO catalogs (catalog_hash, version, catalog) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (catalog_hash) DO NOTHING",
+            )
+            .sql()?
+            .execute(params![hash, catalog_version(json), json])
+            .sql()?;
+        Ok(inserted == 1)
+    }
+
+    async fn load_catalog(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        let db = self.db();
+        let json: Option<String> = db
+            .conn
+            .prepare_cached("SELECT catalog FROM catalogs WHERE catalog_hash = ?1")
+            .sql()?
+            .query_row([hash], |row| row.get(0))
+            .optional()
+            .sql()?;
+        Ok(json)
+    }
+}
 
 fn connection_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Connection> {
     Ok(Connection {

@@ -9,7 +9,10 @@
 //! - [`history_put_if_absent`]: a history record is put once and never replaced;
 //! - [`kept_notifications`]: read by `after_seq`, paged, TTL honoured, nothing deleted;
 //! - [`wake_index_paging`]: every due player exactly once, in its shard, a page at a time;
-//! - [`connections_by_id_and_player`]: connections by id, by player, and scanned in pages.
+//! - [`connections_by_id_and_player`]: connections by id, by player, and scanned in pages;
+//! - [`catalogs_put_if_absent`]: a catalog is put once under its hash and never replaced, an
+//!   unknown hash reads as none, a 300 KB catalog round-trips and one over
+//!   [`CATALOG_BYTES`](idle_app::ports::CATALOG_BYTES) is refused.
 //!
 //! Stores with a feed of committed outboxes (memory, embedded): [`outbox_feed_order`].
 //! Stores that enforce DynamoDB's limits and keep the outbox in the player's item (memory,
@@ -18,7 +21,9 @@
 use std::future::Future;
 
 use idle_app::outbox::{Commit, Outbox, OutboxRecord};
-use idle_app::ports::{limits, Connection, ConnectionStore, GameStore, Inbox, StoreError};
+use idle_app::ports::{
+    limits, CatalogStore, Connection, ConnectionStore, GameStore, Inbox, StoreError, CATALOG_BYTES,
+};
 use idle_app::state::PlayerState;
 use idle_core::catalog::Catalog;
 use idle_core::model::{Millis, Player, Task, TaskRequest, TaskStatus};
@@ -721,5 +726,96 @@ where
         load(store, id).await,
         Some(c3.state),
         "the player is as committed"
+    );
+}
+
+/// A valid catalog whose canonical JSON is at least `bytes` long: the shipped one with filler
+/// materials (1000-character names). With its content hash and that JSON.
+pub fn catalog_of_size(bytes: usize) -> (Catalog, String, String) {
+    let mut value: serde_json::Value =
+        serde_json::from_str(idle_core::catalog::SHIPPED_JSON).expect("the shipped catalog");
+    let mut i = 0;
+    loop {
+        let catalog = Catalog::from_json(&value.to_string()).expect("a valid catalog");
+        let json = serde_json::to_string(&catalog).expect("a catalog serialises");
+        if json.len() >= bytes {
+            let hash = catalog.content_hash();
+            return (catalog, hash, json);
+        }
+        let items = value["items"].as_object_mut().expect("items");
+        // Enough materials at once to reach the size in a round or two.
+        for _ in 0..(bytes - json.len()) / 1000 + 1 {
+            let item =
+                serde_json::json!({"name": "x".repeat(1000), "value": 1, "kind": "material"});
+            items.insert(format!("filler_{i}"), item);
+            i += 1;
+        }
+    }
+}
+
+/// The catalog store: a catalog is stored once under its hash, and a second put under the same
+/// hash keeps the first; an unknown hash reads as none; a 300 KB catalog (more than DynamoDB's
+/// 400 KB item would hold as a map, well under it as text) round-trips byte for byte and still
+/// checks and hashes to its key; JSON over [`CATALOG_BYTES`] is refused as permanent, and
+/// nothing is stored.
+pub async fn catalogs_put_if_absent<S: CatalogStore>(store: &S) {
+    let shipped = Catalog::shipped();
+    let hash = shipped.content_hash();
+    let json = serde_json::to_string(shipped).unwrap();
+    assert_eq!(
+        store.load_catalog(&hash).await.unwrap(),
+        None,
+        "unknown: none"
+    );
+    assert!(
+        store.put_catalog_if_absent(&hash, &json).await.unwrap(),
+        "the first put stores"
+    );
+    assert!(
+        !store
+            .put_catalog_if_absent(&hash, r#"{"version":99}"#)
+            .await
+            .unwrap(),
+        "a second put under the hash stores nothing"
+    );
+    assert_eq!(
+        store.load_catalog(&hash).await.unwrap().as_deref(),
+        Some(json.as_str()),
+        "the first is kept"
+    );
+    assert_eq!(
+        store.load_catalog(&"0".repeat(64)).await.unwrap(),
+        None,
+        "another hash is still unknown"
+    );
+
+    let (_, big_hash, big) = catalog_of_size(300 * 1024);
+    assert!(store.put_catalog_if_absent(&big_hash, &big).await.unwrap());
+    let back = store
+        .load_catalog(&big_hash)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(back.len(), big.len(), "a 300 KB catalog round-trips");
+    assert!(back == big, "byte for byte");
+    assert_eq!(
+        Catalog::from_json(&back).unwrap().content_hash(),
+        big_hash,
+        "and still hashes to its key"
+    );
+
+    let too_big = format!("{}{}", big, " ".repeat(CATALOG_BYTES + 1 - big.len()));
+    let key = "f".repeat(64);
+    match store.put_catalog_if_absent(&key, &too_big).await {
+        Err(StoreError::Permanent(message)) => assert!(
+            message.contains(&CATALOG_BYTES.to_string()),
+            "the error names the limit: {message}"
+        ),
+        other => panic!("a catalog over {CATALOG_BYTES} bytes must be refused: {other:?}"),
+    }
+    assert_eq!(
+        store.load_catalog(&key).await.unwrap(),
+        None,
+        "nothing stored"
     );
 }

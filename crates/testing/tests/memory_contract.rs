@@ -1,6 +1,6 @@
 //! The store contract on the memory store, the reference every other store is held to.
 
-use idle_app::memory::MemoryStore;
+use idle_app::memory::{MemoryCatalogs, MemoryStore};
 use idle_app::outbox::Outbox;
 use idle_core::model::Millis;
 use idle_testing::contract;
@@ -69,4 +69,9 @@ async fn the_memory_store_replaces_the_outbox_on_each_commit() {
         async move { outbox }
     };
     contract::commit_replaces_outbox(&store, last_outbox, T0).await;
+}
+
+#[tokio::test]
+async fn the_memory_store_keeps_catalogs_by_hash() {
+    contract::catalogs_put_if_absent(&MemoryCatalogs::new()).await;
 }

@@ -2,6 +2,7 @@
 //! the local runtime. State lives behind `std::sync::Mutex`es that are never held across an
 //! `.await`.
 
+mod catalogs;
 mod clock;
 mod faults;
 mod feed;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use idle_core::model::Millis;
 
+pub use catalogs::MemoryCatalogs;
 pub use clock::ManualClock;
 pub use faults::{Fault, RandomFaults, StoreOp};
 pub use feed::stream_event;
@@ -33,6 +35,8 @@ use crate::usecase::BatchReport;
 #[derive(Debug, Clone)]
 pub struct MemoryWorld {
     pub store: Arc<MemoryStore>,
+    /// The catalogs every [`Services`] built from this world registers its own in.
+    pub catalogs: Arc<MemoryCatalogs>,
     pub notifier: Arc<MemoryNotifier>,
     pub clock: Arc<ManualClock>,
     pub waker: Arc<MemoryWaker>,
@@ -43,6 +47,7 @@ impl MemoryWorld {
     pub fn new(now: Millis, wake_shards: u32) -> MemoryWorld {
         MemoryWorld {
             store: Arc::new(MemoryStore::new(wake_shards)),
+            catalogs: Arc::new(MemoryCatalogs::new()),
             notifier: Arc::new(MemoryNotifier::new()),
             clock: Arc::new(ManualClock::new(now)),
             waker: Arc::new(MemoryWaker::new()),
@@ -50,7 +55,18 @@ impl MemoryWorld {
     }
 
     /// Services over this world. The store's shard count should match `config.wake_shards`.
+    /// Their catalog is stored in the world's catalog store at once, as a process does at start
+    /// ([`Services::register_catalog`]).
     pub fn services(&self, config: AppConfig) -> Services {
+        let catalog = &config.catalog;
+        match serde_json::to_string(catalog.catalog) {
+            Ok(json) => {
+                if let Err(error) = self.catalogs.put_now(&catalog.hash, &json) {
+                    tracing::error!(%error, "the services' catalog could not be stored");
+                }
+            }
+            Err(error) => tracing::error!(%error, "the services' catalog does not serialise"),
+        }
         Services::new(
             config,
             self.store.clone(),
@@ -60,6 +76,7 @@ impl MemoryWorld {
             self.clock.clone(),
             self.waker.clone(),
         )
+        .with_catalog_store(self.catalogs.clone())
     }
 
     /// Performs the outboxes committed so far, in commit order, through the stream handler (as

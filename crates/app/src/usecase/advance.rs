@@ -94,9 +94,8 @@ async fn advance_once(
     loaded: Option<PlayerState>,
     now: Millis,
 ) -> Result<Advanced, UpdateError> {
-    let game = &services.game;
     let mut report = Advanced::default();
-    let result = update_player(services, player_id, loaded, |state| {
+    let result = update_player(services, player_id, loaded, |game, state| {
         Ok(Decision::Write(
             Box::new(advance(game, &state.player, &state.queue, now)),
             (),
@@ -120,7 +119,7 @@ async fn advance_once(
         Err(e) => return Err(e),
     };
     let reason = error.to_string();
-    let recorded = update_player(services, player_id, None, |state| {
+    let recorded = update_player(services, player_id, None, |game, state| {
         let head = state.queue.iter().find(|t| !t.status.is_final());
         Ok(match head {
             Some(task) => Decision::Write(

@@ -146,8 +146,7 @@ pub async fn connect(
 /// time is the server's clock; nothing the client sends is an input. Best effort: a failure is
 /// logged and the connection still opens (its first message records the activity too).
 async fn record_activity(services: &Services, player_id: &str, now: idle_core::model::Millis) {
-    let game = &services.game;
-    let result = update_player(services, player_id, None, |state| {
+    let result = update_player(services, player_id, None, |game, state| {
         let plan = idle_core::touch(game, &state.player, &state.queue, now);
         Ok(Decision::Write(Box::new(plan), ()))
     })

@@ -192,8 +192,7 @@ async fn spend(
     connection: &Connection,
     now: Millis,
 ) -> Result<PlayerState, UpdateError> {
-    let game = &services.game;
-    let updated = update_player(services, &connection.player_id, None, |state| {
+    let updated = update_player(services, &connection.player_id, None, |game, state| {
         let plan = spend_token(game, &state.player, &state.queue, now)?;
         let after = state.after(&plan);
         Ok(Decision::Write(Box::new(plan), after))
@@ -228,8 +227,7 @@ async fn enqueue_task(
             "enqueue with bypass_validation"
         );
     }
-    let game = &services.game;
-    let result = update_player(services, player_id, None, |state| {
+    let result = update_player(services, player_id, None, |game, state| {
         let answer = enqueue(
             game,
             &state.player,
@@ -300,8 +298,7 @@ async fn cancel_task(
     now: Millis,
 ) -> Vec<Outgoing> {
     let player_id = connection.player_id.as_str();
-    let game = &services.game;
-    let result = update_player(services, player_id, None, |state| {
+    let result = update_player(services, player_id, None, |game, state| {
         let plan = cancel(game, &state.player, &state.queue, &task_id, now)?;
         Ok(Decision::Write(Box::new(plan), ()))
     })

@@ -2,7 +2,7 @@
 //! player goes through.
 
 use idle_core::validate::Rejection;
-use idle_core::Plan;
+use idle_core::{Game, Plan};
 
 use crate::outbox::Commit;
 use crate::ports::StoreError;
@@ -87,16 +87,21 @@ pub(crate) async fn load_player(
         .find(|s| s.player.player_id == player_id))
 }
 
-/// Applies `decide` to the player's current state and commits the plan it returns (one
-/// conditional write, [`Commit::of`]; its outbox is performed later, from the store's feed),
-/// reloading
-/// and deciding again after a conflict (or a transient failure, whose write may have happened),
-/// up to `config.commit_attempts` tries in all. `loaded` skips the first read.
+/// Applies `decide` to the game and the player's current state and commits the plan it returns
+/// (one conditional write, [`Commit::of`]; its outbox is performed later, from the store's
+/// feed), reloading and deciding again after a conflict (or a transient failure, whose write
+/// may have happened), up to `config.commit_attempts` tries in all. `loaded` skips the first
+/// read.
+///
+/// The game `decide` gets is the services' with the earlier catalogs the player's tasks
+/// recorded ([`Catalogs::needed`](crate::catalogs::Catalogs::needed)), so a task that started
+/// under another catalog settles under it. A failure to read one counts as a failed read of
+/// the player.
 pub(crate) async fn update_player<T>(
     services: &Services,
     player_id: &str,
     loaded: Option<PlayerState>,
-    mut decide: impl FnMut(&PlayerState) -> Result<Decision<T>, Rejection>,
+    mut decide: impl FnMut(&Game<'_>, &PlayerState) -> Result<Decision<T>, Rejection>,
 ) -> Result<Updated<T>, UpdateError> {
     let attempts = services.config.commit_attempts.max(1);
     let mut state = loaded;
@@ -115,7 +120,21 @@ pub(crate) async fn update_player<T>(
                 Err(e) => return Err(UpdateError::Store(e)),
             },
         };
-        let (plan, value) = match decide(&current).map_err(UpdateError::Rejected)? {
+        let held = match services
+            .catalogs
+            .needed(&services.game, &current.queue)
+            .await
+        {
+            Ok(held) => held,
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(player_id, error = %e, "transient failure reading a catalog; retrying");
+                last = UpdateError::Store(e);
+                continue;
+            }
+            Err(e) => return Err(UpdateError::Store(e)),
+        };
+        let game = held.game(&services.game);
+        let (plan, value) = match decide(&game, &current).map_err(UpdateError::Rejected)? {
             Decision::Done(value) => return Ok(Updated { value, plan: None }),
             Decision::Write(plan, value) if plan.is_empty() => {
                 return Ok(Updated { value, plan: None })

@@ -1,0 +1,131 @@
+//! A catalog change that lands while a task runs (issue 15): the task completes under the
+//! catalog it started with, found by hash in the catalog store by a process that never held
+//! it, and replaying it under that catalog gives the stored outcome.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{config, Env, SEED_SECRET};
+use idle_app::config::GameCatalog;
+use idle_app::memory::MemoryCatalogs;
+use idle_app::ports::CatalogStore;
+use idle_app::{AppConfig, Services};
+use idle_core::catalog::Catalog;
+use idle_core::model::{Task, TaskStatus};
+use idle_core::rng::Seed;
+
+const DAY_MS: idle_core::model::Millis = 24 * 3600 * 1000;
+
+/// The shipped catalog with three times the copper per action: a change that alters outcomes.
+fn richer_copper() -> &'static Catalog {
+    let mut catalog = Catalog::shipped().clone();
+    catalog.version += 1;
+    catalog.resources.get_mut("copper_ore").unwrap().base_yield *= 3.0;
+    Box::leak(Box::new(catalog))
+}
+
+fn config_with(catalog: &'static Catalog) -> AppConfig {
+    AppConfig {
+        catalog: GameCatalog {
+            file: None,
+            catalog,
+            hash: catalog.content_hash(),
+        },
+        ..config()
+    }
+}
+
+/// Alice's 20-copper harvest started by a process playing `first`; then a process playing
+/// `second` (built by `deploy` over the same world) completes it a day later. The finished
+/// task from the history.
+async fn harvest_across(
+    first: &'static Catalog,
+    second: &'static Catalog,
+    deploy: impl FnOnce(&Env, AppConfig) -> Services,
+) -> Task {
+    // Given a task running under `first`
+    let env = Env::with(config_with(first));
+    env.connect("c1", "alice").await;
+    env.harvest("c1", "r1", 20).await;
+    env.settle().await;
+    let running = env.world.store.player("alice").unwrap().queue;
+    assert_eq!(running[0].status, TaskStatus::Running);
+    assert_eq!(running[0].catalog_hash, Some(first.content_hash()));
+    // When the deployment moves to `second` and its process completes the task
+    let next = deploy(&env, config_with(second));
+    env.advance_clock(DAY_MS);
+    env.world.settle(&next).await;
+    let history = env.world.store.history("alice");
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0].status, TaskStatus::Completed);
+    history.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn a_task_running_across_a_catalog_change_completes_under_its_starting_catalog() {
+    let (a, b) = (Catalog::shipped(), richer_copper());
+    // The new process shares the world's catalog store, as every function shares the table.
+    let across = harvest_across(a, b, |env, config| env.world.services(config)).await;
+    // Then the outcome is the one the task would have had had nothing changed
+    let unchanged = harvest_across(a, a, |env, config| env.world.services(config)).await;
+    assert_eq!(across.task_id, unchanged.task_id);
+    assert_eq!(across.result, unchanged.result);
+    // and the task names the catalog it was computed with, for replay
+    assert_eq!(across.catalog_hash, Some(a.content_hash()));
+    assert_eq!(across.rules_version, a.version);
+}
+
+#[tokio::test]
+async fn without_the_earlier_catalog_in_the_store_the_task_completes_under_the_new_one() {
+    let (a, b) = (Catalog::shipped(), richer_copper());
+    // A process with a store that never saw catalog A (as before the store existed)
+    let forgetful = |env: &Env, config: AppConfig| {
+        env.world
+            .services(config)
+            .with_catalog_store(Arc::new(MemoryCatalogs::new()))
+    };
+    let across = harvest_across(a, b, forgetful).await;
+    let unchanged = harvest_across(a, a, |env, config| env.world.services(config)).await;
+    // completes under B, says so, and so differs from the outcome under A
+    assert_eq!(across.catalog_hash, Some(b.content_hash()));
+    assert_eq!(across.rules_version, b.version);
+    assert_ne!(across.result, unchanged.result);
+}
+
+#[tokio::test]
+async fn replaying_the_task_under_the_catalog_its_hash_names_gives_the_stored_outcome() {
+    let (a, b) = (Catalog::shipped(), richer_copper());
+    let mut store = None;
+    let task = harvest_across(a, b, |env, config| {
+        store = Some(env.world.catalogs.clone());
+        env.world.services(config)
+    })
+    .await;
+    // Given the catalog found in the store by the hash the task recorded
+    let hash = task.catalog_hash.clone().unwrap();
+    let json = store.unwrap().load_catalog(&hash).await.unwrap().unwrap();
+    let catalog = Catalog::from_json(&json).unwrap();
+    assert_eq!(catalog.content_hash(), hash);
+    // When the outcome is recomputed from the task's snapshot and seed
+    let stored = &task.result.as_ref().unwrap().outcome;
+    let recomputed = idle_core::rules::outcome(
+        &task.request,
+        task.snapshot.as_ref().unwrap(),
+        &Seed::for_task(SEED_SECRET.as_bytes(), &task.player_id, &task.task_id),
+        &catalog,
+        stored.actions,
+    )
+    .unwrap();
+    // Then it is the stored one, and under the new catalog it is not
+    assert_eq!(&recomputed, stored);
+    let under_b = idle_core::rules::outcome(
+        &task.request,
+        task.snapshot.as_ref().unwrap(),
+        &Seed::for_task(SEED_SECRET.as_bytes(), &task.player_id, &task.task_id),
+        b,
+        stored.actions,
+    )
+    .unwrap();
+    assert_ne!(&under_b, stored);
+}
