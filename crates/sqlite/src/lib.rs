@@ -78,6 +78,7 @@
 //! the runtime serves.
 
 mod maintenance;
+mod records;
 mod schema;
 mod store;
 

@@ -103,6 +103,7 @@ async fn run_contract(store: &SqliteStore) {
     .await;
     contract::connections_by_id_and_player(store, T0).await;
     contract::kept_notifications(store, T0).await;
+    contract::erase_player_everywhere(store, T0).await;
 }
 
 // ---- the contract --------------------------------------------------------------------------

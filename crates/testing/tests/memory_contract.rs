@@ -70,3 +70,8 @@ async fn the_memory_store_replaces_the_outbox_on_each_commit() {
     };
     contract::commit_replaces_outbox(&store, last_outbox, T0).await;
 }
+
+#[tokio::test]
+async fn the_memory_store_erases_a_player_everywhere() {
+    contract::erase_player_everywhere(&store(4), T0).await;
+}
