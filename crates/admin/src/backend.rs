@@ -22,6 +22,8 @@ pub enum Access {
 }
 
 /// The opened store of one backend.
+// One per process, never moved in a hot path: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Backend {
     Local {
         store: SqliteStore,
@@ -31,7 +33,7 @@ pub enum Backend {
     },
     Dynamo {
         store: DynamoStore,
-        sdk: aws_config::SdkConfig,
+        sdk: Box<aws_config::SdkConfig>,
     },
 }
 
@@ -98,7 +100,10 @@ impl Backend {
         let sdk = idle_aws::sdk_config().await;
         let store = DynamoStore::new(idle_aws::dynamodb_client(&sdk), tables, config.wake_shards)
             .with_history_ttl(config.history_ttl_ms);
-        Ok(Backend::Dynamo { store, sdk })
+        Ok(Backend::Dynamo {
+            store,
+            sdk: Box::new(sdk),
+        })
     }
 
     pub fn game(&self) -> &dyn GameStore {

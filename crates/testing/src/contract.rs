@@ -754,7 +754,7 @@ where
             .commit(&Commit::admin(&state, player, audit.clone()))
             .await
             .unwrap();
-        store.put_audit(&[audit.clone()]).await.unwrap();
+        store.put_audit(std::slice::from_ref(&audit)).await.unwrap();
         store.put_audit(&[audit]).await.unwrap();
         let tasks: Vec<Task> = (1..=7).map(|n| finished_task(id, n, now)).collect();
         store.put_history(&tasks).await.unwrap();

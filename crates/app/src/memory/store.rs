@@ -692,7 +692,7 @@ impl PlayerRecords for MemoryStore {
     ) -> Result<Page<HistoryRecord>, StoreError> {
         let state = self.lock();
         let mut records: Vec<(String, HistoryRecord)> = player_range(&state.history, player_id)
-            .map(|((_, id), t)| (id.clone(), HistoryRecord::Task(t.clone())))
+            .map(|((_, id), t)| (id.clone(), HistoryRecord::Task(Box::new(t.clone()))))
             .chain(
                 player_range(&state.audits, player_id)
                     .map(|((_, id), a)| (id.clone(), HistoryRecord::Audit(a.clone()))),

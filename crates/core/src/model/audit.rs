@@ -174,7 +174,7 @@ pub fn audit_id(version: u64) -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum HistoryRecord {
-    Task(super::Task),
+    Task(Box<super::Task>),
     Audit(AuditRecord),
 }
 
