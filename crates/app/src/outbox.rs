@@ -9,7 +9,7 @@
 //! is idempotent (notifications keep their `seq`, history records are put if absent, wake-ups
 //! may repeat).
 
-use idle_core::model::{Millis, Task};
+use idle_core::model::{AuditRecord, Millis, Player, Task};
 use idle_core::protocol::Notification;
 use idle_core::Plan;
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,11 @@ pub struct Outbox {
     /// it (absent when it did not, or the player has nothing left to do).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wake_at: Option<Millis>,
+    /// The audit record of an operator's change (`idle-admin grant`/`revoke`), put in the
+    /// history if absent, like `history`: riding in the same write as the change, it cannot be
+    /// lost while the change stays.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audit: Vec<AuditRecord>,
 }
 
 impl Outbox {
@@ -46,6 +51,7 @@ impl Outbox {
             && self.progress_at.is_none()
             && self.history.is_empty()
             && self.wake_at.is_none()
+            && self.audit.is_empty()
     }
 }
 
@@ -76,12 +82,30 @@ impl Commit {
                 .map(|w| w.task.clone())
                 .collect(),
             wake_at: state.player.wake_at.filter(|_| moved),
+            audit: Vec::new(),
         };
         Some(Commit {
             state,
             expected_version: write.expected_version,
             outbox,
         })
+    }
+
+    /// An operator's change of `before`'s player into `player` (one `version` later, as
+    /// [`idle_core::model::change_inventory`] returns it), with its audit record in the outbox;
+    /// the queue is kept as it is and nothing is announced or armed.
+    pub fn admin(before: &PlayerState, player: Player, audit: AuditRecord) -> Commit {
+        Commit {
+            expected_version: Some(before.player.version),
+            state: PlayerState {
+                player,
+                queue: before.queue.clone(),
+            },
+            outbox: Outbox {
+                audit: vec![audit],
+                ..Outbox::default()
+            },
+        }
     }
 
     /// The player's id.

@@ -2,7 +2,7 @@
 //! (crate `idle-aws`) and an in-memory adapter (`crate::memory`) with the same semantics.
 
 use async_trait::async_trait;
-use idle_core::model::{Millis, Task};
+use idle_core::model::{AuditRecord, HistoryRecord, Millis, Task};
 use idle_core::protocol::Notification;
 use serde::{Deserialize, Serialize};
 
@@ -97,6 +97,10 @@ pub trait GameStore: Send + Sync {
     /// (outcomes are deterministic, so an existing one is the same record). Idempotent.
     async fn put_history(&self, tasks: &[Task]) -> Result<(), StoreError>;
 
+    /// Puts admin changes' audit records into the history beside the tasks, each only if no
+    /// record with its key (`player_id`, `task_id`) exists. Idempotent, as `put_history`.
+    async fn put_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
+
     /// One finished task from the history (for replay and audit).
     async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError>;
 
@@ -108,6 +112,52 @@ pub trait GameStore: Send + Sync {
         now: Millis,
         cursor: Option<String>,
     ) -> Result<Page<String>, StoreError>;
+}
+
+/// What [`PlayerRecords::erase_player`] deleted, or what [`PlayerRecords::remaining`] found,
+/// in rows (items) per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerRows {
+    /// The player's item (0 or 1).
+    pub players: u64,
+    /// History records: finished tasks and audit records.
+    pub history: u64,
+    /// Kept notifications, expired ones included.
+    pub kept: u64,
+    pub connections: u64,
+    /// Outboxes committed and not yet performed (the embedded store keeps them in a table of
+    /// their own; on DynamoDB the outbox is part of the player's item).
+    pub outboxes: u64,
+}
+
+impl PlayerRows {
+    /// Rows in every table together.
+    pub fn total(&self) -> u64 {
+        self.players + self.history + self.kept + self.connections + self.outboxes
+    }
+}
+
+/// Everything a store holds about one player, for an operator: the whole history, and erasure
+/// (a player's right to have their data deleted). Not used by the game's use cases.
+#[async_trait]
+pub trait PlayerRecords: Send + Sync {
+    /// The player's history (finished tasks and audit records), in `task_id` order, a page at
+    /// a time; expired records not yet removed are included.
+    async fn history(
+        &self,
+        player_id: &str,
+        cursor: Option<String>,
+    ) -> Result<Page<HistoryRecord>, StoreError>;
+
+    /// Deletes every row of the player in every table: its item (with queue and outbox), its
+    /// history, kept notifications (expired or not), connections, and unperformed outboxes.
+    /// Idempotent; a player who later connects starts fresh. Returns what was deleted.
+    async fn erase_player(&self, player_id: &str) -> Result<PlayerRows, StoreError>;
+
+    /// Counts the player's rows in every table (after an erase: all zero), reading strongly
+    /// consistently where the store allows (a global secondary index cannot: DynamoDB counts
+    /// connections from the `by_player` index, which may lag by a moment).
+    async fn remaining(&self, player_id: &str) -> Result<PlayerRows, StoreError>;
 }
 
 /// The shard of a player in the wake index: FNV-1a of the id, modulo the shard count. Stable

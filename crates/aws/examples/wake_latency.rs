@@ -88,6 +88,9 @@ impl GameStore for TimedStore {
     async fn put_history(&self, tasks: &[Task]) -> Result<(), StoreError> {
         self.inner.put_history(tasks).await
     }
+    async fn put_audit(&self, records: &[idle_core::model::AuditRecord]) -> Result<(), StoreError> {
+        self.inner.put_audit(records).await
+    }
     async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError> {
         self.inner.load_task(player_id, task_id).await
     }

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::KeysAndAttributes;
 use idle_app::outbox::{Commit, Outbox};
 use idle_app::ports::{limits, GameStore, Loaded, Page, StoreError};
 use idle_app::state::PlayerState;
-use idle_core::model::{Millis, Task};
+use idle_core::model::{AuditRecord, Millis, Task};
 
 use crate::error::{built, store_error};
 use crate::items::{
@@ -254,6 +254,11 @@ impl GameStore for DynamoStore {
             }
         }
         Ok(())
+    }
+
+    /// See [`DynamoStore::put_audit_records`]: a conditional `PutItem` each, in the Tasks table.
+    async fn put_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        self.put_audit_records(records).await
     }
 
     /// `GetItem` with a consistent read.

@@ -92,6 +92,7 @@ mod game;
 mod inbox;
 mod items;
 mod notifier;
+mod records;
 mod store;
 #[cfg(feature = "streams")]
 pub mod stream;

@@ -333,6 +333,14 @@ async fn dynamodb_keeps_the_catalog_contract() {
 }
 
 #[tokio::test]
+async fn dynamodb_erases_a_player_everywhere() {
+    let f = fresh("contract-erase").await;
+    // Pages of 3, so the history is read in several
+    let store = f.store.clone().with_page_size(3);
+    contract::erase_player_everywhere(&store, NOW).await;
+}
+
+#[tokio::test]
 async fn dynamodb_keeps_the_history_contract() {
     let f = fresh("contract-history").await;
     contract::history_put_if_absent(&f.store, NOW).await;

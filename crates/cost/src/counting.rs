@@ -536,6 +536,10 @@ impl GameStore for CountingStore {
         Ok(())
     }
 
+    async fn put_audit(&self, records: &[idle_core::model::AuditRecord]) -> Result<(), StoreError> {
+        self.inner.put_audit(records).await
+    }
+
     async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError> {
         self.log(Call::LoadTask(player_id.to_owned(), task_id.to_owned()));
         let task = self.inner.load_task(player_id, task_id).await?;

@@ -240,6 +240,10 @@ impl GameStore for CommitSignal {
         self.store.put_history(tasks).await
     }
 
+    async fn put_audit(&self, records: &[idle_core::model::AuditRecord]) -> Result<(), StoreError> {
+        self.store.put_audit(records).await
+    }
+
     async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError> {
         self.store.load_task(player_id, task_id).await
     }

@@ -336,6 +336,10 @@ impl<S: GameStore + Send + Sync + 'static> GameStore for ChaosStore<S> {
         write_op!(self, "put_history", self.inner.put_history(tasks).await)
     }
 
+    async fn put_audit(&self, records: &[idle_core::model::AuditRecord]) -> Result<(), StoreError> {
+        write_op!(self, "put_audit", self.inner.put_audit(records).await)
+    }
+
     async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError> {
         read_op!(
             self,

@@ -79,6 +79,7 @@
 //! the runtime serves.
 
 mod maintenance;
+mod records;
 mod schema;
 mod store;
 

@@ -11,7 +11,7 @@ use idle_app::ports::{
     Kept, Loaded, Page, StoreError, CATALOG_BYTES,
 };
 use idle_app::state::PlayerState;
-use idle_core::model::{Millis, Player, Task};
+use idle_core::model::{AuditRecord, Millis, Player, Task};
 use idle_core::protocol::Notification;
 use rusqlite::{params, ErrorCode, OptionalExtension, TransactionBehavior};
 use tokio::sync::Notify;
@@ -229,8 +229,18 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&mut conn)?;
         reshard(&mut conn, options.wake_shards)?;
+        SqliteStore::from_connection(conn, options, path)
+    }
+
+    /// Wraps an open, migrated connection: the log's size limit and the checkpointer for a
+    /// file (when `options` asks for one).
+    pub(crate) fn from_connection(
+        conn: rusqlite::Connection,
+        options: SqliteOptions,
+        path: Option<PathBuf>,
+    ) -> Result<SqliteStore, StoreError> {
         let checkpoint_lock = Arc::new(Mutex::new(()));
-        if path.is_some() {
+        if path.is_some() && !conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
             // After a checkpoint the log is reused from its start; this bounds the file.
             conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)
                 .sql()?;
@@ -803,6 +813,18 @@ impl GameStore for SqliteStore {
             .sql()?;
         for task in tasks {
             insert_history(&tx, task, self.options.history_ttl_secs)?;
+        }
+        tx.commit().sql()
+    }
+
+    async fn put_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        let mut db = self.db();
+        let tx = db
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .sql()?;
+        for record in records {
+            crate::records::insert_audit(&tx, record, self.options.history_ttl_secs)?;
         }
         tx.commit().sql()
     }

@@ -104,6 +104,7 @@ async fn run_contract(store: &SqliteStore) {
     contract::connections_by_id_and_player(store, T0).await;
     contract::kept_notifications(store, T0).await;
     contract::catalogs_put_if_absent(store).await;
+    contract::erase_player_everywhere(store, T0).await;
 }
 
 // ---- the contract --------------------------------------------------------------------------

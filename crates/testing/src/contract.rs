@@ -13,6 +13,7 @@
 //! - [`catalogs_put_if_absent`]: a catalog is put once under its hash and never replaced, an
 //!   unknown hash reads as none, a 300 KB catalog round-trips and one over
 //!   [`CATALOG_BYTES`](idle_app::ports::CATALOG_BYTES) is refused.
+//! - [`erase_player_everywhere`]: a player's history read whole, and erased from every table.
 //!
 //! Stores with a feed of committed outboxes (memory, embedded): [`outbox_feed_order`].
 //! Stores that enforce DynamoDB's limits and keep the outbox in the player's item (memory,
@@ -22,7 +23,8 @@ use std::future::Future;
 
 use idle_app::outbox::{Commit, Outbox, OutboxRecord};
 use idle_app::ports::{
-    limits, CatalogStore, Connection, ConnectionStore, GameStore, Inbox, StoreError, CATALOG_BYTES,
+    limits, CatalogStore, Connection, ConnectionStore, GameStore, Inbox, PlayerRecords,
+    StoreError, CATALOG_BYTES,
 };
 use idle_app::state::PlayerState;
 use idle_core::catalog::Catalog;
@@ -818,4 +820,137 @@ pub async fn catalogs_put_if_absent<S: CatalogStore>(store: &S) {
         None,
         "nothing stored"
     );
+}
+
+// ---- a player's records and erasure ---------------------------------------------------------
+
+/// A player's history (finished tasks and audit records, paged in `task_id` order) and its
+/// erasure: every row of the player in every table goes (its item with the outbox, history,
+/// kept notifications expired or not, connections), another player's rows stay, a second erase
+/// finds nothing, and the player can be created afresh afterwards.
+pub async fn erase_player_everywhere<S>(store: &S, now: Millis)
+where
+    S: GameStore + Inbox + ConnectionStore + PlayerRecords,
+{
+    use idle_core::model::{change_inventory, AdminCommand, HistoryRecord, InventoryChange};
+
+    let gone = "erase-a";
+    let kept = "erase-b";
+    for id in [gone, kept] {
+        let state = new_player(id, now);
+        assert!(store.create_player(&state).await.unwrap());
+        // An admin change (audit record in the outbox) commits on the player
+        let change = InventoryChange {
+            command: AdminCommand::Grant,
+            item: "copper_ore".into(),
+            count: 2,
+            reason: "contract".into(),
+            operator: "tester".into(),
+        };
+        let (player, audit) =
+            change_inventory(Catalog::shipped(), &state.player, &change, now).unwrap();
+        store
+            .commit(&Commit::admin(&state, player, audit.clone()))
+            .await
+            .unwrap();
+        store.put_audit(std::slice::from_ref(&audit)).await.unwrap();
+        store.put_audit(&[audit]).await.unwrap();
+        let tasks: Vec<Task> = (1..=7).map(|n| finished_task(id, n, now)).collect();
+        store.put_history(&tasks).await.unwrap();
+        store
+            .store(id, &[note(1, now), note(2, now)], now / 1000 + 3600)
+            .await
+            .unwrap();
+        // An expired notification not yet removed by TTL is still the player's data
+        store
+            .store(id, &[note(3, now)], now / 1000 - 1)
+            .await
+            .unwrap();
+        for c in 0..2 {
+            store
+                .put_connection(&connection(&format!("{id}-c{c}"), id, now))
+                .await
+                .unwrap();
+        }
+    }
+
+    // The history, paged: seven tasks then the audit record, in task_id order
+    let mut records = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.history(gone, cursor).await.unwrap();
+        records.extend(page.items);
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let ids: Vec<&str> = records.iter().map(HistoryRecord::task_id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted, "in task_id order");
+    assert_eq!(records.len(), 8, "seven tasks and one audit record, once");
+    let audits: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            HistoryRecord::Audit(a) => Some(a),
+            HistoryRecord::Task(_) => None,
+        })
+        .collect();
+    assert_eq!(audits.len(), 1);
+    assert_eq!(
+        (audits[0].operator.as_str(), audits[0].count),
+        ("tester", 2)
+    );
+
+    let before = store.remaining(gone).await.unwrap();
+    assert_eq!(
+        (
+            before.players,
+            before.history,
+            before.kept,
+            before.connections
+        ),
+        (1, 8, 3, 2),
+        "every row counted, the expired notification too"
+    );
+
+    // When the player is erased
+    let erased = store.erase_player(gone).await.unwrap();
+    assert_eq!(
+        (
+            erased.players,
+            erased.history,
+            erased.kept,
+            erased.connections
+        ),
+        (1, 8, 3, 2),
+        "what was deleted"
+    );
+
+    // Then nothing of it remains, anywhere
+    assert_eq!(
+        store.remaining(gone).await.unwrap().total(),
+        0,
+        "nothing remains"
+    );
+    assert!(load(store, gone).await.is_none());
+    assert!(store.history(gone, None).await.unwrap().items.is_empty());
+    assert!(store
+        .kept_after(gone, 0, Millis::MIN, 100)
+        .await
+        .unwrap()
+        .notifications
+        .is_empty());
+    assert!(store.player_connections(gone).await.unwrap().is_empty());
+    // The other player is untouched
+    let other = store.remaining(kept).await.unwrap();
+    assert_eq!(
+        (other.players, other.history, other.kept, other.connections),
+        (1, 8, 3, 2)
+    );
+    // Erasing again finds nothing, and the player starts afresh
+    assert_eq!(store.erase_player(gone).await.unwrap().total(), 0);
+    assert!(store.create_player(&new_player(gone, now)).await.unwrap());
+    assert_eq!(load(store, gone).await.unwrap().player.version, 0);
 }

@@ -75,3 +75,8 @@ async fn the_memory_store_replaces_the_outbox_on_each_commit() {
 async fn the_memory_store_keeps_catalogs_by_hash() {
     contract::catalogs_put_if_absent(&MemoryCatalogs::new()).await;
 }
+
+#[tokio::test]
+async fn the_memory_store_erases_a_player_everywhere() {
+    contract::erase_player_everywhere(&store(4), T0).await;
+}

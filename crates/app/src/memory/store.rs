@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use idle_core::model::{Millis, Player, Task};
+use idle_core::model::{AuditRecord, HistoryRecord, Millis, Player, Task};
 use idle_core::protocol::Notification;
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +28,7 @@ use super::faults::{Fault, Faults, RandomFaults, StoreOp};
 use crate::outbox::{Commit, Outbox, OutboxRecord};
 use crate::ports::{
     limits, wake_shard, Connection, ConnectionStore, GameStore, Inbox, Kept, Loaded, Page,
-    StoreError,
+    PlayerRecords, PlayerRows, StoreError,
 };
 use crate::state::PlayerState;
 
@@ -43,6 +43,8 @@ struct State {
     /// Players whose item cannot be read, with what is wrong with it.
     corrupt: BTreeMap<String, String>,
     history: BTreeMap<(String, String), Task>,
+    /// Admin changes' audit records, by the same key as the history (not in snapshots).
+    audits: BTreeMap<(String, String), AuditRecord>,
     connections: BTreeMap<String, Connection>,
     inbox: BTreeMap<(String, u64), (Notification, i64)>,
     faults: Faults,
@@ -80,6 +82,7 @@ impl MemoryStore {
                 outboxes: BTreeMap::new(),
                 corrupt: BTreeMap::new(),
                 history: BTreeMap::new(),
+                audits: BTreeMap::new(),
                 connections: BTreeMap::new(),
                 inbox: BTreeMap::new(),
                 faults: Faults::default(),
@@ -500,6 +503,19 @@ impl GameStore for MemoryStore {
         fail_after(late)
     }
 
+    async fn put_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let ids: Vec<&str> = records.iter().map(|r| r.player_id.as_str()).collect();
+        let late = faults!(state, StoreOp::PutHistory, &ids);
+        for record in records {
+            let key = (record.player_id.clone(), record.task_id.clone());
+            if !state.history.contains_key(&key) {
+                state.audits.entry(key).or_insert_with(|| record.clone());
+            }
+        }
+        fail_after(late)
+    }
+
     async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError> {
         let mut state = self.lock();
         let _ = faults!(state, StoreOp::LoadTask, &[player_id]);
@@ -656,5 +672,81 @@ impl Inbox for MemoryStore {
             notifications,
             more,
         })
+    }
+}
+
+fn player_range<'m, V>(
+    map: &'m BTreeMap<(String, String), V>,
+    player_id: &'m str,
+) -> impl Iterator<Item = (&'m (String, String), &'m V)> {
+    map.range((player_id.to_owned(), String::new())..)
+        .take_while(move |((p, _), _)| p == player_id)
+}
+
+#[async_trait]
+impl PlayerRecords for MemoryStore {
+    async fn history(
+        &self,
+        player_id: &str,
+        cursor: Option<String>,
+    ) -> Result<Page<HistoryRecord>, StoreError> {
+        let state = self.lock();
+        let mut records: Vec<(String, HistoryRecord)> = player_range(&state.history, player_id)
+            .map(|((_, id), t)| (id.clone(), HistoryRecord::Task(Box::new(t.clone()))))
+            .chain(
+                player_range(&state.audits, player_id)
+                    .map(|((_, id), a)| (id.clone(), HistoryRecord::Audit(a.clone()))),
+            )
+            .filter(|(id, _)| cursor.as_ref().is_none_or(|c| id > c))
+            .collect();
+        records.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(page(records, state.page_size))
+    }
+
+    async fn erase_player(&self, player_id: &str) -> Result<PlayerRows, StoreError> {
+        let mut state = self.lock();
+        let found = rows_of(&state, player_id);
+        state.players.remove(player_id);
+        state.outboxes.remove(player_id);
+        state.corrupt.remove(player_id);
+        state.history.retain(|(p, _), _| p != player_id);
+        state.audits.retain(|(p, _), _| p != player_id);
+        state.inbox.retain(|(p, _), _| p != player_id);
+        state.connections.retain(|_, c| c.player_id != player_id);
+        state.unperformed.retain(|_, r| r.player_id != player_id);
+        state.feed.retain(|r| r.player_id != player_id);
+        Ok(found)
+    }
+
+    async fn remaining(&self, player_id: &str) -> Result<PlayerRows, StoreError> {
+        Ok(rows_of(&self.lock(), player_id))
+    }
+}
+
+fn rows_of(state: &State, player_id: &str) -> PlayerRows {
+    let count = |n: usize| n as u64;
+    PlayerRows {
+        players: count(usize::from(
+            state.players.contains_key(player_id) || state.corrupt.contains_key(player_id),
+        )),
+        history: count(
+            player_range(&state.history, player_id).count()
+                + player_range(&state.audits, player_id).count(),
+        ),
+        kept: count(state.inbox.keys().filter(|(p, _)| p == player_id).count()),
+        connections: count(
+            state
+                .connections
+                .values()
+                .filter(|c| c.player_id == player_id)
+                .count(),
+        ),
+        outboxes: count(
+            state
+                .unperformed
+                .values()
+                .filter(|r| r.player_id == player_id)
+                .count(),
+        ),
     }
 }

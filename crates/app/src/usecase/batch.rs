@@ -183,6 +183,14 @@ async fn perform(
             .map_err(|e| Unperformed(format!("history: {e}")))?;
         report.history += outbox.history.len();
     }
+    if !outbox.audit.is_empty() {
+        services
+            .store
+            .put_audit(&outbox.audit)
+            .await
+            .map_err(|e| Unperformed(format!("audit: {e}")))?;
+        report.history += outbox.audit.len();
+    }
     let delivery = deliver(services, &record.player_id, &outbox.notifications, &[]).await;
     report.delivered += delivery.delivered;
     report.kept += delivery.stored;

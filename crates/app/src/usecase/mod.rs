@@ -1,6 +1,7 @@
 //! The use cases: plain async functions over the ports, one module each. Each reads the time
 //! from the `Clock` port once, at its start.
 
+mod admin;
 mod advance;
 mod batch;
 mod clean;
@@ -12,6 +13,7 @@ mod tick;
 mod update;
 mod wake;
 
+pub use admin::{change_player_inventory, AdminChangeError, ADMIN_ATTEMPTS};
 pub use batch::{perform_batch, BatchRecord, BatchReport, MalformedRecord};
 pub use clean::{clean, CleanReport};
 pub use connect::{connect, ConnectError, Connected};

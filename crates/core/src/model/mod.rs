@@ -1,9 +1,11 @@
 //! The game's state: players, tasks, and what a task asks for.
 
+mod audit;
 mod player;
 mod request;
 mod task;
 
+pub use audit::*;
 pub use player::*;
 pub use request::*;
 pub use task::*;

@@ -1,0 +1,252 @@
+//! [`PlayerRecords`] on DynamoDB: a player's whole history, erasure from the four tables, and
+//! the count that checks it; and the put of admin changes' audit records.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{DeleteRequest, Select, WriteRequest};
+use idle_app::ports::{ConnectionStore, Page, PlayerRecords, PlayerRows, StoreError};
+use idle_core::model::{AuditRecord, HistoryRecord};
+
+use crate::error::{built, store_error};
+use crate::items::{key_text, known, n, s, Item, EXPIRES_AT, PLAYER_ID, SEQ, TASK_ID};
+use crate::store::{decode_cursor, encode_cursor, DynamoStore};
+
+impl DynamoStore {
+    /// `PutItem` of each record into the Tasks table with `attribute_not_exists(task_id)`, kept
+    /// the store's history TTL after it was made; an existing record is the same one (its key
+    /// is the version the change wrote), so a failed condition is success.
+    pub(crate) async fn put_audit_records(
+        &self,
+        records: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        let table = &self.tables.tasks;
+        for record in records {
+            let key = format!("{}/{}", record.player_id, record.task_id);
+            let mut item: Item = serde_dynamo::to_item(record).map_err(|e| {
+                StoreError::Permanent(format!("cannot encode audit record {key}: {e}"))
+            })?;
+            let expires_at = record
+                .at
+                .div_euclid(1000)
+                .saturating_add(self.history_ttl_secs);
+            item.insert(EXPIRES_AT.to_owned(), n(expires_at));
+            let result = self
+                .client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(task_id)")
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(err) => {
+                    return Err(store_error(
+                        format_args!("PutItem audit {key} on {table}"),
+                        err,
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The keys (`player_id` and `range`) of every item of the player in `table`, from
+    /// consistent `Query`s projecting the keys only, every page.
+    async fn player_keys(
+        &self,
+        table: &str,
+        range: &str,
+        player_id: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut keys = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(table)
+                .consistent_read(true)
+                .key_condition_expression("#player = :player")
+                .projection_expression("#player, #range")
+                .expression_attribute_names("#player", PLAYER_ID)
+                .expression_attribute_names("#range", range)
+                .expression_attribute_values(":player", s(player_id))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| store_error(format_args!("Query {table} for {player_id}"), e))?;
+            keys.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(keys);
+            }
+        }
+    }
+
+    /// Deletes every item of the player in `table` (keys `player_id` and `range`) with
+    /// `BatchWriteItem`, 25 per call, unprocessed ones retried. Returns how many.
+    async fn delete_player_items(
+        &self,
+        table: &str,
+        range: &str,
+        player_id: &str,
+    ) -> Result<u64, StoreError> {
+        let keys = self.player_keys(table, range, player_id).await?;
+        let count = keys.len() as u64;
+        let requests = keys
+            .into_iter()
+            .map(|key| {
+                let delete = built(
+                    "a DeleteRequest",
+                    DeleteRequest::builder().set_key(Some(key)).build(),
+                )?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(table, requests).await?;
+        Ok(count)
+    }
+
+    /// How many items of the player `table` holds: consistent `Query`s with `Select=COUNT`.
+    async fn count_player_items(&self, table: &str, player_id: &str) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(table)
+                .consistent_read(true)
+                .select(Select::Count)
+                .key_condition_expression("#player = :player")
+                .expression_attribute_names("#player", PLAYER_ID)
+                .expression_attribute_values(":player", s(player_id))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| store_error(format_args!("Query {table} for {player_id}"), e))?;
+            total += u64::try_from(output.count).unwrap_or(0);
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn player_item_exists(&self, player_id: &str) -> Result<bool, StoreError> {
+        let table = &self.tables.players;
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key(PLAYER_ID, s(player_id))
+            .projection_expression("#player")
+            .expression_attribute_names("#player", PLAYER_ID)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error(format_args!("GetItem {player_id} on {table}"), e))?;
+        Ok(output.item.is_some())
+    }
+}
+
+#[async_trait]
+impl PlayerRecords for DynamoStore {
+    /// A consistent `Query` of the Tasks table, ascending by `task_id`, a page of the store's
+    /// page size; the cursor is the `LastEvaluatedKey` as DynamoDB JSON.
+    async fn history(
+        &self,
+        player_id: &str,
+        cursor: Option<String>,
+    ) -> Result<Page<HistoryRecord>, StoreError> {
+        let table = &self.tables.tasks;
+        let start = cursor
+            .map(|c| decode_cursor(table, &c, &[PLAYER_ID, TASK_ID]))
+            .transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(table)
+            .consistent_read(true)
+            .key_condition_expression("#player = :player")
+            .expression_attribute_names("#player", PLAYER_ID)
+            .expression_attribute_values(":player", s(player_id))
+            .limit(self.page_size)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| store_error(format_args!("Query {table} for {player_id}"), e))?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let key = format!("{player_id}/{}", key_text(&item, TASK_ID));
+                known(table, &key, &item)?;
+                serde_dynamo::from_item(item).map_err(|e| {
+                    StoreError::Permanent(format!("corrupt item in {table}, key {key}: {e}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = output
+            .last_evaluated_key
+            .map(|key| encode_cursor(table, key))
+            .transpose()?;
+        Ok(Page { items, next })
+    }
+
+    /// `DeleteItem` of the player's item, then `Query` + `BatchWriteItem` deletes of its Tasks
+    /// and Notifications items, then `DeleteItem` of each connection the `by_player` index
+    /// names. No transaction: an erase that fails part-way is run again (every step is
+    /// idempotent).
+    async fn erase_player(&self, player_id: &str) -> Result<PlayerRows, StoreError> {
+        let table = &self.tables.players;
+        let output = self
+            .client
+            .delete_item()
+            .table_name(table)
+            .key(PLAYER_ID, s(player_id))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| store_error(format_args!("DeleteItem {player_id} on {table}"), e))?;
+        let players = u64::from(output.attributes.is_some());
+        let history = self
+            .delete_player_items(&self.tables.tasks, TASK_ID, player_id)
+            .await?;
+        let kept = self
+            .delete_player_items(&self.tables.notifications, SEQ, player_id)
+            .await?;
+        let connections = self.player_connections(player_id).await?;
+        for connection in &connections {
+            self.delete_connection(&connection.connection_id).await?;
+        }
+        Ok(PlayerRows {
+            players,
+            history,
+            kept,
+            connections: connections.len() as u64,
+            outboxes: 0,
+        })
+    }
+
+    /// A consistent `GetItem` of the player, consistent `Select=COUNT` queries of Tasks and
+    /// Notifications, and the `by_player` index for connections (eventually consistent).
+    async fn remaining(&self, player_id: &str) -> Result<PlayerRows, StoreError> {
+        Ok(PlayerRows {
+            players: u64::from(self.player_item_exists(player_id).await?),
+            history: self
+                .count_player_items(&self.tables.tasks, player_id)
+                .await?,
+            kept: self
+                .count_player_items(&self.tables.notifications, player_id)
+                .await?,
+            connections: self.player_connections(player_id).await?.len() as u64,
+            outboxes: 0,
+        })
+    }
+}
