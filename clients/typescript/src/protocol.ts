@@ -551,6 +551,12 @@ export interface PlayerView {
     harvesting?: TrackView;
   };
   stations: string[];
+  /**
+   * The keys of `inventory` that the catalog the server plays does not define: items a
+   * catalog change removed (docs/catalog.md). They keep their count but cannot be equipped
+   * or used in a recipe; a client shows them as such. Omitted when there are none.
+   */
+  unusable?: string[];
 }
 
 /**

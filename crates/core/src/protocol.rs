@@ -625,6 +625,11 @@ pub struct PlayerView {
     pub equipment: BTreeMap<String, GearView>,
     pub inventory: BTreeMap<String, u64>,
     pub stations: Vec<String>,
+    /// The keys of `inventory` that the catalog the server plays does not define: items a
+    /// catalog change removed (docs/catalog.md). They keep their count but cannot be equipped
+    /// or used in a recipe; a client shows them as such. Omitted when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unusable: Vec<String>,
 }
 
 fn track(xp: u64, catalog: &Catalog) -> TrackView {
@@ -666,6 +671,12 @@ impl PlayerView {
                 .collect(),
             inventory: player.inventory.clone(),
             stations: player.stations.iter().cloned().collect(),
+            unusable: player
+                .inventory
+                .keys()
+                .filter(|key| !crate::model::is_inventory_key(catalog, key))
+                .cloned()
+                .collect(),
         }
     }
 }

@@ -23,8 +23,8 @@ use std::future::Future;
 
 use idle_app::outbox::{Commit, Outbox, OutboxRecord};
 use idle_app::ports::{
-    limits, CatalogStore, Connection, ConnectionStore, GameStore, Inbox, PlayerRecords,
-    StoreError, CATALOG_BYTES,
+    limits, CatalogStore, Connection, ConnectionStore, GameStore, Inbox, PlayerRecords, StoreError,
+    CATALOG_BYTES,
 };
 use idle_app::state::PlayerState;
 use idle_core::catalog::Catalog;

@@ -963,10 +963,16 @@ fn items_a_new_catalog_no_longer_defines_stay_in_the_inventory() {
     // Then the task completes and the sapphires are still there, untouched
     assert_eq!(world.task(&id).status, TaskStatus::Completed);
     assert_eq!(world.player.count("sapphire"), 3);
-    // and the player's view still lists them.
+    // and the player's view still lists them, marked unusable, and nothing else.
     let view = crate::protocol::PlayerView::of(&world.player, world.game.catalog);
-    assert_eq!(
-        serde_json::to_value(&view).unwrap()["inventory"]["sapphire"],
-        3
-    );
+    let json = serde_json::to_value(&view).unwrap();
+    assert_eq!(json["inventory"]["sapphire"], 3);
+    assert_eq!(json["unusable"], serde_json::json!(["sapphire"]));
+    // Under the shipped catalog, which defines them, nothing is marked and the field is omitted.
+    let view = crate::protocol::PlayerView::of(&world.player, Catalog::shipped());
+    assert!(view.unusable.is_empty());
+    assert!(serde_json::to_value(&view)
+        .unwrap()
+        .get("unusable")
+        .is_none());
 }
