@@ -11,7 +11,7 @@
 //!
 //! API Gateway's limits and answers are kept where a client or the services could tell the
 //! difference: frames and messages over its quotas close the socket with 1009, and a connection
-//! is Gone to the `@connections` API until its handshake is done.
+//! is Gone to the `@connections` API until its `$connect` has returned 200.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -81,8 +81,8 @@ struct Link {
     tx: mpsc::UnboundedSender<Outbound>,
     ctx: ConnectionContext,
     last_active_at: Millis,
-    /// False until `$connect` has returned 200 and the socket is upgraded: until then API
-    /// Gateway answers posts and GetConnection for the id with 410, as for an unknown id.
+    /// False until `$connect` has returned 200: until then API Gateway answers posts and
+    /// GetConnection for the id with 410, as for an unknown id.
     open: bool,
 }
 
@@ -136,7 +136,7 @@ impl Links {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// How many sockets are open (upgraded and not yet closed).
+    /// How many connections are open (`$connect` returned 200, not yet closed).
     pub fn open_connections(&self) -> usize {
         self.lock().values().filter(|link| link.open).count()
     }
@@ -173,7 +173,7 @@ impl Links {
             .is_some_and(|link| link.open && link.tx.send(out).is_ok())
     }
 
-    /// The socket is upgraded: posts may reach it from now on.
+    /// `$connect` returned 200: posts may reach it from now on.
     fn open(&self, connection_id: &str) {
         if let Some(link) = self.lock().get_mut(connection_id) {
             link.open = true;
@@ -288,12 +288,12 @@ impl Gateway {
         self.services.clock.now()
     }
 
-    /// How many sockets are open (upgraded and not yet closed).
+    /// How many connections are open (`$connect` returned 200, not yet closed).
     pub fn open_connections(&self) -> usize {
         self.links.open_connections()
     }
 
-    /// The socket is upgraded: the `@connections` API may reach it from now on.
+    /// `$connect` returned 200: the `@connections` API may reach it from now on.
     fn open(&self, connection_id: &str) {
         self.links.open(connection_id);
     }
@@ -459,7 +459,7 @@ async fn connect(
         user_agent: header(header::USER_AGENT),
     };
     // Known before `$connect` runs, so a DeleteConnection during it still closes the socket
-    // once upgraded; but not open: posts and GetConnection are Gone until the upgrade, as on
+    // once upgraded; but not open: posts and GetConnection are Gone until it returns, as on
     // API Gateway, where the services see the stored connection before the client can be
     // reached.
     let (tx, rx) = mpsc::unbounded_channel();
@@ -487,6 +487,10 @@ async fn connect(
         tracing::info!(connection_id = %ctx.connection_id, status = status.as_u16(), "$connect refused");
         return json_error(status, &message);
     }
+    // `$connect` returned 200: the connection is API Gateway's to reach from now on, even
+    // before the upgraded socket runs (what is posted meanwhile waits in the channel). A
+    // client that has its handshake can be sent to at once.
+    gw.open(&ctx.connection_id);
     tracing::info!(connection_id = %ctx.connection_id, "connected");
     let failed = (gw.clone(), ctx.clone());
     upgrade
@@ -507,7 +511,6 @@ async fn run_socket(
     mut rx: mpsc::UnboundedReceiver<Outbound>,
 ) {
     let _serving = gw.sockets.enter();
-    gw.open(&ctx.connection_id);
     let (mut sink, mut stream) = socket.split();
     // Ends with the close frame it sent, if any.
     let mut writer = tokio::spawn(async move {

@@ -135,6 +135,61 @@ async fn post_get_and_delete_reach_the_socket(posts_through_api: bool) {
     running.shutdown().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_right_after_the_handshake_reaches_the_client_through_the_sdk_client() {
+    a_post_right_after_the_handshake_reaches_the_client(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_right_after_the_handshake_reaches_the_client_in_process() {
+    a_post_right_after_the_handshake_reaches_the_client(false).await;
+}
+
+/// Pins a fault CI found: the connection was opened to posts only once the upgraded socket's
+/// task ran, after the client already had its 101, so a post right after the handshake was
+/// sometimes Gone. The race was about 1 in 100; 40 handshakes make it show.
+async fn a_post_right_after_the_handshake_reaches_the_client(posts_through_api: bool) {
+    // Given the runtime on a free port
+    let options = Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        posts_through_api,
+        ..Options::default()
+    };
+    let running = start(options, app_config(|_| None).unwrap()).await.unwrap();
+    let services = running.services().clone();
+    for i in 0..40 {
+        // When a client's handshake completes and the services post to it at once
+        let player = format!("eager-{i}");
+        let token = mint(
+            DEV_TOKEN_SECRET.as_bytes(),
+            &player,
+            Duration::from_secs(600),
+            false,
+            services.clock.now(),
+        )
+        .unwrap();
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async(format!("{}?token={token}", running.ws_url()))
+                .await
+                .unwrap();
+        let stored = services
+            .connections
+            .player_connections(&player)
+            .await
+            .unwrap();
+        let id = &stored[0].connection_id;
+        // Then the post is taken and the frame arrives
+        services.notifier.post(id, b"first").await.unwrap();
+        let frame = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(frame, Message::Text("first".into()), "handshake {i}");
+    }
+    running.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_public_address_is_refused() {
     let options = Options {
