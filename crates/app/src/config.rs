@@ -570,7 +570,7 @@ mod tests {
         let game = config.game();
         assert_eq!(game.limits.max_queue, 3);
         assert_eq!(game.limits.max_quantity, 50);
-        assert_eq!(game.seed_secret, SEED.as_bytes());
+        assert_eq!(game.seed_secret.expose(), SEED.as_bytes());
         assert_eq!(config.wake_shards, 16);
     }
 

@@ -98,8 +98,26 @@ pub struct Game<'c> {
     pub earlier: BTreeMap<CatalogHash, &'c Catalog>,
     pub limits: Limits,
     pub retry: RetryPolicy,
-    /// The server secret task seeds derive from. Never logged.
-    pub seed_secret: Vec<u8>,
+    /// The server secret task seeds derive from. Never logged: its `Debug` is redacted.
+    pub seed_secret: SeedSecret,
+}
+
+/// The server secret task seeds derive from (DESIGN.md section 5: `HMAC-SHA256(secret, …)`).
+/// Its `Debug` prints `SeedSecret(***)`, so a `Game` in a log line never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SeedSecret(Vec<u8>);
+
+impl SeedSecret {
+    /// The secret's bytes, for the seed's HMAC. Never log them.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SeedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SeedSecret(***)")
+    }
 }
 
 impl<'c> Game<'c> {
@@ -112,7 +130,7 @@ impl<'c> Game<'c> {
             earlier: BTreeMap::new(),
             limits: Limits::default(),
             retry: RetryPolicy::default(),
-            seed_secret: seed_secret.into(),
+            seed_secret: SeedSecret(seed_secret.into()),
         }
     }
 
@@ -154,5 +172,14 @@ mod tests {
         assert_eq!(policy.backoff_ms(40, 0), 30_000);
         assert_eq!(policy.backoff_ms(40, u64::MAX), 60_000);
         assert_eq!(policy.backoff_ms(u32::MAX, u64::MAX), 60_000);
+    }
+
+    #[test]
+    fn a_game_in_a_log_line_does_not_show_its_seed_secret() {
+        let game = Game::new(Catalog::shipped(), "a-seed-secret-nobody-may-read");
+        let printed = format!("{game:?}");
+        assert!(!printed.contains("a-seed-secret"), "{printed}");
+        assert!(printed.contains("SeedSecret(***)"), "{printed}");
+        assert_eq!(game.seed_secret.expose(), b"a-seed-secret-nobody-may-read");
     }
 }
