@@ -13,6 +13,7 @@ use idle_app::Services;
 use idle_core::catalog::{Catalog, SHIPPED_JSON};
 use idle_core::protocol::parse_client_message;
 use idle_soak::driver::{soak_app_config, START, WAKE_SHARDS};
+use idle_testing::tokens::b64url;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -230,7 +231,7 @@ proptest! {
     ) {
         let secret = DEV_TOKEN_SECRET.as_bytes();
         prop_assert!(verify(secret, &text, START).is_err());
-        let forged = format!("{}.{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()), b64(b"signature"));
+        let forged = format!("{}.{}.{}", b64url(header.to_string().as_bytes()), b64url(claims.to_string().as_bytes()), b64url(b"signature"));
         prop_assert!(verify(secret, &forged, START).is_err());
         // One character of a valid token's header or claims changed: refused.
         let token = mint(secret, "fuzz", Duration::from_secs(3600), false, START).unwrap();
@@ -296,21 +297,6 @@ fn mutate(
         }
         other => *other = value,
     }
-}
-
-fn b64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 #[test]

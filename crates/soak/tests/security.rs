@@ -13,6 +13,7 @@ use idle_app::handlers;
 use idle_app::memory::MemoryWorld;
 use idle_app::Services;
 use idle_soak::driver::{soak_app_config, START, WAKE_SHARDS};
+use idle_testing::tokens::{b64url, signed};
 use serde_json::{json, Value};
 use tracing::field::{Field, Visit};
 use tracing::{span, Event, Metadata};
@@ -65,30 +66,6 @@ async fn send(
         .expect("a reply")
 }
 
-fn b64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-/// A token with this header and claims, signed HS256 with `secret` whatever the header says.
-fn signed(header: &str, claims: &str, secret: &[u8]) -> String {
-    use hmac::{Hmac, Mac};
-    let message = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
-    mac.update(message.as_bytes());
-    format!("{message}.{}", b64(&mac.finalize().into_bytes()))
-}
-
 #[test]
 fn connect_refuses_forged_wrong_algorithm_expired_and_subjectless_tokens_and_stores_nothing() {
     let rt = runtime();
@@ -116,7 +93,7 @@ fn connect_refuses_forged_wrong_algorithm_expired_and_subjectless_tokens_and_sto
     let (head, rest) = valid.split_once('.').unwrap();
     let tampered_claims = format!(
         "{head}.{}.{}",
-        b64(br#"{"sub":"admin","exp":4102444800,"role":"admin"}"#),
+        b64url(br#"{"sub":"admin","exp":4102444800,"role":"admin"}"#),
         rest.split_once('.').unwrap().1
     );
     let cases = [
@@ -125,8 +102,8 @@ fn connect_refuses_forged_wrong_algorithm_expired_and_subjectless_tokens_and_sto
             "alg none",
             format!(
                 "{}.{}.",
-                b64(br#"{"alg":"none","typ":"JWT"}"#),
-                b64(claims.as_bytes())
+                b64url(br#"{"alg":"none","typ":"JWT"}"#),
+                b64url(claims.as_bytes())
             ),
         ),
         (

@@ -3,7 +3,8 @@
 //! [`contract`] is the store contract (DESIGN.md section 12): one suite, written once, that
 //! every store runs (the memory store in `idle-app`'s tests, DynamoDB on moto in `idle-aws`'s),
 //! so the adapters cannot drift apart. [`logs`] captures log lines for the tests that check
-//! them.
+//! them. [`tokens`] forges the tokens the security tests need.
 
 pub mod contract;
 pub mod logs;
+pub mod tokens;

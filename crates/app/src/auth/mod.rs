@@ -203,31 +203,7 @@ mod tests {
     const NOW: Millis = 1_800_000_000_000;
     const HOUR: Duration = Duration::from_secs(3600);
 
-    fn b64(bytes: &[u8]) -> String {
-        // Enough base64url for hand-made test tokens.
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-            for i in 0..=chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            }
-        }
-        out
-    }
-
-    fn signed(header: &str, claims: &str, secret: &[u8]) -> String {
-        let message = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
-        mac.update(message.as_bytes());
-        format!("{message}.{}", b64(&mac.finalize().into_bytes()))
-    }
-
-    use hmac::{Hmac, Mac};
-    use sha2::Sha256;
+    use idle_testing::tokens::{b64url, signed};
 
     #[test]
     fn a_minted_token_verifies_with_its_claims() {
@@ -272,8 +248,8 @@ mod tests {
         let claims = r#"{"sub":"p1","exp":1800003600}"#;
         let none = format!(
             "{}.{}.",
-            b64(br#"{"alg":"none","typ":"JWT"}"#),
-            b64(claims.as_bytes())
+            b64url(br#"{"alg":"none","typ":"JWT"}"#),
+            b64url(claims.as_bytes())
         );
         assert_eq!(verify(SECRET, &none, NOW), Err(AuthError::Malformed));
         let hs512 = signed(r#"{"alg":"HS512","typ":"JWT"}"#, claims, SECRET);
