@@ -9,7 +9,7 @@ use idle_app::metrics::MetricsSink;
 use idle_app::ports::{Clock, ConnectionInfo, Notifier, PostError, StoreError, SystemClock, Waker};
 use idle_app::services::Services;
 use idle_aws::{
-    dynamodb_client, sdk_config, sqs_client, ApiGatewayNotifier, DynamoCatalogs,
+    dynamodb_client, lambda_sdk_config, sqs_client, ApiGatewayNotifier, DynamoCatalogs,
     DynamoStore, SqsWaker, Tables, CATALOGS_TABLE_VAR,
 };
 use idle_core::model::Millis;
@@ -58,7 +58,7 @@ pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
         catalog_hash = %config.catalog.hash,
         "catalog loaded"
     );
-    let sdk = sdk_config().await;
+    let sdk = lambda_sdk_config().await?;
     timing.step("sdk_config");
     let tables = Tables::from_env()?;
     let dynamodb = dynamodb_client(&sdk);
