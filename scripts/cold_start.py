@@ -1,26 +1,48 @@
 #!/usr/bin/env python3
-"""Measure each Lambda binary's cold start against a local Lambda Runtime API.
+"""Measure each Lambda binary's cold start against a local Lambda Runtime API, beside a bare one.
 
-For each binary: its size; the time from process start until its first
-`GET /2018-06-01/runtime/invocation/next` (ready: everything before the first SDK
-call); the first and the warm (second) invocation, from serving the event to
-receiving the response POST; peak RSS (VmHWM) after both. Prints a table.
+    cold_start.py BIN_DIR EVENTS_DIR
 
-Used by scripts/measure-cold-start.sh, which builds the binaries first. Only
-loopback addresses; DynamoDB points at a loopback port where nothing listens,
-so invocations measure our code plus one refused connection, not DynamoDB.
+For each of the six functions and for `bare-echo` (a bare `lambda_runtime` function that echoes
+its event, built with the same profile): its size; **ready**, the time from process start to its
+first `GET /2018-06-01/runtime/invocation/next` (everything before the first event); **start ->
+first response**, from process start to the first response POST (ready plus the first
+invocation, so that work moved from init into the first invocation still counts); **cold
+cost**, start -> first response minus the warm (second) invocation: what the cold start adds to
+the work the event itself needs; the first and the warm invocation, from handing out the event
+to the response POST; peak RSS (VmHWM) after both; the stand-in's calls during init and during
+the first invocation. Each function gets the variables template.yaml gives it (so it builds the
+same SDK clients), without SSL_CERT_FILE and SSL_CERT_DIR, which Lambda does not set.
+
+The binaries run in rounds, RUNS rounds (default 30), each round every binary once in a
+shuffled order, so that the bare binary's runs are interleaved with every function's and a
+shared machine's load weighs on all alike. Prints median and interquartile range (p25-p75) per
+binary and each median as a ratio to the bare binary's, and the load average before and after.
+
+Used by scripts/measure-cold-start.sh, which builds the binaries first. Only loopback addresses.
+DynamoDB, SQS and the `@connections` API point at one stand-in on a loopback port that answers
+every call with success and nothing in it (`{}`: no item, no page, message sent; asyncio in a
+process of its own): the init's catalog registration succeeds and the invocations measure our
+code plus a loopback round trip per call, not AWS.
+
+BREAKDOWN=1 also sets IDLE_INIT_TIMING=1 for the functions and prints the median time of each
+init step they report on stderr (crates/lambdas/src/lib.rs, `InitTiming`).
 """
 
 import http.server
-import json
+import multiprocessing
 import os
+import random
 import socket
+import statistics
 import subprocess
 import sys
 import threading
 import time
 
 API = "/2018-06-01/runtime"
+
+BARE = ("bare-echo", "ws-message-ping.json")
 
 FUNCTIONS = [
     ("task-processor", "task-processor-batch.json"),
@@ -34,19 +56,72 @@ FUNCTIONS = [
 INVOCATIONS = 2
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Quiet(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes: without this, Nagle's algorithm and
+        # the client's delayed ACK add ~40 ms to every response.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def stand_in(port_out, calls):
+    """DynamoDB, SQS and `@connections` in one, in its own process (asyncio, minimal HTTP/1.1):
+    every call succeeds with an empty answer (`{}`, or 204 to a DELETE). Counts calls in
+    `calls` (a shared integer); sends its port through `port_out`."""
+    import asyncio
+
+    ok = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\n\r\n{}"
+    deleted = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
+
+    async def connection(reader, writer):
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                if length:
+                    await reader.readexactly(length)
+                with calls.get_lock():
+                    calls.value += 1
+                writer.write(deleted if head.startswith(b"DELETE ") else ok)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def main():
+        server = await asyncio.start_server(connection, "127.0.0.1", 0)
+        port_out.send(server.sockets[0].getsockname()[1])
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def serve(handler):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 class Runtime:
-    """One binary's Runtime API: serves the event INVOCATIONS times, records times."""
+    """One process's Runtime API: serves the event INVOCATIONS times, records times."""
 
-    def __init__(self, event):
+    def __init__(self, event, calls):
         self.event = event
+        self.calls = calls  # the stand-in's count of calls
         self.lock = threading.Lock()
         self.next_calls = []  # monotonic ns of each GET .../next
+        self.aws_calls = []  # the stand-in's count of calls at each GET .../next
         self.served = []  # monotonic ns when each event was handed out
         self.responses = []  # monotonic ns of each response POST
         self.errors = []
@@ -54,18 +129,7 @@ class Runtime:
 
 
 def handler_for(runtime):
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def setup(self):
-            super().setup()
-            # Headers and body go out in separate writes: without this, Nagle's algorithm and
-            # the client's delayed ACK add ~40 ms to every response.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
+    class Handler(Quiet):
         def do_GET(self):
             now = time.monotonic_ns()
             if self.path != API + "/invocation/next":
@@ -73,6 +137,7 @@ def handler_for(runtime):
                 return
             with runtime.lock:
                 runtime.next_calls.append(now)
+                runtime.aws_calls.append(runtime.calls.value)
                 n = len(runtime.served)
             if n >= INVOCATIONS:
                 runtime.done.set()
@@ -124,38 +189,64 @@ def vm_hwm_kb(pid):
     return None
 
 
-def measure(bin_dir, events_dir, name, event_file):
-    with open(os.path.join(events_dir, event_file), "rb") as f:
-        event = f.read()
-    runtime = Runtime(event)
-    port = free_port()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler_for(runtime))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = dict(os.environ)
+# The variables template.yaml gives each function beyond the tables (Globals): which secrets, and
+# which clients it builds (WS_ENDPOINT: @connections; WAKE_QUEUE_URL: SQS; CATALOGS_TABLE: the
+# catalog registered at init).
+EXTRA = {
+    "bare-echo": [],
+    "ws-connect": ["TOKEN_SECRET"],
+    "ws-disconnect": [],
+    "ws-message": ["TOKEN_SECRET", "SEED_SECRET", "WS_ENDPOINT", "CATALOGS_TABLE"],
+    "task-processor": ["SEED_SECRET", "WS_ENDPOINT", "WAKE_QUEUE_URL", "CATALOGS_TABLE"],
+    "task-ticker": ["SEED_SECRET", "CATALOGS_TABLE"],
+    "connection-cleaner": ["WS_ENDPOINT"],
+}
+
+
+def environment(name, aws, breakdown):
+    # Lambda sets no SSL_CERT_FILE or SSL_CERT_DIR; a machine that does would change what the
+    # system's root store costs.
+    env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
     env.update(
         {
-            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:%d" % port,
             "AWS_LAMBDA_FUNCTION_NAME": name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_LOG_FORMAT": "JSON",
             "AWS_LAMBDA_LOG_LEVEL": "WARN",
             "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "dev-only-not-a-key",
             "AWS_SECRET_ACCESS_KEY": "dev-only-not-a-secret",
+            "AWS_SESSION_TOKEN": "dev-only-not-a-token",
             "AWS_MAX_ATTEMPTS": "1",
-            "DYNAMODB_ENDPOINT": "http://127.0.0.1:%d" % free_port(),
-            "WS_ENDPOINT": "http://127.0.0.1:%d" % free_port(),
+            "DYNAMODB_ENDPOINT": aws,
+            "SQS_ENDPOINT": aws,
             "PLAYERS_TABLE": "Players",
             "TASKS_TABLE": "Tasks",
             "CONNECTIONS_TABLE": "Connections",
             "NOTIFICATIONS_TABLE": "Notifications",
-            "TOKEN_SECRET": "dev-only-token-secret-change-me-0123456789",
-            "SEED_SECRET": "dev-only-seed-secret-change-me-01234567890",
         }
     )
-    path = os.path.join(bin_dir, name)
+    extra = {
+        "WS_ENDPOINT": aws,
+        "WAKE_QUEUE_URL": aws + "/000000000000/wake",
+        "CATALOGS_TABLE": "Catalogs",
+        "TOKEN_SECRET": "dev-only-token-secret-change-me-0123456789",
+        "SEED_SECRET": "dev-only-seed-secret-change-me-01234567890",
+    }
+    env.update({k: extra[k] for k in EXTRA[name]})
+    if breakdown:
+        env["IDLE_INIT_TIMING"] = "1"
+    return env
+
+
+def measure(path, event, env, calls):
+    """One cold start of the binary at `path`: a dict of figures, or None if it failed."""
+    runtime = Runtime(event, calls)
+    server = serve(handler_for(runtime))
+    env = dict(env, AWS_LAMBDA_RUNTIME_API="127.0.0.1:%d" % server.server_address[1])
+    calls_before = runtime.calls.value
     start = time.monotonic_ns()
     proc = subprocess.Popen([path], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     finished = runtime.done.wait(60)
@@ -163,46 +254,147 @@ def measure(bin_dir, events_dir, name, event_file):
     proc.kill()
     _, stderr = proc.communicate()
     server.shutdown()
+    server.server_close()
+    stderr = stderr.decode(errors="replace")
     if not finished or len(runtime.responses) < INVOCATIONS:
         sys.stderr.write(
-            "%s: did not finish (errors %r)\n%s\n" % (name, runtime.errors, stderr.decode(errors="replace")[-2000:])
+            "%s: did not finish (errors %r)\n%s\n" % (path, runtime.errors, stderr[-2000:])
         )
         return None
+    steps = {}
+    for line in stderr.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "init-timing":
+            steps[parts[1]] = int(parts[2]) / 1000
     ms = lambda ns: ns / 1e6
     return {
-        "name": name,
-        "size": os.path.getsize(path),
         "ready": ms(runtime.next_calls[0] - start),
+        "to_first": ms(runtime.responses[0] - start),
         "first": ms(runtime.responses[0] - runtime.served[0]),
         "warm": ms(runtime.responses[1] - runtime.served[1]),
+        "cold": ms(runtime.responses[0] - start) - ms(runtime.responses[1] - runtime.served[1]),
         "rss_mb": hwm / 1024 if hwm else float("nan"),
+        "init_calls": runtime.aws_calls[0] - calls_before,
+        "first_calls": runtime.aws_calls[1] - runtime.aws_calls[0],
+        "errors": len(runtime.errors),
+        "steps": steps,
     }
 
 
-def median_run(bin_dir, events_dir, name, event, runs):
-    """The run with the median ready time of `runs` runs (a shared machine is noisy)."""
-    results = [measure(bin_dir, events_dir, name, event) for _ in range(runs)]
-    if any(r is None for r in results):
-        return None
-    results.sort(key=lambda r: r["ready"])
-    return results[len(results) // 2]
+def quartiles(values):
+    """(p25, median, p75) of `values`."""
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
 
 
 def main():
     bin_dir, events_dir = sys.argv[1], sys.argv[2]
-    runs = int(os.environ.get("RUNS", "5"))
-    print("median of %d runs per function (by ready time)" % runs)
-    rows = [median_run(bin_dir, events_dir, name, event, runs) for name, event in FUNCTIONS]
-    print("| function | size (MB) | ready (ms) | first invocation (ms) | warm invocation (ms) | peak RSS (MB) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for row in rows:
-        if row is None:
+    runs = int(os.environ.get("RUNS", "30"))
+    breakdown = bool(os.environ.get("BREAKDOWN"))
+    only = os.environ.get("ONLY")
+    functions = [f for f in FUNCTIONS if not only or f[0] in only.split(",")]
+    binaries = [BARE] + functions
+    calls = multiprocessing.Value("q", 0)
+    port_in, port_out = multiprocessing.Pipe(duplex=False)
+    aws_process = multiprocessing.Process(target=stand_in, args=(port_out, calls), daemon=True)
+    aws_process.start()
+    aws = "http://127.0.0.1:%d" % port_in.recv()
+    jobs = []
+    for name, event_file in binaries:
+        with open(os.path.join(events_dir, event_file), "rb") as f:
+            event = f.read()
+        path = os.path.join(bin_dir, name)
+        jobs.append((name, path, event, environment(name, aws, breakdown and name != BARE[0])))
+    results = {name: [] for name, _, _, _ in jobs}
+    load_before = os.getloadavg()
+    failed = False
+    for _ in range(runs):
+        order = list(jobs)
+        random.shuffle(order)
+        for name, path, event, env in order:
+            result = measure(path, event, env, calls)
+            if result is None:
+                failed = True
+            else:
+                results[name].append(result)
+    load_after = os.getloadavg()
+
+    print(
+        "%d rounds, each binary once per round in a shuffled order; median (p25-p75); "
+        "x bare = the function's median / bare-echo's median in this run" % runs
+    )
+    print("load average before %.2f %.2f %.2f, after %.2f %.2f %.2f" % (load_before + load_after))
+    print()
+    print(
+        "| binary | size (MB) | x bare | ready (ms) | x bare | start -> first response (ms) | x bare "
+        "| cold cost (ms) | x bare | first inv. (ms) | warm inv. (ms) | peak RSS (MB) | x bare | AWS calls (init, first inv.) |"
+    )
+    print("| --- |" + " ---: |" * 13)
+    base = {}
+    for name, path, _, _ in jobs:
+        rows = results[name]
+        if not rows:
+            print("| %s | failed |" % name)
             continue
-        print(
-            "| %(name)s | %(size_mb).2f | %(ready).1f | %(first).1f | %(warm).1f | %(rss_mb).1f |"
-            % dict(row, size_mb=row["size"] / 1e6)
+        size = os.path.getsize(path) / 1e6
+        stats = {
+            k: quartiles([r[k] for r in rows])
+            for k in ("ready", "to_first", "cold", "first", "warm", "rss_mb")
+        }
+        if name == BARE[0]:
+            base = dict((k, v[1]) for k, v in stats.items())
+            base["size"] = size
+        ratio = lambda key, value: ("%.2f" % (value / base[key])) if base.get(key) else "-"
+        q = lambda key, fmt="%.1f": (fmt + " (" + fmt + "-" + fmt + ")") % (
+            stats[key][1],
+            stats[key][0],
+            stats[key][2],
         )
-    if any(row is None for row in rows):
+        print(
+            "| %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d, %d |"
+            % (
+                name,
+                size,
+                ratio("size", size),
+                q("ready", "%.2f"),
+                ratio("ready", stats["ready"][1]),
+                q("to_first", "%.2f"),
+                ratio("to_first", stats["to_first"][1]),
+                q("cold", "%.2f"),
+                ratio("cold", stats["cold"][1]),
+                q("first", "%.2f"),
+                q("warm", "%.2f"),
+                q("rss_mb"),
+                ratio("rss_mb", stats["rss_mb"][1]),
+                statistics.median([r["init_calls"] for r in rows]),
+                statistics.median([r["first_calls"] for r in rows]),
+            )
+        )
+        errors = sum(r["errors"] for r in rows)
+        if errors:
+            sys.stderr.write("%s: %d error responses in %d runs\n" % (name, errors, len(rows)))
+
+    if breakdown:
+        steps = []
+        for name, _, _, _ in jobs:
+            for r in results[name]:
+                for step in r["steps"]:
+                    if step not in steps:
+                        steps.append(step)
+        print()
+        print("init steps (IDLE_INIT_TIMING), median ms")
+        print()
+        print("| function | " + " | ".join(steps) + " |")
+        print("| --- |" + " ---: |" * len(steps))
+        for name, _, _, _ in jobs[1:]:
+            cells = []
+            for step in steps:
+                values = [r["steps"][step] for r in results[name] if step in r["steps"]]
+                cells.append("%.2f" % statistics.median(values) if values else "-")
+            print("| %s | %s |" % (name, " | ".join(cells)))
+    if failed:
         sys.exit(1)
 
 

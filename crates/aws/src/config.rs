@@ -5,9 +5,16 @@
 
 use std::time::Duration;
 
+use aws_config::environment::{
+    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+};
+use aws_config::meta::region::ProvideRegion;
+use aws_config::provider_config::ProviderConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::tls;
+use aws_types::sdk_config::{SharedCredentialsProvider, SharedHttpClient};
 
 /// The environment variable that points the DynamoDB client at a local stand-in (moto).
 pub const DYNAMODB_ENDPOINT_VAR: &str = "DYNAMODB_ENDPOINT";
@@ -18,6 +25,9 @@ pub enum ConfigError {
     /// A required environment variable is not set (or is empty).
     #[error("environment variable {0} is not set: it must name the table (template.yaml sets it)")]
     Missing(&'static str),
+    /// `TLS_ROOTS` names no [`TrustedRoots`] (the value, at most 40 characters of it).
+    #[error("TLS_ROOTS is `{0}`; it must be `amazon` (the default) or `system`")]
+    UnknownRoots(String),
 }
 
 /// The names of the four tables.
@@ -88,16 +98,165 @@ pub fn retry_config(base: Option<&RetryConfig>) -> RetryConfig {
         .with_max_backoff(MAX_BACKOFF)
 }
 
-/// Loads the SDK's defaults (region, credentials, retry mode and attempts) from the environment,
-/// with this crate's timeouts and backoff cap. Call it once at start-up and build every client
-/// from the result: a Lambda reuses them across invocations.
+/// The root certificates an [`https_client`] verifies servers against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustedRoots {
+    /// Only the five roots of Amazon Trust Services, which AWS says to trust for its service
+    /// endpoints ([`AMAZON_ROOTS`]), compiled in: what the Lambdas use.
+    Amazon,
+    /// The system's store (`rustls-native-certs`, the SDK's default), read from the
+    /// certificate files at the first connection: what tools on an operator's machine use.
+    System,
+}
+
+/// The environment variable that chooses a Lambda's [`TrustedRoots`]: `amazon` (the default
+/// when unset or empty) or `system`.
+pub const TLS_ROOTS_VAR: &str = "TLS_ROOTS";
+
+impl TrustedRoots {
+    /// Reads [`TLS_ROOTS_VAR`]. An unknown value is an error naming the variable.
+    pub fn from_env() -> Result<TrustedRoots, ConfigError> {
+        TrustedRoots::parse(std::env::var(TLS_ROOTS_VAR).ok().as_deref())
+    }
+
+    fn parse(value: Option<&str>) -> Result<TrustedRoots, ConfigError> {
+        match value.map(str::trim) {
+            None | Some("") | Some("amazon") => Ok(TrustedRoots::Amazon),
+            Some("system") => Ok(TrustedRoots::System),
+            Some(other) => Err(ConfigError::UnknownRoots(other.chars().take(40).collect())),
+        }
+    }
+}
+
+/// The subject names of the roots of Amazon Trust Services, the CA of every AWS service
+/// endpoint, which AWS asks clients to trust all of (AWS Security Blog, "How to Prepare for
+/// AWS's Move to Its Own Certificate Authority", 2017; <https://www.amazontrust.com/repository/>).
+/// Starfield Services Root G2 cross-signs Amazon Root CA 1-4, so older chains end there.
+pub const AMAZON_ROOTS: [&str; 5] = [
+    "Amazon Root CA 1",
+    "Amazon Root CA 2",
+    "Amazon Root CA 3",
+    "Amazon Root CA 4",
+    "Starfield Services Root Certificate Authority - G2",
+];
+
+/// The HTTPS client every SDK client built from one [`SdkConfig`] of this crate shares: the
+/// SDK's own client and TLS stack (`aws-smithy-http-client`: hyper, rustls over aws-lc-rs),
+/// one connection pool per endpoint, verifying servers against `roots`. Plain `http://`
+/// endpoints (moto, the local runtime) go through it unencrypted.
+///
+/// Without it each SDK client built its own default client: its own connector, pool and root
+/// store. (The SDK still builds, and drops, one connector per client it constructs, to check
+/// the configuration, and then one per timeout setting at the first call: so the root store
+/// is parsed that many times, which is why a small one matters.)
+pub fn https_client(roots: TrustedRoots) -> SharedHttpClient {
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::AwsLc,
+    ));
+    match roots {
+        TrustedRoots::System => builder.build_https(),
+        TrustedRoots::Amazon => {
+            let trust = tls::TrustStore::empty()
+                .with_native_roots(false)
+                .with_pem_certificate(amazon_root_certificates());
+            match tls::TlsContext::builder().with_trust_store(trust).build() {
+                Ok(context) => builder.tls_context(context).build_https(),
+                // Cannot happen today (a context with only a trust store always builds); the
+                // SDK's default context, the system's roots, still verifies.
+                Err(error) => {
+                    tracing::warn!(%error, "Amazon's root certificates refused; using the system's");
+                    builder.build_https()
+                }
+            }
+        }
+    }
+}
+
+/// The [`AMAZON_ROOTS`] as PEM, taken from Mozilla's root program as compiled in (the
+/// `webpki-root-certs` crate, from the CCADB). The SDK takes extra roots only as PEM, so their
+/// DER is encoded here (5 certificates, microseconds).
+///
+/// The trade-off against the system's store, which the SDK reads by default: the system's is
+/// read and parsed from files at the first connection (the bundle, and every file of the
+/// certificate directory, about 150 roots), milliseconds of every cold start, and trusts every
+/// root the image trusts (docs/performance.md, "Cold start and footprint"). These five are the
+/// only CAs that can vouch for an AWS endpoint, so any other CA's misissued certificate is
+/// refused: a smaller trust than the system's. What it costs: they change only when the
+/// dependency is updated and the functions redeployed (a root Amazon retires or Mozilla
+/// distrusts stays trusted until then), and if AWS ever served its endpoints from another CA,
+/// connections would fail until `TLS_ROOTS=system` is set ([`TrustedRoots`]).
+pub fn amazon_root_certificates() -> Vec<u8> {
+    use base64::Engine;
+    // A root is self-signed: its DER names only itself (subject and issuer). A byte search of
+    // the ~150 roots (~200 KB) for the 5 names: memchr's, tens of microseconds.
+    let finders: Vec<_> = AMAZON_ROOTS
+        .iter()
+        .map(|name| memchr::memmem::Finder::new(name.as_bytes()))
+        .collect();
+    let mut pem = Vec::new();
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        let der = cert.as_ref();
+        if finders.iter().any(|finder| finder.find(der).is_some()) {
+            pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+            pem.extend_from_slice(
+                base64::engine::general_purpose::STANDARD
+                    .encode(der)
+                    .as_bytes(),
+            );
+            pem.extend_from_slice(b"\n-----END CERTIFICATE-----\n");
+        }
+    }
+    pem
+}
+
+/// Loads the SDK's defaults (the whole discovery chain: environment, profile files, web
+/// identity, ECS and IMDS for credentials and region; retry mode and attempts) with this
+/// crate's timeouts and backoff cap and one shared [`https_client`] trusting the system's
+/// roots. For tools and tests that
+/// run on an operator's machine; a Lambda uses [`lambda_sdk_config`]. Call it once at start-up
+/// and build every client from the result.
 pub async fn sdk_config() -> SdkConfig {
     let loaded = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeout_config())
+        .http_client(https_client(TrustedRoots::System))
         .load()
         .await;
     let retry = retry_config(loaded.retry_config());
     loaded.into_builder().retry_config(retry).build()
+}
+
+/// The SDK settings of a Lambda function, from the environment Lambda sets for it (AWS Lambda
+/// Developer Guide, "Defined runtime environment variables"): the region from `AWS_REGION`
+/// (or `AWS_DEFAULT_REGION`) and the execution role's credentials from `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, through aws-config's own environment
+/// providers; retry mode and attempts from `AWS_RETRY_MODE` and `AWS_MAX_ATTEMPTS` (the SDK's
+/// retry provider); this crate's timeouts and backoff cap; one shared [`https_client`]
+/// trusting the roots [`TLS_ROOTS_VAR`] names (Amazon's by default).
+///
+/// Unlike [`sdk_config`] it runs none of the rest of the discovery chain (profile files, SSO,
+/// web identity, ECS, IMDS), which a Lambda never needs and which costs its cold start time
+/// and binary size. A variable that is missing is not an init error: as with the full chain,
+/// calls then fail (no region, no credentials), which a function outside Lambda meets first.
+///
+/// # Errors
+/// [`ConfigError::UnknownRoots`] when [`TLS_ROOTS_VAR`] names no [`TrustedRoots`].
+pub async fn lambda_sdk_config() -> Result<SdkConfig, ConfigError> {
+    let roots = TrustedRoots::from_env()?;
+    let region = EnvironmentVariableRegionProvider::new().region().await;
+    let retry = aws_config::default_provider::retry_config::default_provider()
+        .configure(&ProviderConfig::empty().with_region(region.clone()))
+        .retry_config()
+        .await;
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .credentials_provider(SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .http_client(https_client(roots))
+        .timeout_config(timeout_config())
+        .retry_config(retry_config(Some(&retry)));
+    builder.set_region(region);
+    Ok(builder.build())
 }
 
 /// A DynamoDB client with this crate's timeouts and retries; `DYNAMODB_ENDPOINT`, when set,
@@ -163,6 +322,48 @@ mod tests {
         .unwrap_err();
         assert_eq!(err, ConfigError::Missing("TASKS_TABLE"));
         assert!(err.to_string().contains("TASKS_TABLE"));
+    }
+
+    #[test]
+    fn the_amazon_roots_are_exactly_the_five_trust_services_roots_and_each_parses() {
+        use rustls_pki_types::pem::PemObject;
+        let pem = amazon_root_certificates();
+        let ders: Vec<_> = rustls_pki_types::CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(ders.len(), AMAZON_ROOTS.len());
+        for name in AMAZON_ROOTS {
+            let holding: Vec<_> = ders
+                .iter()
+                .filter(|der| der.windows(name.len()).any(|w| w == name.as_bytes()))
+                .collect();
+            assert_eq!(holding.len(), 1, "{name}");
+        }
+        // Not the Starfield root that is not Amazon's.
+        let other = b"Starfield Root Certificate Authority - G2";
+        assert!(!ders
+            .iter()
+            .any(|der| der.windows(other.len()).any(|w| w == other)));
+        for der in &ders {
+            webpki::anchor_from_trusted_cert(der).expect("a usable trust anchor");
+        }
+    }
+
+    #[test]
+    fn tls_roots_default_to_amazon_and_refuse_an_unknown_value() {
+        assert_eq!(TrustedRoots::parse(None), Ok(TrustedRoots::Amazon));
+        assert_eq!(TrustedRoots::parse(Some(" ")), Ok(TrustedRoots::Amazon));
+        assert_eq!(
+            TrustedRoots::parse(Some("amazon")),
+            Ok(TrustedRoots::Amazon)
+        );
+        assert_eq!(
+            TrustedRoots::parse(Some("system")),
+            Ok(TrustedRoots::System)
+        );
+        let err = TrustedRoots::parse(Some("mozilla")).unwrap_err();
+        assert_eq!(err, ConfigError::UnknownRoots("mozilla".into()));
+        assert!(err.to_string().contains("TLS_ROOTS"));
     }
 
     #[test]

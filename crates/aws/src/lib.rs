@@ -4,11 +4,13 @@
 //! API for [`Notifier`](idle_app::ports::Notifier) ([`ApiGatewayNotifier`]), and SQS for
 //! [`Waker`](idle_app::ports::Waker) ([`SqsWaker`]).
 //!
-//! A Lambda main builds them once:
+//! A Lambda main builds them once, from the SDK settings of the variables Lambda sets
+//! ([`lambda_sdk_config`]: environment region and credentials, one shared HTTPS client trusting
+//! Amazon's roots; tools on an operator's machine use [`sdk_config`], the whole discovery chain):
 //!
 //! ```no_run
 //! # async fn main_() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = idle_aws::sdk_config().await;
+//! let config = idle_aws::lambda_sdk_config().await?;
 //! let store = idle_aws::DynamoStore::new(
 //!     idle_aws::dynamodb_client(&config),
 //!     idle_aws::Tables::from_env()?,
@@ -101,9 +103,10 @@ mod waker;
 
 pub use catalogs::{DynamoCatalogs, CATALOGS_TABLE_VAR};
 pub use config::{
-    dynamodb_client, dynamodb_client_at, retry_config, sdk_config, timeout_config, ConfigError,
-    Tables, ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, DYNAMODB_ENDPOINT_VAR, MAX_BACKOFF,
-    OPERATION_TIMEOUT,
+    amazon_root_certificates, dynamodb_client, dynamodb_client_at, https_client, lambda_sdk_config,
+    retry_config, sdk_config, timeout_config, ConfigError, Tables, TrustedRoots, AMAZON_ROOTS,
+    ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, DYNAMODB_ENDPOINT_VAR, MAX_BACKOFF, OPERATION_TIMEOUT,
+    TLS_ROOTS_VAR,
 };
 pub use connections::BY_PLAYER_INDEX;
 pub use game::WAKE_INDEX;

@@ -9,8 +9,8 @@ use idle_app::metrics::MetricsSink;
 use idle_app::ports::{Clock, ConnectionInfo, Notifier, PostError, StoreError, SystemClock, Waker};
 use idle_app::services::Services;
 use idle_aws::{
-    dynamodb_client, sdk_config, sqs_client, ApiGatewayNotifier, DynamoCatalogs, DynamoStore,
-    SqsWaker, Tables, CATALOGS_TABLE_VAR,
+    dynamodb_client, lambda_sdk_config, sqs_client, ApiGatewayNotifier, DynamoCatalogs,
+    DynamoStore, SqsWaker, Tables, CATALOGS_TABLE_VAR,
 };
 use idle_core::model::Millis;
 
@@ -47,15 +47,19 @@ where
 /// it after the next deploy; a failure to store it is an init error, logged with the table and
 /// the hash. The other functions never read a catalog by hash and get no store.
 pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
+    let mut timing = InitTiming::from_env();
     init_logging(std::io::stdout);
+    timing.step("logging");
     let config = AppConfig::from_env_for(function)?;
+    timing.step("config");
     lambda_runtime::tracing::info!(
         catalog_file = ?config.catalog.file,
         catalog_version = config.catalog.catalog.version,
         catalog_hash = %config.catalog.hash,
         "catalog loaded"
     );
-    let sdk = sdk_config().await;
+    let sdk = lambda_sdk_config().await?;
+    timing.step("sdk_config");
     let tables = Tables::from_env()?;
     let dynamodb = dynamodb_client(&sdk);
     let catalogs = if function.computes_outcomes() {
@@ -92,6 +96,7 @@ pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
         }
         (None, _) => Arc::new(NoWakeQueue),
     };
+    timing.step("clients");
     // EMF metrics go to stdout, where Lambda's log agent extracts them.
     let mut services = Services::new(
         config,
@@ -103,12 +108,56 @@ pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
         waker,
     )
     .with_metrics(MetricsSink::Stdout);
+    timing.step("services");
     if let Some(catalogs) = catalogs {
         let table = catalogs.table().to_owned();
         services = services.with_catalog_store(Arc::new(catalogs));
         register_catalog(&services, &table).await?;
+        timing.step("register_catalog");
     }
+    timing.total();
     Ok(Arc::new(services))
+}
+
+/// The environment variable that turns on [`InitTiming`]'s report (any non-empty value).
+pub const INIT_TIMING_VAR: &str = "IDLE_INIT_TIMING";
+
+/// How long each init step took, reported on stderr when [`INIT_TIMING_VAR`] is set (by
+/// `scripts/cold_start.py --breakdown`, docs/performance.md "Cold start and footprint"): one
+/// line `init-timing <step> <µs>` per step, then `init-timing total <µs>` since the timer
+/// started. Costs one environment lookup when off.
+pub struct InitTiming {
+    started: std::time::Instant,
+    last: std::time::Instant,
+    on: bool,
+}
+
+impl InitTiming {
+    /// A timer starting now, reporting if [`INIT_TIMING_VAR`] is set and not empty.
+    pub fn from_env() -> InitTiming {
+        let now = std::time::Instant::now();
+        InitTiming {
+            started: now,
+            last: now,
+            on: std::env::var_os(INIT_TIMING_VAR).is_some_and(|v| !v.is_empty()),
+        }
+    }
+
+    /// Ends the step `name`, which started when the previous one ended.
+    pub fn step(&mut self, name: &str) {
+        let now = std::time::Instant::now();
+        if self.on {
+            eprintln!("init-timing {name} {}", (now - self.last).as_micros());
+        }
+        self.last = now;
+    }
+
+    /// Reports the time since the timer started.
+    pub fn total(&self) {
+        if self.on {
+            eprintln!("init-timing total {}", self.started.elapsed().as_micros());
+        }
+    }
 }
 
 /// Stores the services' catalog in the catalog store unless it is there (init work: a function
