@@ -5,16 +5,17 @@
 #   scripts/capacity-doc.sh                 # 100,000 simulated players (the issue's run)
 #   PLAYERS=10000 scripts/capacity-doc.sh   # a quicker run (the rates are per player)
 #   NO_BUILD=1 scripts/capacity-doc.sh      # reuse target/measure/idle-cost as built
+#   DOC=/tmp/capacity.md scripts/capacity-doc.sh   # write another copy of the page
 #
 # It runs `idle-cost --players $PLAYERS --capacity` (the `measure` profile: release without
 # LTO, minutes to build rather than the quarter hour of a fat-LTO build) and replaces the lines
 # between the markers `<!-- capacity-plan:begin -->` and `<!-- capacity-plan:end -->` with the
-# run's plan, the command, the date, the run's wall time and peak memory. The prose around the
+# run's plan, the command, the date, the run's wall and CPU time and peak memory. The prose around the
 # block quotes some of its figures: reread it after a run that moved them.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-doc="$root/docs/capacity.md"
+doc="${DOC:-$root/docs/capacity.md}"
 players="${PLAYERS:-100000}"
 target="${CARGO_TARGET_DIR:-$root/target}"
 bin="$target/measure/idle-cost"
@@ -33,11 +34,14 @@ trap 'rm -f "$out" "$block" "$out.time"' EXIT
 start="$(date +%s)"
 # GNU time gives the peak memory when it is installed; the run is the same without it.
 if [ -x /usr/bin/time ]; then
-    /usr/bin/time -f '%M' -o "$out.time" "$bin" --players "$players" --capacity >"$out"
-    peak_mb="$(( $(tail -n 1 "$out.time") / 1024 ))"
+    /usr/bin/time -f '%M %U' -o "$out.time" "$bin" --players "$players" --capacity >"$out"
+    read -r peak_kb cpu_secs < <(tail -n 1 "$out.time")
+    peak_mb="$((peak_kb / 1024))"
+    cpu="${cpu_secs%.*} s of CPU, "
 else
     "$bin" --players "$players" --capacity >"$out"
     peak_mb="?"
+    cpu=""
 fi
 secs="$(( $(date +%s) - start ))"
 
@@ -45,8 +49,8 @@ tasks="$(grep -m1 '^  tasks:' "$out" | sed 's/^ *tasks: //')"
 {
     echo '<!-- capacity-plan:begin (written by scripts/capacity-doc.sh: edit the script, not this block) -->'
     echo "Output of \`idle-cost --players $players --capacity\` (the capacity part; \`measure\` build,"
-    echo "$(date -u +%Y-%m-%d), $((secs / 60)) min $((secs % 60)) s and ${peak_mb} MB peak on a 2-core machine shared with"
-    echo "other builds; tasks: $tasks):"
+    echo "$(date -u +%Y-%m-%d), $((secs / 60)) min $((secs % 60)) s wall time (${cpu}${peak_mb} MB peak) on a 2-core"
+    echo "machine shared with other builds; tasks: $tasks):"
     echo
     echo '```'
     # The two lines of rates and assumptions, then the tables as they are (Markdown).
@@ -62,4 +66,4 @@ awk -v block="$block" '
     !skip { print }
 ' "$doc" >"$doc.new"
 mv "$doc.new" "$doc"
-echo "capacity-doc: wrote the plan of $players players into docs/capacity.md (${secs} s)"
+echo "capacity-doc: wrote the plan of $players players into $doc (${secs} s)"
