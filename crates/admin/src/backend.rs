@@ -1,11 +1,13 @@
 //! Where the data is: an `idle-local` data directory (SQLite) or the DynamoDB tables.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use idle_app::config::AppConfig;
 use idle_app::outbox::OutboxRecord;
 use idle_app::ports::{ConnectionStore, GameStore, Inbox, PlayerRecords};
 use idle_aws::{DynamoStore, Tables};
+use idle_local::error::LocalError;
 use idle_local::lock::DirLock;
 use idle_sqlite::{SqliteOptions, SqliteStore, DATABASE_FILE};
 
@@ -19,6 +21,57 @@ pub enum Access {
     Read,
     /// Takes the data directory's writer lock first: refused while `idle-local` runs.
     Write,
+}
+
+/// How often a waiting write tries the data directory's lock again.
+pub const LOCK_POLL: Duration = Duration::from_millis(100);
+
+/// Takes the writer lock of the data directory `dir`, trying again every `poll` until `wait`
+/// has passed (a lock held by a running `idle-local` is released when it stops, however it
+/// stops). `waiting` is called once, with the holder's description, when the first try finds
+/// the lock held and `wait` is not zero.
+///
+/// # Errors
+/// [`CliError::Locked`] naming the holder when the lock is still held after `wait` (at once
+/// when `wait` is zero), and saying what to do: stop `idle-local`, or pass a longer `--wait`.
+/// Other failures to open the lock file (permissions) too, as [`CliError::Locked`] with the
+/// cause.
+pub fn acquire_waiting(
+    dir: &Path,
+    wait: Duration,
+    poll: Duration,
+    waiting: impl FnOnce(&LocalError),
+) -> Result<DirLock, CliError> {
+    let deadline = Instant::now() + wait;
+    let mut waiting = Some(waiting);
+    loop {
+        let held = match DirLock::acquire(dir) {
+            Ok(lock) => return Ok(lock),
+            Err(held @ LocalError::Locked { .. }) => held,
+            Err(other) => return Err(CliError::Locked(other.to_string())),
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            let waited = if wait.is_zero() {
+                "Writes need the data directory to themselves: stop idle-local, then run this \
+                 again, or pass --wait SECS to wait for it to stop"
+                    .to_owned()
+            } else {
+                format!(
+                    "Still held after waiting {} s (--wait): stop idle-local, then run this \
+                     again",
+                    wait.as_secs_f64()
+                )
+            };
+            return Err(CliError::Locked(format!(
+                "{held}. {waited} (reads such as show, tasks and export work while it runs)"
+            )));
+        }
+        if let Some(waiting) = waiting.take() {
+            waiting(&held);
+        }
+        std::thread::sleep(poll.min(deadline - now));
+    }
 }
 
 /// The opened store of one backend.
@@ -47,13 +100,20 @@ impl std::fmt::Debug for Backend {
 }
 
 impl Backend {
-    /// The data directory's store with `access`.
+    /// The data directory's store with `access`. Writing takes the directory's writer lock,
+    /// waiting up to `wait` for it (see [`acquire_waiting`]).
     ///
     /// # Errors
     /// [`CliError::NotFound`] when `dir` holds no database; [`CliError::Locked`] when writing
-    /// and another process (a running `idle-local`) holds the directory's lock; store errors as
-    /// [`SqliteStore::open_with`] and [`SqliteStore::open_read_only`] give them.
-    pub fn local(dir: &Path, access: Access, config: &AppConfig) -> Result<Backend, CliError> {
+    /// and another process (a running `idle-local`) still holds the directory's lock after
+    /// `wait`; store errors as [`SqliteStore::open_with`] and [`SqliteStore::open_read_only`]
+    /// give them.
+    pub fn local(
+        dir: &Path,
+        access: Access,
+        config: &AppConfig,
+        wait: Duration,
+    ) -> Result<Backend, CliError> {
         let file = dir.join(DATABASE_FILE);
         if !file.is_file() {
             return Err(CliError::NotFound(format!(
@@ -70,11 +130,11 @@ impl Backend {
                 _lock: None,
             });
         }
-        let lock = DirLock::acquire(dir).map_err(|e| {
-            CliError::Locked(format!(
-                "{e}. Writes need the data directory to themselves: stop idle-local, then run \
-                 this again (reads such as show, tasks and export work while it runs)"
-            ))
+        let lock = acquire_waiting(dir, wait, LOCK_POLL, |held| {
+            eprintln!(
+                "idle-admin: waiting up to {} s for the data directory's writer lock: {held}",
+                wait.as_secs_f64()
+            );
         })?;
         // The stored shard count, so that opening never reshards the wake index.
         let options = SqliteOptions {

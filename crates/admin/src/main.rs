@@ -43,6 +43,10 @@ struct Global {
     /// Who runs the command, for the audit records (default: $USER).
     #[arg(long, global = true)]
     operator: Option<String>,
+    /// Writes to a data directory: wait up to SECS seconds for a running idle-local to release
+    /// the directory's writer lock (default: refuse at once).
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 0)]
+    wait: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +85,13 @@ enum Command {
         /// Messages read at most (AWS).
         #[arg(long, default_value_t = 100)]
         max_messages: usize,
+        /// A range the stream no longer holds (AWS): advance the players found from the
+        /// history (a scan of the Tasks table), those whose wake-up is due, or keep the message.
+        #[arg(long, value_enum, default_value_t = redrive::Expired::History)]
+        expired: redrive::Expired,
+        /// Seconds added on both sides of an expired range's time window (AWS).
+        #[arg(long, default_value_t = 300)]
+        slack_secs: i64,
     },
 }
 
@@ -123,7 +134,12 @@ fn main() -> ExitCode {
 
 async fn open(global: &Global, access: Access, config: &AppConfig) -> Result<Backend, CliError> {
     match &global.data_dir {
-        Some(dir) => Backend::local(dir, access, config),
+        Some(dir) => Backend::local(
+            dir,
+            access,
+            config,
+            std::time::Duration::from_secs(global.wait),
+        ),
         None => Backend::dynamo(config).await,
     }
 }
@@ -249,6 +265,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Redrive {
             queue_url,
             max_messages,
+            expired,
+            slack_secs,
         } => {
             let outcome = async {
                 confirm("perform the outboxes the processor did not?", global.yes)?;
@@ -268,7 +286,16 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                                     .into(),
                             )
                         })?;
-                        redrive::redrive_aws(&sdk, store, &config, queue_url, *max_messages).await
+                        redrive::redrive_aws(
+                            &sdk,
+                            store,
+                            &config,
+                            queue_url,
+                            *max_messages,
+                            *expired,
+                            slack_secs.saturating_mul(1000).max(0),
+                        )
+                        .await
                     }
                 }
             }

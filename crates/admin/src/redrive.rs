@@ -5,25 +5,34 @@
 //! feed uses) and marks those that succeeded.
 //!
 //! On AWS, the Players stream's event source mapping sends a batch it gave up on to its
-//! on-failure SQS queue. That message names the batch, not the players: the stream, the shard
-//! and the first and last sequence numbers (AWS Lambda Developer Guide, "Retaining records of
-//! invocations" / on-failure destinations for stream event sources: `DDBStreamBatchInfo`). The
-//! records stay readable for 24 hours (the stream's retention), so a redrive reads them back
-//! (`GetShardIterator` `AT_SEQUENCE_NUMBER`, then `GetRecords` up to the last number), performs
-//! their outboxes through [`perform_batch`] as the processor does, and deletes the message
-//! when every record was performed. A range the stream no longer has is reported and its
-//! message kept: the players it touched cannot be told from the message alone (what it lost
-//! are the outbox's notifications and history records; the ticker still advances the players).
+//! on-failure SQS queue. That message names the batch, not the players: the stream, the shard,
+//! the first and last sequence numbers and the approximate arrival times of the first and last
+//! records (AWS Lambda Developer Guide, "Retaining records of invocations" / on-failure
+//! destinations for stream event sources: `DDBStreamBatchInfo`). The records stay readable for
+//! 24 hours (the stream's retention), so a redrive reads them back ([`StreamRanges`]) and
+//! performs their outboxes through [`perform_batch`] as the processor does.
+//!
+//! Once the stream no longer holds the range ([`Range::Gone`]), the records, and with them the
+//! outboxes, are lost; what the players they touched still have is their item, which keeps the
+//! outbox of its last write, and their wake time. So the redrive finds the players
+//! ([`TouchedPlayers`]: those with a history record in the range's time window, or, when the
+//! history names none, every player whose wake-up is due) and, for each, performs its last
+//! outbox again and advances it to now ([`wake`]). What cannot come back: the notifications and
+//! history records of outboxes that were not a player's last (see the crate README).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::EventRecord;
 use idle_app::config::AppConfig;
 use idle_app::handlers::read_record;
-use idle_app::ports::{ConnectionInfo, Notifier, PostError, StoreError, SystemClock, Waker};
+use idle_app::outbox::OutboxRecord;
+use idle_app::ports::{
+    ConnectionInfo, GameStore, Notifier, PostError, StoreError, SystemClock, Waker,
+};
 use idle_app::services::Services;
-use idle_app::usecase::{perform_batch, BatchRecord, BatchReport};
+use idle_app::usecase::{perform_batch, wake, BatchRecord, BatchReport, Woken};
 use idle_core::model::Millis;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -150,11 +159,273 @@ pub async fn redrive_local(
 
 /// What reading one batch's range back found.
 #[derive(Debug)]
-enum Range {
+pub enum Range {
     /// The records of the range, as the Lambda event would hold them.
     Records(Vec<EventRecord>),
-    /// The stream no longer holds the range (trimmed after 24 hours, or the stream is gone).
+    /// The stream no longer holds the range (trimmed after 24 hours, or the stream is gone):
+    /// why, as the API said it.
     Gone(String),
+}
+
+/// Reads a failed batch's records back from the stream. On AWS the DynamoDB Streams API
+/// ([`StreamsApi`]); tests of the expired branch use a fake, since no emulator trims a stream.
+#[async_trait]
+pub trait StreamRanges: Send + Sync {
+    /// The records from the batch's first to its last sequence number, or [`Range::Gone`].
+    ///
+    /// # Errors
+    /// Call failures other than "trimmed" or "no such stream" ([`CliError::Store`]).
+    async fn read(&self, batch: &BatchInfo) -> Result<Range, CliError>;
+}
+
+/// [`StreamRanges`] over the DynamoDB Streams API: `GetShardIterator` `AT_SEQUENCE_NUMBER`,
+/// then `GetRecords` up to the last sequence number. `TrimmedDataAccessException` (the range
+/// is past the 24-hour retention) and `ResourceNotFoundException` (the stream or shard is gone)
+/// are [`Range::Gone`].
+pub struct StreamsApi(pub aws_sdk_dynamodbstreams::Client);
+
+#[async_trait]
+impl StreamRanges for StreamsApi {
+    async fn read(&self, batch: &BatchInfo) -> Result<Range, CliError> {
+        read_range(&self.0, batch).await
+    }
+}
+
+/// Where the players an expired range touched are found: the history, and each player's last
+/// outbox. On AWS the DynamoDB store.
+#[async_trait]
+pub trait TouchedPlayers: Send + Sync {
+    /// Players with a history record (a finished task or an audit record) from `from` to `to`
+    /// inclusive, ms since the epoch.
+    async fn with_history_between(
+        &self,
+        from: Millis,
+        to: Millis,
+    ) -> Result<BTreeSet<String>, CliError>;
+
+    /// The outbox of the player's last write, if it still holds one, with the version it was
+    /// committed with.
+    async fn last_outbox(&self, player_id: &str) -> Result<Option<OutboxRecord>, CliError>;
+}
+
+#[async_trait]
+impl TouchedPlayers for idle_aws::DynamoStore {
+    /// A scan of the Tasks table ([`idle_aws::DynamoStore::players_with_history_between`]).
+    async fn with_history_between(
+        &self,
+        from: Millis,
+        to: Millis,
+    ) -> Result<BTreeSet<String>, CliError> {
+        Ok(self.players_with_history_between(from, to).await?)
+    }
+
+    /// The `outbox` attribute of the player's item, which every write with something to
+    /// perform carries ([`idle_aws::DynamoStore::stored_outbox`]).
+    async fn last_outbox(&self, player_id: &str) -> Result<Option<OutboxRecord>, CliError> {
+        let outbox = self.stored_outbox(player_id).await?;
+        if outbox.is_empty() {
+            return Ok(None);
+        }
+        let mut loaded = self.load_players(&[player_id.to_owned()]).await?;
+        if let Some((_, error)) = loaded.unreadable.pop() {
+            return Err(error.into());
+        }
+        Ok(loaded.players.pop().map(|state| OutboxRecord {
+            player_id: player_id.to_owned(),
+            version: state.player.version,
+            sequence_number: format!("redrive:{player_id}"),
+            outbox,
+        }))
+    }
+}
+
+/// What `redrive` does with a range the stream no longer holds (`--expired`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Expired {
+    /// Advance the players with a history record in the range's time window (a scan of the
+    /// Tasks table); if it names none, or the message carries no arrival times, those of
+    /// `due`.
+    History,
+    /// Advance every player whose wake-up is due (the wake index; no scan).
+    Due,
+    /// Report the range and keep its message.
+    Keep,
+}
+
+/// Redrives batches named by on-failure messages, over the ports.
+pub struct Redrive<'a> {
+    pub services: &'a Services,
+    pub ranges: &'a dyn StreamRanges,
+    pub touched: &'a dyn TouchedPlayers,
+    pub expired: Expired,
+    /// Widens an expired range's time window on both sides, ms: a record arrives when its write
+    /// commits, and a task's `finished_at` is its scheduled end, up to a tick (60 s) earlier
+    /// when the ticker rather than its wake-up completed it.
+    pub slack_ms: Millis,
+}
+
+/// How one batch went: the JSON to report, and whether all of it was done (the message can be
+/// deleted).
+#[derive(Debug)]
+pub struct Redriven {
+    pub report: Value,
+    pub done: bool,
+}
+
+/// A batch's time window from the arrival times its message carries (RFC 3339), widened by
+/// `slack_ms` on both sides; `None` when either is missing or unreadable.
+pub fn window(batch: &BatchInfo, slack_ms: Millis) -> Option<(Millis, Millis)> {
+    let millis = |at: &Option<String>| {
+        at.as_deref()
+            .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+            .map(|at| at.timestamp_millis())
+    };
+    let first = millis(&batch.approximate_arrival_of_first_record)?;
+    let last = millis(&batch.approximate_arrival_of_last_record)?;
+    Some((
+        first.min(last).saturating_sub(slack_ms),
+        first.max(last).saturating_add(slack_ms),
+    ))
+}
+
+impl Redrive<'_> {
+    /// Redrives the batch `failure` names: its records performed again while the stream has
+    /// them; otherwise, unless [`Expired::Keep`], every player it touched advanced.
+    ///
+    /// # Errors
+    /// Store and stream call failures ([`CliError::Store`]); the message is then kept.
+    pub async fn batch(&self, failure: &FailureMessage) -> Result<Redriven, CliError> {
+        match self.ranges.read(&failure.batch).await? {
+            Range::Records(records) => {
+                let batch: Vec<BatchRecord> = records.iter().map(read_record).collect();
+                let report = perform_batch(self.services, batch).await;
+                Ok(Redriven {
+                    done: report.failed_players == 0,
+                    report: json!({ "batch": failure.batch, "report": report }),
+                })
+            }
+            Range::Gone(why) => self.expired_batch(failure, why).await,
+        }
+    }
+
+    async fn expired_batch(
+        &self,
+        failure: &FailureMessage,
+        why: String,
+    ) -> Result<Redriven, CliError> {
+        if self.expired == Expired::Keep {
+            return Ok(Redriven {
+                report: json!({ "batch": failure.batch, "gone": why,
+                    "note": "the stream no longer holds this range; kept (--expired keep)" }),
+                done: false,
+            });
+        }
+        let window = window(&failure.batch, self.slack_ms);
+        let from_history = match (self.expired, window) {
+            (Expired::History, Some((from, to))) => {
+                self.touched.with_history_between(from, to).await?
+            }
+            _ => BTreeSet::new(),
+        };
+        let (players, found_by) = if !from_history.is_empty() {
+            (from_history, "history")
+        } else {
+            let why = match (self.expired, window) {
+                (Expired::Due, _) => "due (--expired due)",
+                (_, None) => "due (the message carries no arrival times)",
+                _ => "due (no history record in the window)",
+            };
+            (self.due_players().await?, why)
+        };
+        let mut advanced = Advance::default();
+        for player in &players {
+            self.advance(player, &mut advanced).await;
+        }
+        Ok(Redriven {
+            done: advanced.failed.is_empty(),
+            report: json!({
+                "batch": failure.batch,
+                "gone": why,
+                "window": window.map(|(from, to)| json!({ "from": from, "to": to })),
+                "found_by": found_by,
+                "players": players.len(),
+                "advance": advanced,
+            }),
+        })
+    }
+
+    /// Every player the wake index says is due now, shard by shard, page by page.
+    async fn due_players(&self) -> Result<BTreeSet<String>, CliError> {
+        let now = self.services.clock.now();
+        let mut due = BTreeSet::new();
+        for shard in 0..self.services.config.wake_shards.max(1) {
+            let mut cursor = None;
+            loop {
+                let page = self.services.store.due_players(shard, now, cursor).await?;
+                due.extend(page.items);
+                cursor = page.next;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    /// Performs the player's last outbox again (its history records put if absent, its
+    /// notifications posted or kept, its wake-up armed), then advances the player to now if
+    /// it is due (the wake-up use case). Failures are noted in `into`, never returned: the
+    /// other players go on.
+    async fn advance(&self, player_id: &str, into: &mut Advance) {
+        match self.touched.last_outbox(player_id).await {
+            Ok(Some(record)) => {
+                let report = perform_batch(self.services, vec![Ok(record)]).await;
+                into.outboxes_performed += report.performed;
+                into.history += report.history;
+                into.delivered += report.delivered;
+                into.kept += report.kept;
+                into.armed += report.armed;
+                if report.failed_players > 0 {
+                    into.failed.push(player_id.to_owned());
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(player_id, %error, "redrive: cannot read the player's outbox");
+                into.failed.push(player_id.to_owned());
+                return;
+            }
+        }
+        match wake(self.services, player_id).await {
+            Ok(Woken::Advanced) => into.advanced += 1,
+            Ok(Woken::Progress | Woken::Nothing) => into.not_due += 1,
+            Ok(Woken::Unknown) => into.unknown += 1,
+            Err(error) => {
+                tracing::error!(player_id, %error, "redrive: cannot advance the player");
+                into.failed.push(player_id.to_owned());
+            }
+        }
+    }
+}
+
+/// What advancing an expired range's players did.
+#[derive(Debug, Default, Serialize)]
+struct Advance {
+    /// Last outboxes performed again, and what they did.
+    outboxes_performed: usize,
+    history: usize,
+    delivered: usize,
+    kept: usize,
+    armed: usize,
+    /// Players whose advance wrote something.
+    advanced: usize,
+    /// Players with nothing due now.
+    not_due: usize,
+    /// Players that no longer exist (erased).
+    unknown: usize,
+    /// Players that could not be advanced (transient trouble: run the redrive again).
+    failed: Vec<String>,
 }
 
 async fn read_range(
@@ -234,13 +505,16 @@ async fn read_range(
 }
 
 /// Reads the on-failure queue at `queue_url` until it is empty (or `max_messages` were read),
-/// redrives each batch it names, and deletes the messages whose batch was performed in full.
+/// redrives each batch it names ([`Redrive::batch`]), and deletes the messages whose batch was
+/// done in full.
 pub async fn redrive_aws(
     sdk: &aws_config::SdkConfig,
     store: idle_aws::DynamoStore,
     config: &AppConfig,
     queue_url: &str,
     max_messages: usize,
+    expired: Expired,
+    slack_ms: Millis,
 ) -> Result<Value, CliError> {
     let ws_endpoint = std::env::var("WS_ENDPOINT")
         .ok()
@@ -258,18 +532,25 @@ pub async fn redrive_aws(
         )
     })?;
     let sqs = idle_aws::sqs_client(sdk);
-    let streams = idle_aws::stream::streams_client(sdk);
+    let ranges = StreamsApi(idle_aws::stream::streams_client(sdk));
     let store = Arc::new(store);
     let clock = Arc::new(SystemClock);
     let services = Services::new(
         config.clone(),
         store.clone(),
         store.clone(),
-        store,
+        store.clone(),
         Arc::new(idle_aws::ApiGatewayNotifier::new(sdk, &ws_endpoint)),
         clock.clone(),
         Arc::new(idle_aws::SqsWaker::new(sqs.clone(), wake_queue, clock)),
     );
+    let redrive = Redrive {
+        services: &services,
+        ranges: &ranges,
+        touched: store.as_ref(),
+        expired,
+        slack_ms,
+    };
     let mut results = Vec::new();
     let mut undone = 0;
     while results.len() < max_messages {
@@ -289,34 +570,27 @@ pub async fn redrive_aws(
             let body = message.body.clone().unwrap_or_default();
             let outcome = match parse_failure_message(&body) {
                 Err(error) => {
+                    undone += 1;
                     json!({ "message_id": message.message_id, "unreadable": error.to_string() })
                 }
-                Ok(failure) => match read_range(&streams, &failure.batch).await? {
-                    Range::Gone(why) => {
-                        undone += 1;
-                        json!({ "batch": failure.batch, "gone": why,
-                            "note": "the stream no longer holds this range: its players cannot be told from the message; the message is kept" })
-                    }
-                    Range::Records(records) => {
-                        let batch: Vec<BatchRecord> = records.iter().map(read_record).collect();
-                        let report = perform_batch(&services, batch).await;
-                        if report.failed_players == 0 {
-                            if let Some(handle) = &message.receipt_handle {
-                                sqs.delete_message()
-                                    .queue_url(queue_url)
-                                    .receipt_handle(handle)
-                                    .send()
-                                    .await
-                                    .map_err(|e| {
-                                        StoreError::Transient(format!("DeleteMessage: {e:?}"))
-                                    })?;
-                            }
-                        } else {
-                            undone += 1;
+                Ok(failure) => {
+                    let redriven = redrive.batch(&failure).await?;
+                    if redriven.done {
+                        if let Some(handle) = &message.receipt_handle {
+                            sqs.delete_message()
+                                .queue_url(queue_url)
+                                .receipt_handle(handle)
+                                .send()
+                                .await
+                                .map_err(|e| {
+                                    StoreError::Transient(format!("DeleteMessage: {e:?}"))
+                                })?;
                         }
-                        json!({ "batch": failure.batch, "report": report })
+                    } else {
+                        undone += 1;
                     }
-                },
+                    redriven.report
+                }
             };
             results.push(outcome);
         }
@@ -387,6 +661,34 @@ mod tests {
         }
         let without_end = MESSAGE.replace("\"endSequenceNumber\"", "\"other\"");
         assert!(parse_failure_message(&without_end).is_err());
+    }
+
+    #[test]
+    fn an_expired_ranges_window_is_its_arrival_times_widened_by_the_slack() {
+        let batch = parse_failure_message(MESSAGE).unwrap().batch;
+        // 2019-11-14T00:13:19Z
+        let arrival = 1_573_690_399_000;
+        assert_eq!(
+            window(&batch, 300_000),
+            Some((arrival - 300_000, arrival + 300_000))
+        );
+        let later = BatchInfo {
+            approximate_arrival_of_last_record: Some("2019-11-14T00:14:19.5Z".into()),
+            ..batch.clone()
+        };
+        assert_eq!(window(&later, 0), Some((arrival, arrival + 60_500)));
+        for missing in [
+            BatchInfo {
+                approximate_arrival_of_first_record: None,
+                ..batch.clone()
+            },
+            BatchInfo {
+                approximate_arrival_of_last_record: Some("yesterday".into()),
+                ..batch.clone()
+            },
+        ] {
+            assert_eq!(window(&missing, 300_000), None);
+        }
     }
 
     #[test]

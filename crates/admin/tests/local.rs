@@ -337,10 +337,97 @@ async fn writes_are_refused_while_idle_local_holds_the_lock_and_reads_still_work
         let out = admin(&all, &[], "");
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
         assert!(stderr(&out).contains("stop idle-local"), "{}", stderr(&out));
+        assert!(stderr(&out).contains("--wait SECS"), "{}", stderr(&out));
     }
     drop(lock);
     let shown = json_of(&admin(&["--data-dir", &d, "--json", "show", "p1"], &[], ""));
     assert_eq!(shown["version"], 0, "nothing written");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_write_with_wait_goes_through_once_idle_local_releases_the_lock() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let (dir, d) = seeded("wait", &["p1"]).await;
+    // Given a running idle-local (its lock held)
+    let lock = DirLock::acquire(&dir).unwrap();
+    // When a grant is run with --wait
+    let mut child = Command::new(env!("CARGO_BIN_EXE_idle-admin"))
+        .args([
+            "--data-dir",
+            &d,
+            "--yes",
+            "--wait",
+            "60",
+            "grant",
+            "p1",
+            "copper_ore",
+            "4",
+            "--reason",
+            "after the restart",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Then it says that it waits, and for what
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("waiting up to") {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "no waiting message");
+    }
+    assert!(line.contains("waiting up to 60 s"), "{line}");
+    assert!(line.contains("idle-local.lock"), "{line}");
+    assert!(
+        line.contains(&format!("pid {}", std::process::id())),
+        "{line}"
+    );
+    // And once idle-local stops (the lock released), the grant goes through
+    drop(lock);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{rest}");
+    let audit: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        audit["after"].as_u64(),
+        Some(audit["before"].as_u64().unwrap() + 4)
+    );
+    let shown = json_of(&admin(&["--data-dir", &d, "--json", "show", "p1"], &[], ""));
+    assert_eq!(shown["version"], 1, "the grant was written");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_write_with_wait_gives_up_with_a_clear_error_when_the_lock_stays_held() {
+    let (dir, d) = seeded("wait-timeout", &["p1"]).await;
+    let lock = DirLock::acquire(&dir).unwrap();
+    let started = std::time::Instant::now();
+    let out = admin(
+        &["--data-dir", &d, "--yes", "--wait", "1", "erase", "p1"],
+        &[],
+        "",
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "it waited"
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(message.contains("waiting up to 1 s"), "{message}");
+    assert!(
+        message.contains("Still held after waiting 1 s"),
+        "{message}"
+    );
+    assert!(message.contains("stop idle-local"), "{message}");
+    assert_eq!(audit_line(&message, "erase")["fields"]["outcome"], "failed");
+    drop(lock);
+    let shown = json_of(&admin(&["--data-dir", &d, "--json", "show", "p1"], &[], ""));
+    assert_eq!(shown["version"], 0, "nothing erased or written");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

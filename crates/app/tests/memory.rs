@@ -260,3 +260,48 @@ async fn faults_strike_before_or_after_the_write() {
     );
     assert_eq!(store.calls(StoreOp::Commit), 2);
 }
+
+#[tokio::test]
+async fn a_players_connections_follow_every_put_replace_and_delete_of_the_index() {
+    let store = MemoryStore::new(8);
+    let conn = |id: &str, player: &str, at: Millis| Connection {
+        connection_id: id.into(),
+        player_id: player.into(),
+        is_admin: false,
+        connected_at: at,
+        token_expires_at: i64::MAX,
+        expires_at: 4_000_000_000,
+    };
+    let ids = |connections: Vec<Connection>| -> Vec<String> {
+        connections.into_iter().map(|c| c.connection_id).collect()
+    };
+    // Given connections of two players, one id a prefix of the other player's id
+    for (id, player) in [("c2", "p1"), ("c1", "p1"), ("c3", "p10")] {
+        store.put_connection(&conn(id, player, T0)).await.unwrap();
+    }
+    assert_eq!(
+        ids(store.player_connections("p1").await.unwrap()),
+        ["c1", "c2"]
+    );
+    assert_eq!(ids(store.player_connections("p10").await.unwrap()), ["c3"]);
+    assert!(store.player_connections("p").await.unwrap().is_empty());
+    // When a connection id is put again for another player, it moves
+    store.put_connection(&conn("c2", "p10", T0)).await.unwrap();
+    assert_eq!(ids(store.player_connections("p1").await.unwrap()), ["c1"]);
+    assert_eq!(
+        ids(store.player_connections("p10").await.unwrap()),
+        ["c2", "c3"]
+    );
+    // A conditional delete of an older copy leaves it; the matching one removes it
+    assert!(!store
+        .delete_connection_if(&conn("c2", "p10", T0 - 1))
+        .await
+        .unwrap());
+    assert!(store
+        .delete_connection_if(&conn("c2", "p10", T0))
+        .await
+        .unwrap());
+    store.delete_connection("c1").await.unwrap();
+    assert!(store.player_connections("p1").await.unwrap().is_empty());
+    assert_eq!(ids(store.player_connections("p10").await.unwrap()), ["c3"]);
+}

@@ -152,6 +152,54 @@ impl DynamoStore {
             .map_err(|e| store_error(format_args!("GetItem {player_id} on {table}"), e))?;
         Ok(output.item.is_some())
     }
+
+    /// The players with a history record (a finished task by `finished_at`, an audit record by
+    /// `at`) from `from` to `to` inclusive (ms since the epoch): what `idle-admin redrive` asks
+    /// when the stream no longer holds a failed batch, to name the players the batch touched.
+    ///
+    /// A `Scan` of the whole Tasks table (no index is keyed by time) with a filter, projecting
+    /// `player_id` only, page after page: it reads, and is billed, every history item (0.5 read
+    /// units per 4 KB, eventually consistent; DynamoDB Developer Guide, "Read consistency"), so
+    /// its cost grows with the table, not the window. Returns the ids sorted, each once.
+    ///
+    /// Errors: call failures as the crate documentation says.
+    pub async fn players_with_history_between(
+        &self,
+        from: idle_core::model::Millis,
+        to: idle_core::model::Millis,
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        let table = &self.tables.tasks;
+        let mut players = std::collections::BTreeSet::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(table)
+                .filter_expression("#finished BETWEEN :from AND :to OR #at BETWEEN :from AND :to")
+                .projection_expression("#player")
+                .expression_attribute_names("#finished", "finished_at")
+                .expression_attribute_names("#at", "at")
+                .expression_attribute_names("#player", PLAYER_ID)
+                .expression_attribute_values(":from", n(from))
+                .expression_attribute_values(":to", n(to))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| store_error(format_args!("Scan {table} by time"), e))?;
+            players.extend(
+                output
+                    .items
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|item| key_text(item, PLAYER_ID)),
+            );
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(players);
+            }
+        }
+    }
 }
 
 #[async_trait]

@@ -16,7 +16,7 @@
 //!   a corrupt attribute is: `load_players` reports it in [`Loaded::unreadable`] and still
 //!   returns the others.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -46,6 +46,9 @@ struct State {
     /// Admin changes' audit records, by the same key as the history (not in snapshots).
     audits: BTreeMap<(String, String), AuditRecord>,
     connections: BTreeMap<String, Connection>,
+    /// `connections`' keys by player: (player id, connection id), so that a player's
+    /// connections are found without walking every connection (a cost run holds 100,000).
+    connections_of: BTreeSet<(String, String)>,
     inbox: BTreeMap<(String, u64), (Notification, i64)>,
     faults: Faults,
     calls: HashMap<StoreOp, u64>,
@@ -58,7 +61,30 @@ struct State {
     /// durable stream still holds for its consumer; the local runtime performs them again
     /// after a restart).
     unperformed: BTreeMap<u64, OutboxRecord>,
+    /// `unperformed`'s sequence numbers by player, so that marking a player's outboxes
+    /// performed does not walk every other player's.
+    unperformed_of: HashMap<String, BTreeSet<u64>>,
     next_sequence: u64,
+}
+
+impl State {
+    /// Rebuilds [`State::unperformed_of`] from `unperformed`.
+    fn index_unperformed(&mut self) {
+        self.unperformed_of.clear();
+        for (sequence, record) in &self.unperformed {
+            self.unperformed_of
+                .entry(record.player_id.clone())
+                .or_default()
+                .insert(*sequence);
+        }
+    }
+
+    fn remove_connection(&mut self, connection_id: &str) {
+        if let Some(old) = self.connections.remove(connection_id) {
+            self.connections_of
+                .remove(&(old.player_id, connection_id.to_owned()));
+        }
+    }
 }
 
 /// An in-memory [`GameStore`], [`ConnectionStore`] and [`Inbox`]. Share it through an `Arc`.
@@ -84,6 +110,7 @@ impl MemoryStore {
                 history: BTreeMap::new(),
                 audits: BTreeMap::new(),
                 connections: BTreeMap::new(),
+                connections_of: BTreeSet::new(),
                 inbox: BTreeMap::new(),
                 faults: Faults::default(),
                 calls: HashMap::new(),
@@ -92,6 +119,7 @@ impl MemoryStore {
                 wake_shards: wake_shards.max(1),
                 feed: Vec::new(),
                 unperformed: BTreeMap::new(),
+                unperformed_of: HashMap::new(),
                 next_sequence: 1,
             }),
         }
@@ -139,9 +167,22 @@ impl MemoryStore {
     /// Reports a player's outboxes up to `version` performed: they leave
     /// [`unperformed_outboxes`](Self::unperformed_outboxes).
     pub fn performed(&self, player_id: &str, version: u64) {
-        self.lock()
-            .unperformed
-            .retain(|_, r| r.player_id != player_id || r.version > version);
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let Some(sequences) = state.unperformed_of.get_mut(player_id) else {
+            return;
+        };
+        sequences.retain(|sequence| match state.unperformed.get(sequence) {
+            Some(record) if record.version <= version => {
+                state.unperformed.remove(sequence);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        });
+        if sequences.is_empty() {
+            state.unperformed_of.remove(player_id);
+        }
     }
 
     // ---- faults and inspection ---------------------------------------------------------------
@@ -214,8 +255,8 @@ impl MemoryStore {
     pub fn history(&self, player_id: &str) -> Vec<Task> {
         self.lock()
             .history
-            .iter()
-            .filter(|((p, _), _)| p == player_id)
+            .range((player_id.to_owned(), String::new())..)
+            .take_while(|((p, _), _)| p == player_id)
             .map(|(_, t)| t.clone())
             .collect()
     }
@@ -341,6 +382,7 @@ impl MemoryStore {
             );
         }
         state.unperformed = unperformed;
+        state.index_unperformed();
         state.outboxes = snapshot
             .players
             .iter()
@@ -484,6 +526,11 @@ impl GameStore for MemoryStore {
                 outbox: commit.outbox.clone(),
             };
             state.unperformed.insert(sequence, record.clone());
+            state
+                .unperformed_of
+                .entry(record.player_id.clone())
+                .or_default()
+                .insert(sequence);
             state.feed.push(record);
         }
         state.commits += 1;
@@ -569,9 +616,14 @@ impl ConnectionStore for MemoryStore {
             StoreOp::PutConnection,
             &[connection.player_id.as_str()]
         );
+        state.remove_connection(&connection.connection_id);
         state
             .connections
             .insert(connection.connection_id.clone(), connection.clone());
+        state.connections_of.insert((
+            connection.player_id.clone(),
+            connection.connection_id.clone(),
+        ));
         fail_after(late)
     }
 
@@ -584,7 +636,7 @@ impl ConnectionStore for MemoryStore {
     async fn delete_connection(&self, connection_id: &str) -> Result<(), StoreError> {
         let mut state = self.lock();
         let late = faults!(state, StoreOp::DeleteConnection, &[]);
-        state.connections.remove(connection_id);
+        state.remove_connection(connection_id);
         fail_after(late)
     }
 
@@ -597,7 +649,7 @@ impl ConnectionStore for MemoryStore {
             .get(id)
             .is_some_and(|stored| stored.connected_at == connection.connected_at);
         if same {
-            state.connections.remove(id);
+            state.remove_connection(id);
         }
         fail_after(late)?;
         Ok(same)
@@ -607,10 +659,10 @@ impl ConnectionStore for MemoryStore {
         let mut state = self.lock();
         let _ = faults!(state, StoreOp::PlayerConnections, &[player_id]);
         Ok(state
-            .connections
-            .values()
-            .filter(|c| c.player_id == player_id)
-            .cloned()
+            .connections_of
+            .range((player_id.to_owned(), String::new())..)
+            .take_while(|(p, _)| p == player_id)
+            .filter_map(|(_, id)| state.connections.get(id).cloned())
             .collect())
     }
 
@@ -713,7 +765,9 @@ impl PlayerRecords for MemoryStore {
         state.audits.retain(|(p, _), _| p != player_id);
         state.inbox.retain(|(p, _), _| p != player_id);
         state.connections.retain(|_, c| c.player_id != player_id);
+        state.connections_of.retain(|(p, _)| p != player_id);
         state.unperformed.retain(|_, r| r.player_id != player_id);
+        state.unperformed_of.remove(player_id);
         state.feed.retain(|r| r.player_id != player_id);
         Ok(found)
     }
