@@ -65,7 +65,7 @@ async fn committed(config: &AppConfig, records: usize, players: usize) -> Vec<Ou
         }
         world.clock.advance(60_000);
         for p in 0..players {
-            usecase::wake(&services, &format!("player-{p:04}"))
+            usecase::wake(&services, &format!("player-{p:04}"), world.clock.now())
                 .await
                 .expect("advanced");
         }
