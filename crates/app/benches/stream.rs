@@ -65,9 +65,13 @@ async fn committed(config: &AppConfig, records: usize, players: usize) -> Vec<Ou
         }
         world.clock.advance(60_000);
         for p in 0..players {
-            usecase::wake(&services, &format!("player-{p:04}"))
-                .await
-                .expect("advanced");
+            usecase::wake(
+                &services,
+                &format!("player-{p:04}"),
+                idle_app::ports::Clock::now(world.clock.as_ref()),
+            )
+            .await
+            .expect("advanced");
         }
         taken.extend(world.store.take_outboxes());
         round += 1;

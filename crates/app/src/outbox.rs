@@ -6,8 +6,10 @@
 //! Stores only translate a [`Commit`]; the outbox is performed afterwards, in commit order per
 //! player, by [`crate::usecase::perform_batch`] (fed by the Players table's stream on AWS, by
 //! the store's own feed in the local runtime), which may run it more than once: everything in it
-//! is idempotent (notifications keep their `seq`, history records are put if absent, wake-ups
-//! may repeat).
+//! is idempotent (notifications keep their `seq`, history records are put if absent).
+//!
+//! Wake-ups are not in the outbox: the writer arms them as soon as its write succeeded
+//! ([`wake_ups`]), so a completion is not late by the stream's delay, and each is armed once.
 
 use idle_core::model::{AuditRecord, Millis, Player, Task};
 use idle_core::protocol::Notification;
@@ -25,18 +27,10 @@ pub struct Outbox {
     /// kept for `sync` where no connection received them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<Notification>,
-    /// The first progress update of a task the plan started (ms since the epoch): a wake-up
-    /// that posts `task_progress` and arms the next one, writing nothing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub progress_at: Option<Millis>,
     /// The tasks the plan finished, as history records: each put if absent (outcomes are
     /// deterministic, so a repeat writes the same record or nothing).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Task>,
-    /// The wake-up to arm, in ms since the epoch: the player's new wake time when the plan moved
-    /// it (absent when it did not, or the player has nothing left to do).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wake_at: Option<Millis>,
     /// The audit record of an operator's change (`idle-admin grant`/`revoke`), put in the
     /// history if absent, like `history`: riding in the same write as the change, it cannot be
     /// lost while the change stays.
@@ -47,11 +41,7 @@ pub struct Outbox {
 impl Outbox {
     /// True when there is nothing to perform.
     pub fn is_empty(&self) -> bool {
-        self.notifications.is_empty()
-            && self.progress_at.is_none()
-            && self.history.is_empty()
-            && self.wake_at.is_none()
-            && self.audit.is_empty()
+        self.notifications.is_empty() && self.history.is_empty() && self.audit.is_empty()
     }
 }
 
@@ -71,17 +61,14 @@ impl Commit {
     pub fn of(before: &PlayerState, plan: &Plan) -> Option<Commit> {
         let write = plan.player.as_ref()?;
         let state = before.after(plan);
-        let moved = state.player.wake_at != before.player.wake_at;
         let outbox = Outbox {
             notifications: plan.notifications.clone(),
-            progress_at: plan.progress_at,
             history: plan
                 .tasks
                 .iter()
                 .filter(|w| w.task.status.is_final())
                 .map(|w| w.task.clone())
                 .collect(),
-            wake_at: state.player.wake_at.filter(|_| moved),
             audit: Vec::new(),
         };
         Some(Commit {
@@ -112,6 +99,23 @@ impl Commit {
     pub fn player_id(&self) -> &str {
         &self.state.player.player_id
     }
+}
+
+/// The wake-ups to arm once `commit`, the write of `plan` over `before`, has succeeded (ms since
+/// the epoch, ascending): every progress update of a task the plan started
+/// ([`Plan::progress`]), and the player's new wake time when the plan moved it. The writer
+/// arms them right after its conditional write returned (`usecase::update`), never when the
+/// outbox is performed: each is armed once, and a completion is not late by the stream's
+/// delay. A crash between the write and the arming loses them; the ticker's sweep of the wake
+/// index finds the player's wake time (a progress update, which is no state change, is lost).
+pub fn wake_ups(before: &PlayerState, commit: &Commit, plan: &Plan) -> Vec<Millis> {
+    let mut at = plan.progress.clone();
+    if commit.state.player.wake_at != before.player.wake_at {
+        at.extend(commit.state.player.wake_at);
+    }
+    at.sort_unstable();
+    at.dedup();
+    at
 }
 
 /// An outbox to perform, as its feed delivered it: the Players table's stream record (on AWS)
@@ -182,11 +186,14 @@ mod tests {
         assert_eq!(commit.expected_version, Some(0));
         assert_eq!(commit.state.player.version, 1);
         assert_eq!(commit.state.queue.len(), 1);
-        // And the outbox announces it, writes no history yet and arms its end
+        // And the outbox announces it and writes no history yet; the writer arms its progress
+        // updates and its end
         assert_eq!(commit.outbox.notifications, plan.notifications);
         assert!(commit.outbox.history.is_empty());
         let ends_at = commit.state.queue[0].ends_at.unwrap();
-        assert_eq!(commit.outbox.wake_at, Some(ends_at));
+        let mut armed = plan.progress.clone();
+        armed.push(ends_at);
+        assert_eq!(wake_ups(&before, &commit, &plan), armed);
     }
 
     #[test]
@@ -205,7 +212,7 @@ mod tests {
         assert!(commit.state.queue.is_empty());
         assert_eq!(commit.outbox.history.len(), 1);
         assert!(commit.outbox.history[0].status.is_final());
-        assert_eq!(commit.outbox.wake_at, None);
+        assert_eq!(wake_ups(&running, &commit, &plan), Vec::<Millis>::new());
         assert_eq!(commit.state.player.wake_at, None);
     }
 
@@ -221,19 +228,16 @@ mod tests {
         let plan = enqueued(&game, &running, "r2");
         let commit = Commit::of(&running, &plan).unwrap();
         assert_eq!(commit.state.player.wake_at, running.player.wake_at);
-        assert_eq!(commit.outbox.wake_at, None);
+        assert_eq!(wake_ups(&running, &commit, &plan), Vec::<Millis>::new());
         assert!(!commit.outbox.is_empty(), "it still announces the queue");
     }
 
     #[test]
     fn an_outbox_serialises_without_its_empty_parts() {
         assert_eq!(serde_json::to_string(&Outbox::default()).unwrap(), "{}");
-        let outbox = Outbox {
-            wake_at: Some(T0),
-            ..Outbox::default()
-        };
-        let json = serde_json::to_string(&outbox).unwrap();
-        assert_eq!(json, format!("{{\"wake_at\":{T0}}}"));
-        assert_eq!(serde_json::from_str::<Outbox>(&json).unwrap(), outbox);
+        // An outbox written before wake-ups left it still reads (what it armed is ignored)
+        let old = format!("{{\"wake_at\":{T0},\"progress_at\":{T0}}}");
+        let outbox = serde_json::from_str::<Outbox>(&old).unwrap();
+        assert!(outbox.is_empty());
     }
 }

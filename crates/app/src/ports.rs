@@ -312,6 +312,17 @@ pub trait Inbox: Send + Sync {
 pub trait Waker: Send + Sync {
     /// Wakes `player_id` at `at` (ms since the epoch), not before.
     async fn arm(&self, player_id: &str, at: Millis) -> Result<(), StoreError>;
+
+    /// Wakes `player_id` at each of `at` (ms since the epoch), none before its time: what one
+    /// write arms (its task's progress updates and the next state change). The default arms
+    /// them one by one, stopping at the first error; the SQS waker sends them in batches of 10
+    /// (`SendMessageBatch`, one request).
+    async fn arm_all(&self, player_id: &str, at: &[Millis]) -> Result<(), StoreError> {
+        for &at in at {
+            self.arm(player_id, at).await?;
+        }
+        Ok(())
+    }
 }
 
 /// A wake-up as the wake queue carries it (an SQS message body, JSON).

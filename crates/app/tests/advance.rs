@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::Env;
+use common::{Env, T0};
 use idle_app::memory::{Fault, StoreOp};
 use idle_app::metrics::Invocation;
 use idle_app::ports::StoreError;
@@ -55,7 +55,7 @@ async fn a_write_that_keeps_failing_is_recorded_as_a_retry_of_the_head_task() {
         .inject(Fault::times(StoreOp::Commit, 4, transient()).for_player("b"));
 
     // When its wake-up comes
-    let woken = wake(&env.services, "b").await;
+    let woken = wake(&env.services, "b", env.now()).await;
 
     // Then the head task is retrying with backoff, and its retry time is armed
     assert_eq!(woken, Ok(Woken::Advanced));
@@ -83,18 +83,35 @@ async fn a_write_that_keeps_failing_is_recorded_as_a_retry_of_the_head_task() {
 async fn a_wake_up_before_the_next_state_change_writes_nothing() {
     // An unknown player, or one with nothing running: nothing to do
     let env = Env::new();
-    assert_eq!(wake(&env.services, "ghost").await, Ok(Woken::Unknown));
+    assert_eq!(
+        wake(&env.services, "ghost", env.now()).await,
+        Ok(Woken::Unknown)
+    );
     env.connect("conn-9", "idle").await;
-    assert_eq!(wake(&env.services, "idle").await, Ok(Woken::Nothing));
+    assert_eq!(
+        wake(&env.services, "idle", env.now()).await,
+        Ok(Woken::Nothing)
+    );
 
-    // A running task before its end: a progress update is posted, the next one armed, and
-    // the player is not written
+    // A running task before its end: its wake-ups (each progress update, then its end) were
+    // armed with the enqueue's write
     players_with_tasks(&env, &["a"], 3).await;
+    let armed = env.world.waker.armed();
+    assert_eq!(
+        armed,
+        [T0 + 3_000, T0 + 6_000, T0 + 9_000].map(|at| (at, "a".to_owned()))
+    );
     env.perform().await;
     env.posts("conn-0");
     let version = env.world.store.player("a").unwrap().player.version;
+
+    // When the first update's wake-up comes, it is posted, nothing more is armed, and the
+    // player is not written
     env.advance_clock(3_000);
-    assert_eq!(wake(&env.services, "a").await, Ok(Woken::Progress));
+    assert_eq!(
+        wake(&env.services, "a", T0 + 3_000).await,
+        Ok(Woken::Progress)
+    );
     assert_eq!(env.world.store.player("a").unwrap().player.version, version);
     let posts = env.posts("conn-0");
     assert_eq!(common::types(&posts), ["task_progress"]);
@@ -102,11 +119,22 @@ async fn a_wake_up_before_the_next_state_change_writes_nothing() {
         (posts[0]["done"].as_u64(), posts[0].get("seq")),
         (Some(1), None)
     );
-    assert!(env
-        .world
-        .waker
-        .armed()
-        .contains(&(env.now() + 3_000, "a".to_owned())));
+    assert_eq!(env.world.waker.armed(), armed, "no chain: nothing armed");
+
+    // And the same wake-up again (SQS delivers at least once) posts the same update again but
+    // arms nothing, and a wake-up for a time that is no update of the running task (a stale
+    // one) posts nothing
+    assert_eq!(
+        wake(&env.services, "a", T0 + 3_000).await,
+        Ok(Woken::Progress)
+    );
+    assert_eq!(common::types(&env.posts("conn-0")), ["task_progress"]);
+    assert_eq!(
+        wake(&env.services, "a", T0 + 2_000).await,
+        Ok(Woken::Nothing)
+    );
+    assert!(env.posts("conn-0").is_empty());
+    assert_eq!(env.world.waker.armed(), armed);
 }
 
 #[tokio::test]
@@ -117,9 +145,12 @@ async fn a_transient_failure_of_a_wake_up_is_an_error_to_retry() {
     env.world
         .store
         .inject(Fault::always(StoreOp::LoadPlayers, transient()));
-    assert!(wake(&env.services, "a").await.is_err());
+    assert!(wake(&env.services, "a", env.now()).await.is_err());
     env.world.store.clear_faults();
-    assert_eq!(wake(&env.services, "a").await, Ok(Woken::Advanced));
+    assert_eq!(
+        wake(&env.services, "a", env.now()).await,
+        Ok(Woken::Advanced)
+    );
 }
 
 #[tokio::test]
@@ -133,7 +164,7 @@ async fn a_wake_up_delivered_twice_grants_nothing_twice() {
         for _ in 0..deliveries {
             for p in ["a", "b"] {
                 let before = env.world.store.player(p).unwrap().queue.len();
-                wake(&env.services, p).await.unwrap();
+                wake(&env.services, p, env.now()).await.unwrap();
                 completed += before - env.world.store.player(p).unwrap().queue.len();
             }
         }
@@ -176,7 +207,7 @@ async fn a_commit_that_timed_out_after_writing_is_not_applied_twice() {
     );
 
     // When its wake-up comes, and the outboxes are performed
-    wake(&env.services, "a").await.unwrap();
+    wake(&env.services, "a", env.now()).await.unwrap();
     let report = env.perform().await;
 
     // Then the retry saw the written state and did nothing more: one completion, one record
@@ -307,7 +338,7 @@ async fn conflicts_in_a_row_never_charge_the_head_task_and_it_starts_once_they_s
         .inject(Fault::times(StoreOp::Commit, conflicts, conflict()).for_player("b"));
 
     // When its wake-up comes
-    let woken = wake(&env.services, "b").await;
+    let woken = wake(&env.services, "b", env.now()).await;
 
     // Then the task is untouched: still queued, no attempt spent, no failure announced; the
     // wake-up is handed back for a later try
@@ -320,7 +351,10 @@ async fn conflicts_in_a_row_never_charge_the_head_task_and_it_starts_once_they_s
     assert!(!posted_types(&env, "conn-0").contains(&"task_failed".to_owned()));
 
     // And tried again once the conflicts stop, it starts
-    assert_eq!(wake(&env.services, "b").await, Ok(Woken::Advanced));
+    assert_eq!(
+        wake(&env.services, "b", env.now()).await,
+        Ok(Woken::Advanced)
+    );
     let task = &env.world.store.player("b").unwrap().queue[0];
     assert_eq!((task.status, task.attempts), (TaskStatus::Running, 0));
 }
@@ -395,7 +429,10 @@ async fn an_unreadable_player_is_skipped_and_counted_and_the_healthy_one_still_a
         1
     );
     // A wake-up meets it too, and leaves it as it is
-    assert_eq!(wake(&env.services, "bad").await, Ok(Woken::Nothing));
+    assert_eq!(
+        wake(&env.services, "bad", env.now()).await,
+        Ok(Woken::Nothing)
+    );
 
     // And the ticker meets it again, counts it, and starts it once the item is repaired
     let again = tick(&env.services).await;

@@ -105,13 +105,13 @@ async fn a_duplicate_wake_up_or_outbox_delivery_grants_a_chunk_once() {
         .unwrap();
     env.set_clock(due);
     assert_eq!(
-        usecase::wake(&env.services, "p1").await.unwrap(),
+        usecase::wake(&env.services, "p1", due).await.unwrap(),
         Woken::Advanced
     );
     let after_one = grants(&env, "p1");
     // The same wake-up delivered again writes nothing (at most it posts a progress update)
     let commits = env.world.store.commits();
-    let again = usecase::wake(&env.services, "p1").await.unwrap();
+    let again = usecase::wake(&env.services, "p1", due).await.unwrap();
     assert!(
         matches!(again, Woken::Nothing | Woken::Progress),
         "{again:?}"

@@ -6,7 +6,7 @@ mod common;
 
 use common::{types, Env};
 use idle_app::memory::StoreOp;
-use idle_app::ports::PostError;
+use idle_app::ports::{PostError, StoreError, Waker};
 use idle_app::usecase::tick;
 use idle_core::model::TaskStatus;
 use serde_json::{json, Value};
@@ -24,21 +24,26 @@ async fn a_task_starts_in_its_enqueue_and_completes_at_its_wake_up_in_seq_order(
     assert_eq!(ack["type"], "ack");
 
     // Then the task is running at once, in the enqueue's own write, and nothing is posted
-    // before the outbox is performed
+    // before the outbox is performed; but its wake-ups are armed as soon as the write
+    // succeeded: its progress updates (one per action before the last) and its end (the
+    // stored wake time)
     let state = env.world.store.player("alice").unwrap();
     let task = &state.queue[0];
     assert_eq!(task.status, TaskStatus::Running);
     let ends_at = task.ends_at.unwrap();
     assert!(env.posts("c1").is_empty());
-
-    // When the outbox is performed, wake-ups are armed for its first progress update and its
-    // end (the stored wake time)
-    let report = env.perform().await;
-    assert_eq!((report.performed, report.armed), (1, 2), "{report:?}");
     assert_eq!(state.player.wake_at, Some(ends_at));
     let armed = env.world.waker.armed();
-    assert_eq!(armed.len(), 2);
-    assert!(armed[0].0 < ends_at && armed[1] == (ends_at, "alice".to_owned()));
+    let action = (ends_at - task.started_at.unwrap()) / 3;
+    assert_eq!(
+        armed,
+        [ends_at - 2 * action, ends_at - action, ends_at].map(|at| (at, "alice".to_owned()))
+    );
+
+    // When the outbox is performed, nothing more is armed
+    let report = env.perform().await;
+    assert_eq!(report.performed, 1, "{report:?}");
+    assert_eq!(env.world.waker.armed(), armed);
 
     // When time reaches the progress update: it is posted, and nothing is written
     let version = state.player.version;
@@ -76,6 +81,7 @@ async fn a_task_starts_in_its_enqueue_and_completes_at_its_wake_up_in_seq_order(
     let (progress, durable): (Vec<_>, Vec<_>) = posts
         .into_iter()
         .partition(|p| p["type"] == "task_progress");
+    // (the second update's wake-up came at the end, with the task due: it completed it)
     assert_eq!(progress.len(), 1, "{progress:?}");
     assert!(progress[0].get("seq").is_none(), "{progress:?}");
     assert_eq!(
@@ -124,6 +130,42 @@ async fn the_ticker_completes_a_task_whose_wake_up_was_lost() {
         ]
     );
     assert_eq!(env.world.store.history("gus").len(), 1);
+}
+
+/// A wake queue that cannot be reached: what a process that dies between its write and the
+/// arming looks like to the rest of the system.
+struct Unreachable;
+
+#[async_trait::async_trait]
+impl Waker for Unreachable {
+    async fn arm(&self, _: &str, _: idle_core::model::Millis) -> Result<(), StoreError> {
+        Err(StoreError::Transient(
+            "the wake queue is unreachable".into(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_write_whose_wake_ups_could_not_be_armed_stands_and_the_ticker_completes_it() {
+    // Given a player whose enqueue committed but whose wake-ups could not be armed
+    let mut env = Env::new();
+    env.services.waker = std::sync::Arc::new(Unreachable);
+    env.connect("c1", "hal").await;
+    let ack = env.harvest("c1", "r1", 1).await;
+
+    // Then the enqueue still succeeded: the write stands, and its outbox is performed
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let ends_at = env.world.store.player("hal").unwrap().queue[0]
+        .ends_at
+        .unwrap();
+    env.perform().await;
+    assert!(env.world.waker.armed().is_empty());
+
+    // And the ticker's sweep of the wake index completes the task at its first tick after
+    // the end
+    env.set_clock(ends_at);
+    assert_eq!(tick(&env.services).await.tasks_completed, 1);
+    assert!(env.world.store.player("hal").unwrap().queue.is_empty());
 }
 
 #[tokio::test]

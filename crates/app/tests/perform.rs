@@ -32,7 +32,9 @@ async fn committed_outboxes(env: &Env) -> Value {
     }
     env.advance_clock(3_600_000);
     for p in ["a", "b", "c"] {
-        idle_app::usecase::wake(&env.services, p).await.unwrap();
+        idle_app::usecase::wake(&env.services, p, env.now())
+            .await
+            .unwrap();
     }
     stream_event(&env.world.store.take_outboxes())
 }
@@ -111,7 +113,9 @@ async fn an_outbox_performed_twice_repeats_its_seqs_and_writes_history_once() {
     env.connect("conn-0", "a").await;
     env.harvest("conn-0", "r1", 1).await;
     env.advance_clock(3_600_000);
-    idle_app::usecase::wake(&env.services, "a").await.unwrap();
+    idle_app::usecase::wake(&env.services, "a", env.now())
+        .await
+        .unwrap();
     let event = stream_event(&env.world.store.take_outboxes());
 
     player_stream_report(&env.services, event.clone()).await;

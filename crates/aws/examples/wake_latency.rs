@@ -10,9 +10,11 @@
 //!
 //! - each player connects and enqueues its tasks (harvests of 1–3 actions) through
 //!   `usecase::message`, as `ws-message` would, the players spread over the first 5 s;
+//! - every write that sets a wake-up (the enqueue that starts a task, the wake-up that completes
+//!   it and starts the next) arms it on the SQS queue with `SqsWaker` as soon as the write
+//!   returned (`SendMessageBatch`, `DelaySeconds` = whole seconds until due);
 //! - a stream poller follows the Players stream (filtered as the template's event source is)
-//!   and hands each batch to `handlers::task_processor`, which posts, puts history and arms
-//!   wake-ups on the SQS queue with `SqsWaker` (`DelaySeconds` = whole seconds until due);
+//!   and hands each batch to `handlers::task_processor`, which puts history and posts;
 //! - an SQS poller receives from the wake queue (`ReceiveMessage`, up to 10 messages, short
 //!   polls 50 ms apart when it is empty) and hands each batch, as Lambda's SQS event, to its own
 //!   concurrent `handlers::task_processor` invocation (at most 8 at once), which then deletes
@@ -155,6 +157,27 @@ struct TimedWaker {
     /// (player, at) → wall time SendMessage returned, and when the message may be received
     /// (the send time plus its DelaySeconds).
     armed: Mutex<HashMap<(String, Millis), (Millis, Millis)>>,
+    /// Messages sent, and SQS requests that sent them.
+    messages: AtomicUsize,
+    requests: AtomicUsize,
+    /// Messages sent for a (player, time) that had one already.
+    repeated: AtomicUsize,
+}
+
+impl TimedWaker {
+    fn sent(&self, player_id: &str, at: &[Millis], sent: Millis) {
+        let mut armed = self.armed.lock().unwrap();
+        for &at in at {
+            let visible = sent + 1000 * Millis::from(idle_aws::delay_seconds(at, sent));
+            if armed
+                .insert((player_id.to_owned(), at), (now(), visible))
+                .is_some()
+            {
+                self.repeated.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.messages.fetch_add(at.len(), Ordering::Relaxed);
+    }
 }
 
 #[async_trait]
@@ -162,11 +185,17 @@ impl Waker for TimedWaker {
     async fn arm(&self, player_id: &str, at: Millis) -> Result<(), StoreError> {
         let sent = now();
         self.inner.arm(player_id, at).await?;
-        let visible = sent + 1000 * Millis::from(idle_aws::delay_seconds(at, sent));
-        self.armed
-            .lock()
-            .unwrap()
-            .insert((player_id.to_owned(), at), (now(), visible));
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.sent(player_id, &[at], sent);
+        Ok(())
+    }
+
+    async fn arm_all(&self, player_id: &str, at: &[Millis]) -> Result<(), StoreError> {
+        let sent = now();
+        self.inner.arm_all(player_id, at).await?;
+        self.requests
+            .fetch_add(at.len().div_ceil(idle_aws::MAX_BATCH), Ordering::Relaxed);
+        self.sent(player_id, at, sent);
         Ok(())
     }
 }
@@ -262,6 +291,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let waker = Arc::new(TimedWaker {
         inner: SqsWaker::new(sqs.clone(), &queue_url, clock.clone()),
         armed: Mutex::new(HashMap::new()),
+        messages: AtomicUsize::new(0),
+        requests: AtomicUsize::new(0),
+        repeated: AtomicUsize::new(0),
     });
     let services = Arc::new(Services::new(
         config,
@@ -554,6 +586,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         counters.early_messages.load(Ordering::Relaxed),
         counters.armed_late.load(Ordering::Relaxed),
         counters.failures.load(Ordering::Relaxed),
+    );
+    println!(
+        "wake-ups armed: {} messages in {} SQS send requests, {} armed again for a (player, time) already armed",
+        waker.messages.load(Ordering::Relaxed),
+        waker.requests.load(Ordering::Relaxed),
+        waker.repeated.load(Ordering::Relaxed),
     );
     if early > 0 {
         return Err(format!("{early} tasks completed early").into());

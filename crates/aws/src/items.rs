@@ -378,13 +378,18 @@ mod tests {
 
         let busy = Commit {
             outbox: Outbox {
-                wake_at: Some(5_000),
+                notifications: vec![Notification {
+                    seq: 1,
+                    at: 5_000,
+                    event: Event::QueueUpdated { queue: Vec::new() },
+                }],
                 ..Outbox::default()
             },
             ..quiet
         };
         let item = commit_item(&busy, 8).unwrap();
-        assert_eq!(item.get(OUTBOX), Some(&s(r#"{"wake_at":5000}"#)));
+        let json = serde_json::to_string(&busy.outbox).unwrap();
+        assert_eq!(item.get(OUTBOX), Some(&s(&json)));
         assert_eq!(outbox_of("Players", "p1", &item).unwrap(), busy.outbox);
         assert_eq!(
             player_state("Players", item).unwrap(),

@@ -118,5 +118,5 @@ pub use notifier::ApiGatewayNotifier;
 pub use store::{DynamoStore, DEFAULT_PAGE_SIZE};
 pub use tables::{create_catalogs_table, create_tables};
 pub use waker::{
-    delay_seconds, sqs_client, sqs_client_at, SqsWaker, MAX_DELAY_SECS, SQS_ENDPOINT_VAR,
+    delay_seconds, sqs_client, sqs_client_at, SqsWaker, MAX_BATCH, MAX_DELAY_SECS, SQS_ENDPOINT_VAR,
 };

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use idle_app::ports::{Clock, StoreError, WakeMessage, Waker};
 use idle_core::model::Millis;
 
@@ -23,6 +24,9 @@ pub const SQS_ENDPOINT_VAR: &str = "SQS_ENDPOINT";
 
 /// The longest delay SQS gives one message, in seconds.
 pub const MAX_DELAY_SECS: i32 = 900;
+
+/// The most messages one `SendMessageBatch` carries ("Amazon SQS batch actions").
+pub const MAX_BATCH: usize = 10;
 
 /// An SQS client with this crate's timeouts and retries (see the crate documentation);
 /// `SQS_ENDPOINT`, when set and not blank, replaces the regional endpoint (moto).
@@ -123,6 +127,65 @@ impl Waker for SqsWaker {
                 )
             })?;
         tracing::debug!(player_id, at, delay, "wake-up armed");
+        Ok(())
+    }
+
+    /// `SendMessageBatch` of the wake-ups, at most [`MAX_BATCH`] a request (each entry with its
+    /// own `DelaySeconds`, as [`arm`](Self::arm) gives it): one request for what a write arms
+    /// (a task's progress updates, at most `limits.progress_updates`, and its end). An entry
+    /// SQS refuses fails the call with the first refusal (sender's fault: permanent; else
+    /// transient); the others were sent.
+    async fn arm_all(&self, player_id: &str, at: &[Millis]) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        for chunk in at.chunks(MAX_BATCH) {
+            let mut entries = Vec::with_capacity(chunk.len());
+            for (i, &at) in chunk.iter().enumerate() {
+                let body = serde_json::to_string(&WakeMessage {
+                    player_id: player_id.to_owned(),
+                    at,
+                })
+                .map_err(|e| StoreError::Permanent(format!("cannot encode a wake-up: {e}")))?;
+                entries.push(
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .delay_seconds(delay_seconds(at, now))
+                        .build()
+                        .map_err(|e| StoreError::Permanent(format!("a wake-up entry: {e}")))?,
+                );
+            }
+            let sent = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| {
+                    store_error(
+                        format_args!(
+                            "SendMessageBatch (wake {player_id} at {chunk:?}) to {}",
+                            self.queue_url
+                        ),
+                        e,
+                    )
+                })?;
+            if let Some(failed) = sent.failed().first() {
+                let reason = format!(
+                    "SendMessageBatch (wake {player_id} at {chunk:?}) to {}: entry {} refused: {} {}",
+                    self.queue_url,
+                    failed.id(),
+                    failed.code(),
+                    failed.message().unwrap_or("")
+                );
+                return Err(if failed.sender_fault() {
+                    StoreError::Permanent(reason)
+                } else {
+                    StoreError::Transient(reason)
+                });
+            }
+            tracing::debug!(player_id, at = ?chunk, "wake-ups armed");
+        }
         Ok(())
     }
 }

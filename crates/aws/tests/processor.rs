@@ -220,8 +220,8 @@ fn assert_delivered_in_order(posts: &[(u64, String)], expected: &[u64]) {
 
 #[tokio::test]
 async fn a_commit_whose_process_died_before_posting_is_performed_from_the_stream_redelivered() {
-    // Given a connected player whose enqueue committed (the task started in the same write),
-    // and a process that died right after the commit: nothing was posted, nothing armed
+    // Given a connected player whose enqueue committed (the task started in the same write)
+    // and armed its wake-ups, and a process that died right after: nothing was posted
     let waker = Arc::new(MemoryWaker::new());
     let armed = waker.clone();
     let mut w = world("crash", move |_| armed).await;
@@ -245,18 +245,19 @@ async fn a_commit_whose_process_died_before_posting_is_performed_from_the_stream
     }
 
     // Then the connection got the plan's notifications in seq order (repeats the same), and
-    // the task's end is armed
+    // what the enqueue armed (its progress updates, then the task's end) is all that is
+    // armed: performing the outbox arms nothing
     let started: Vec<u64> = committed[0].notifications.iter().map(|n| n.seq).collect();
     assert!(!started.is_empty());
     assert_delivered_in_order(&w.durable_posts("c1"), &started);
-    let wake_at = committed[0].wake_at.expect("the enqueue arms a wake-up");
+    let wake_at = running.player.wake_at.expect("the enqueue set a wake time");
     assert!(wake_at <= ends_at);
-    let mut expected: Vec<Millis> = [committed[0].progress_at, Some(wake_at)]
-        .into_iter()
-        .flatten()
-        .collect();
-    expected.sort_unstable();
-    assert_eq!(armed_at(&waker, "alice"), expected, "armed once per time");
+    let armed = armed_at(&waker, "alice");
+    assert_eq!(armed.last(), Some(&wake_at), "{armed:?}");
+    assert!(
+        armed.iter().all(|&at| at > T0),
+        "nothing due at once: {armed:?}"
+    );
     assert_eq!(
         w.player("alice").await,
         running,
@@ -266,8 +267,8 @@ async fn a_commit_whose_process_died_before_posting_is_performed_from_the_stream
     // When the wake-up comes, the completion commits, and the process dies again before
     // performing it; then its stream records are delivered twice
     w.clock.set(ends_at);
-    for (_, player_id) in waker.take_due(ends_at) {
-        usecase::wake(&w.services, &player_id).await.unwrap();
+    for (at, player_id) in waker.take_due(ends_at) {
+        usecase::wake(&w.services, &player_id, at).await.unwrap();
     }
     let done = w.player("alice").await;
     assert!(done.queue.is_empty(), "completed: {:?}", done.queue);
@@ -379,54 +380,66 @@ async fn an_sqs_wake_up_carries_the_player_and_time_and_advances_the_due_player(
     })
     .await;
 
-    // When a wake-up is armed directly, then one message with its JSON body arrives
+    // When wake-ups are armed directly, one at a time and in a batch, then one message with
+    // its JSON body arrives for each
     w.services.waker.arm("bob", T0 - 5).await.unwrap();
-    let messages = q.receive(1).await;
-    let body: WakeMessage = serde_json::from_str(messages[0].body().unwrap()).unwrap();
-    assert_eq!(
-        body,
-        WakeMessage {
-            player_id: "bob".into(),
-            at: T0 - 5
-        }
-    );
-    q.client
-        .delete_message()
-        .queue_url(&q.url)
-        .receipt_handle(messages[0].receipt_handle().unwrap())
-        .send()
+    w.services
+        .waker
+        .arm_all("bob", &[T0 - 4, T0 - 3])
         .await
         .unwrap();
-
-    // Given a player whose enqueue committed, performed from the stream at the task's end
-    // (so the wake-up goes out with no delay)
-    w.connect("c1", "alice").await;
-    w.enqueue("c1", "a1").await;
-    let ends_at = w.player("alice").await.queue[0].ends_at.unwrap();
-    w.clock.set(ends_at);
-    let batch = w.stream_batch().await;
-    let outbox = outboxes(&batch)[0].clone();
-    let wake_at = outbox.wake_at.expect("the enqueue arms a wake-up");
-    no_failures(&handlers::task_processor(&w.services, batch).await);
-
-    // When its wake messages (the commit armed them, performing the outbox armed them again:
-    // those are due now) are received and handed to the processor as Lambda's SQS event
-    let messages = q.receive(1).await;
-    let wakes: Vec<WakeMessage> = messages
+    let messages = q.receive(3).await;
+    let mut bodies: Vec<WakeMessage> = messages
         .iter()
         .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
         .collect();
-    let armed: Vec<Millis> = [outbox.progress_at, Some(wake_at)]
-        .into_iter()
-        .flatten()
-        .collect();
+    bodies.sort_by_key(|b| b.at);
+    let at: Vec<Millis> = bodies.iter().map(|b| b.at).collect();
+    assert_eq!(at, [T0 - 5, T0 - 4, T0 - 3]);
+    assert!(bodies.iter().all(|b| b.player_id == "bob"));
+    for message in &messages {
+        q.client
+            .delete_message()
+            .queue_url(&q.url)
+            .receipt_handle(message.receipt_handle().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // Given a player whose enqueue committed and armed its wake-ups on the queue (delayed by
+    // the whole seconds until each is due)
+    w.connect("c1", "alice").await;
+    w.enqueue("c1", "a1").await;
+    let running = w.player("alice").await;
+    let ends_at = running.queue[0].ends_at.unwrap();
+    let wake_at = running.player.wake_at.expect("the enqueue set a wake time");
+
+    // When its wake messages arrive (the task's end last: the queue delays it) and are handed
+    // to the processor as Lambda's SQS event at the task's end
+    let mut messages = Vec::new();
+    let mut wakes: Vec<WakeMessage> = Vec::new();
+    while !wakes.iter().any(|wake| wake.at == wake_at) {
+        let more = q.receive(1).await;
+        wakes.extend(
+            more.iter()
+                .map(|m| serde_json::from_str::<WakeMessage>(m.body().unwrap()).unwrap()),
+        );
+        messages.extend(more);
+    }
     assert!(
         wakes
             .iter()
-            .all(|wake| wake.player_id == "alice" && armed.contains(&wake.at)),
+            .all(|wake| wake.player_id == "alice" && wake.at > T0 && wake.at <= wake_at),
         "{wakes:?}"
     );
-    assert!(wakes.iter().any(|wake| wake.at == wake_at), "{wakes:?}");
+    let mut times: Vec<Millis> = wakes.iter().map(|wake| wake.at).collect();
+    times.sort_unstable();
+    times.dedup();
+    assert_eq!(times.len(), wakes.len(), "each armed once: {wakes:?}");
+    w.clock.set(ends_at);
+    let batch = w.stream_batch().await;
+    no_failures(&handlers::task_processor(&w.services, batch).await);
     let event = sqs_lambda_event(&messages, &q.arn, "us-east-1");
     no_failures(&handlers::task_processor(&w.services, event.clone()).await);
 

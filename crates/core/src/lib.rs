@@ -16,5 +16,6 @@ pub mod xp;
 
 pub use game::{Game, Limits, RetryPolicy};
 pub use lifecycle::{
-    advance, cancel, enqueue, fail_transient, progress, spend_token, touch, Enqueued, Plan,
+    advance, cancel, enqueue, fail_transient, progress, progress_for, spend_token, touch, Enqueued,
+    Plan,
 };

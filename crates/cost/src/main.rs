@@ -139,7 +139,7 @@ fn per_task(report: &Report) -> Bill {
         );
     }
     println!(
-        "    SQS requests        {:>8.2}  ({} SendMessage, one per wake-up armed; a ReceiveMessage and a DeleteMessageBatch per wake batch)",
+        "    SQS requests        {:>8.2}  ({} wake-ups armed, each write's in one SendMessageBatch; a ReceiveMessage and a DeleteMessageBatch per wake batch)",
         report.sqs_requests as f64 / done,
         report.wake_messages
     );

@@ -74,9 +74,10 @@ pub struct Report {
     pub actions: u64,
     /// Hours of continuous tasks running: players × the run's hours (the continuous workload).
     pub task_hours: f64,
-    /// Wake-up messages sent (SQS `SendMessage`, one per wake-up armed).
+    /// Wake-up messages sent (one per wake-up armed).
     pub wake_messages: u64,
-    /// SQS requests in all: `SendMessage` per wake-up, and per wake batch the poller's
+    /// SQS requests in all: the writers' sends (a `SendMessageBatch` of what one write arms,
+    /// a `SendMessage` per wake-up armed again), and per wake batch the poller's
     /// `ReceiveMessage` and `DeleteMessageBatch` (idle polling left out: it does not grow with
     /// the load).
     pub sqs_requests: u64,
@@ -95,13 +96,20 @@ pub struct Report {
 /// `BatchSize`, AWS Lambda Developer Guide, "Using Lambda with Amazon SQS").
 const WAKE_BATCH: usize = 10;
 
+/// Messages one `SendMessageBatch` carries ("Amazon SQS batch actions").
+const SEND_BATCH: usize = 10;
+
 /// The wake queue as SQS keeps it: every message sent is delivered, duplicates included (a
 /// standard queue does not deduplicate).
 #[derive(Debug, Default)]
 struct CountingWaker {
     /// (when, player) → messages.
     armed: Mutex<BTreeMap<(Millis, String), u64>>,
+    /// Messages sent.
     sent: AtomicU64,
+    /// Requests that sent them: a `SendMessage` per single wake-up, a `SendMessageBatch` per
+    /// ten of what one write arms (as `idle_aws::SqsWaker` sends them).
+    requests: AtomicU64,
     dedupe: bool,
 }
 
@@ -112,6 +120,14 @@ impl CountingWaker {
 
     fn next_at(&self) -> Option<Millis> {
         self.lock().keys().next().map(|(at, _)| *at)
+    }
+
+    /// One message sent.
+    fn put(&self, player_id: &str, at: Millis) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let mut armed = self.lock();
+        let copies = armed.entry((at, player_id.to_owned())).or_insert(0);
+        *copies = if self.dedupe { 1 } else { *copies + 1 };
     }
 
     /// The messages due at `now`, in time order, each copy once.
@@ -128,10 +144,17 @@ impl CountingWaker {
 #[async_trait]
 impl Waker for CountingWaker {
     async fn arm(&self, player_id: &str, at: Millis) -> Result<(), StoreError> {
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        let mut armed = self.lock();
-        let copies = armed.entry((at, player_id.to_owned())).or_insert(0);
-        *copies = if self.dedupe { 1 } else { *copies + 1 };
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.put(player_id, at);
+        Ok(())
+    }
+
+    async fn arm_all(&self, player_id: &str, at: &[Millis]) -> Result<(), StoreError> {
+        self.requests
+            .fetch_add(at.len().div_ceil(SEND_BATCH) as u64, Ordering::Relaxed);
+        for &at in at {
+            self.put(player_id, at);
+        }
         Ok(())
     }
 }
@@ -393,7 +416,7 @@ pub async fn run(params: Params) -> Report {
         }
     }
     report.wake_messages = waker.sent.load(Ordering::Relaxed);
-    report.sqs_requests += report.wake_messages;
+    report.sqs_requests += waker.requests.load(Ordering::Relaxed);
     let inbound = report.invocations.get("ws-message").copied().unwrap_or(0);
     drain_posts(&mut outbound);
     report.api_messages = inbound + outbound;

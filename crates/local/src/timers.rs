@@ -3,7 +3,7 @@
 //! ticker (EventBridge's `rate(1 minute)` in AWS, here only the safety net over the wake index)
 //! and the connection cleaner.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,13 +96,17 @@ pub async fn timer(
 }
 
 /// Wakes each player once (a player armed for two times that are both due is advanced once,
-/// to now), concurrently, bounded.
+/// to now, for the later of them), concurrently, bounded.
 async fn wake_all(services: &Services, waker: &LocalWaker, due: Vec<(Millis, String)>) {
-    let players: BTreeSet<String> = due.into_iter().map(|(_, id)| id).collect();
+    let mut players: BTreeMap<String, Millis> = BTreeMap::new();
+    for (at, player_id) in due {
+        let latest = players.entry(player_id).or_insert(at);
+        *latest = (*latest).max(at);
+    }
     let concurrency = services.config.ticker_concurrency.max(1);
     let failed: Vec<String> = stream::iter(players)
-        .map(|player_id| async move {
-            match usecase::wake(services, &player_id).await {
+        .map(|(player_id, at)| async move {
+            match usecase::wake(services, &player_id, at).await {
                 Ok(_) => None,
                 Err(reason) => {
                     tracing::warn!(%player_id, %reason, "wake-up failed; trying again shortly");
@@ -243,7 +247,8 @@ mod tests {
         let ends_at = world.store.player("timer-player").unwrap().queue[0]
             .ends_at
             .unwrap();
-        waker.arm("timer-player", ends_at).await.unwrap();
+        // (the enqueue armed its end with its write)
+        assert_eq!(waker.armed(), [(ends_at, "timer-player".to_owned())]);
         let (stop, signal) = watch::channel(false);
         let task = tokio::spawn(timer(services.clone(), waker.clone(), signal));
 

@@ -420,17 +420,26 @@ where
 }
 
 /// Fires the wake-ups due at the clock's time (what the wake queue's consumer does), each
-/// player once, concurrently. One that fails is armed again for the next round (an SQS
-/// message becomes visible again). Returns (players woken, failures).
+/// player once (for the latest of its due times), concurrently. One that fails is armed again
+/// for the next round, for the same time (an SQS message becomes visible again). Returns
+/// (players woken, failures).
 async fn wake_due(services: &Services, waker: &MemoryWaker) -> (usize, usize) {
     let now = services.clock.now();
-    let due: BTreeSet<String> = waker.take_due(now).into_iter().map(|(_, id)| id).collect();
-    let results = futures::future::join_all(due.iter().map(|id| usecase::wake(services, id))).await;
+    let mut due: BTreeMap<String, Millis> = BTreeMap::new();
+    for (at, player_id) in waker.take_due(now) {
+        let latest = due.entry(player_id).or_insert(at);
+        *latest = (*latest).max(at);
+    }
+    let results = futures::future::join_all(
+        due.iter()
+            .map(|(player_id, &at)| usecase::wake(services, player_id, at)),
+    )
+    .await;
     let mut failed = 0;
-    for (player_id, result) in due.iter().zip(results) {
+    for ((player_id, &at), result) in due.iter().zip(results) {
         if result.is_err() {
             failed += 1;
-            let _ = waker.arm(player_id, now).await;
+            let _ = waker.arm(player_id, at).await;
         }
     }
     (due.len(), failed)

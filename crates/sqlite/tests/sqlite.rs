@@ -838,7 +838,9 @@ mod use_cases {
         let task_id = state.queue[0].task_id.clone();
         let ends_at = state.queue[0].ends_at.unwrap();
         world1.clock.set(ends_at);
-        usecase::wake(&world1.services, "alice").await.unwrap();
+        usecase::wake(&world1.services, "alice", ends_at)
+            .await
+            .unwrap();
         assert_eq!(
             world1.store.take_outboxes().len(),
             1,

@@ -385,17 +385,14 @@ where
     let b = new_player("feed-b", now);
     let c = new_player("feed-c", now);
     let a4 = Outbox {
-        progress_at: Some(now + 1000),
+        history: vec![finished_task("feed-a", 2, now)],
         ..Outbox::default()
     };
     let a3 = Outbox {
         history: vec![finished_task("feed-a", 1, now)],
         ..noting(2)
     };
-    let b2 = Outbox {
-        wake_at: Some(now + 60_000),
-        ..Outbox::default()
-    };
+    let b2 = noting(2);
     let steps: Vec<(Commit, bool)> = vec![
         (write(&a, None, 1, noting(1)), true),
         (write(&b, None, 1, noting(1)), true),
@@ -683,9 +680,9 @@ where
         "none yet"
     );
 
-    // An outbox with notifications in seq order and a wake-up
+    // An outbox with notifications in seq order and a history record
     let mut first = note_outbox(&[1, 2, 3], now);
-    first.wake_at = Some(now + 5_000);
+    first.history = vec![task(id, "t0", TaskStatus::Cancelled, now)];
     let c1 = commit_over(&state, Some(0), first.clone());
     store.commit(&c1).await.unwrap();
     assert_eq!(

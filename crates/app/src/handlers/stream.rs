@@ -201,7 +201,7 @@ async fn wake_one(services: &Services, raw: Value) -> Option<String> {
         }
         WakeStep::Advance => {}
     }
-    match usecase::wake(services, &wake.player_id).await {
+    match usecase::wake(services, &wake.player_id, wake.at).await {
         Ok(_) => None,
         Err(reason) => {
             tracing::warn!(player_id = %wake.player_id, %reason, outcome = "retry", "wake-up failed");

@@ -97,10 +97,10 @@ impl MemoryWorld {
         for _ in 0..1000 {
             let performed = self.perform(services).await.records;
             let due = self.waker.take_due(self.clock.now());
-            for (_, player_id) in &due {
+            for (at, player_id) in &due {
                 // A failed wake-up is dropped, as a lost SQS message would be: the ticker's
                 // sweep is the safety net, and tests that inject faults tick by hand.
-                let _ = crate::usecase::wake(services, player_id).await;
+                let _ = crate::usecase::wake(services, player_id, *at).await;
             }
             if performed == 0 && due.is_empty() {
                 return;

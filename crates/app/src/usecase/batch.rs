@@ -4,12 +4,13 @@
 //! Records are grouped by player in first-seen order. Each player's outboxes are performed one
 //! after the other, in stream order, so its notifications reach every connection in `seq`
 //! order; different players are performed concurrently. Performing an outbox puts its history
-//! records if absent, posts its notifications (keeping those no connection received), and arms
-//! its wake-ups: all idempotent, so a redelivered record repeats nothing a
-//! client cannot recognise (a repeated notification has the same `seq`).
+//! records if absent and posts its notifications (keeping those no connection received): both
+//! idempotent, so a redelivered record repeats nothing a client cannot recognise (a repeated
+//! notification has the same `seq`). Wake-ups are not performed here: the writer armed them
+//! when its write succeeded (`crate::outbox::wake_ups`).
 //!
 //! A record that cannot be performed for a transient reason (the history put or the inbox
-//! write failed, the wake-up could not be armed) is reported as a batch item failure, and the
+//! write failed) is reported as a batch item failure, and the
 //! player's later records in the batch are left for the redelivery, which starts at the lowest
 //! reported sequence number (AWS Lambda Developer Guide, "Configuring partial batch response
 //! with DynamoDB and Lambda"). Malformed records are logged in full, counted and skipped: they
@@ -49,8 +50,6 @@ pub struct BatchReport {
     pub kept: usize,
     /// History records put (or found already there).
     pub history: usize,
-    /// Wake-ups armed.
-    pub armed: usize,
     pub malformed: usize,
     /// Players with a record that could not be performed; their first such record is in
     /// `failures`, and their later records wait for the redelivery.
@@ -70,7 +69,6 @@ struct PlayerReport {
     delivered: usize,
     kept: usize,
     history: usize,
-    armed: usize,
     /// The sequence number of the record that failed, if one did.
     failed_at: Option<String>,
 }
@@ -119,7 +117,6 @@ pub async fn perform_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
         report.delivered += player.delivered;
         report.kept += player.kept;
         report.history += player.history;
-        report.armed += player.armed;
         if let Some(sequence_number) = player.failed_at {
             report.failed_players += 1;
             report.failures.push(sequence_number);
@@ -132,7 +129,6 @@ pub async fn perform_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
         delivered = report.delivered,
         kept = report.kept,
         history = report.history,
-        armed = report.armed,
         malformed = report.malformed,
         failures = report.failures.len(),
         "batch"
@@ -168,7 +164,7 @@ async fn perform_player(
 }
 
 /// Performs one outbox: history first (a client told of a completion can replay it), then the
-/// notifications, then the wake-ups (the first progress update, the next state change).
+/// notifications.
 async fn perform(
     services: &Services,
     record: &OutboxRecord,
@@ -199,14 +195,6 @@ async fn perform(
             "{} notifications neither delivered nor kept",
             delivery.lost
         )));
-    }
-    for at in [outbox.progress_at, outbox.wake_at].into_iter().flatten() {
-        services
-            .waker
-            .arm(&record.player_id, at)
-            .await
-            .map_err(|e| Unperformed(format!("wake-up: {e}")))?;
-        report.armed += 1;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use idle_core::validate::Rejection;
 use idle_core::{Game, Plan};
 
-use crate::outbox::Commit;
+use crate::outbox::{wake_ups, Commit};
 use crate::ports::StoreError;
 use crate::services::Services;
 use crate::state::PlayerState;
@@ -89,7 +89,7 @@ pub(crate) async fn load_player(
 
 /// Applies `decide` to the game and the player's current state and commits the plan it returns
 /// (one conditional write, [`Commit::of`]; its outbox is performed later, from the store's
-/// feed), reloading and deciding again after a conflict (or a transient failure, whose write
+/// feed), arms the wake-ups the write set as soon as it succeeded ([`wake_ups`]), reloading and deciding again after a conflict (or a transient failure, whose write
 /// may have happened), up to `config.commit_attempts` tries in all. `loaded` skips the first
 /// read.
 ///
@@ -146,10 +146,11 @@ pub(crate) async fn update_player<T>(
         };
         match services.store.commit(&commit).await {
             Ok(()) => {
+                arm(services, player_id, &wake_ups(&current, &commit, &plan)).await;
                 return Ok(Updated {
                     value,
                     plan: Some(plan),
-                })
+                });
             }
             Err(StoreError::Conflict(reason)) => {
                 conflicts += 1;
@@ -173,4 +174,22 @@ pub(crate) async fn update_player<T>(
         }
     }
     Err(last)
+}
+
+/// Arms the wake-ups of a write that succeeded. A failure is logged, not returned: the write
+/// stands, and the ticker's sweep of the wake index advances the player at its next tick (a
+/// progress update, which changes nothing, is lost).
+async fn arm(services: &Services, player_id: &str, at: &[idle_core::model::Millis]) {
+    if at.is_empty() {
+        return;
+    }
+    if let Err(error) = services.waker.arm_all(player_id, at).await {
+        tracing::warn!(
+            player_id,
+            ?at,
+            %error,
+            outcome = "unarmed",
+            "could not arm the wake-ups of a committed write; the ticker's sweep will find it"
+        );
+    }
 }

@@ -38,24 +38,28 @@ impl WakeStep {
 /// What one wake-up did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Woken {
-    /// A plan was written (its outbox announces it and arms the next wake-up).
+    /// A plan was written (the writer armed the next wake-ups with it).
     Advanced,
-    /// A progress update was posted and the next one armed; nothing was written.
+    /// A progress update was posted; nothing was written or armed.
     Progress,
-    /// Nothing was due: an early or repeated wake-up.
+    /// Nothing was due: an early, repeated or stale wake-up.
     Nothing,
     /// No such player.
     Unknown,
 }
 
-/// Advances the player to now if its stored wake time has come (the caller has waited until the
-/// wake-up's time); otherwise, if its running task is due a progress update, posts it to the
-/// player's connections and arms the next one, writing nothing (progress is not a state
-/// change: a client that misses one interpolates from `ends_at`). An early or repeated wake-up
-/// does nothing. `Err` only for trouble a later try may fix (the caller retries the wake-up;
-/// the ticker's sweep is the safety net); a permanent failure of the player is logged and
-/// counted and answered as [`Woken::Nothing`].
-pub async fn wake(services: &Services, player_id: &str) -> Result<Woken, String> {
+/// A wake-up armed for `at` (ms since the epoch; the caller has waited until then). Advances
+/// the player to now if its stored wake time has come, whatever `at` is (a late wake-up of any
+/// kind catches the player up). Otherwise, if `at` is one of the progress updates of the
+/// player's running task ([`idle_core::progress_for`]), posts it to the player's connections,
+/// writing and arming nothing (progress is not a state change: a client that misses one
+/// interpolates from `ends_at`). Anything else (a repeated completion the state has moved past,
+/// the update of a task since cancelled) is a stale wake-up and does nothing, so SQS's
+/// at-least-once delivery can repeat a message but never start a second chain of wake-ups.
+/// `Err` only for trouble a later try may fix (the caller retries the wake-up; the ticker's
+/// sweep is the safety net); a permanent failure of the player is logged and counted and
+/// answered as [`Woken::Nothing`].
+pub async fn wake(services: &Services, player_id: &str, at: Millis) -> Result<Woken, String> {
     let now = services.clock.now();
     let state = match load_player(services, player_id).await {
         Ok(Some(state)) => state,
@@ -63,20 +67,13 @@ pub async fn wake(services: &Services, player_id: &str) -> Result<Woken, String>
         Err(error) if error.is_retryable() => return Err(error.to_string()),
         Err(_) => return Ok(Woken::Nothing),
     };
-    if state.player.wake_at.is_none_or(|at| at > now) {
-        let Some((update, next)) =
-            idle_core::progress(&services.game, &state.player, &state.queue, now)
+    if state.player.wake_at.is_none_or(|due| due > now) {
+        let Some(update) =
+            idle_core::progress_for(&services.game, &state.player, &state.queue, at, now)
         else {
             return Ok(Woken::Nothing);
         };
         deliver(services, player_id, &[], std::slice::from_ref(&update)).await;
-        if let Some(next) = next {
-            services
-                .waker
-                .arm(player_id, next)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
         return Ok(Woken::Progress);
     }
     match advance_player(services, player_id, Some(state), now).await {

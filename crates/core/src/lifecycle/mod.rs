@@ -29,8 +29,9 @@ pub fn advance(game: &Game, player: &Player, tasks: &[Task], now: Millis) -> Pla
 
 /// The progress of the player's running task at `now` (`task_progress`, ephemeral), and when
 /// the next update is due: a task gets at most `progress_updates` updates, at least
-/// `min_progress_ms` apart, none at or after its end. Nothing is written for them: the caller
-/// posts the update and arms a wake-up for the next. `None` when no task is running (or it has
+/// `min_progress_ms` apart, none at or after its end. Nothing is written for them: the plan
+/// that starts a task lists them all ([`Plan::progress`]) and a wake-up posts the update
+/// ([`progress_for`]). `None` when no task is running (or it has
 /// ended and needs an [`advance`]).
 pub fn progress(
     game: &Game,
@@ -39,6 +40,26 @@ pub fn progress(
     now: Millis,
 ) -> Option<(Progress, Option<Millis>)> {
     Session::new(game, player, tasks, now).progress_now()
+}
+
+/// The progress update a wake-up armed for `at` posts at `now` (`now >= at`): only when `at` is
+/// one of the progress milestones of the player's running task (those [`Plan::progress`] armed
+/// when it started) and the task is still running, unpaused, at `now`. A wake-up the state no
+/// longer expects (a repeated completion, the milestone of a task since cancelled or ended)
+/// gets `None` and posts nothing. Nothing is armed from it: every milestone was armed with the
+/// write that started the task, so a repeated wake-up cannot start a second chain.
+pub fn progress_for(
+    game: &Game,
+    player: &Player,
+    tasks: &[Task],
+    at: Millis,
+    now: Millis,
+) -> Option<Progress> {
+    let (_, next) = progress(game, player, tasks, at.saturating_sub(1))?;
+    if next != Some(at) {
+        return None;
+    }
+    progress(game, player, tasks, now.max(at)).map(|(update, _)| update)
 }
 
 /// The answer to an enqueue.

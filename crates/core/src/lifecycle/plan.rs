@@ -21,10 +21,13 @@ pub struct Plan {
     pub tasks: Vec<TaskWrite>,
     /// Notifications to deliver (or store) once the writes succeeded, in `seq` order.
     pub notifications: Vec<Notification>,
-    /// When the first progress update of a task this plan started is due (ms since the epoch):
-    /// a wake-up that posts `task_progress` and writes nothing (see [`crate::progress`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub progress_at: Option<Millis>,
+    /// Every progress update of a task this plan started, in ms since the epoch, ascending,
+    /// each strictly after the plan's `now` and before the task's end (at most
+    /// `limits.progress_updates` of them): wake-ups that post `task_progress` and write
+    /// nothing (see [`crate::progress`]). The writer arms them all with the write, so no
+    /// update arms the next (a repeated wake-up cannot start a second chain of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub progress: Vec<Millis>,
     /// Every inventory change the plan makes, with its reason.
     pub ledger: Vec<LedgerEntry>,
     /// The advance stopped at [`MAX_TASKS_FINISHED_PER_PLAN`] with more due: once this plan

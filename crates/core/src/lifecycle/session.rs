@@ -704,15 +704,26 @@ impl<'g, 'p> Session<'g, 'p> {
         Some((update, self.next_progress(task)))
     }
 
-    /// The first progress update of a task this session started and left running: the wake-up
-    /// that begins its chain of updates (each posted without a write).
-    fn first_progress(&self) -> Option<Millis> {
-        let task = self.active().find(|t| t.status == TaskStatus::Running)?;
+    /// Every progress update of a task this session started and left running, after now:
+    /// wake-ups each posted without a write, armed together with the plan's write.
+    fn progress_milestones(&self) -> Vec<Millis> {
+        let Some(task) = self.active().find(|t| t.status == TaskStatus::Running) else {
+            return Vec::new();
+        };
         let started_here = self
             .transitions
             .iter()
             .any(|t| t.task_id == task.task_id && t.kind == TransitionKind::Started);
-        started_here.then(|| self.next_progress(task)).flatten()
+        if !started_here || task.paused_at.is_some() {
+            return Vec::new();
+        }
+        let mut milestones = Vec::new();
+        let mut after = self.now;
+        while let Some(at) = self.next_progress_after(task, after) {
+            milestones.push(at);
+            after = at;
+        }
+        milestones
     }
 
     /// The next time this player needs advancing, if any.
@@ -739,6 +750,11 @@ impl<'g, 'p> Session<'g, 'p> {
     /// The next progress milestone strictly after now: every `step` actions, where a task gets at
     /// most `progress_updates` updates and they are at least `min_progress_ms` apart.
     fn next_progress(&self, task: &Task) -> Option<Millis> {
+        self.next_progress_after(task, self.now)
+    }
+
+    /// The next progress milestone of `task` strictly after `after` (ms since the epoch).
+    fn next_progress_after(&self, task: &Task, after: Millis) -> Option<Millis> {
         let limits = &self.game.limits;
         let snapshot = task.snapshot.as_ref()?;
         let started = task.started_at?;
@@ -748,7 +764,7 @@ impl<'g, 'p> Session<'g, 'p> {
         let step = per_update
             .max(limits.min_progress_ms.div_ceil(action))
             .max(1);
-        let elapsed = (self.now - started).max(0) as u64;
+        let elapsed = (after - started).max(0) as u64;
         let next_action = (elapsed / action / step + 1) * step;
         (next_action < total)
             .then(|| started.saturating_add((next_action * action).min(i64::MAX as u64) as i64))
@@ -959,7 +975,7 @@ impl<'g, 'p> Session<'g, 'p> {
         Plan {
             player,
             tasks,
-            progress_at: self.first_progress(),
+            progress: self.progress_milestones(),
             notifications: self.notifications,
             ledger: self.ledger,
             continues: self.continues,

@@ -144,7 +144,11 @@ fn enqueue_to_an_idle_player_starts_the_task_in_the_same_write() {
     assert_eq!(player.version, 1);
     assert_eq!(player.next_task_seq, 2);
     assert_eq!(player.wake_at, Some(T0 + 9000), "its end");
-    assert_eq!(plan.progress_at, Some(T0 + 3000), "one update per action");
+    assert_eq!(
+        plan.progress,
+        [T0 + 3000, T0 + 6000],
+        "one update per action"
+    );
     assert_eq!(kinds(&plan), ["task_started", "queue_updated"]);
 
     // A task queued behind a running one waits: queued, announced, nothing due before it
@@ -322,7 +326,7 @@ fn a_started_task_has_its_snapshot_and_end_time() {
     assert_eq!(plan.tasks[0].expected, Expected::Absent);
     // Its end is the player's next state change; progress after the first action.
     assert_eq!(w.player.wake_at, Some(T0 + 12_000));
-    assert_eq!(plan.progress_at, Some(T0 + 3000));
+    assert_eq!(plan.progress, [T0 + 3000, T0 + 6000, T0 + 9000]);
 }
 
 #[test]
@@ -537,7 +541,11 @@ fn progress_updates_are_wake_ups_that_write_nothing() {
     let (id, plan) = w.enqueue_with_plan("r", harvest(10), T0);
     // 10 actions of 3 s: an update every 2 actions (at most 4 updates), the first at 6 s; the
     // stored wake time is the task's end, the only state change to come
-    assert_eq!(plan.progress_at, Some(T0 + 6000));
+    assert_eq!(
+        plan.progress,
+        [T0 + 6000, T0 + 12_000, T0 + 18_000, T0 + 24_000],
+        "all of them, armed with the write"
+    );
     assert_eq!(w.player.wake_at, Some(T0 + 30_000));
 
     // When the first update's time comes, advancing changes nothing
@@ -561,7 +569,7 @@ fn progress_updates_are_wake_ups_that_write_nothing() {
 
     // And a plan that starts no task arms no progress
     let (_, behind) = w.enqueue_with_plan("r2", harvest(1), T0 + 7000);
-    assert_eq!(behind.progress_at, None);
+    assert!(behind.progress.is_empty());
 }
 
 #[test]
@@ -975,4 +983,42 @@ fn items_a_new_catalog_no_longer_defines_stay_in_the_inventory() {
         .unwrap()
         .get("unusable")
         .is_none());
+}
+
+#[test]
+fn only_an_armed_milestone_posts_progress_and_a_stale_wake_up_posts_nothing() {
+    let mut w = World::new();
+    let (id, plan) = w.enqueue_with_plan("r", harvest(10), T0);
+    let milestones = plan.progress.clone();
+    assert_eq!(milestones.len(), 4);
+
+    // Each milestone, when its wake-up comes (on time or late), posts the task's progress
+    for (i, &at) in milestones.iter().enumerate() {
+        let update = progress_for(&w.game, &w.player, &w.tasks, at, at + 400).unwrap();
+        assert_eq!(
+            (update.task_id.as_str(), update.done),
+            (id.as_str(), 2 * (i as u32 + 1))
+        );
+    }
+    // A time that is no milestone (the task's start, a stale completion, between two
+    // milestones) posts nothing
+    for at in [T0, T0 + 1, T0 + 7000] {
+        assert_eq!(
+            progress_for(&w.game, &w.player, &w.tasks, at, at),
+            None,
+            "{at}"
+        );
+    }
+    // Nor does a milestone once the task has ended
+    assert_eq!(
+        progress_for(&w.game, &w.player, &w.tasks, milestones[3], T0 + 30_000),
+        None
+    );
+    // Nor the milestones of a task cancelled since
+    let plan = cancel(&w.game, &w.player, &w.tasks, &id, T0 + 1000).unwrap();
+    w.apply(&plan);
+    assert_eq!(
+        progress_for(&w.game, &w.player, &w.tasks, milestones[0], milestones[0]),
+        None
+    );
 }
