@@ -159,7 +159,8 @@ impl Backend {
         let tables = Tables::from_env()?;
         let sdk = idle_aws::sdk_config().await;
         let store = DynamoStore::new(idle_aws::dynamodb_client(&sdk), tables, config.wake_shards)
-            .with_history_ttl(config.history_ttl_ms);
+            .with_history_ttl(config.history_ttl_ms)
+            .with_wake_bucket(config.wake_bucket_ms);
         Ok(Backend::Dynamo {
             store,
             sdk: Box::new(sdk),

@@ -373,8 +373,8 @@ impl Redrive<'_> {
     }
 
     /// Performs the player's last outbox again (its history records put if absent, its
-    /// notifications posted or kept, its wake-up armed), then advances the player to now if
-    /// it is due (the wake-up use case). Failures are noted in `into`, never returned: the
+    /// notifications posted or kept; wake-ups are armed at commit, not from outboxes), then
+    /// advances the player to now if it is due (the wake-up use case). Failures are noted in `into`, never returned: the
     /// other players go on.
     async fn advance(&self, player_id: &str, into: &mut Advance) {
         match self.touched.last_outbox(player_id).await {
@@ -384,7 +384,6 @@ impl Redrive<'_> {
                 into.history += report.history;
                 into.delivered += report.delivered;
                 into.kept += report.kept;
-                into.armed += report.armed;
                 if report.failed_players > 0 {
                     into.failed.push(player_id.to_owned());
                     return;
@@ -397,7 +396,7 @@ impl Redrive<'_> {
                 return;
             }
         }
-        match wake(self.services, player_id).await {
+        match wake(self.services, player_id, self.services.clock.now()).await {
             Ok(Woken::Advanced) => into.advanced += 1,
             Ok(Woken::Progress | Woken::Nothing) => into.not_due += 1,
             Ok(Woken::Unknown) => into.unknown += 1,
@@ -417,7 +416,6 @@ struct Advance {
     history: usize,
     delivered: usize,
     kept: usize,
-    armed: usize,
     /// Players whose advance wrote something.
     advanced: usize,
     /// Players with nothing due now.
@@ -528,7 +526,7 @@ pub async fn redrive_aws(
         })?;
     let wake_queue = config.wake_queue_url.clone().ok_or_else(|| {
         CliError::Usage(
-            "WAKE_QUEUE_URL is not set: redrive arms wake-ups as task-processor does".into(),
+            "WAKE_QUEUE_URL is not set: redrive arms the wake-ups of the changes it commits, as task-processor does".into(),
         )
     })?;
     let sqs = idle_aws::sqs_client(sdk);

@@ -84,6 +84,17 @@ pub const WAKE_SHARDS: Bounded = Bounded {
     min: 1,
     max: 1024,
 };
+/// The DynamoDB `wake` index's bucket, in seconds (default 300): the index is keyed by the wake
+/// time rounded up to it, so a wake time moving within its bucket writes no index entry, and
+/// the ticker's sweep (the safety net behind the wake queue) finds a player whose wake-up
+/// message was lost once its bucket has passed: at most a bucket plus the ticker's period
+/// late (docs/performance.md, "Cost per completed task"). Every writer and the ticker must
+/// agree on it; stores other than DynamoDB ignore it.
+pub const WAKE_BUCKET_SECS: Bounded = Bounded {
+    var: "WAKE_BUCKET_SECS",
+    min: 1,
+    max: 3600,
+};
 /// Players (or connections) handled at once by the ticker, a stream batch and the cleaner
 /// (default 16).
 pub const TICKER_CONCURRENCY: Bounded = Bounded {
@@ -126,11 +137,12 @@ pub const IDLE_TIMEOUT_SECS: Bounded = Bounded {
 };
 
 /// Every whole-number setting [`AppConfig::from_lookup`] reads.
-pub const BOUNDED_SETTINGS: [Bounded; 10] = [
+pub const BOUNDED_SETTINGS: [Bounded; 11] = [
     MAX_QUEUE,
     MAX_QUANTITY,
     CHUNK_MS,
     WAKE_SHARDS,
+    WAKE_BUCKET_SECS,
     TICKER_CONCURRENCY,
     MAX_MESSAGE_BYTES,
     INBOX_TTL_SECS,
@@ -333,6 +345,9 @@ pub struct AppConfig {
     pub max_message_bytes: usize,
     /// Shards of the wake index (`WAKE_SHARDS`); every writer and the ticker must agree.
     pub wake_shards: u32,
+    /// The DynamoDB `wake` index's bucket in ms (`WAKE_BUCKET_SECS`); every writer and the
+    /// ticker must agree.
+    pub wake_bucket_ms: Millis,
     /// Players advanced at once by the ticker and a stream batch, and connections checked at
     /// once by the cleaner (`TICKER_CONCURRENCY`).
     pub ticker_concurrency: usize,
@@ -360,6 +375,7 @@ impl Default for AppConfig {
             history_ttl_ms: 90 * 24 * 60 * 60 * 1000,
             max_message_bytes: 8 * 1024,
             wake_shards: 8,
+            wake_bucket_ms: 300_000,
             ticker_concurrency: 16,
             commit_attempts: 4,
             catalog: GameCatalog::embedded(),
@@ -386,7 +402,7 @@ impl AppConfig {
     /// empty: none; otherwise at least [`MIN_SECRET_BYTES`] too). Optional, with defaults, each within its
     /// [`Bounded`] range ([`BOUNDED_SETTINGS`]): `MAX_QUEUE` (10), `MAX_QUANTITY` (1000),
     /// `CHUNK_MS` (900,000),
-    /// `WAKE_SHARDS` (8), `TICKER_CONCURRENCY` (16), `MAX_MESSAGE_BYTES` (8192), `INBOX_TTL_SECS`
+    /// `WAKE_SHARDS` (8), `WAKE_BUCKET_SECS` (300), `TICKER_CONCURRENCY` (16), `MAX_MESSAGE_BYTES` (8192), `INBOX_TTL_SECS`
     /// (7 days), `CONNECTION_TTL_SECS` (7200), `IDLE_TIMEOUT_SECS` (600). A value out of its
     /// range is an error naming the variable, the value and the range. `CATALOG_FILE` (unset or
     /// empty: the embedded catalog) is loaded here ([`GameCatalog::from_file`], the path
@@ -414,6 +430,9 @@ impl AppConfig {
         }
         if let Some(v) = number(&lookup, WAKE_SHARDS)? {
             config.wake_shards = v as u32;
+        }
+        if let Some(v) = number(&lookup, WAKE_BUCKET_SECS)? {
+            config.wake_bucket_ms = v as Millis * 1000;
         }
         if let Some(v) = number(&lookup, TICKER_CONCURRENCY)? {
             config.ticker_concurrency = v as usize;

@@ -9,6 +9,7 @@ pub mod handlers;
 pub mod memory;
 pub mod metrics;
 pub mod outbox;
+pub mod packed;
 pub mod ports;
 pub mod services;
 pub mod state;

@@ -79,6 +79,16 @@ pub trait GameStore: Send + Sync {
     /// call as a whole (throttling, a timeout, a missing table or permission).
     async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError>;
 
+    /// As [`GameStore::load_players`], but the store may answer from a copy that lags the
+    /// latest writes by a moment (DynamoDB: an eventually consistent read, half the read units
+    /// of a strongly consistent one; DynamoDB Developer Guide, "Read consistency"). For reads
+    /// whose staleness costs at most a retry: a decision written with the conditional commit
+    /// fails on a stale `version` and is re-read consistently. The default is the consistent
+    /// read (the embedded and in-memory stores have nothing cheaper).
+    async fn load_players_relaxed(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
+        self.load_players(player_ids).await
+    }
+
     /// Creates a player if none exists with its id. Returns false (and changes nothing) if one
     /// already does.
     async fn create_player(&self, state: &PlayerState) -> Result<bool, StoreError>;

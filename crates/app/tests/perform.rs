@@ -148,12 +148,15 @@ async fn stream_records_without_an_outbox_or_with_a_corrupt_one_are_handled() {
     // Given a record whose image has no outbox (the template's filter keeps these away) and one
     // whose outbox does not parse
     let env = Env::new();
-    let mut event = common::stream_event(&[("a", 3, json!({})), ("b", 4, json!({}))]);
+    let mut event = common::stream_event(&[
+        ("a", 3, json!({"wake_at": 5})),
+        ("b", 4, json!({"wake_at": 5})),
+    ]);
     event["Records"][0]["dynamodb"]["NewImage"]
         .as_object_mut()
         .unwrap()
         .remove("outbox");
-    event["Records"][1]["dynamodb"]["NewImage"]["outbox"]["S"] = json!("{not json");
+    event["Records"][1]["dynamodb"]["NewImage"]["state"]["B"] = json!("AXtub3QganNvbg==");
 
     // When they are performed
     let report = player_stream_report(&env.services, event).await;

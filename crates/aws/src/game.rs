@@ -13,8 +13,8 @@ use idle_core::model::{AuditRecord, Millis, Task};
 use crate::error::{built, store_error};
 use crate::items::{
     commit_item, item_size, key_text, n, outbox_of, player_item, player_state, s, string,
-    task_from_item, task_item, Item, EXPIRES_AT, OUTBOX, PLAYER_ID, TASK_ID, VERSION, WAKE_AT,
-    WAKE_SHARD,
+    task_from_item, task_item, Item, EXPIRES_AT, OUTBOX, PLAYER_ID, STATE, TASK_ID, VERSION,
+    WAKE_BUCKET, WAKE_SHARD,
 };
 use crate::store::{
     backoff, decode_cursor, encode_cursor, DynamoStore, BATCH_GET_LIMIT, UNPROCESSED_ROUNDS,
@@ -50,10 +50,10 @@ where
 impl DynamoStore {
     /// The outbox of the player's last write, as stored in its item (empty when the last write
     /// had nothing to perform, or there is no such player): what a repair tool performs again.
-    /// `GetItem` with a consistent read of the `outbox` attribute only.
+    /// `GetItem` with a consistent read of the `outbox` marker and the packed `state`.
     ///
-    /// Errors: an `outbox` that is not a JSON string of an outbox is [`StoreError::Permanent`]
-    /// naming the table and key; call failures as the crate documentation says.
+    /// Errors: a marked item whose `state` does not unpack is [`StoreError::Permanent`] naming
+    /// the table and key; call failures as the crate documentation says.
     pub async fn stored_outbox(&self, player_id: &str) -> Result<Outbox, StoreError> {
         let table = &self.tables.players;
         let output = self
@@ -61,8 +61,9 @@ impl DynamoStore {
             .get_item()
             .table_name(table)
             .key(PLAYER_ID, s(player_id))
-            .projection_expression("#outbox")
+            .projection_expression("#outbox, #state")
             .expression_attribute_names("#outbox", OUTBOX)
+            .expression_attribute_names("#state", STATE)
             .consistent_read(true)
             .send()
             .await
@@ -72,16 +73,13 @@ impl DynamoStore {
             None => Ok(Outbox::default()),
         }
     }
-}
 
-#[async_trait]
-impl GameStore for DynamoStore {
-    /// `BatchGetItem` with consistent reads, 100 distinct ids per call (its limit, DynamoDB API
-    /// Reference, "BatchGetItem"; duplicate keys in one call are refused); unprocessed keys are
-    /// retried with backoff (a bounded number of rounds, then [`StoreError::Transient`]). Each
-    /// item is decoded on its own: one that does not decode is in [`Loaded::unreadable`] with
-    /// its [`StoreError::Permanent`] naming table and key, and the others are still returned.
-    async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
+    /// `BatchGetItem` of the players, 100 distinct ids per call, `consistent` or not.
+    async fn batch_get_players(
+        &self,
+        player_ids: &[String],
+        consistent: bool,
+    ) -> Result<Loaded, StoreError> {
         let table = &self.tables.players;
         let ids: BTreeSet<&String> = player_ids.iter().collect();
         let ids: Vec<&String> = ids.into_iter().collect();
@@ -98,7 +96,7 @@ impl GameStore for DynamoStore {
                 "a BatchGetItem request",
                 KeysAndAttributes::builder()
                     .set_keys(Some(keys))
-                    .consistent_read(true)
+                    .consistent_read(consistent)
                     .build(),
             )?;
             let mut round = 0;
@@ -142,7 +140,24 @@ impl GameStore for DynamoStore {
         }
         Ok(loaded)
     }
+}
 
+#[async_trait]
+impl GameStore for DynamoStore {
+    /// `BatchGetItem` with consistent reads, 100 distinct ids per call (its limit, DynamoDB API
+    /// Reference, "BatchGetItem"; duplicate keys in one call are refused); unprocessed keys are
+    /// retried with backoff (a bounded number of rounds, then [`StoreError::Transient`]). Each
+    /// item is decoded on its own: one that does not decode is in [`Loaded::unreadable`] with
+    /// its [`StoreError::Permanent`] naming table and key, and the others are still returned.
+    async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
+        self.batch_get_players(player_ids, true).await
+    }
+
+    /// As `load_players` with eventually consistent reads (half the read units; DynamoDB
+    /// Developer Guide, "Read consistency"): a copy may lag the latest write by a moment.
+    async fn load_players_relaxed(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
+        self.batch_get_players(player_ids, false).await
+    }
     /// `PutItem` if no item has the id (`attribute_not_exists(player_id)`).
     async fn create_player(&self, state: &PlayerState) -> Result<bool, StoreError> {
         let table = &self.tables.players;
@@ -151,7 +166,7 @@ impl GameStore for DynamoStore {
             .client
             .put_item()
             .table_name(table)
-            .set_item(Some(player_item(state, self.wake_shards)?))
+            .set_item(Some(player_item(state, self.layout())?))
             .condition_expression("attribute_not_exists(player_id)")
             .send()
             .await;
@@ -169,9 +184,9 @@ impl GameStore for DynamoStore {
     }
 
     /// One conditional `PutItem` of the player's item ([`commit_item`](crate::items)): the
-    /// player, its queue, the wake index keys while it has a wake time, and the outbox as a JSON
-    /// string attribute `outbox` (S) only when the outbox is not empty, so the Players stream's
-    /// filter skips writes with nothing to perform. The condition is `version = expected` (or
+    /// player, its queue and the outbox packed in `state` (B), the wake index keys while it
+    /// has a wake time, and the `outbox` marker only when the outbox is not empty, so the
+    /// Players stream's filter skips writes with nothing to perform. The condition is `version = expected` (or
     /// `attribute_not_exists(player_id)` when the commit expects no player). No transaction:
     /// the history records ride in the outbox and are put by the stream processor
     /// ([`GameStore::put_history`]).
@@ -183,7 +198,7 @@ impl GameStore for DynamoStore {
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let table = &self.tables.players;
         let id = commit.player_id();
-        let item = commit_item(commit, self.wake_shards)?;
+        let item = commit_item(commit, self.layout())?;
         let bytes = item_size(&item);
         if bytes > limits::ITEM_BYTES {
             return Err(StoreError::Permanent(format!(
@@ -282,11 +297,16 @@ impl GameStore for DynamoStore {
             .transpose()
     }
 
-    /// A `Query` of the `wake` index: `wake_shard = :shard AND wake_at <= :now`, a page of at
-    /// most the store's page size; the cursor is the `LastEvaluatedKey` as DynamoDB JSON.
-    /// Global secondary indexes support only eventually consistent reads (DynamoDB Developer
-    /// Guide, "Using Global Secondary Indexes in DynamoDB"): a player may show up a moment late
-    /// (or once more after its wake-up moved), which advancing tolerates.
+    /// A `Query` of the `wake` index: `wake_shard = :shard AND wake_bucket <= :now`, a page of
+    /// at most the store's page size; the cursor is the `LastEvaluatedKey` as DynamoDB JSON.
+    /// The index key is the wake time rounded UP to the store's bucket
+    /// ([`DynamoStore::with_wake_bucket`]), so only buckets wholly in the past are read: every
+    /// player returned is due, and one due later in the current bucket is not (it is found at
+    /// the first sweep after its bucket ends, at most a bucket late; the wake queue wakes it on
+    /// time unless its message was lost). Global secondary indexes support only eventually
+    /// consistent reads (DynamoDB Developer Guide, "Using Global Secondary Indexes in
+    /// DynamoDB"): a player may show up a moment late (or once more after its wake-up moved),
+    /// which advancing tolerates.
     async fn due_players(
         &self,
         shard: u32,
@@ -295,16 +315,16 @@ impl GameStore for DynamoStore {
     ) -> Result<Page<String>, StoreError> {
         let table = &self.tables.players;
         let start = cursor
-            .map(|c| decode_cursor(table, &c, &[PLAYER_ID, WAKE_SHARD, WAKE_AT]))
+            .map(|c| decode_cursor(table, &c, &[PLAYER_ID, WAKE_SHARD, WAKE_BUCKET]))
             .transpose()?;
         let output = self
             .client
             .query()
             .table_name(table)
             .index_name(WAKE_INDEX)
-            .key_condition_expression("#shard = :shard AND #wake_at <= :now")
+            .key_condition_expression("#shard = :shard AND #bucket <= :now")
             .expression_attribute_names("#shard", WAKE_SHARD)
-            .expression_attribute_names("#wake_at", WAKE_AT)
+            .expression_attribute_names("#bucket", WAKE_BUCKET)
             .expression_attribute_values(":shard", n(shard))
             .expression_attribute_values(":now", n(now))
             .limit(self.page_size)

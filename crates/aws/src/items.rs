@@ -1,13 +1,14 @@
 //! Items: how the game's values are laid out in the four tables.
 //!
-//! - **Players** (key `player_id`): the [`Player`]'s fields through `serde_dynamo`, plus
-//!   `queue` (L of M: the player's unfinished tasks, [`PlayerState::queue`]) and, only while
-//!   `wake_at` is set, `wake_at` (N, milliseconds) and `wake_shard` (N,
-//!   [`wake_shard`]`(player_id, shards)`), the keys of the sparse `wake` index. A player
-//!   without a wake-up has neither attribute (not even NULL: an index key attribute must be
-//!   absent or a number), so it is not in the index. A write whose outbox is not empty also
-//!   carries `outbox` (S: the [`Outbox`] as JSON); a write with nothing to perform has none,
-//!   so the Players stream's filter (`outbox` exists) skips it.
+//! - **Players** (key `player_id`): `player_id` (S) and `version` (N, the condition of every
+//!   write) plain; `state` (B): the [`Player`](idle_core::model::Player), its queue
+//!   ([`PlayerState::queue`]) and the outbox of the write, [`packed`] as one deflated JSON
+//!   document behind a format byte; `outbox` (N, 1) only when that outbox is not empty, so the
+//!   Players stream's filter (`outbox` exists) skips writes with nothing to perform; and, only
+//!   while the player has a wake time, `wake_shard` (N, [`wake_shard`]`(player_id, shards)`)
+//!   and `wake_bucket` (N, [`wake_bucket`]: the wake time rounded up to `WAKE_BUCKET_SECS`),
+//!   the keys of the sparse `wake` index. A player without a wake-up has neither index
+//!   attribute (not even NULL: an index key attribute must be absent or a number).
 //! - **Tasks** (the history of finished tasks; keys `player_id`, `task_id`): each [`Task`]
 //!   through `serde_dynamo`, `Option` fields as NULL, and `expires_at` (N, seconds, the TTL
 //!   attribute).
@@ -22,11 +23,13 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use idle_app::outbox::{Commit, Outbox};
+use idle_app::packed;
 use idle_app::ports::{wake_shard, Connection, StoreError};
 use idle_app::state::PlayerState;
-use idle_core::model::{Player, Task};
+use idle_core::model::{Millis, Task};
 use idle_core::protocol::Notification;
 
 /// An item as the SDK sends and receives it.
@@ -35,15 +38,15 @@ pub type Item = HashMap<String, AttributeValue>;
 pub(crate) const PLAYER_ID: &str = "player_id";
 pub(crate) const TASK_ID: &str = "task_id";
 pub(crate) const CONNECTION_ID: &str = "connection_id";
-pub(crate) const QUEUE: &str = "queue";
-pub(crate) const WAKE_AT: &str = "wake_at";
+pub(crate) const STATE: &str = idle_app::handlers::PACKED_STATE;
+pub(crate) const WAKE_BUCKET: &str = "wake_bucket";
 pub(crate) const WAKE_SHARD: &str = "wake_shard";
 pub(crate) const SEQ: &str = "seq";
 pub(crate) const BODY: &str = "body";
 pub(crate) const EXPIRES_AT: &str = "expires_at";
 pub(crate) const CONNECTED_AT: &str = "connected_at";
 pub(crate) const VERSION: &str = "version";
-pub(crate) const OUTBOX: &str = "outbox";
+pub(crate) const OUTBOX: &str = idle_app::handlers::OUTBOX_MARKER;
 pub(crate) const CATALOG_HASH: &str = "catalog_hash";
 pub(crate) const CATALOG: &str = "catalog";
 
@@ -94,48 +97,81 @@ pub(crate) fn known(table: &str, key: &str, item: &Item) -> Result<(), StoreErro
     }
 }
 
-/// The Players item of a player and its queue.
-pub fn player_item(state: &PlayerState, shards: u32) -> Result<Item, StoreError> {
+/// The `wake` index key of a wake time: `at` rounded UP to a multiple of `bucket_ms` (ms; 1 or
+/// less keys by `at` itself). Every wake time in a bucket is at or before its key, so a sweep
+/// of the keys `<= now` finds only players already due.
+pub fn wake_bucket(at: Millis, bucket_ms: Millis) -> Millis {
+    if bucket_ms <= 1 {
+        return at;
+    }
+    at.div_euclid(bucket_ms)
+        .saturating_add(i64::from(at.rem_euclid(bucket_ms) != 0))
+        .saturating_mul(bucket_ms)
+}
+
+/// How the adapter lays out a Players item: the deployment's `WAKE_SHARDS` and
+/// `WAKE_BUCKET_SECS` (in ms), which every writer of a player and the ticker must agree on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub wake_shards: u32,
+    pub wake_bucket_ms: Millis,
+}
+
+/// The Players item of a player, its queue and the outbox of the write (empty: none):
+/// `player_id` (S) and `version` (N) plain; `state` (B) the [`packed`] player, queue and
+/// outbox; `outbox` (N, 1) only when the outbox is not empty (the stream filter's marker);
+/// `wake_shard` and `wake_bucket` (N, [`wake_bucket`] of `wake_at`) only while the player has a
+/// wake time.
+pub fn packed_item(
+    state: &PlayerState,
+    outbox: &Outbox,
+    layout: Layout,
+) -> Result<Item, StoreError> {
     let id = &state.player.player_id;
-    let mut item: Item =
-        serde_dynamo::to_item(&state.player).map_err(|e| unwritable("player", id, e))?;
-    let queue: AttributeValue = serde_dynamo::to_attribute_value(&state.queue)
-        .map_err(|e| unwritable("queue of", id, e))?;
-    item.insert(QUEUE.to_owned(), queue);
-    match state.player.wake_at {
-        Some(at) => {
-            item.insert(WAKE_AT.to_owned(), n(at));
-            item.insert(WAKE_SHARD.to_owned(), n(wake_shard(id, shards)));
-        }
-        None => {
-            item.remove(WAKE_AT);
-            item.remove(WAKE_SHARD);
-        }
+    let bytes = packed::pack(state, outbox).map_err(|e| unwritable("player", id, e))?;
+    let mut item = HashMap::from([
+        (PLAYER_ID.to_owned(), s(id.as_str())),
+        (VERSION.to_owned(), n(state.player.version)),
+        (STATE.to_owned(), AttributeValue::B(Blob::new(bytes))),
+    ]);
+    if !outbox.is_empty() {
+        item.insert(OUTBOX.to_owned(), n(1));
+    }
+    if let Some(at) = state.player.wake_at {
+        item.insert(
+            WAKE_BUCKET.to_owned(),
+            n(wake_bucket(at, layout.wake_bucket_ms)),
+        );
+        item.insert(WAKE_SHARD.to_owned(), n(wake_shard(id, layout.wake_shards)));
     }
     Ok(item)
 }
 
-/// The Players item a [`Commit`] writes: [`player_item`] of its state, plus `outbox` (S, the
-/// outbox as JSON) when the outbox is not empty.
-pub fn commit_item(commit: &Commit, shards: u32) -> Result<Item, StoreError> {
-    let mut item = player_item(&commit.state, shards)?;
-    if !commit.outbox.is_empty() {
-        let json = serde_json::to_string(&commit.outbox)
-            .map_err(|e| unwritable("outbox of", commit.player_id(), e))?;
-        item.insert(OUTBOX.to_owned(), s(json));
-    }
-    Ok(item)
+/// The Players item of a player and its queue, with nothing to perform ([`packed_item`]).
+pub fn player_item(state: &PlayerState, layout: Layout) -> Result<Item, StoreError> {
+    packed_item(state, &Outbox::default(), layout)
 }
 
-/// The outbox stored in a Players item (empty when it has none).
+/// The Players item a [`Commit`] writes ([`packed_item`] of its state and outbox).
+pub fn commit_item(commit: &Commit, layout: Layout) -> Result<Item, StoreError> {
+    packed_item(&commit.state, &commit.outbox, layout)
+}
+
+/// The packed `state` of a Players item.
+fn packed_of<'i>(table: &str, key: &str, item: &'i Item) -> Result<&'i [u8], StoreError> {
+    match item.get(STATE) {
+        Some(AttributeValue::B(blob)) => Ok(blob.as_ref()),
+        _ => Err(corrupt(table, key, "no binary attribute `state`")),
+    }
+}
+
+/// The outbox stored in a Players item (empty when it has none: no `outbox` marker).
 pub(crate) fn outbox_of(table: &str, key: &str, item: &Item) -> Result<Outbox, StoreError> {
-    match item.get(OUTBOX) {
-        None => Ok(Outbox::default()),
-        Some(AttributeValue::S(json)) => {
-            serde_json::from_str(json).map_err(|e| corrupt(table, key, format_args!("outbox: {e}")))
-        }
-        Some(_) => Err(corrupt(table, key, "outbox is not a string")),
+    if !item.contains_key(OUTBOX) {
+        return Ok(Outbox::default());
     }
+    packed::unpack_outbox(packed_of(table, key, item)?)
+        .map_err(|e| corrupt(table, key, format_args!("state: {e}")))
 }
 
 /// An item's size in bytes as DynamoDB counts it against its 400 KB limit (DynamoDB Developer
@@ -179,23 +215,30 @@ fn number_size(n: &str) -> usize {
     1 + significant.div_ceil(2)
 }
 
-/// A player and its queue from a Players item. Every error is a [`StoreError::Permanent`]
-/// about this one item (a batched read reports it for its player and keeps the others).
-pub(crate) fn player_state(table: &str, mut item: Item) -> Result<PlayerState, StoreError> {
+/// A player and its queue from a Players item ([`packed_item`]'s layout). Every error is a
+/// [`StoreError::Permanent`] about this one item naming table and key (a batched read reports
+/// it for its player and keeps the others): no `state`, one that does not unpack, or a packed
+/// player whose id or version is not the item's.
+pub(crate) fn player_state(table: &str, item: Item) -> Result<PlayerState, StoreError> {
     let key = key_text(&item, PLAYER_ID);
     known(table, &key, &item)?;
-    item.remove(WAKE_SHARD);
-    item.remove(OUTBOX);
-    let queue = match item.remove(QUEUE) {
-        Some(value) => serde_dynamo::from_attribute_value::<_, Vec<Task>>(value)
-            .map_err(|e| corrupt(table, &key, format_args!("queue: {e}")))?,
-        None => Vec::new(),
-    };
-    let player: Player = serde_dynamo::from_item(item).map_err(|e| corrupt(table, &key, e))?;
-    if player.player_id != key {
+    let (state, _) = packed::unpack(packed_of(table, &key, &item)?)
+        .map_err(|e| corrupt(table, &key, format_args!("state: {e}")))?;
+    if state.player.player_id != key {
         return Err(corrupt(table, &key, "player_id does not match the key"));
     }
-    Ok(PlayerState { player, queue })
+    let version = match item.get(VERSION) {
+        Some(AttributeValue::N(v)) => v.parse::<u64>().ok(),
+        _ => None,
+    };
+    if version != Some(state.player.version) {
+        return Err(corrupt(
+            table,
+            &key,
+            "the packed version does not match the `version` attribute",
+        ));
+    }
+    Ok(state)
 }
 
 /// The Tasks (history) item of a task.
@@ -285,7 +328,7 @@ pub(crate) fn string<'i>(table: &str, item: &'i Item, name: &str) -> Result<&'i 
 #[cfg(test)]
 mod tests {
     use idle_core::catalog::Catalog;
-    use idle_core::model::{TaskRequest, TaskStatus};
+    use idle_core::model::{Player, TaskRequest, TaskStatus};
     use idle_core::protocol::Event;
 
     use super::*;
@@ -325,56 +368,101 @@ mod tests {
         }
     }
 
+    const LAYOUT: Layout = Layout {
+        wake_shards: 8,
+        wake_bucket_ms: 60_000,
+    };
+
+    #[test]
+    fn wake_buckets_round_up() {
+        assert_eq!(wake_bucket(0, 60_000), 0);
+        assert_eq!(wake_bucket(1, 60_000), 60_000);
+        assert_eq!(wake_bucket(60_000, 60_000), 60_000);
+        assert_eq!(wake_bucket(60_001, 60_000), 120_000);
+        assert_eq!(wake_bucket(-1, 60_000), 0);
+        assert_eq!(wake_bucket(12_345, 1), 12_345);
+        assert_eq!(wake_bucket(12_345, 0), 12_345);
+    }
+
     #[test]
     fn a_player_with_a_wake_up_carries_the_index_keys_and_reads_back_equal() {
         let before = state(Some(5_000));
-        let item = player_item(&before, 8).unwrap();
-        assert_eq!(item.get(WAKE_AT), Some(&n(5_000)));
+        let item = player_item(&before, LAYOUT).unwrap();
+        assert_eq!(item.get(WAKE_BUCKET), Some(&n(60_000)));
         assert_eq!(item.get(WAKE_SHARD), Some(&n(wake_shard("p1", 8))));
-        assert!(matches!(item.get(QUEUE), Some(AttributeValue::L(l)) if l.len() == 1));
+        assert_eq!(item.get(VERSION), Some(&n(before.player.version)));
+        let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["player_id", "state", "version", "wake_bucket", "wake_shard"]
+        );
         assert_eq!(player_state("Players", item).unwrap(), before);
     }
 
     #[test]
     fn a_player_without_a_wake_up_has_no_index_attributes_at_all() {
         let before = state(None);
-        let item = player_item(&before, 8).unwrap();
-        assert!(!item.contains_key(WAKE_AT), "{item:?}");
+        let item = player_item(&before, LAYOUT).unwrap();
+        assert!(!item.contains_key(WAKE_BUCKET), "{item:?}");
         assert!(!item.contains_key(WAKE_SHARD));
         assert_eq!(player_state("Players", item).unwrap(), before);
     }
 
     #[test]
     fn a_corrupt_player_item_is_a_permanent_error_naming_table_and_key() {
-        let mut item = player_item(&state(None), 8).unwrap();
-        item.insert(VERSION.to_owned(), s("not a number"));
-        match player_state("Players", item) {
+        let permanent = |item: Item, what: &str| match player_state("Players", item) {
             Err(StoreError::Permanent(message)) => {
                 assert!(
                     message.contains("Players") && message.contains("p1"),
-                    "{message}"
+                    "{what}: {message}"
                 )
             }
-            other => panic!("expected a permanent error, got {other:?}"),
+            other => panic!("{what}: expected a permanent error, got {other:?}"),
+        };
+        let good = player_item(&state(None), LAYOUT).unwrap();
+        let mut item = good.clone();
+        item.insert(VERSION.to_owned(), s("not a number"));
+        permanent(item, "version");
+        let mut item = good.clone();
+        item.insert(VERSION.to_owned(), n(99));
+        permanent(item, "another version");
+        let mut item = good.clone();
+        item.insert(STATE.to_owned(), s("oops"));
+        permanent(item, "state not binary");
+        let mut item = good.clone();
+        item.remove(STATE);
+        permanent(item, "no state");
+        for bytes in [vec![], vec![7, 1, 2], vec![1, 0xff, 0x00, 0x13]] {
+            let mut item = good.clone();
+            item.insert(
+                STATE.to_owned(),
+                AttributeValue::B(Blob::new(bytes.clone())),
+            );
+            permanent(item, &format!("state {bytes:?}"));
         }
-        let mut item = player_item(&state(None), 8).unwrap();
-        item.insert(QUEUE.to_owned(), s("oops"));
-        assert!(matches!(
-            player_state("Players", item),
-            Err(StoreError::Permanent(_))
-        ));
+        let mut item = good.clone();
+        item.insert(PLAYER_ID.to_owned(), s("p2"));
+        match player_state("Players", item) {
+            Err(StoreError::Permanent(message)) => assert!(message.contains("p2"), "{message}"),
+            other => panic!("another key: {other:?}"),
+        }
     }
 
     #[test]
-    fn a_commit_carries_its_outbox_as_json_only_when_there_is_something_to_perform() {
+    fn a_commit_carries_its_outbox_packed_and_the_marker_only_when_there_is_something_to_perform() {
         let quiet = Commit {
             state: state(Some(5_000)),
             expected_version: Some(0),
             outbox: Outbox::default(),
         };
-        let item = commit_item(&quiet, 8).unwrap();
-        assert!(!item.contains_key(OUTBOX), "no outbox attribute at all");
-        assert_eq!(item, player_item(&quiet.state, 8).unwrap());
+        let item = commit_item(&quiet, LAYOUT).unwrap();
+        assert!(!item.contains_key(OUTBOX), "no marker at all");
+        assert_eq!(item, player_item(&quiet.state, LAYOUT).unwrap());
+        assert_eq!(
+            outbox_of("Players", "p1", &item).unwrap(),
+            Outbox::default()
+        );
 
         let busy = Commit {
             outbox: Outbox {
@@ -387,9 +475,8 @@ mod tests {
             },
             ..quiet
         };
-        let item = commit_item(&busy, 8).unwrap();
-        let json = serde_json::to_string(&busy.outbox).unwrap();
-        assert_eq!(item.get(OUTBOX), Some(&s(&json)));
+        let item = commit_item(&busy, LAYOUT).unwrap();
+        assert_eq!(item.get(OUTBOX), Some(&n(1)));
         assert_eq!(outbox_of("Players", "p1", &item).unwrap(), busy.outbox);
         assert_eq!(
             player_state("Players", item).unwrap(),

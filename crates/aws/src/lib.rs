@@ -22,18 +22,21 @@
 //!
 //! # Item layout
 //!
-//! - **Players** (key `player_id`): the [`Player`](idle_core::model::Player)'s fields through
-//!   `serde_dynamo`, plus `queue` (L of M: the player's unfinished tasks,
-//!   [`PlayerState::queue`](idle_app::state::PlayerState)) and, only while `wake_at` is set,
-//!   `wake_at` (N, milliseconds) and `wake_shard` (N,
-//!   [`wake_shard`](idle_app::ports::wake_shard)`(player_id, WAKE_SHARDS)`): the keys of the
-//!   sparse `wake` index (KEYS_ONLY). A player without a wake-up carries neither attribute, not
-//!   even as NULL, so the index holds only players that need waking. A write whose
-//!   [`Outbox`](idle_app::outbox::Outbox) is not empty carries it as `outbox` (S, JSON); one
-//!   with nothing to perform has no `outbox`. Loading strips `queue`, `wake_shard` and
-//!   `outbox` back into a `PlayerState`. Every change of a player is one conditional `PutItem`
-//!   of this item on `version`; the table's stream (`NEW_IMAGE`, filtered to images with an
-//!   `outbox`) drives the task processor, which performs the outbox.
+//! - **Players** (key `player_id`): `player_id` (S) and `version` (N) plain; `state` (B): the
+//!   [`Player`](idle_core::model::Player), its queue
+//!   ([`PlayerState::queue`](idle_app::state::PlayerState)) and the write's
+//!   [`Outbox`](idle_app::outbox::Outbox) as one deflated JSON document behind a format byte
+//!   ([`idle_app::packed`]); `outbox` (N, 1), only when that outbox is not empty: the marker the
+//!   Players stream's filter passes; and, only while the player has a wake time, `wake_shard`
+//!   (N, [`wake_shard`](idle_app::ports::wake_shard)`(player_id, WAKE_SHARDS)`) and
+//!   `wake_bucket` (N, ms: the wake time rounded up to `WAKE_BUCKET_SECS`, [`wake_bucket`]):
+//!   the keys of the sparse `wake` index (KEYS_ONLY). A player without a wake-up carries
+//!   neither, not even as NULL, so the index holds only players that need waking, and a wake
+//!   time moving within its bucket writes no index entry. Every change of a player is one
+//!   conditional `PutItem` of this item on `version`; the table's stream (`NEW_IMAGE`,
+//!   filtered to images with the `outbox` marker) drives the task processor, which unpacks
+//!   and performs the outbox. Why one packed attribute: docs/architecture.md, "The Players
+//!   item".
 //! - **Tasks** (the history of finished tasks; keys `player_id`, `task_id`): each
 //!   [`Task`](idle_core::model::Task) through `serde_dynamo`, put if absent by the processor
 //!   from an outbox, with `expires_at` (N, seconds) as the TTL attribute.
@@ -112,10 +115,11 @@ pub use connections::BY_PLAYER_INDEX;
 pub use game::WAKE_INDEX;
 /// The item encodings, public for tools that size or inspect items (the cost accounting).
 pub use items::{
-    commit_item, connection_item, item_size, notification_item, player_item, task_item, Item,
+    commit_item, connection_item, item_size, notification_item, packed_item, player_item,
+    task_item, wake_bucket, Item, Layout,
 };
 pub use notifier::ApiGatewayNotifier;
-pub use store::{DynamoStore, DEFAULT_PAGE_SIZE};
+pub use store::{DynamoStore, DEFAULT_PAGE_SIZE, DEFAULT_WAKE_BUCKET_MS};
 pub use tables::{create_catalogs_table, create_tables};
 pub use waker::{
     delay_seconds, sqs_client, sqs_client_at, SqsWaker, MAX_BATCH, MAX_DELAY_SECS, SQS_ENDPOINT_VAR,

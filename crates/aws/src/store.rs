@@ -16,6 +16,10 @@ use crate::items::{known, Item};
 /// Rows per page of a paginated read unless [`DynamoStore::with_page_size`] says otherwise.
 pub const DEFAULT_PAGE_SIZE: i32 = 100;
 
+/// The `wake` index's bucket when none is given: 300 s, as `AppConfig`'s default (`WAKE_BUCKET_SECS`, see
+/// [`DynamoStore::with_wake_bucket`]).
+pub const DEFAULT_WAKE_BUCKET_MS: Millis = 300_000;
+
 /// History retention when none is given: 90 days, as `AppConfig`'s default.
 pub const DEFAULT_HISTORY_TTL_SECS: i64 = 90 * 24 * 3600;
 
@@ -38,6 +42,8 @@ pub struct DynamoStore {
     pub(crate) client: Client,
     pub(crate) tables: Tables,
     pub(crate) wake_shards: u32,
+    /// The `wake` index's key is the wake time rounded up to this many ms.
+    pub(crate) wake_bucket_ms: Millis,
     pub(crate) page_size: i32,
     /// Seconds a history record is kept after the task finished (its `expires_at`, the Tasks
     /// table's TTL attribute).
@@ -52,6 +58,7 @@ impl DynamoStore {
             client,
             tables,
             wake_shards: wake_shards.max(1),
+            wake_bucket_ms: DEFAULT_WAKE_BUCKET_MS,
             page_size: DEFAULT_PAGE_SIZE,
             history_ttl_secs: DEFAULT_HISTORY_TTL_SECS,
         }
@@ -62,6 +69,25 @@ impl DynamoStore {
     pub fn with_history_ttl(mut self, ttl_ms: Millis) -> DynamoStore {
         self.history_ttl_secs = ttl_ms.div_euclid(1000).max(0);
         self
+    }
+
+    /// The same store keying the `wake` index by the wake time rounded up to `bucket_ms` (the
+    /// deployment's `WAKE_BUCKET_SECS` in ms; 1 keys by the exact time). Every writer of a
+    /// player and the ticker must agree on it. Moving a wake time within its bucket writes no
+    /// index entry (a write unit saved per move); a wake-up whose message was lost is found by
+    /// the ticker's sweep once its whole bucket has passed, so up to a bucket plus the ticker's
+    /// period late.
+    pub fn with_wake_bucket(mut self, bucket_ms: Millis) -> DynamoStore {
+        self.wake_bucket_ms = bucket_ms.max(1);
+        self
+    }
+
+    /// How this store lays out a Players item.
+    pub fn layout(&self) -> crate::items::Layout {
+        crate::items::Layout {
+            wake_shards: self.wake_shards,
+            wake_bucket_ms: self.wake_bucket_ms,
+        }
     }
 
     /// The same store with at most `page_size` rows per page of `due_players` and

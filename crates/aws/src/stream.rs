@@ -33,15 +33,15 @@ pub fn streams_client(config: &SdkConfig) -> aws_sdk_dynamodbstreams::Client {
 }
 
 /// The template's `FilterCriteria` on the Players stream (`{"dynamodb": {"NewImage": {"outbox":
-/// {"S": [{"exists": true}]}}}}`): keeps the records whose new image has a string `outbox`,
-/// the writes with something to perform.
+/// {"N": [{"exists": true}]}}}}`): keeps the records whose new image has the numeric `outbox`
+/// marker, the writes with something to perform.
 pub fn with_outbox(mut event: Event) -> Event {
     event.records.retain(|record| {
         record
             .change
             .new_image
             .get("outbox")
-            .is_some_and(|value| matches!(value, serde_dynamo::AttributeValue::S(_)))
+            .is_some_and(|value| matches!(value, serde_dynamo::AttributeValue::N(_)))
     });
     event
 }
@@ -400,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn the_outbox_filter_keeps_only_images_with_a_string_outbox() {
+    fn the_outbox_filter_keeps_only_images_with_a_numeric_marker() {
         let with = |outbox: Option<AttributeValue>| {
             let mut record = record(true);
             if let Some(change) = record.dynamodb.as_mut() {
@@ -414,8 +414,8 @@ mod tests {
         let mut event = Event::default();
         event.records = vec![
             with(None),
-            with(Some(AttributeValue::S("{}".into()))),
             with(Some(AttributeValue::N("1".into()))),
+            with(Some(AttributeValue::S("{}".into()))),
         ];
         let kept = with_outbox(event.clone());
         assert_eq!(kept.records, vec![event.records[1].clone()]);

@@ -15,7 +15,7 @@ use crate::connections::BY_PLAYER_INDEX;
 use crate::error::{built, store_error};
 use crate::game::WAKE_INDEX;
 use crate::items::{
-    CATALOG_HASH, CONNECTION_ID, EXPIRES_AT, PLAYER_ID, SEQ, TASK_ID, WAKE_AT, WAKE_SHARD,
+    CATALOG_HASH, CONNECTION_ID, EXPIRES_AT, PLAYER_ID, SEQ, TASK_ID, WAKE_BUCKET, WAKE_SHARD,
 };
 
 /// How long [`create_tables`] waits for a new table to become active.
@@ -46,13 +46,13 @@ fn specs(tables: &Tables) -> [TableSpec<'_>; 4] {
     [
         TableSpec {
             name: &tables.players,
-            attributes: &[(PLAYER_ID, S), (WAKE_SHARD, N), (WAKE_AT, N)],
+            attributes: &[(PLAYER_ID, S), (WAKE_SHARD, N), (WAKE_BUCKET, N)],
             hash: PLAYER_ID,
             range: None,
             index: Some((
                 WAKE_INDEX,
                 WAKE_SHARD,
-                Some(WAKE_AT),
+                Some(WAKE_BUCKET),
                 ProjectionType::KeysOnly,
             )),
             stream: Some(StreamViewType::NewImage),

@@ -7,13 +7,16 @@
 
 use idle_app::outbox::Commit;
 use idle_app::state::PlayerState;
-use idle_aws::{commit_item, item_size, player_item};
+use idle_aws::{commit_item, item_size, player_item, Layout, DEFAULT_WAKE_BUCKET_MS};
 use idle_core::catalog::Catalog;
 use idle_core::model::{Millis, Player, TaskRequest};
 use idle_core::{advance, enqueue, Enqueued, Game};
 
 const T0: Millis = 1_800_000_000_000;
-const SHARDS: u32 = 8;
+const LAYOUT: Layout = Layout {
+    wake_shards: 8,
+    wake_bucket_ms: DEFAULT_WAKE_BUCKET_MS,
+};
 
 fn game() -> Game<'static> {
     Game::new(
@@ -22,27 +25,32 @@ fn game() -> Game<'static> {
     )
 }
 
-/// Sizes of one write: (what, whole item, the queue attribute, the outbox attribute).
+/// Sizes of one write: (what, whole item, the packed `state` attribute, the JSON it packs).
 #[derive(Debug)]
 struct Write {
     what: String,
     item: usize,
-    queue: usize,
-    outbox: usize,
+    state: usize,
+    json: usize,
 }
 
 fn measure(what: String, commit: &Commit) -> Write {
-    let item = commit_item(commit, SHARDS).unwrap();
-    let attribute = |name: &str| {
-        item.get(name).map_or(0, |value| {
-            item_size(&[(name.to_owned(), value.clone())].into_iter().collect())
-        })
-    };
+    let item = commit_item(commit, LAYOUT).unwrap();
+    let state = item.get("state").map_or(0, |value| {
+        item_size(&[("state".to_owned(), value.clone())].into_iter().collect())
+    });
+    let json = serde_json::to_vec(&serde_json::json!({
+        "player": commit.state.player,
+        "queue": commit.state.queue,
+        "outbox": commit.outbox,
+    }))
+    .unwrap()
+    .len();
     Write {
         what,
         item: item_size(&item),
-        queue: attribute("queue"),
-        outbox: attribute("outbox"),
+        state,
+        json,
     }
 }
 
@@ -104,17 +112,17 @@ fn a_typical_players_item_stays_a_few_write_units() {
             player: Player::new("player-0001", T0, Catalog::shipped(), 10),
             queue: Vec::new(),
         },
-        SHARDS,
+        LAYOUT,
     )
     .unwrap();
     println!("idle new player: {} bytes", item_size(&idle));
     for tasks in [1, 5] {
         let writes = writes(tasks);
-        println!("\n{tasks}-task queue: bytes of the item (queue, outbox) per write");
+        println!("\n{tasks}-task queue: bytes of the item (packed state, its JSON) per write");
         for w in &writes {
             println!(
                 "  {:<40} {:>6} ({:>5}, {:>5})",
-                w.what, w.item, w.queue, w.outbox
+                w.what, w.item, w.state, w.json
             );
         }
         let largest = writes.iter().map(|w| w.item).max().unwrap();

@@ -179,7 +179,7 @@ async fn create_tables_is_idempotent_and_matches_the_template() {
         .iter()
         .map(|k| k.attribute_name())
         .collect();
-    assert_eq!(keys, ["wake_shard", "wake_at"]);
+    assert_eq!(keys, ["wake_shard", "wake_bucket"]);
     assert_eq!(
         index.projection().and_then(|p| p.projection_type()),
         Some(&ProjectionType::KeysOnly)
@@ -234,18 +234,42 @@ async fn a_commit_writes_the_player_with_its_outbox_only_when_there_is_one() {
     assert!(!commit.outbox.is_empty());
     f.store.commit(&commit).await.expect("commit");
 
-    // Then the player and its queue read back as committed, with the outbox as a JSON string
+    // Then the player and its queue read back as committed, the outbox packed with them and
+    // marked by a numeric `outbox`
     let loaded = load_one(&f.store, "p1").await;
     assert_eq!(loaded, commit.state);
     assert_eq!(loaded.queue[0].task_id, task_id);
     assert_eq!(loaded.queue[0].status, TaskStatus::Running);
-    match raw_player(&f, "p1").await.get("outbox") {
-        Some(AttributeValue::S(json)) => {
-            assert_eq!(serde_json::from_str::<Outbox>(json).unwrap(), commit.outbox)
-        }
-        other => panic!("outbox is not a string: {other:?}"),
+    let raw = raw_player(&f, "p1").await;
+    assert_eq!(raw.get("outbox"), Some(&AttributeValue::N("1".into())));
+    match raw.get("state") {
+        Some(AttributeValue::B(bytes)) => assert_eq!(
+            idle_app::packed::unpack(bytes.as_ref()).unwrap(),
+            (commit.state.clone(), commit.outbox.clone())
+        ),
+        other => panic!("state is not binary: {other:?}"),
     }
+    let mut names: Vec<&String> = raw.keys().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "outbox",
+            "player_id",
+            "state",
+            "version",
+            "wake_bucket",
+            "wake_shard"
+        ]
+    );
     assert_eq!(f.store.stored_outbox("p1").await.unwrap(), commit.outbox);
+    // And the relaxed (eventually consistent) read decodes the same item
+    let relaxed = f
+        .store
+        .load_players_relaxed(&["p1".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(relaxed.players, vec![commit.state.clone()]);
     // And nothing was written to the history: it holds finished tasks only
     assert_eq!(f.store.load_task("p1", &task_id).await.unwrap(), None);
 
@@ -348,8 +372,9 @@ async fn dynamodb_keeps_the_history_contract() {
 
 #[tokio::test]
 async fn dynamodb_keeps_the_wake_index_contract() {
+    // The contract's due times are milliseconds apart: an exact key (a bucket of 1 ms).
     let f = fresh("contract-wake").await;
-    let store = f.store.clone().with_page_size(3);
+    let store = f.store.clone().with_page_size(3).with_wake_bucket(1);
     contract::wake_index_paging(&store, NOW, SHARDS).await;
     for bad in ["garbage", r#"{"connection_id":{"S":"x"}}"#] {
         assert!(matches!(
@@ -357,6 +382,67 @@ async fn dynamodb_keeps_the_wake_index_contract() {
             Err(StoreError::Permanent(_))
         ));
     }
+}
+
+#[tokio::test]
+async fn the_sweep_reads_only_buckets_wholly_in_the_past() {
+    // Given a store with 60 s buckets and players due at various times around `now`, which is
+    // 10 s into its bucket
+    let f = fresh("wake-bucket").await;
+    let store = f.store.clone().with_wake_bucket(60_000);
+    let bucket_start = NOW.div_euclid(60_000) * 60_000;
+    let now = bucket_start + 10_000;
+    let due_at = [
+        ("long-ago", bucket_start - 3_600_000),
+        ("last-bucket", bucket_start - 1),
+        ("bucket-edge", bucket_start),
+        ("earlier-this-bucket", bucket_start + 5_000),
+        ("later-this-bucket", bucket_start + 50_000),
+        ("next-bucket", bucket_start + 70_000),
+    ];
+    for (id, at) in due_at {
+        let mut state = new_state(id);
+        state.player.wake_at = Some(at);
+        store.create_player(&state).await.unwrap();
+        assert_eq!(
+            raw_player(&f, id).await.get("wake_bucket"),
+            Some(&AttributeValue::N(
+                idle_aws::wake_bucket(at, 60_000).to_string()
+            ))
+        );
+    }
+
+    // When the ticker sweeps every shard at `now`
+    let mut found = Vec::new();
+    for shard in 0..SHARDS {
+        found.extend(store.due_players(shard, now, None).await.unwrap().items);
+    }
+    found.sort();
+
+    // Then it reads only players whose whole bucket has passed: each is overdue, and those
+    // due earlier in the current bucket wait for the next sweep after it ends
+    assert_eq!(found, ["bucket-edge", "last-bucket", "long-ago"]);
+    let mut later = Vec::new();
+    for shard in 0..SHARDS {
+        later.extend(
+            store
+                .due_players(shard, bucket_start + 60_000, None)
+                .await
+                .unwrap()
+                .items,
+        );
+    }
+    later.sort();
+    assert_eq!(
+        later,
+        [
+            "bucket-edge",
+            "earlier-this-bucket",
+            "last-bucket",
+            "later-this-bucket",
+            "long-ago"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -507,8 +593,11 @@ async fn a_corrupt_item_is_reported_for_its_player_and_the_others_still_load() {
         .send()
         .await
         .unwrap();
-    let mut bad_queue = idle_aws::player_item(&new_state("bad-queue"), SHARDS).unwrap();
-    bad_queue.insert("queue".into(), AttributeValue::S("oops".into()));
+    let mut bad_queue = idle_aws::player_item(&new_state("bad-queue"), f.store.layout()).unwrap();
+    bad_queue.insert(
+        "state".into(),
+        AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![1, 0xff, 0xfe])),
+    );
     f.client
         .put_item()
         .table_name(&f.tables.players)
@@ -620,10 +709,16 @@ async fn the_players_stream_reads_back_as_lambda_records_the_processor_reads() {
 }
 
 #[tokio::test]
-async fn a_corrupt_outbox_is_a_permanent_error_naming_the_player() {
+async fn a_corrupt_packed_state_is_a_permanent_error_naming_the_player() {
     let f = fresh("bad-outbox").await;
-    let mut item = idle_aws::player_item(&new_state("p1"), SHARDS).unwrap();
-    item.insert("outbox".into(), AttributeValue::S("{not json".into()));
+    let mut item = idle_aws::player_item(&new_state("p1"), f.store.layout()).unwrap();
+    item.insert("outbox".into(), AttributeValue::N("1".into()));
+    item.insert(
+        "state".into(),
+        AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
+            b"\x01{not deflate".to_vec(),
+        )),
+    );
     f.client
         .put_item()
         .table_name(&f.tables.players)
@@ -635,6 +730,10 @@ async fn a_corrupt_outbox_is_a_permanent_error_naming_the_player() {
         Err(StoreError::Permanent(message)) => assert!(message.contains("p1"), "{message}"),
         other => panic!("expected a permanent error, got {other:?}"),
     }
-    // The player itself still loads: the outbox is not part of its state
-    assert_eq!(load_one(&f.store, "p1").await, new_state("p1"));
+    let loaded = f.store.load_players(&["p1".to_owned()]).await.unwrap();
+    assert!(loaded.players.is_empty());
+    assert!(matches!(
+        &loaded.unreadable[..],
+        [(id, StoreError::Permanent(m))] if id == "p1" && m.contains("p1") && m.contains(&f.tables.players)
+    ));
 }

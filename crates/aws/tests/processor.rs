@@ -188,9 +188,12 @@ fn outboxes(batch: &Value) -> Vec<Outbox> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| serde_json::from_str(r["dynamodb"]["NewImage"]["outbox"]["S"].as_str().unwrap()))
-        .collect::<Result<_, _>>()
-        .unwrap()
+        .map(|r| {
+            let record: aws_lambda_events::event::dynamodb::EventRecord =
+                serde_json::from_value(r.clone()).unwrap();
+            idle_app::handlers::read_record(&record).unwrap().outbox
+        })
+        .collect()
 }
 
 /// Checks the delivery contract (DESIGN.md section 7) on what a connection received: a client

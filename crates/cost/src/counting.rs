@@ -22,7 +22,7 @@ use idle_app::ports::{
     Connection, ConnectionStore, GameStore, Inbox, Kept, Loaded, Page, StoreError,
 };
 use idle_app::state::PlayerState;
-use idle_aws::{commit_item, connection_item, notification_item, player_item, task_item};
+use idle_aws::{connection_item, notification_item, packed_item, task_item, wake_bucket, Layout};
 use idle_core::lifecycle::TransitionKind;
 use idle_core::model::{Millis, Task, TaskStatus};
 use idle_core::protocol::Notification;
@@ -65,33 +65,26 @@ pub const WAKE_INDEX: &str = "index: wake";
 /// The Connections `by_player` index (ALL): a copy of every connection row written.
 pub const BY_PLAYER_INDEX: &str = "index: by_player";
 
-/// How the player item is encoded.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Encoding {
-    /// As the adapter does today: the player's fields, `queue` a list of maps, `outbox` JSON.
-    #[default]
-    Plain,
-    /// As today, but `outbox` deflated JSON (Binary).
-    Outbox,
-    /// The player's fields; `queue` and `outbox` deflated JSON (Binary).
-    Fields,
-    /// Keys and index attributes plain; the player and its queue one deflated JSON (Binary);
-    /// the outbox deflated apart.
-    State,
-    /// Keys and index attributes plain; player, queue and outbox one deflated JSON.
-    All,
-}
-
-/// How the modelled adapter stores things: what it does today, or a variant to measure.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How the modelled adapter stores things: the adapter's own layout, with the variants a flag
+/// can measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Model {
-    /// How the player's item is encoded.
-    pub encoding: Encoding,
-    /// The `wake` index keyed by the wake time rounded up to this many ms (`None`: exact).
-    pub wake_bucket_ms: Option<Millis>,
+    /// The `wake` index keyed by the wake time rounded up to this many ms (the adapter's
+    /// default, [`idle_aws::DEFAULT_WAKE_BUCKET_MS`]; 1: the exact wake time).
+    pub wake_bucket_ms: Millis,
     /// Keep every durable notification, delivered or not (the workload counts them with
     /// [`CountingStore::count_kept_too`]); otherwise only those no connection received.
     pub keep_all: bool,
+}
+
+impl Default for Model {
+    /// What the adapter does with its defaults.
+    fn default() -> Self {
+        Model {
+            wake_bucket_ms: idle_aws::DEFAULT_WAKE_BUCKET_MS,
+            keep_all: false,
+        }
+    }
 }
 
 /// Everything counted so far.
@@ -146,6 +139,7 @@ impl Counters {
 #[derive(Debug, Clone)]
 pub enum Call {
     LoadPlayers(Vec<String>),
+    LoadPlayersRelaxed(Vec<String>),
     CreatePlayer(Box<PlayerState>),
     Commit(Box<Commit>),
     PutHistory(Vec<Task>),
@@ -169,6 +163,7 @@ impl Call {
     {
         match self {
             Call::LoadPlayers(ids) => store.load_players(ids).await.map(drop),
+            Call::LoadPlayersRelaxed(ids) => store.load_players_relaxed(ids).await.map(drop),
             Call::CreatePlayer(state) => store.create_player(state).await.map(drop),
             Call::Commit(commit) => store.commit(commit).await,
             Call::PutHistory(tasks) => store.put_history(tasks).await,
@@ -214,8 +209,8 @@ pub struct CountingStore {
 
 const BATCH_GET_LIMIT: usize = 100;
 const BATCH_WRITE_LIMIT: usize = 25;
-/// Size of a KEYS_ONLY `wake` index entry: `player_id` (~12 B), `wake_shard`, `wake_at`.
-const WAKE_ENTRY_BYTES: usize = 9 + 12 + 10 + 2 + 7 + 8;
+/// Size of a KEYS_ONLY `wake` index entry: `player_id` (~12 B), `wake_shard`, `wake_bucket`.
+const WAKE_ENTRY_BYTES: usize = 9 + 12 + 10 + 2 + 11 + 8;
 
 impl CountingStore {
     /// Counts calls to `inner`, whose wake index has `shards` shards.
@@ -275,17 +270,17 @@ impl CountingStore {
         *state.counters.wcu_by_cause.entry(cause).or_insert(0) += wcu;
     }
 
-    /// Bytes of the player's item as the adapter writes it (with `outbox` when not empty).
-    fn item_bytes(&self, state: &PlayerState, outbox: &Outbox) -> usize {
-        if self.model.encoding != Encoding::Plain {
-            return compressed_item_bytes(state, outbox, self.shards, self.model.encoding);
+    fn layout(&self) -> Layout {
+        Layout {
+            wake_shards: self.shards,
+            wake_bucket_ms: self.model.wake_bucket_ms,
         }
-        let commit = Commit {
-            state: state.clone(),
-            expected_version: None,
-            outbox: outbox.clone(),
-        };
-        commit_item(&commit, self.shards).map_or(0, |i| item_size(&i))
+    }
+
+    /// Bytes of the player's item as the adapter writes it ([`packed_item`]: the packed state
+    /// and outbox, the keys, the marker and the index attributes).
+    fn item_bytes(&self, state: &PlayerState, outbox: &Outbox) -> usize {
+        packed_item(state, outbox, self.layout()).map_or(0, |i| item_size(&i))
     }
 
     fn player_bytes(&self, state: &PlayerState) -> usize {
@@ -303,12 +298,9 @@ impl CountingStore {
         self.lock().stored.insert(player_id.to_owned(), bytes);
     }
 
-    /// The `wake` index key of a wake time: exact, or rounded up to the bucket.
+    /// The `wake` index key of a wake time, as the adapter writes it.
     fn wake_key(&self, at: Option<Millis>) -> Option<Millis> {
-        match self.model.wake_bucket_ms {
-            Some(bucket) if bucket > 1 => at.map(|at| at.div_euclid(bucket) * bucket + bucket),
-            _ => at,
-        }
+        at.map(|at| wake_bucket(at, self.model.wake_bucket_ms))
     }
 
     /// Index writes of a player put: the sparse KEYS_ONLY `wake` index changes only when its
@@ -320,6 +312,41 @@ impl CountingStore {
             (Some(_), Some(_)) => 2,
             _ => 1,
         }
+    }
+
+    /// `BatchGetItem`s of 100 distinct ids, each item billed by its stored size (an unreadable
+    /// one too: DynamoDB returns it, the adapter fails to decode it).
+    async fn count_load(
+        &self,
+        player_ids: &[String],
+        consistent: bool,
+    ) -> Result<Loaded, StoreError> {
+        let found = self.inner.load_players(player_ids).await?;
+        let mut distinct = player_ids.to_vec();
+        distinct.sort();
+        distinct.dedup();
+        for chunk in distinct.chunks(BATCH_GET_LIMIT) {
+            let readable: u64 = found
+                .players
+                .iter()
+                .filter(|s| chunk.contains(&s.player.player_id))
+                .map(|s| read_units(self.stored_bytes(s)))
+                .sum();
+            let unreadable: u64 = found
+                .unreadable
+                .iter()
+                .filter(|(id, _)| chunk.contains(id))
+                .filter_map(|(id, _)| self.inner.player(id))
+                .map(|s| read_units(self.stored_bytes(&s)))
+                .sum();
+            let units = (readable + unreadable) as f64;
+            self.count(
+                "BatchGetItem",
+                0,
+                if consistent { units } else { units / 2.0 },
+            );
+        }
+        Ok(found)
     }
 
     /// Notifications kept under keep-all delivery: every durable one, delivered or not (a
@@ -343,84 +370,6 @@ impl CountingStore {
     }
 }
 
-/// Deflated bytes of `json` (the pure-Rust miniz_oxide backend, best compression).
-pub fn deflated_len(json: &[u8]) -> usize {
-    use std::io::Write;
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    if encoder.write_all(json).is_err() {
-        return json.len();
-    }
-    encoder.finish().map_or(json.len(), |out| out.len())
-}
-
-/// The item under a deflated `encoding`.
-fn compressed_item_bytes(
-    state: &PlayerState,
-    outbox: &Outbox,
-    shards: u32,
-    encoding: Encoding,
-) -> usize {
-    // player_id, version, and the wake index keys while set.
-    let keys = "player_id".len()
-        + state.player.player_id.len()
-        + "version".len()
-        + 1
-        + state.player.version.to_string().len().div_ceil(2)
-        + state
-            .player
-            .wake_at
-            .map_or(0, |_| "wake_at".len() + 8 + "wake_shard".len() + 2);
-    match encoding {
-        Encoding::State => {
-            let json = serde_json::to_vec(&(&state.player, &state.queue)).unwrap_or_default();
-            let out = if outbox.is_empty() {
-                0
-            } else {
-                "outbox".len() + deflated_len(&serde_json::to_vec(outbox).unwrap_or_default())
-            };
-            return keys + "state".len() + deflated_len(&json) + out;
-        }
-        Encoding::All => {
-            let json =
-                serde_json::to_vec(&(&state.player, &state.queue, outbox)).unwrap_or_default();
-            let marker = if outbox.is_empty() {
-                0
-            } else {
-                "outbox".len() + 2
-            };
-            return keys + "state".len() + deflated_len(&json) + marker;
-        }
-        Encoding::Outbox => {
-            let commit = Commit {
-                state: state.clone(),
-                expected_version: None,
-                outbox: Outbox::default(),
-            };
-            let out = if outbox.is_empty() {
-                0
-            } else {
-                "outbox".len() + deflated_len(&serde_json::to_vec(outbox).unwrap_or_default())
-            };
-            return commit_item(&commit, shards).map_or(0, |i| item_size(&i)) + out;
-        }
-        Encoding::Plain | Encoding::Fields => {}
-    }
-    let bare = PlayerState {
-        player: state.player.clone(),
-        queue: Vec::new(),
-    };
-    let mut bytes = player_item(&bare, shards).map_or(0, |i| item_size(&i));
-    if !state.queue.is_empty() {
-        let json = serde_json::to_vec(&state.queue).unwrap_or_default();
-        bytes += deflated_len(&json) - 3; // `queue` was there as an empty list (3 bytes)
-    }
-    if !outbox.is_empty() {
-        let json = serde_json::to_vec(outbox).unwrap_or_default();
-        bytes += "outbox".len() + deflated_len(&json);
-    }
-    bytes
-}
-
 /// Read units of a Query page: the page's bytes together, rounded up per 4 KB (halved when
 /// eventually consistent).
 fn query_units(bytes: usize, consistent: bool) -> f64 {
@@ -436,29 +385,16 @@ fn query_units(bytes: usize, consistent: bool) -> f64 {
 impl GameStore for CountingStore {
     /// An unreadable item is read (and billed) like any other: DynamoDB returns it, the
     /// adapter fails to decode it. Its size is the stored player's, as the memory store keeps it.
+    /// Consistent: 1 unit per 4 KB per item.
     async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
         self.log(Call::LoadPlayers(player_ids.to_vec()));
-        let found = self.inner.load_players(player_ids).await?;
-        let mut distinct = player_ids.to_vec();
-        distinct.sort();
-        distinct.dedup();
-        for chunk in distinct.chunks(BATCH_GET_LIMIT) {
-            let readable: u64 = found
-                .players
-                .iter()
-                .filter(|s| chunk.contains(&s.player.player_id))
-                .map(|s| read_units(self.stored_bytes(s)))
-                .sum();
-            let unreadable: u64 = found
-                .unreadable
-                .iter()
-                .filter(|(id, _)| chunk.contains(id))
-                .filter_map(|(id, _)| self.inner.player(id))
-                .map(|s| read_units(self.stored_bytes(&s)))
-                .sum();
-            self.count("BatchGetItem", 0, (readable + unreadable) as f64);
-        }
-        Ok(found)
+        self.count_load(player_ids, true).await
+    }
+
+    /// Eventually consistent: half a unit per 4 KB per item.
+    async fn load_players_relaxed(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
+        self.log(Call::LoadPlayersRelaxed(player_ids.to_vec()));
+        self.count_load(player_ids, false).await
     }
 
     async fn create_player(&self, state: &PlayerState) -> Result<bool, StoreError> {

@@ -5,7 +5,7 @@
 
 use clap::Parser;
 use idle_cost::capacity::{self, Assumptions, PerPlayerHour};
-use idle_cost::counting::{Encoding, Model, CAUSES};
+use idle_cost::counting::{Model, CAUSES};
 use idle_cost::money::{self, Bill};
 use idle_cost::workload::{self, Params, Report};
 
@@ -28,10 +28,8 @@ struct Args {
     /// The ticker's period, in seconds.
     #[arg(long, default_value_t = 60)]
     tick_secs: i64,
-    /// The player item's encoding to model.
-    #[arg(long, value_enum, default_value_t = Encoding::Plain)]
-    encoding: Encoding,
-    /// Model the `wake` index keyed by the wake time rounded up to this many seconds.
+    /// The `wake` index's bucket in seconds (the adapter's `WAKE_BUCKET_SECS`; default its
+    /// default, 300; 0 models the exact wake time).
     #[arg(long)]
     wake_bucket_secs: Option<i64>,
     /// Keep every durable notification, not only those no connection received.
@@ -214,8 +212,9 @@ fn main() {
         }
     };
     let model = Model {
-        encoding: args.encoding,
-        wake_bucket_ms: args.wake_bucket_secs.map(|s| s.max(1) * 1000),
+        wake_bucket_ms: args
+            .wake_bucket_secs
+            .map_or(idle_aws::DEFAULT_WAKE_BUCKET_MS, |s| (s * 1000).max(1)),
         keep_all: args.keep_all,
     };
     let params = Params {
@@ -247,14 +246,15 @@ fn main() {
         args.players, args.tasks, args.quantity, args.tick_secs, args.batch_size
     );
     println!(
-        "model: player item encoding {:?}, wake index key {}, kept notifications: {}",
-        model.encoding,
-        model
-            .wake_bucket_ms
-            .map_or("exact wake_at".to_owned(), |ms| format!(
-                "rounded up to {} s (variant)",
-                ms / 1000
-            )),
+        "model: the adapter's packed player item, wake index key {}, kept notifications: {}",
+        if model.wake_bucket_ms <= 1 {
+            "the exact wake time (variant)".to_owned()
+        } else {
+            format!(
+                "the wake time rounded up to {} s",
+                model.wake_bucket_ms / 1000
+            )
+        },
         if model.keep_all {
             "every durable one (variant)"
         } else {

@@ -78,7 +78,8 @@ pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
     };
     let store = Arc::new(
         DynamoStore::new(dynamodb, tables, config.wake_shards)
-            .with_history_ttl(config.history_ttl_ms),
+            .with_history_ttl(config.history_ttl_ms)
+            .with_wake_bucket(config.wake_bucket_ms),
     );
     let notifier: Arc<dyn Notifier> = match std::env::var("WS_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => Arc::new(ApiGatewayNotifier::new(&sdk, &endpoint)),

@@ -213,6 +213,7 @@ fn every_parameter_a_function_reads_has_exactly_the_codes_range() {
         "MAX_QUEUE",
         "MAX_QUANTITY",
         "WAKE_SHARDS",
+        "WAKE_BUCKET_SECS",
         TOKEN_SECRET,
         PREVIOUS_TOKEN_SECRET,
         SEED_SECRET,
@@ -299,7 +300,7 @@ fn the_players_stream_reaches_the_processor_only_for_writes_with_an_outbox() {
         target(&stream["Stream"]),
         Some(("PlayersTable", "StreamArn"))
     );
-    // The filter keeps exactly the images whose `outbox` is a string: the attribute
+    // The filter keeps exactly the images with the numeric `outbox` marker: the attribute
     // DynamoStore::commit writes only when there is something to perform.
     let filters = stream["FilterCriteria"]["Filters"].as_sequence().unwrap();
     assert_eq!(filters.len(), 1);
@@ -307,7 +308,7 @@ fn the_players_stream_reaches_the_processor_only_for_writes_with_an_outbox() {
         serde_json::from_str(filters[0]["Pattern"].as_str().unwrap()).unwrap();
     assert_eq!(
         pattern,
-        serde_json::json!({"dynamodb": {"NewImage": {"outbox": {"S": [{"exists": true}]}}}})
+        serde_json::json!({"dynamodb": {"NewImage": {"outbox": {"N": [{"exists": true}]}}}})
     );
     assert!(reports_batch_item_failures(stream));
     assert_eq!(stream["BisectBatchOnFunctionError"], true);

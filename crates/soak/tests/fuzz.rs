@@ -191,7 +191,7 @@ proptest! {
                 6 => &["eventName"],
                 7 => &["dynamodb"],
                 8 => &["dynamodb", "NewImage", "outbox"],
-                9 => &["dynamodb", "NewImage", "outbox", "S"],
+                9 => &["dynamodb", "NewImage", "state", "B"],
                 10 => &["dynamodb", "garbage"],
                 _ => &[],
             };

@@ -15,7 +15,11 @@ pub fn b64url(bytes: &[u8]) -> String {
 /// A token with this `header` and `claims` (JSON text, taken as given), signed HS256 with
 /// `secret` whatever the header says.
 pub fn signed(header: &str, claims: &str, secret: &[u8]) -> String {
-    let message = format!("{}.{}", b64url(header.as_bytes()), b64url(claims.as_bytes()));
+    let message = format!(
+        "{}.{}",
+        b64url(header.as_bytes()),
+        b64url(claims.as_bytes())
+    );
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
     mac.update(message.as_bytes());
     format!("{message}.{}", b64url(&mac.finalize().into_bytes()))

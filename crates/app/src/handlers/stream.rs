@@ -14,6 +14,7 @@ use super::{flush_metrics, function_names};
 
 use crate::auth::check_player_id;
 use crate::outbox::{Outbox, OutboxRecord};
+use crate::packed;
 use crate::ports::WakeMessage;
 use crate::services::Services;
 use crate::usecase::{self, BatchRecord, BatchReport, MalformedRecord, WakeStep};
@@ -96,9 +97,16 @@ pub fn records_from_json(event: &Value) -> Vec<BatchRecord> {
         .collect()
 }
 
+/// The Players item's attribute holding the packed player, queue and outbox ([`packed`]).
+pub const PACKED_STATE: &str = "state";
+/// The Players item's plain marker of a write with something to perform (N, 1): the stream's
+/// filter passes only the images that carry it.
+pub const OUTBOX_MARKER: &str = "outbox";
+
 /// Reads a Players stream record: the player id from its keys, and from its new image the
-/// `version` and the `outbox` (a JSON string; an image without one, which the template's
-/// filter keeps away, has nothing to perform).
+/// `version` and, when the image carries the `outbox` marker, the outbox from the packed
+/// `state` (B, [`packed`]); an image without the marker, which the template's filter keeps
+/// away, has nothing to perform. A marker without a readable `state` is a malformed record.
 pub fn read_record(record: &EventRecord) -> BatchRecord {
     let malformed = |reason: &str| {
         Err(MalformedRecord {
@@ -130,12 +138,24 @@ pub fn read_record(record: &EventRecord) -> BatchRecord {
         },
         None => 0,
     };
-    let outbox = match image.pointer("/outbox/S").and_then(Value::as_str) {
-        Some(json) => match serde_json::from_str::<Outbox>(json) {
+    if record.change.new_image.get(OUTBOX_MARKER).is_none() {
+        return Ok(OutboxRecord {
+            player_id: player_id.to_owned(),
+            version,
+            sequence_number,
+            outbox: Outbox::default(),
+        });
+    }
+    let outbox = match record.change.new_image.get(PACKED_STATE) {
+        Some(serde_dynamo::AttributeValue::B(bytes)) => match packed::unpack_outbox(bytes) {
             Ok(outbox) => outbox,
-            Err(error) => return malformed(&format!("outbox does not parse: {error}")),
+            Err(error) => return malformed(&format!("{PACKED_STATE}: {error}")),
         },
-        None => Outbox::default(),
+        _ => {
+            return malformed(&format!(
+                "an outbox marker without a binary `{PACKED_STATE}`"
+            ))
+        }
     };
     Ok(OutboxRecord {
         player_id: player_id.to_owned(),

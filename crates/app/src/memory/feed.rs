@@ -4,28 +4,47 @@
 
 use serde_json::{json, Value};
 
-use crate::outbox::OutboxRecord;
+use crate::handlers::{OUTBOX_MARKER, PACKED_STATE};
+use crate::outbox::{Outbox, OutboxRecord};
+use crate::packed;
 
 /// The stream event (the JSON Lambda hands `task-processor`) for these committed outboxes, in
 /// order: `MODIFY` records whose new image has the attributes the processor reads (`player_id`,
-/// `version`, and `outbox` as a JSON string, as the DynamoDB store writes them).
+/// `version`, and the outbox packed in `state` with the `outbox` marker, as the DynamoDB store
+/// writes them).
 pub fn stream_event(records: &[OutboxRecord]) -> Value {
     let records: Vec<Value> = records.iter().map(stream_record).collect();
     json!({ "Records": records })
 }
 
+/// The new image's attributes that carry an outbox, as the DynamoDB adapter writes them: the
+/// packed document (`state`, B, base64 in the event's JSON; here the outbox alone, see
+/// [`packed::pack_outbox`]) and the `outbox` marker (N) the stream's filter looks for. An
+/// empty outbox carries neither.
+pub fn outbox_image_attributes(outbox: &Outbox) -> serde_json::Map<String, Value> {
+    let mut attributes = serde_json::Map::new();
+    if outbox.is_empty() {
+        return attributes;
+    }
+    let bytes = packed::pack_outbox(outbox).unwrap_or_default();
+    attributes.insert(
+        PACKED_STATE.to_owned(),
+        serde_json::to_value(serde_dynamo::AttributeValue::B(bytes)).unwrap_or(Value::Null),
+    );
+    attributes.insert(OUTBOX_MARKER.to_owned(), json!({"N": "1"}));
+    attributes
+}
+
 fn stream_record(record: &OutboxRecord) -> Value {
-    let outbox = serde_json::to_string(&record.outbox).unwrap_or_default();
     let sequence = record.sequence_number.parse::<u64>().unwrap_or(0);
+    let mut image = outbox_image_attributes(&record.outbox);
+    image.insert("player_id".into(), json!({"S": record.player_id}));
+    image.insert("version".into(), json!({"N": record.version.to_string()}));
     json!({
         "awsRegion": "local",
         "dynamodb": {
             "Keys": {"player_id": {"S": record.player_id}},
-            "NewImage": {
-                "player_id": {"S": record.player_id},
-                "version": {"N": record.version.to_string()},
-                "outbox": {"S": outbox},
-            },
+            "NewImage": image,
             "SequenceNumber": format!("{sequence:021}"),
             "SizeBytes": 256,
             "StreamViewType": "NEW_IMAGE",
@@ -96,12 +115,12 @@ mod tests {
             record.change.sequence_number.as_deref(),
             Some("000000000000000000001")
         );
-        let image = serde_json::to_value(&record.change.new_image).unwrap();
-        let outbox = image.pointer("/outbox/S").and_then(Value::as_str).unwrap();
-        assert_eq!(
-            serde_json::from_str::<crate::outbox::Outbox>(outbox).unwrap(),
-            commit.outbox
-        );
+        let outbox = match record.change.new_image.get(PACKED_STATE) {
+            Some(serde_dynamo::AttributeValue::B(bytes)) => packed::unpack_outbox(bytes).unwrap(),
+            other => panic!("no packed state: {other:?}"),
+        };
+        assert_eq!(outbox, commit.outbox);
+        assert!(record.change.new_image.get(OUTBOX_MARKER).is_some());
     }
 
     #[tokio::test]

@@ -69,10 +69,33 @@ pub(crate) async fn load_player(
     services: &Services,
     player_id: &str,
 ) -> Result<Option<PlayerState>, StoreError> {
-    let loaded = services
-        .store
-        .load_players(std::slice::from_ref(&player_id.to_owned()))
-        .await?;
+    let ids = std::slice::from_ref(&player_id.to_owned()).to_vec();
+    loaded_one(
+        services,
+        player_id,
+        services.store.load_players(&ids).await?,
+    )
+}
+
+/// As [`load_player`], from a read that may lag the latest writes by a moment
+/// ([`GameStore::load_players_relaxed`](crate::ports::GameStore::load_players_relaxed)).
+pub(crate) async fn load_player_relaxed(
+    services: &Services,
+    player_id: &str,
+) -> Result<Option<PlayerState>, StoreError> {
+    let ids = std::slice::from_ref(&player_id.to_owned()).to_vec();
+    loaded_one(
+        services,
+        player_id,
+        services.store.load_players_relaxed(&ids).await?,
+    )
+}
+
+fn loaded_one(
+    services: &Services,
+    player_id: &str,
+    loaded: crate::ports::Loaded,
+) -> Result<Option<PlayerState>, StoreError> {
     if let Some((_, error)) = loaded
         .unreadable
         .into_iter()

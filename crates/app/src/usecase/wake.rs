@@ -5,8 +5,9 @@ use idle_core::model::Millis;
 
 use super::advance::advance_player;
 use super::deliver::deliver;
-use super::update::{load_player, UpdateError};
+use super::update::{load_player, load_player_relaxed, UpdateError};
 use crate::services::Services;
+use crate::state::PlayerState;
 
 /// Longest a wake-up handler waits out before advancing. SQS delays in whole seconds, so a
 /// message armed with the whole seconds until its time arrives up to 1 s early; the consumer
@@ -59,14 +60,27 @@ pub enum Woken {
 /// `Err` only for trouble a later try may fix (the caller retries the wake-up; the ticker's
 /// sweep is the safety net); a permanent failure of the player is logged and counted and
 /// answered as [`Woken::Nothing`].
+///
+/// Reads: the player is first read relaxed ([`GameStore::load_players_relaxed`], half price on
+/// DynamoDB), since a stale copy costs at most a retry: an advance is a conditional write on
+/// `version`, which fails on a stale copy and is decided again from a consistent read; a
+/// progress update from a copy a moment old is as good an estimate. Only when that copy shows
+/// nothing to do is the player read again consistently before the wake-up is dropped, so a
+/// due completion is never missed because a read lagged.
+///
+/// [`GameStore::load_players_relaxed`]: crate::ports::GameStore::load_players_relaxed
 pub async fn wake(services: &Services, player_id: &str, at: Millis) -> Result<Woken, String> {
     let now = services.clock.now();
-    let state = match load_player(services, player_id).await {
-        Ok(Some(state)) => state,
-        Ok(None) => return Ok(Woken::Unknown),
-        Err(error) if error.is_retryable() => return Err(error.to_string()),
-        Err(_) => return Ok(Woken::Nothing),
+    let mut state = match read(services, player_id, true).await {
+        Ok(state) => state,
+        Err(woken) => return woken,
     };
+    if nothing_due(services, &state, at, now) {
+        state = match read(services, player_id, false).await {
+            Ok(state) => state,
+            Err(woken) => return woken,
+        };
+    }
     if state.player.wake_at.is_none_or(|due| due > now) {
         let Some(update) =
             idle_core::progress_for(&services.game, &state.player, &state.queue, at, now)
@@ -86,6 +100,31 @@ pub async fn wake(services: &Services, player_id: &str, at: Millis) -> Result<Wo
             Ok(Woken::Nothing)
         }
     }
+}
+
+/// The player, read relaxed or consistently; `Err` is what [`wake`] answers when it cannot be.
+async fn read(
+    services: &Services,
+    player_id: &str,
+    relaxed: bool,
+) -> Result<PlayerState, Result<Woken, String>> {
+    let loaded = if relaxed {
+        load_player_relaxed(services, player_id).await
+    } else {
+        load_player(services, player_id).await
+    };
+    match loaded {
+        Ok(Some(state)) => Ok(state),
+        Ok(None) => Err(Ok(Woken::Unknown)),
+        Err(error) if error.is_retryable() => Err(Err(error.to_string())),
+        Err(_) => Err(Ok(Woken::Nothing)),
+    }
+}
+
+/// True when `state` has neither a due wake time nor the progress update armed for `at`.
+fn nothing_due(services: &Services, state: &PlayerState, at: Millis, now: Millis) -> bool {
+    state.player.wake_at.is_none_or(|due| due > now)
+        && idle_core::progress_for(&services.game, &state.player, &state.queue, at, now).is_none()
 }
 
 #[cfg(test)]

@@ -166,11 +166,7 @@ pub fn stream_event(records: &[(&str, u64, Value)]) -> Value {
                 "awsRegion": "eu-west-1",
                 "dynamodb": {
                     "Keys": {"player_id": {"S": player}},
-                    "NewImage": {
-                        "player_id": {"S": player},
-                        "version": {"N": version.to_string()},
-                        "outbox": {"S": outbox.to_string()}
-                    },
+                    "NewImage": image(player, *version, outbox),
                     "SequenceNumber": format!("{:028}", i + 1),
                     "SizeBytes": 100,
                     "StreamViewType": "NEW_IMAGE"
@@ -183,4 +179,13 @@ pub fn stream_event(records: &[(&str, u64, Value)]) -> Value {
 
 pub fn schedule_event() -> Value {
     serde_json::from_str(include_str!("../../../../events/task-ticker-schedule.json")).unwrap()
+}
+
+/// A Players stream image with `outbox` (JSON) packed as the DynamoDB store writes it.
+fn image(player: &str, version: u64, outbox: &Value) -> Value {
+    let outbox: idle_app::outbox::Outbox = serde_json::from_value(outbox.clone()).unwrap();
+    let mut image = idle_app::memory::outbox_image_attributes(&outbox);
+    image.insert("player_id".into(), json!({"S": player}));
+    image.insert("version".into(), json!({"N": version.to_string()}));
+    Value::Object(image)
 }

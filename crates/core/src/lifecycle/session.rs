@@ -97,7 +97,11 @@ impl<'g, 'p> Session<'g, 'p> {
     }
 
     fn seed(&self, task_id: &str) -> Seed {
-        Seed::for_task(self.game.seed_secret.expose(), &self.player.player_id, task_id)
+        Seed::for_task(
+            self.game.seed_secret.expose(),
+            &self.player.player_id,
+            task_id,
+        )
     }
 
     fn active(&self) -> impl Iterator<Item = &Task> {
