@@ -148,10 +148,9 @@ async fn stream_records_without_an_outbox_or_with_a_corrupt_one_are_handled() {
     // Given a record whose image has no outbox (the template's filter keeps these away) and one
     // whose outbox does not parse
     let env = Env::new();
-    let mut event = common::stream_event(&[
-        ("a", 3, json!({"wake_at": 5})),
-        ("b", 4, json!({"wake_at": 5})),
-    ]);
+    let outbox =
+        json!({"notifications": [{"seq": 1, "at": 5, "type": "queue_updated", "queue": []}]});
+    let mut event = common::stream_event(&[("a", 3, outbox.clone()), ("b", 4, outbox)]);
     event["Records"][0]["dynamodb"]["NewImage"]
         .as_object_mut()
         .unwrap()

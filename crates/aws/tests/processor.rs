@@ -349,17 +349,18 @@ async fn queue(test: &str) -> Queue {
 }
 
 impl Queue {
-    /// Receives at least `count` messages (long polls of at most 5 s, at most 60 s in all),
-    /// deleting nothing: the handler's answer decides that in Lambda.
+    /// Receives at least `count` messages (long polls of 1 s, under the SDK's operation
+    /// timeout; at most 60 s in all), deleting nothing: the handler's answer decides that in
+    /// Lambda.
     async fn receive(&self, count: usize) -> Vec<aws_sdk_sqs::types::Message> {
         let mut messages = Vec::new();
-        for _ in 0..12 {
+        for _ in 0..60 {
             let output = self
                 .client
                 .receive_message()
                 .queue_url(&self.url)
                 .max_number_of_messages(10)
-                .wait_time_seconds(5)
+                .wait_time_seconds(1)
                 .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
                 .send()
                 .await
