@@ -430,6 +430,8 @@ async fn redrive_of_an_expired_range_advances_the_players_the_history_names() {
         .unwrap();
     w.clock.set(ends_at);
     let (alice, bob) = (w.state("alice").await, w.state("bob").await);
+    // (their tasks' ends were armed by the enqueues' writes, not by the outboxes)
+    assert!(w.waker.armed().iter().any(|(_, p)| p == "alice"));
 
     // When the message of the expired range (arrivals at T0) is redriven
     let message = failure(
