@@ -342,6 +342,7 @@ async fn dynamodb_keeps_the_commit_and_connections_contracts() {
     let f = fresh("contract-version").await;
     contract::commit_on_version(&f.store, NOW).await;
     contract::connections_by_id_and_player(&f.store, NOW).await;
+    contract::connections_listed_with_the_player(&f.store, NOW).await;
 }
 
 #[tokio::test]
