@@ -23,7 +23,11 @@ use crate::store::{decode_cursor, encode_cursor, DynamoStore};
 impl DynamoStore {
     /// `UpdateItem ADD connections :id REMOVE outbox` on the player's item: creates an item
     /// holding only the key and the set when there is none (no player yet).
-    async fn list_connection(&self, player_id: &str, connection_id: &str) -> Result<(), StoreError> {
+    async fn list_connection(
+        &self,
+        player_id: &str,
+        connection_id: &str,
+    ) -> Result<(), StoreError> {
         let table = &self.tables.players;
         self.client
             .update_item()
@@ -188,9 +192,7 @@ impl ConnectionStore for DynamoStore {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| {
-                    store_error(format_args!("Scan {table} for player {player_id}"), e)
-                })?;
+                .map_err(|e| store_error(format_args!("Scan {table} for player {player_id}"), e))?;
             for item in output.items.unwrap_or_default() {
                 connections.push(connection_from_item(table, item)?);
             }

@@ -571,7 +571,10 @@ mod tests {
         // The key is not set; state and version are; the marker and the index keys (absent
         // from this item) are removed; the connections set is never named.
         let named: Vec<&str> = update.names.values().map(String::as_str).collect();
-        assert!(!named.contains(&PLAYER_ID) && !named.contains(&CONNECTIONS), "{named:?}");
+        assert!(
+            !named.contains(&PLAYER_ID) && !named.contains(&CONNECTIONS),
+            "{named:?}"
+        );
         for name in [STATE, VERSION, OUTBOX, WAKE_BUCKET, WAKE_SHARD] {
             assert!(named.contains(&name), "{name} in {named:?}");
         }
@@ -598,13 +601,22 @@ mod tests {
         ]);
         assert_eq!(listed_of(&item), ["c1", "c2"]);
         assert_eq!(player_state("Players", item.clone()).unwrap(), None);
-        assert_eq!(outbox_of("Players", "p1", &item).unwrap(), Outbox::default());
+        assert_eq!(
+            outbox_of("Players", "p1", &item).unwrap(),
+            Outbox::default()
+        );
         assert_eq!(connections_size(&listed_of(&item)), CONNECTIONS.len() + 4);
         assert_eq!(connections_size(&[]), 0);
         let mut with_player = player_item(&state(None), LAYOUT).unwrap();
         with_player.extend(item);
-        assert_eq!(item_size(&with_player), item_size(&player_item(&state(None), LAYOUT).unwrap()) + CONNECTIONS.len() + 4);
-        assert_eq!(player_state("Players", with_player).unwrap(), Some(state(None)));
+        assert_eq!(
+            item_size(&with_player),
+            item_size(&player_item(&state(None), LAYOUT).unwrap()) + CONNECTIONS.len() + 4
+        );
+        assert_eq!(
+            player_state("Players", with_player).unwrap(),
+            Some(state(None))
+        );
     }
 
     #[test]

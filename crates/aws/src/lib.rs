@@ -116,8 +116,8 @@ pub use config::{
 pub use game::WAKE_INDEX;
 /// The item encodings, public for tools that size or inspect items (the cost accounting).
 pub use items::{
-    commit_item, connection_item, connections_size, item_size, notification_item, packed_item, player_item,
-    task_item, wake_bucket, Item, Layout,
+    commit_item, connection_item, connections_size, item_size, notification_item, packed_item,
+    player_item, task_item, wake_bucket, Item, Layout,
 };
 pub use notifier::ApiGatewayNotifier;
 pub use store::{DynamoStore, DEFAULT_PAGE_SIZE, DEFAULT_WAKE_BUCKET_MS};

@@ -474,7 +474,10 @@ async fn an_sqs_wake_up_carries_the_player_and_time_and_advances_the_due_player(
 #[tokio::test]
 async fn a_commits_stream_image_lists_the_connections_and_a_connection_update_performs_nothing() {
     // Given a player connected twice whose enqueue committed an outbox
-    let mut w = world("listed", |_| -> Arc<dyn Waker> { Arc::new(MemoryWaker::new()) }).await;
+    let mut w = world("listed", |_| -> Arc<dyn Waker> {
+        Arc::new(MemoryWaker::new())
+    })
+    .await;
     w.connect("c1", "bea").await;
     w.connect("c2", "bea").await;
     w.enqueue("c1", "b1").await;

@@ -640,7 +640,9 @@ impl ConnectionStore for CountingStore {
             connection_id.to_owned(),
         ));
         let listed_before = self.listed_bytes(player_id);
-        self.inner.unlist_connection(player_id, connection_id).await?;
+        self.inner
+            .unlist_connection(player_id, connection_id)
+            .await?;
         self.count_unlist(player_id, listed_before);
         Ok(())
     }

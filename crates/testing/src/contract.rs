@@ -630,10 +630,7 @@ where
     let two = store.get_connection("list-c2").await.unwrap().unwrap();
     assert!(store.delete_connection_if(&two).await.unwrap());
     assert_eq!(listed(store, "list-p1").await.1, Vec::<String>::new());
-    store
-        .unlist_connection("list-p1", "list-c9")
-        .await
-        .unwrap();
+    store.unlist_connection("list-p1", "list-c9").await.unwrap();
     store
         .unlist_connection("list-nobody", "list-c9")
         .await

@@ -675,7 +675,9 @@ impl ConnectionStore for MemoryStore {
         let mut state = self.lock();
         let late = faults!(state, StoreOp::DeleteConnection, &[]);
         if let Some(old) = state.remove_connection(connection_id) {
-            state.listed.remove(&(old.player_id, connection_id.to_owned()));
+            state
+                .listed
+                .remove(&(old.player_id, connection_id.to_owned()));
         }
         fail_after(late)
     }

@@ -61,7 +61,11 @@ pub async fn forget_listed(
             .await
         {
             Ok(()) => {
-                tracing::info!(player_id, connection_id, "unlisted a connection without a row");
+                tracing::info!(
+                    player_id,
+                    connection_id,
+                    "unlisted a connection without a row"
+                );
                 true
             }
             Err(error) => {
