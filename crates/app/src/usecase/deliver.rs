@@ -58,7 +58,7 @@ pub async fn deliver(
                 continue;
             }
         };
-        let posts = post_to_all(services, player_id, &connections, &mut gone, &payload).await;
+        let posts = post_to_all(services, player_id, connections, &mut gone, &payload).await;
         report.posts += posts;
         if posts > 0 {
             report.delivered += 1;
@@ -70,7 +70,7 @@ pub async fn deliver(
         let Ok(payload) = serde_json::to_vec(update) else {
             continue;
         };
-        report.posts += post_to_all(services, player_id, &connections, &mut gone, &payload).await;
+        report.posts += post_to_all(services, player_id, connections, &mut gone, &payload).await;
     }
     for connection_id in &gone {
         forget_listed(services, player_id, connection_id, now).await;
