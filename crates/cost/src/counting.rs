@@ -741,3 +741,103 @@ impl Inbox for CountingStore {
         Ok(found)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idle_core::catalog::Catalog;
+    use idle_core::model::{Player, TaskRequest};
+
+    fn queued(n: i64) -> Task {
+        Task {
+            player_id: "p1".into(),
+            task_id: format!("{n:012}"),
+            request_id: format!("request-{n}-{}", n * 7919),
+            request: TaskRequest::Harvest {
+                resource: "copper_ore".into(),
+                location: "meadow".into(),
+                quantity: 3,
+                repeat: None,
+            },
+            bypass_validation: false,
+            status: TaskStatus::Queued,
+            enqueued_at: 1_000 + n * 37,
+            started_at: None,
+            ends_at: None,
+            finished_at: None,
+            attempts: 0,
+            retry_at: None,
+            rules_version: 1,
+            catalog_hash: None,
+            snapshot: None,
+            result: None,
+            failure: None,
+            chunk: None,
+            paused_at: None,
+        }
+    }
+
+    fn write_of(state: &PlayerState, expected: Option<u64>) -> Commit {
+        Commit {
+            state: state.clone(),
+            expected_version: expected,
+            outbox: Outbox::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_player_write_is_billed_by_the_larger_item_and_a_connection_lists_itself() {
+        // Given a connection made before the player's first write: its row, and its id added
+        // to an item that holds only the key (one unit)
+        let store = CountingStore::new(Arc::new(MemoryStore::new(4)), 4, Model::default());
+        let connection = Connection {
+            connection_id: "c1".into(),
+            player_id: "p1".into(),
+            is_admin: false,
+            connected_at: 1_000,
+            token_expires_at: Millis::MAX,
+            expires_at: 10,
+        };
+        store.put_connection(&connection).await.unwrap();
+        let counted = store.counters();
+        assert_eq!(
+            (counted.requests("PutItem"), counted.requests("UpdateItem")),
+            (1, 1)
+        );
+        assert_eq!(counted.wcu(CONNECTION_LISTS), 1);
+
+        // When the player is written with a long queue (over 1 KB), then without it
+        let mut big = PlayerState {
+            player: Player::new("p1", 1_000, Catalog::shipped(), 10),
+            queue: (0..80).map(queued).collect(),
+        };
+        big.player.version = 1;
+        let listed = idle_aws::connections_size(&["c1".to_owned()]);
+        let big_bytes = store.item_bytes(&big, &Outbox::default()) + listed;
+        assert!(big_bytes > 1024, "{big_bytes} bytes");
+        store.commit(&write_of(&big, None)).await.unwrap();
+        let first = store.counters().wcu(PLAYER_WRITES);
+        let mut small = big.clone();
+        small.queue.clear();
+        small.player.version = 2;
+        let small_bytes = store.item_bytes(&small, &Outbox::default()) + listed;
+        assert!(small_bytes <= 1024, "{small_bytes} bytes");
+        store.commit(&write_of(&small, Some(1))).await.unwrap();
+        let second = store.counters().wcu(PLAYER_WRITES) - first;
+        small.player.version = 3;
+        store.commit(&write_of(&small, Some(2))).await.unwrap();
+        let third = store.counters().wcu(PLAYER_WRITES) - first - second;
+
+        // Then each is one UpdateItem billed by the larger of the item before and after (the
+        // `connections` set included): the shrinking write pays for the big item it replaced
+        assert_eq!(first, write_units(big_bytes));
+        assert_eq!(second, write_units(big_bytes), "billed by the item before");
+        assert_eq!(third, 1, "billed by its own size again");
+        assert_eq!(store.counters().requests("UpdateItem"), 4);
+        assert_eq!(
+            store.counters().requests("PutItem"),
+            1,
+            "no PutItem of a player"
+        );
+    }
+}
