@@ -18,7 +18,7 @@ pub use batch::{perform_batch, BatchRecord, BatchReport, MalformedRecord};
 pub use clean::{clean, CleanReport};
 pub use connect::{connect, ConnectError, Connected};
 pub use deliver::{deliver, Delivery};
-pub use disconnect::{disconnect, forget_gone, forget_gone_id};
+pub use disconnect::{disconnect, forget_gone, forget_gone_id, forget_listed};
 pub use message::{message, Answer};
 pub use tick::{tick, TickReport};
 pub use wake::{wake, WakeStep, Woken, MAX_WAIT_MS};
