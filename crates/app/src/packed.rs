@@ -481,13 +481,37 @@ fn player_id_of(document: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Packs a player's state and the outbox of its write (empty: none), in the format written
-/// ([`FORMAT_COMPACT_JSON`]).
-pub fn pack(state: &PlayerState, outbox: &Outbox) -> Result<Vec<u8>, PackError> {
+/// Which of format 2's cuts to make ([`pack`] makes all of them): for measuring what each
+/// saves ([`packed_len_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cuts {
+    /// `task_started` and `task_completed` markers (the `queue_updated` and outcome markers of
+    /// format 1 are always made).
+    pub markers: bool,
+    /// The tasks' `player_id`, `attempts: 0`, `bypass_validation: false` and empty maps.
+    pub tasks: bool,
+    /// `null` members of objects.
+    pub nulls: bool,
+    /// Field names swapped for short ones.
+    pub short_keys: bool,
+}
+
+impl Cuts {
+    /// Every cut: format 2.
+    pub const ALL: Cuts = Cuts {
+        markers: true,
+        tasks: true,
+        nulls: true,
+        short_keys: true,
+    };
+}
+
+/// The document of a state and outbox with `cuts` made, as JSON.
+fn compact_document(state: &PlayerState, outbox: &Outbox, cuts: Cuts) -> Result<Value, PackError> {
     let outbox = if outbox.is_empty() {
         None
     } else {
-        Some(compact(&state.queue, outbox, true)?)
+        Some(compact(&state.queue, outbox, cuts.markers)?)
     };
     let mut document = serde_json::to_value(PackedRef {
         player: &state.player,
@@ -495,11 +519,52 @@ pub fn pack(state: &PlayerState, outbox: &Outbox) -> Result<Vec<u8>, PackError> 
         outbox,
     })
     .map_err(|e| PackError::Pack(e.to_string()))?;
-    let player_id = state.player.player_id.as_str();
-    for task in tasks_of(&mut document) {
-        strip_task(task, player_id);
+    if cuts.tasks {
+        let player_id = state.player.player_id.as_str();
+        for task in tasks_of(&mut document) {
+            strip_task(task, player_id);
+        }
     }
-    write_compact(document)
+    Ok(document)
+}
+
+/// Packs a player's state and the outbox of its write (empty: none), in the format written
+/// ([`FORMAT_COMPACT_JSON`]).
+pub fn pack(state: &PlayerState, outbox: &Outbox) -> Result<Vec<u8>, PackError> {
+    write_compact(compact_document(state, outbox, Cuts::ALL)?)
+}
+
+/// Bytes [`pack`] would take with only `cuts` made (format byte included): a measure of what
+/// each cut saves, not a format (a document without all of them is not read back).
+pub fn packed_len_with(
+    state: &PlayerState,
+    outbox: &Outbox,
+    cuts: Cuts,
+) -> Result<usize, PackError> {
+    let document = compact_document(state, outbox, cuts)?;
+    let document = if cuts.short_keys {
+        swap_keys(document, cuts.nulls)
+    } else if cuts.nulls {
+        drop_nulls(document)
+    } else {
+        document
+    };
+    let json = serde_json::to_vec(&document).map_err(|e| PackError::Pack(e.to_string()))?;
+    Ok(deflate(FORMAT_COMPACT_JSON, &json)?.len())
+}
+
+/// The document without its `null` object members.
+fn drop_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, drop_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(list) => Value::Array(list.into_iter().map(drop_nulls).collect()),
+        other => other,
+    }
 }
 
 /// Packs a player's state and outbox in format 1 ([`FORMAT_DEFLATE_JSON`]), as builds before

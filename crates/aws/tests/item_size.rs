@@ -179,3 +179,111 @@ fn the_cost_workloads_writes_are_one_write_unit_each() {
         assert!(w.item <= 1024, "{w:?}");
     }
 }
+
+/// What each of format 2's cuts saves on the workload's largest write (printed; the test
+/// asserts only that every cut saves something).
+#[test]
+fn what_each_cut_of_format_2_saves() {
+    use idle_app::packed::{packed_len_with, Cuts};
+    let game = game();
+    let mut state = PlayerState::starter(PLAYER, T0, &game);
+    let mut commits = Vec::new();
+    for (i, request) in workload().iter().enumerate() {
+        let Ok(Enqueued::New { plan, .. }) = enqueue(
+            &game,
+            &state.player,
+            &state.queue,
+            &format!("r{i}"),
+            request,
+            false,
+            false,
+            T0,
+        ) else {
+            panic!("enqueue {i}");
+        };
+        let commit = Commit::of(&state, &plan).unwrap();
+        state = commit.state.clone();
+        commits.push(commit);
+    }
+    while let Some(at) = state.player.wake_at {
+        let plan = advance(&game, &state.player, &state.queue, at);
+        if let Some(commit) = Commit::of(&state, &plan) {
+            state = commit.state.clone();
+            commits.push(commit);
+        }
+    }
+    let largest = commits
+        .iter()
+        .max_by_key(|c| packed::pack(&c.state, &c.outbox).unwrap().len())
+        .unwrap();
+    let len = |cuts: Cuts| packed_len_with(&largest.state, &largest.outbox, cuts).unwrap();
+    let none = Cuts {
+        markers: false,
+        tasks: false,
+        nulls: false,
+        short_keys: false,
+    };
+    let format_1 = packed::pack_format_1(&largest.state, &largest.outbox)
+        .unwrap()
+        .len();
+    println!(
+        "largest write's packed state: format 1 {format_1} bytes, format 2 without a cut {} bytes, with all {} bytes",
+        len(none),
+        len(Cuts::ALL)
+    );
+    // (what, only this cut, every cut but this one)
+    let cuts = [
+        (
+            "task_started/task_completed markers",
+            Cuts {
+                markers: true,
+                ..none
+            },
+            Cuts {
+                markers: false,
+                ..Cuts::ALL
+            },
+        ),
+        (
+            "tasks' player_id and defaults",
+            Cuts {
+                tasks: true,
+                ..none
+            },
+            Cuts {
+                tasks: false,
+                ..Cuts::ALL
+            },
+        ),
+        (
+            "null members",
+            Cuts {
+                nulls: true,
+                ..none
+            },
+            Cuts {
+                nulls: false,
+                ..Cuts::ALL
+            },
+        ),
+        (
+            "short field names",
+            Cuts {
+                short_keys: true,
+                ..none
+            },
+            Cuts {
+                short_keys: false,
+                ..Cuts::ALL
+            },
+        ),
+    ];
+    for (name, alone, all_but) in cuts {
+        let saved_alone = len(none) as i64 - len(alone) as i64;
+        let saved_last = len(all_but) as i64 - len(Cuts::ALL) as i64;
+        println!(
+            "  {name:<40} saves {saved_alone:>4} bytes alone, {saved_last:>4} with all the others"
+        );
+        assert!(saved_alone > 0, "{name}");
+    }
+}
