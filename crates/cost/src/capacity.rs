@@ -8,8 +8,9 @@
 //!
 //! - **Sessions**: a run connects each player once in a few minutes of server time, far more
 //!   often than a real session; connects (ws-connect, ws-disconnect, the connection row and its
-//!   `by_player` copy, the starter player's conditional put) are rescaled to one per
-//!   [`Assumptions::session_minutes`]. API Gateway closes any connection after 2 hours.
+//!   `by_player` copy, the connect's read of the player and a returning player's activity
+//!   write) are rescaled to one per [`Assumptions::session_minutes`]. API Gateway closes any
+//!   connection after 2 hours.
 //! - **Lambda concurrency** by Little's law: concurrent executions = invocations per second ×
 //!   the mean duration of one ([`Assumptions::lambda_ms`], the same assumption the bill prices:
 //!   [`money::LAMBDA_SECONDS`]; replace it with the `Duration` average from the dashboard).
@@ -151,8 +152,8 @@ impl PerPlayerHour {
         let c = &report.counters;
         let run_connects = report.invocations.get("ws-connect").copied().unwrap_or(0) as f64;
         let connects = 60.0 / a.session_minutes.max(1e-9);
-        // What one connect wrote in the run: its connection row and that row's index copy, and
-        // the starter player's conditional put (1 unit: a new player is under 1 KB). A session
+        // What one connect wrote in the run: its connection row and that row's index copy (a
+        // new player's connect writes no player: its first write is among the run's). A session
         // also deletes the row (and its copy): twice the row's units.
         let row_units =
             (c.wcu(CONNECTIONS) + c.wcu(BY_PLAYER_INDEX)) as f64 / run_connects.max(1.0);
@@ -164,11 +165,12 @@ impl PerPlayerHour {
         }
         invocations.insert("ws-connect", connects);
         invocations.insert("ws-disconnect", connects);
-        // The Players table itself (its `wake` index apart): the run's player writes less one
-        // unit per run connect, plus one per session.
-        let players_wcu = (c.wcu(PLAYER_WRITES) + c.wcu(FAILED_CONDITIONAL)) as f64 - run_connects;
+        // The Players table itself (its `wake` index apart): the run's player writes (its
+        // connects, all of new players, wrote none), plus one unit per session: a returning
+        // player's connect records its activity (one write of an item under 1 KB).
+        let players_wcu = (c.wcu(PLAYER_WRITES) + c.wcu(FAILED_CONDITIONAL)) as f64;
         let mut wcu = BTreeMap::new();
-        wcu.insert("Players", per(players_wcu.max(0.0)) + connects);
+        wcu.insert("Players", per(players_wcu) + connects);
         wcu.insert("Tasks", per(c.wcu(HISTORY) as f64));
         wcu.insert("Connections", connects * 2.0 * row_units);
         wcu.insert("Notifications", per(c.wcu(KEPT) as f64));
@@ -176,7 +178,10 @@ impl PerPlayerHour {
         let mut rcu = BTreeMap::new();
         // Players are read in batches; a message finds its connection by id; posts query the
         // player's connections (`by_player`); `sync` queries the kept notifications.
-        rcu.insert("Players", per(rcu_of("BatchGetItem")));
+        // Each connect reads its player (consistent, 1 unit under 4 KB): the run's connects'
+        // reads are rescaled to one per session like the connects.
+        let players_rcu = (rcu_of("BatchGetItem") - run_connects).max(0.0);
+        rcu.insert("Players", per(players_rcu) + connects);
         rcu.insert("Tasks", 0.0);
         rcu.insert("Connections", per(rcu_of("GetItem") + rcu_of("Query")));
         rcu.insert("Notifications", 0.0);
