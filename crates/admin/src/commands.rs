@@ -16,7 +16,8 @@ use crate::CliError;
 /// Kept notifications read per page while collecting them all.
 const INBOX_PAGE: usize = 500;
 
-/// The player with its queue, or [`CliError::NotFound`].
+/// The player with its queue, or [`CliError::NotFound`] (also for a player who has connected
+/// but sent nothing yet: its item is created by its first write).
 pub async fn load_player(backend: &Backend, player_id: &str) -> Result<PlayerState, CliError> {
     let mut loaded = backend.game().load_players(&[player_id.to_owned()]).await?;
     if let Some((_, error)) = loaded.unreadable.pop() {
@@ -25,7 +26,11 @@ pub async fn load_player(backend: &Backend, player_id: &str) -> Result<PlayerSta
     loaded
         .players
         .pop()
-        .ok_or_else(|| CliError::NotFound(format!("no player {player_id:?}")))
+        .ok_or_else(|| {
+            CliError::NotFound(format!(
+                "no player {player_id:?} (a player who has only connected has no item until its first message)"
+            ))
+        })
 }
 
 /// Every history record of the player (tasks and audit records), in `task_id` order.

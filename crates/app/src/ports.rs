@@ -286,6 +286,18 @@ pub trait ConnectionStore: Send + Sync {
     /// the player has none yet, which every reader takes for "no player").
     async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError>;
     async fn get_connection(&self, connection_id: &str) -> Result<Option<Connection>, StoreError>;
+    /// As [`get_connection`](Self::get_connection), from a read that may lag the latest writes
+    /// by a moment (DynamoDB: an eventually consistent `GetItem`, half the read units, DynamoDB
+    /// Developer Guide, "Read consistency"). A row never changes once put (a connection id is
+    /// new at every `$connect`), so a lagging copy is either the row or missing: callers that
+    /// find nothing read again with [`get_connection`](Self::get_connection), since a row just
+    /// put by `$connect` may not be in the copy yet. The default is the consistent read.
+    async fn get_connection_relaxed(
+        &self,
+        connection_id: &str,
+    ) -> Result<Option<Connection>, StoreError> {
+        self.get_connection(connection_id).await
+    }
     /// Deletes the row and unlists its id from its player. Deleting a connection that is not
     /// there is not an error.
     async fn delete_connection(&self, connection_id: &str) -> Result<(), StoreError>;

@@ -88,6 +88,13 @@ async fn a_wake_up_before_the_next_state_change_writes_nothing() {
         Ok(Woken::Unknown)
     );
     env.connect("conn-9", "idle").await;
+    // A connected player has no item until its first write: a wake-up knows nothing of it.
+    assert_eq!(
+        wake(&env.services, "idle", env.now()).await,
+        Ok(Woken::Unknown)
+    );
+    env.send("conn-9", &serde_json::json!({"action": "ping"}))
+        .await;
     assert_eq!(
         wake(&env.services, "idle", env.now()).await,
         Ok(Woken::Nothing)

@@ -25,7 +25,7 @@ fn repeat_message(request_id: &str) -> Value {
 /// actions).
 async fn connect_with_a_lasting_pickaxe(env: &Env, connection_id: &str, player_id: &str) {
     env.connect(connection_id, player_id).await;
-    let mut state = env.world.store.player(player_id).unwrap();
+    let mut state = env.stored_or_new(player_id);
     state
         .player
         .equipment

@@ -140,11 +140,12 @@ fn the_valid_connect_token_verifies_with_the_dev_secret_until_2100() {
 }
 
 #[tokio::test]
-async fn ws_connect_valid_creates_the_player_and_stores_the_connection() {
+async fn ws_connect_valid_stores_the_connection_and_writes_no_new_player() {
     let env = env();
     let response = handlers::ws_connect(&env.services, ws("ws-connect-valid.json")).await;
     assert_eq!(response.status_code, 200);
-    assert!(env.world.store.player("player-1").is_some());
+    // A new player's item is created by its first write, not by the connect.
+    assert!(env.world.store.player("player-1").is_none());
     let connections = env.world.store.connections();
     assert_eq!(connections.len(), 1);
     assert_eq!(connections[0].connection_id, CONNECTION);

@@ -233,7 +233,10 @@ async fn a_message_after_the_token_expires_is_refused_token_expired_and_the_conn
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert_eq!(posts[0]["code"], "token_expired");
     assert_eq!(posts[0]["request_id"], "late");
-    assert!(env.world.store.player("p1").unwrap().queue.is_empty());
+    assert!(
+        env.world.store.player("p1").is_none(),
+        "nothing written: the new player still has no item"
+    );
     assert_eq!(env.world.notifier.closed_by_server(), ["c1"]);
 }
 

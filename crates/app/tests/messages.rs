@@ -10,17 +10,37 @@ use idle_core::model::TaskStatus;
 use serde_json::json;
 
 #[tokio::test]
-async fn connect_creates_the_player_once_and_stores_the_connection() {
+async fn connect_stores_the_connection_and_the_first_write_creates_the_player() {
     let env = Env::new();
     let token = env.token("gina", false);
+    // A new player's connect writes no player: its first write will.
     let first = connect(&env.services, "c1", Some(&token)).await.unwrap();
     assert!(first.created);
+    assert_eq!(env.world.store.player("gina"), None);
+    let commits = env.world.store.commits();
     let again = connect(&env.services, "c2", Some(&token)).await.unwrap();
-    assert!(!again.created);
-    let player = env.world.store.player("gina").unwrap();
-    assert_eq!(player.player.version, 0, "reconnecting changes nothing");
+    assert!(again.created, "still no item");
+    assert_eq!(env.world.store.commits(), commits, "no write");
+
+    // The first message is the player's first write: the starter kit, version 1.
+    env.advance_clock(5_000);
+    let pong = env.send("c1", &json!({"action": "ping"})).await;
+    assert_eq!(pong[0]["type"], "pong", "{pong:?}");
+    let player = env.world.store.player("gina").unwrap().player;
+    assert_eq!(player.version, 1);
+    assert_eq!(player.created_at, env.now());
+    assert_eq!(
+        player.inventory,
+        idle_core::model::Player::new("gina", 0, env.services.game.catalog, 10).inventory
+    );
+
+    // A returning player's connect records the activity (one write).
+    env.advance_clock(5_000);
+    let third = connect(&env.services, "c3", Some(&token)).await.unwrap();
+    assert!(!third.created);
+    assert_eq!(env.world.store.player("gina").unwrap().player.version, 2);
     let connections = env.world.store.connections();
-    assert_eq!(connections.len(), 2);
+    assert_eq!(connections.len(), 3);
     assert!(connections
         .iter()
         .all(|c| c.player_id == "gina" && !c.is_admin));
@@ -28,6 +48,23 @@ async fn connect_creates_the_player_once_and_stores_the_connection() {
         connections[0].expires_at,
         (common::T0 + 2 * 3600 * 1000) / 1000
     );
+}
+
+#[tokio::test]
+async fn a_new_players_first_write_retries_after_a_conflict_and_creates_it_once() {
+    // Given a new player whose first write meets a conflict (another first write won)
+    let env = Env::new();
+    env.connect("c1", "kim").await;
+    env.world
+        .store
+        .fail_next(StoreOp::Commit, StoreError::Conflict("injected".into()));
+    let ack = env.harvest("c1", "r1", 1).await;
+    // Then it reads again and writes once more, as for any conflict
+    assert_eq!(ack["type"], "ack", "{ack}");
+    assert_eq!(env.world.store.calls(StoreOp::Commit), 2);
+    let state = env.world.store.player("kim").unwrap();
+    assert_eq!(state.player.version, 1);
+    assert_eq!(state.queue.len(), 1);
 }
 
 /// The token secret a deployment is moving away from (test-only).
@@ -79,7 +116,10 @@ async fn during_a_token_secret_rotation_old_tokens_connect_until_the_previous_se
         .unwrap_err();
     assert_eq!(err, ConnectError::Forbidden(AuthError::BadSignature));
     assert!(connect(&after.services, "c-new", Some(&new)).await.is_ok());
-    assert_eq!(after.world.store.player_ids(), ["nina"]);
+    assert!(
+        after.world.store.player_ids().is_empty(),
+        "a connect writes no new player"
+    );
 }
 
 #[tokio::test]
@@ -142,10 +182,11 @@ async fn a_conflict_on_commit_is_retried_with_a_fresh_read() {
     env.world
         .store
         .fail_next(StoreOp::Commit, StoreError::Conflict("injected".into()));
+    let loads = env.world.store.calls(StoreOp::LoadPlayers);
     let ack = env.harvest("c1", "r1", 1).await;
     assert_eq!(ack["type"], "ack", "{ack}");
     assert_eq!(env.world.store.calls(StoreOp::Commit), 2);
-    assert_eq!(env.world.store.calls(StoreOp::LoadPlayers), 2);
+    assert_eq!(env.world.store.calls(StoreOp::LoadPlayers), loads + 2);
     assert_eq!(env.world.store.player("ivy").unwrap().queue.len(), 1);
 }
 
@@ -163,7 +204,7 @@ async fn endless_conflicts_end_in_an_unavailable_error_and_no_write() {
     assert_eq!(reply["request_id"], "r1");
     assert!(reply["retry_after_ms"].as_u64().is_some());
     assert_eq!(env.world.store.calls(StoreOp::Commit), 4);
-    assert!(env.world.store.player("jay").unwrap().queue.is_empty());
+    assert_eq!(env.world.store.player("jay"), None, "no write");
 }
 
 #[tokio::test]
@@ -292,7 +333,7 @@ async fn bypass_validation_is_for_admins_only() {
     body["bypass_validation"] = json!(true);
     let refused = env.send("c1", &body).await;
     assert_eq!(refused[0]["code"], "forbidden");
-    assert!(env.world.store.player("oli").unwrap().queue.is_empty());
+    assert_eq!(env.world.store.player("oli"), None, "no write");
     let accepted = env.send("c2", &body).await;
     assert_eq!(accepted[0]["type"], "ack");
     assert!(env.world.store.player("root").unwrap().queue[0].bypass_validation);

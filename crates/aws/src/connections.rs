@@ -49,6 +49,30 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// `GetItem` of a connection, `consistent` or not.
+    async fn read_connection(
+        &self,
+        connection_id: &str,
+        consistent: bool,
+    ) -> Result<Option<Connection>, StoreError> {
+        let table = &self.tables.connections;
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key(CONNECTION_ID, s(connection_id))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| store_error(format_args!("GetItem {connection_id} on {table}"), e))?;
+        output
+            .item
+            .map(|item| connection_from_item(table, item))
+            .transpose()
+    }
+}
+
 #[async_trait]
 impl ConnectionStore for DynamoStore {
     /// `PutItem` of the row (replaces a connection with the same id), then `UpdateItem ADD` of
@@ -73,20 +97,15 @@ impl ConnectionStore for DynamoStore {
 
     /// `GetItem` with a consistent read.
     async fn get_connection(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
-        let table = &self.tables.connections;
-        let output = self
-            .client
-            .get_item()
-            .table_name(table)
-            .key(CONNECTION_ID, s(connection_id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| store_error(format_args!("GetItem {connection_id} on {table}"), e))?;
-        output
-            .item
-            .map(|item| connection_from_item(table, item))
-            .transpose()
+        self.read_connection(connection_id, true).await
+    }
+
+    /// `GetItem` with an eventually consistent read (half a read unit per 4 KB).
+    async fn get_connection_relaxed(
+        &self,
+        connection_id: &str,
+    ) -> Result<Option<Connection>, StoreError> {
+        self.read_connection(connection_id, false).await
     }
 
     /// `DeleteItem` returning the old row; when there was one, `UpdateItem DELETE` of its id

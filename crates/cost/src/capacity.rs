@@ -8,8 +8,9 @@
 //!
 //! - **Sessions**: a run connects each player once in a few minutes of server time, far more
 //!   often than a real session; connects (ws-connect, ws-disconnect, the connection row, its id
-//!   listed on the Players item, the starter player's conditional put) are rescaled to one per
-//!   [`Assumptions::session_minutes`]. API Gateway closes any connection after 2 hours.
+//!   listed on the Players item, the connect's read of the player and a returning player's
+//!   activity write) are rescaled to one per [`Assumptions::session_minutes`]. API Gateway
+//!   closes any connection after 2 hours.
 //! - **Lambda concurrency** by Little's law: concurrent executions = invocations per second ×
 //!   the mean duration of one ([`Assumptions::lambda_ms`], the same assumption the bill prices:
 //!   [`money::LAMBDA_SECONDS`]; replace it with the `Duration` average from the dashboard).
@@ -151,10 +152,10 @@ impl PerPlayerHour {
         let c = &report.counters;
         let run_connects = report.invocations.get("ws-connect").copied().unwrap_or(0) as f64;
         let connects = 60.0 / a.session_minutes.max(1e-9);
-        // What one connect wrote in the run: its connection row, its id added to the player's
-        // list (an update of the Players item), and the starter player's conditional put (1
-        // unit: a new player is under 1 KB). A session also deletes the row and unlists the id:
-        // twice the row's and the list's units.
+        // What one connect wrote in the run: its connection row and its id added to the
+        // player's list (an update of the Players item; a new player's connect writes no
+        // player: its first write is among the run's). A session also deletes the row and
+        // unlists the id: twice the row's and the list's units.
         let row_units = c.wcu(CONNECTIONS) as f64 / run_connects.max(1.0);
         let list_units = c.wcu(CONNECTION_LISTS) as f64 / run_connects.max(1.0);
         let mut invocations = BTreeMap::new();
@@ -165,13 +166,14 @@ impl PerPlayerHour {
         }
         invocations.insert("ws-connect", connects);
         invocations.insert("ws-disconnect", connects);
-        // The Players table itself (its `wake` index apart): the run's player writes less one
-        // unit per run connect, plus one per session.
-        let players_wcu = (c.wcu(PLAYER_WRITES) + c.wcu(FAILED_CONDITIONAL)) as f64 - run_connects;
+        // The Players table itself (its `wake` index apart): the run's player writes (its
+        // connects, all of new players, wrote none), plus one unit per session: a returning
+        // player's connect records its activity (one write of an item under 1 KB).
+        let players_wcu = (c.wcu(PLAYER_WRITES) + c.wcu(FAILED_CONDITIONAL)) as f64;
         let mut wcu = BTreeMap::new();
         wcu.insert(
             "Players",
-            per(players_wcu.max(0.0)) + connects + connects * 2.0 * list_units,
+            per(players_wcu) + connects + connects * 2.0 * list_units,
         );
         wcu.insert("Tasks", per(c.wcu(HISTORY) as f64));
         wcu.insert("Connections", connects * 2.0 * row_units);
@@ -180,8 +182,12 @@ impl PerPlayerHour {
         let mut rcu = BTreeMap::new();
         // Players are read in batches (with their connection lists: posts read nothing more);
         // the ticker queries the `wake` index; a message finds its connection by id; `sync`
-        // queries the kept notifications.
-        rcu.insert("Players", per(rcu_of("BatchGetItem") + rcu_of("Query")));
+        // queries the kept notifications. Each connect reads its player (eventually consistent,
+        // half a unit under 4 KB): the run's connects' reads are rescaled to one per session
+        // like the connects.
+        let players_rcu =
+            (rcu_of("BatchGetItem") - 0.5 * run_connects).max(0.0) + rcu_of("Query");
+        rcu.insert("Players", per(players_rcu) + 0.5 * connects);
         rcu.insert("Tasks", 0.0);
         rcu.insert("Connections", per(rcu_of("GetItem")));
         rcu.insert("Notifications", 0.0);

@@ -41,6 +41,9 @@ pub struct Usage {
     pub wcu: u64,
     /// Read units (halves for eventually consistent reads).
     pub rcu: f64,
+    /// Requests that read with `ConsistentRead` (the rest of a read kind's are eventually
+    /// consistent).
+    pub consistent: u64,
 }
 
 /// What a write unit was spent on: every cause the workload is billed for.
@@ -113,6 +116,7 @@ impl Counters {
             requests: a.requests + u.requests,
             wcu: a.wcu + u.wcu,
             rcu: a.rcu + u.rcu,
+            consistent: a.consistent + u.consistent,
         })
     }
 
@@ -151,6 +155,7 @@ pub enum Call {
     DuePlayers(u32, Millis, Option<String>),
     PutConnection(Connection),
     GetConnection(String),
+    GetConnectionRelaxed(String),
     DeleteConnection(String),
     DeleteConnectionIf(Connection),
     UnlistConnection(String, String),
@@ -179,6 +184,7 @@ impl Call {
                 .map(drop),
             Call::PutConnection(c) => store.put_connection(c).await,
             Call::GetConnection(id) => store.get_connection(id).await.map(drop),
+            Call::GetConnectionRelaxed(id) => store.get_connection_relaxed(id).await.map(drop),
             Call::DeleteConnection(id) => store.delete_connection(id).await,
             Call::DeleteConnectionIf(c) => store.delete_connection_if(c).await.map(drop),
             Call::UnlistConnection(p, c) => store.unlist_connection(p, c).await,
@@ -271,6 +277,15 @@ impl CountingStore {
         usage.requests += 1;
         usage.wcu += wcu;
         usage.rcu += rcu;
+    }
+
+    /// One read request of `kind`: `units` read units, halved unless `consistent`.
+    fn read(&self, kind: &'static str, units: f64, consistent: bool) {
+        self.count(kind, 0, if consistent { units } else { units / 2.0 });
+        if consistent {
+            let mut state = self.lock();
+            state.counters.by_kind.entry(kind).or_default().consistent += 1;
+        }
     }
 
     /// One write request of `kind`, its units spent on `cause`.
@@ -370,7 +385,8 @@ impl CountingStore {
     }
 
     /// `BatchGetItem`s of 100 distinct ids, each item billed by its stored size (an unreadable
-    /// one too: DynamoDB returns it, the adapter fails to decode it).
+    /// one too: DynamoDB returns it, the adapter fails to decode it), a key without an item the
+    /// minimum.
     async fn count_load(
         &self,
         player_ids: &[String],
@@ -394,12 +410,18 @@ impl CountingStore {
                 .filter_map(|(id, _)| self.inner.player(id))
                 .map(|s| read_units(self.stored_bytes(&s)))
                 .sum();
-            let units = (readable + unreadable) as f64;
-            self.count(
-                "BatchGetItem",
-                0,
-                if consistent { units } else { units / 2.0 },
-            );
+            // A key with no item is billed the minimum read all the same (DynamoDB API
+            // Reference, "BatchGetItem": requests for nonexistent items consume the minimum
+            // read capacity units for the type of read).
+            let missing = chunk
+                .iter()
+                .filter(|id| {
+                    !found.players.iter().any(|s| s.player.player_id == **id)
+                        && !found.unreadable.iter().any(|(u, _)| u == *id)
+                })
+                .count() as u64;
+            let units = (readable + unreadable + missing) as f64;
+            self.read("BatchGetItem", units, consistent);
         }
         Ok(found)
     }
@@ -422,17 +444,6 @@ impl CountingStore {
                 .sum();
             self.write("BatchWriteItem", KEPT, units);
         }
-    }
-}
-
-/// Read units of a Query page: the page's bytes together, rounded up per 4 KB (halved when
-/// eventually consistent).
-fn query_units(bytes: usize, consistent: bool) -> f64 {
-    let units = read_units(bytes) as f64;
-    if consistent {
-        units
-    } else {
-        units / 2.0
     }
 }
 
@@ -549,7 +560,7 @@ impl GameStore for CountingStore {
             .as_ref()
             .and_then(|t| task_item(t).ok())
             .map_or(0, |i| item_size(&i));
-        self.count("GetItem", 0, read_units(bytes) as f64);
+        self.read("GetItem", read_units(bytes) as f64, true);
         Ok(task)
     }
 
@@ -562,7 +573,7 @@ impl GameStore for CountingStore {
         self.log(Call::DuePlayers(shard, now, cursor.clone()));
         let page = self.inner.due_players(shard, now, cursor).await?;
         let bytes = page.items.len() * WAKE_ENTRY_BYTES;
-        self.count("Query", 0, query_units(bytes, false));
+        self.read("Query", read_units(bytes) as f64, false);
         Ok(page)
     }
 }
@@ -588,7 +599,19 @@ impl ConnectionStore for CountingStore {
         self.log(Call::GetConnection(connection_id.to_owned()));
         let found = self.inner.get_connection(connection_id).await?;
         let bytes = found.as_ref().map_or(0, connection_bytes);
-        self.count("GetItem", 0, read_units(bytes) as f64);
+        self.read("GetItem", read_units(bytes) as f64, true);
+        Ok(found)
+    }
+
+    /// Eventually consistent: half a unit per 4 KB.
+    async fn get_connection_relaxed(
+        &self,
+        connection_id: &str,
+    ) -> Result<Option<Connection>, StoreError> {
+        self.log(Call::GetConnectionRelaxed(connection_id.to_owned()));
+        let found = self.inner.get_connection(connection_id).await?;
+        let bytes = found.as_ref().map_or(0, connection_bytes);
+        self.read("GetItem", read_units(bytes) as f64, false);
         Ok(found)
     }
 
@@ -663,7 +686,7 @@ impl ConnectionStore for CountingStore {
                 None => break,
             }
         }
-        self.count("Scan", 0, query_units(bytes, true));
+        self.read("Scan", read_units(bytes) as f64, true);
         Ok(found)
     }
 
@@ -674,7 +697,7 @@ impl ConnectionStore for CountingStore {
         self.log(Call::ScanConnections(cursor.clone()));
         let page = self.inner.scan_connections(cursor).await?;
         let bytes = page.items.iter().map(connection_bytes).sum();
-        self.count("Scan", 0, query_units(bytes, false));
+        self.read("Scan", read_units(bytes) as f64, false);
         Ok(page)
     }
 }
@@ -737,7 +760,7 @@ impl Inbox for CountingStore {
             .iter()
             .map(|n| notification_item(player_id, n, 0).map_or(0, |i| item_size(&i)))
             .sum();
-        self.count("Query", 0, query_units(bytes, true));
+        self.read("Query", read_units(bytes) as f64, true);
         Ok(found)
     }
 }

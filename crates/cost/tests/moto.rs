@@ -2,8 +2,8 @@
 //! of them losing its connection) runs
 //! through the handlers over the counting store, which records every port call; the same calls
 //! are then made, in order, on `idle_aws::DynamoStore` over moto, whose DynamoDB client counts
-//! the requests it sends per operation (an SDK interceptor). Both must count the same requests
-//! per operation, so the model cannot drift from the adapter.
+//! the requests it sends per operation (an SDK interceptor), and of those the strongly
+//! consistent reads. Both must count the same, so the model cannot drift from the adapter.
 //!
 //! Needs moto: `scripts/with-moto.sh cargo test -p idle-cost --test moto`.
 
@@ -29,20 +29,39 @@ impl Intercept for Requests {
 
     fn read_before_transmit(
         &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let name = cfg
             .load::<Metadata>()
             .map_or("?".to_owned(), |m| m.name().to_owned());
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(name)
-            .or_insert(0) += 1;
+        // A strongly consistent read says so in its JSON body (DynamoDB API Reference,
+        // `ConsistentRead`); the default is eventually consistent.
+        let consistent = context
+            .request()
+            .body()
+            .bytes()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+            .is_some_and(|body| says_consistent(&body));
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if consistent {
+            *counts.entry(format!("{name} (consistent)")).or_insert(0) += 1;
+        }
+        *counts.entry(name).or_insert(0) += 1;
         Ok(())
+    }
+}
+
+/// True when a request body asks for a consistent read anywhere (`BatchGetItem` asks per table).
+fn says_consistent(body: &serde_json::Value) -> bool {
+    match body {
+        serde_json::Value::Object(map) => map.iter().any(|(key, value)| {
+            (key == "ConsistentRead" && *value == serde_json::Value::Bool(true))
+                || says_consistent(value)
+        }),
+        serde_json::Value::Array(list) => list.iter().any(says_consistent),
+        _ => false,
     }
 }
 
@@ -70,12 +89,14 @@ async fn the_counting_model_sends_what_the_dynamodb_adapter_sends() {
     })
     .await;
     assert_eq!(report.completed, 6, "every task completes");
-    let modelled: BTreeMap<String, u64> = report
-        .counters
-        .by_kind
-        .iter()
-        .map(|(kind, usage)| ((*kind).to_owned(), usage.requests))
-        .collect();
+    // Requests per operation, and of those the strongly consistent reads.
+    let mut modelled: BTreeMap<String, u64> = BTreeMap::new();
+    for (kind, usage) in &report.counters.by_kind {
+        modelled.insert((*kind).to_owned(), usage.requests);
+        if usage.consistent > 0 {
+            modelled.insert(format!("{kind} (consistent)"), usage.consistent);
+        }
+    }
 
     // When the same port calls are made on the real adapter over moto
     let config = sdk_config().await;
@@ -106,7 +127,13 @@ async fn the_counting_model_sends_what_the_dynamodb_adapter_sends() {
     let sent = requests.0.lock().unwrap().clone();
     println!("model: {modelled:?}\nmoto:  {sent:?}");
     assert!(!setup.is_empty(), "the interceptor sees requests");
-    for operation in ["PutItem", "UpdateItem", "BatchWriteItem", "BatchGetItem"] {
+    for operation in [
+        "PutItem",
+        "UpdateItem",
+        "BatchWriteItem",
+        "BatchGetItem",
+        "GetItem",
+    ] {
         assert!(
             sent.get(operation).copied().unwrap_or(0) > 0,
             "{operation}: {sent:?}"

@@ -376,8 +376,9 @@ mod tests {
 
     #[tokio::test]
     async fn every_commit_through_the_signal_wakes_the_feed() {
-        // Given the store behind a commit signal
-        let (world, _) = enqueued("feed-signal", 0).await;
+        // Given the store behind a commit signal, and a player (created by its first write)
+        let (world, services) = enqueued("feed-signal", 0).await;
+        usecase::message(&services, "c1", r#"{"action":"ping"}"#).await;
         let commits = Arc::new(Notify::new());
         let store = CommitSignal::new(world.store.clone(), commits.clone());
         let state = world.store.player("feed-signal").unwrap();

@@ -267,13 +267,22 @@ where
         let notifier = self.notifier.clone();
         for client in &mut self.clients {
             reconnect(services, &notifier, &clock, client).await;
-            let mut state = match self
+            // A new player has no item until its first write: this one is that write.
+            let (mut state, expected_version) = match self
                 .store
                 .load_players(std::slice::from_ref(&client.player_id))
                 .await
             {
-                Ok(mut found) if !found.players.is_empty() => found.players.remove(0),
-                other => panic!("set-up: player {} not created: {other:?}", client.player_id),
+                Ok(mut found) if !found.players.is_empty() => {
+                    let state = found.players.remove(0);
+                    let version = state.player.version;
+                    (state, Some(version))
+                }
+                Ok(found) if found.unreadable.is_empty() => (
+                    PlayerState::starter(&client.player_id, clock.now(), &services.game),
+                    None,
+                ),
+                other => panic!("set-up: player {} unreadable: {other:?}", client.player_id),
             };
             let mut player = state.player.clone();
             for (item, units) in [
@@ -290,7 +299,6 @@ where
             }
             player.character_xp = 3 * xp_for_level(10);
             player.version += 1;
-            let expected_version = Some(state.player.version);
             state.player = player;
             let commit = Commit {
                 state: state.clone(),

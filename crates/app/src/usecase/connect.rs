@@ -1,20 +1,17 @@
-//! `$connect`: verify the token, create the player if new, store the connection.
+//! `$connect`: verify the token, record a returning player's activity, store the connection.
 
-use idle_core::model::Player;
-
-use super::update::{update_player, Decision};
+use super::update::{load_player_listed, update_player, Decision, UpdateError};
 use crate::auth::{self, AuthError};
 use crate::metrics::record_plan;
 use crate::ports::{Connection, StoreError};
 use crate::services::Services;
-use crate::state::PlayerState;
 
 /// A connection that was accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connected {
     pub player_id: String,
     pub is_admin: bool,
-    /// True when this connect created the player.
+    /// True when the player has no item yet (a new player: its first write creates it).
     pub created: bool,
 }
 
@@ -46,8 +43,9 @@ impl ConnectError {
     }
 }
 
-/// Verifies `token` and registers the connection for its player, creating the player with the
-/// starter kit if it is new (a conditional put: reconnecting changes nothing).
+/// Verifies `token` and registers the connection for its player. A returning player's connect
+/// is recorded as activity (one conditional write); a new player's writes nothing to the
+/// players: its first message's write creates it with the starter kit.
 pub async fn connect(
     services: &Services,
     connection_id: &str,
@@ -81,26 +79,9 @@ pub async fn connect(
             ConnectError::Forbidden(error)
         })?;
     let player_id = identity.player_id;
-    let starter = PlayerState {
-        player: Player::new(
-            player_id.clone(),
-            now,
-            services.game.catalog,
-            services.game.limits.rate_capacity,
-        ),
-        queue: Vec::new(),
-    };
-    let created = services
-        .store
-        .create_player(&starter)
-        .await
-        .map_err(|error| {
-            tracing::error!(connection_id, player_id, %error, "connect failed: player");
-            ConnectError::Store(error)
-        })?;
-    if !created {
-        record_activity(services, &player_id, now).await;
-    }
+    // A new player's item is created by its first write (an enqueue, a sync, ...), not here:
+    // a connect that created it would be overwritten by that write at once.
+    let created = !record_activity(services, &player_id, now).await;
     let mut connection = Connection {
         connection_id: connection_id.to_owned(),
         player_id: player_id.clone(),
@@ -143,10 +124,23 @@ pub async fn connect(
 
 /// Records a returning player's connect as activity (the offline cap counts from it, and
 /// tasks paused at the cap resume): one conditional write through the usual commit path. The
-/// time is the server's clock; nothing the client sends is an input. Best effort: a failure is
+/// time is the server's clock; nothing the client sends is an input. Returns `false` when the
+/// player has no item (a new player, left without one), else `true`. Best effort: a failure is
 /// logged and the connection still opens (its first message records the activity too).
-async fn record_activity(services: &Services, player_id: &str, now: idle_core::model::Millis) {
-    let result = update_player(services, player_id, None, |game, state| {
+async fn record_activity(
+    services: &Services,
+    player_id: &str,
+    now: idle_core::model::Millis,
+) -> bool {
+    // Read relaxed (half the read units on DynamoDB): a stale copy of a returning player
+    // costs a failed conditional write and a consistent re-read (the commit path's), and a
+    // copy that lags a player created a moment ago leaves its activity to its next message.
+    let loaded = match load_player_listed(services, player_id, true).await {
+        Ok(Some((state, _))) => Some(state),
+        Ok(None) => return false,
+        Err(_) => None,
+    };
+    let result = update_player(services, player_id, loaded, |game, state| {
         let plan = idle_core::touch(game, &state.player, &state.queue, now);
         Ok(Decision::Write(Box::new(plan), ()))
     })
@@ -156,7 +150,12 @@ async fn record_activity(services: &Services, player_id: &str, now: idle_core::m
             if let Some(plan) = updated.plan {
                 record_plan(&services.metrics, player_id, &plan);
             }
+            true
         }
-        Err(error) => tracing::warn!(player_id, %error, "connect: could not record activity"),
+        Err(UpdateError::NoPlayer) => false,
+        Err(error) => {
+            tracing::warn!(player_id, %error, "connect: could not record activity");
+            true
+        }
     }
 }

@@ -13,7 +13,7 @@ use idle_core::protocol::{
 };
 use idle_core::{cancel, enqueue, spend_token, Enqueued};
 
-use super::update::{update_player, Decision, UpdateError};
+use super::update::{update_or_create_player, Decision, UpdateError};
 use crate::metrics::{record_plan, Transition};
 use crate::ports::{Connection, Kept};
 use crate::services::Services;
@@ -48,7 +48,7 @@ pub async fn message(services: &Services, connection_id: &str, body: &str) -> An
         Ok(message) => message.request_id().map(str::to_owned),
         Err(bad) => bad.request_id.clone(),
     };
-    let connection = match services.connections.get_connection(connection_id).await {
+    let connection = match read_connection(services, connection_id).await {
         Ok(Some(connection)) => connection,
         Ok(None) => {
             tracing::info!(
@@ -163,6 +163,23 @@ pub async fn message(services: &Services, connection_id: &str, body: &str) -> An
     }
 }
 
+/// The connection's row: an eventually consistent read first (half the read units), and a
+/// consistent one only when that finds nothing, as a row `$connect` has just put may not be in
+/// the copy read yet. A row never changes once put, so a copy that has it has it right.
+async fn read_connection(
+    services: &Services,
+    connection_id: &str,
+) -> Result<Option<Connection>, crate::ports::StoreError> {
+    match services
+        .connections
+        .get_connection_relaxed(connection_id)
+        .await?
+    {
+        Some(connection) => Ok(Some(connection)),
+        None => services.connections.get_connection(connection_id).await,
+    }
+}
+
 /// Spends a token for a message that changes nothing else, then answers with `reply`; or the
 /// error reply when the bucket is empty or the store failed.
 async fn spend_then(
@@ -192,7 +209,7 @@ async fn spend(
     connection: &Connection,
     now: Millis,
 ) -> Result<PlayerState, UpdateError> {
-    let updated = update_player(services, &connection.player_id, None, |game, state| {
+    let updated = update_or_create_player(services, &connection.player_id, now, |game, state| {
         let plan = spend_token(game, &state.player, &state.queue, now)?;
         let after = state.after(&plan);
         Ok(Decision::Write(Box::new(plan), after))
@@ -227,7 +244,7 @@ async fn enqueue_task(
             "enqueue with bypass_validation"
         );
     }
-    let result = update_player(services, player_id, None, |game, state| {
+    let result = update_or_create_player(services, player_id, now, |game, state| {
         let answer = enqueue(
             game,
             &state.player,
@@ -298,7 +315,7 @@ async fn cancel_task(
     now: Millis,
 ) -> Vec<Outgoing> {
     let player_id = connection.player_id.as_str();
-    let result = update_player(services, player_id, None, |game, state| {
+    let result = update_or_create_player(services, player_id, now, |game, state| {
         let plan = cancel(game, &state.player, &state.queue, &task_id, now)?;
         Ok(Decision::Write(Box::new(plan), ()))
     })

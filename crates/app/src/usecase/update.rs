@@ -1,6 +1,7 @@
 //! Read, compute, conditionally write, and on a conflict read again: the loop every change to a
 //! player goes through.
 
+use idle_core::model::Millis;
 use idle_core::validate::Rejection;
 use idle_core::{Game, Plan};
 
@@ -130,6 +131,29 @@ pub(crate) async fn update_player<T>(
     services: &Services,
     player_id: &str,
     loaded: Option<PlayerState>,
+    decide: impl FnMut(&Game<'_>, &PlayerState) -> Result<Decision<T>, Rejection>,
+) -> Result<Updated<T>, UpdateError> {
+    update(services, player_id, loaded, None, decide).await
+}
+
+/// As [`update_player`], for a player who may have no item yet: one that has none is
+/// [`PlayerState::starter`] at `now`, and the write that creates it is conditional on no item existing
+/// (two first writes at once: one wins, the other reloads and decides again over it). A
+/// decision that writes nothing leaves the player without an item.
+pub(crate) async fn update_or_create_player<T>(
+    services: &Services,
+    player_id: &str,
+    now: Millis,
+    decide: impl FnMut(&Game<'_>, &PlayerState) -> Result<Decision<T>, Rejection>,
+) -> Result<Updated<T>, UpdateError> {
+    update(services, player_id, None, Some(now), decide).await
+}
+
+async fn update<T>(
+    services: &Services,
+    player_id: &str,
+    loaded: Option<PlayerState>,
+    create_at: Option<Millis>,
     mut decide: impl FnMut(&Game<'_>, &PlayerState) -> Result<Decision<T>, Rejection>,
 ) -> Result<Updated<T>, UpdateError> {
     let attempts = services.config.commit_attempts.max(1);
@@ -137,11 +161,18 @@ pub(crate) async fn update_player<T>(
     let mut last = UpdateError::Contended(0);
     let mut conflicts = 0;
     for _ in 0..attempts {
+        let mut creating = false;
         let current = match state.take() {
             Some(current) => current,
             None => match load_player(services, player_id).await {
                 Ok(Some(current)) => current,
-                Ok(None) => return Err(UpdateError::NoPlayer),
+                Ok(None) => match create_at {
+                    Some(now) => {
+                        creating = true;
+                        PlayerState::starter(player_id, now, &services.game)
+                    }
+                    None => return Err(UpdateError::NoPlayer),
+                },
                 Err(e) if e.is_retryable() => {
                     last = UpdateError::Store(e);
                     continue;
@@ -170,9 +201,12 @@ pub(crate) async fn update_player<T>(
             }
             Decision::Write(plan, value) => (*plan, value),
         };
-        let Some(commit) = Commit::of(&current, &plan) else {
+        let Some(mut commit) = Commit::of(&current, &plan) else {
             return Ok(Updated { value, plan: None });
         };
+        if creating {
+            commit.expected_version = None;
+        }
         match services.store.commit(&commit).await {
             Ok(()) => {
                 arm(services, player_id, &wake_ups(&current, &commit, &plan)).await;

@@ -115,6 +115,14 @@ impl Env {
         self.world.settle(&self.services).await
     }
 
+    /// The player as stored, or, for a player with no item yet (a connect writes none), the
+    /// starter state its first write would create.
+    pub fn stored_or_new(&self, player_id: &str) -> idle_app::state::PlayerState {
+        self.world.store.player(player_id).unwrap_or_else(|| {
+            idle_app::state::PlayerState::starter(player_id, self.now(), &self.services.game)
+        })
+    }
+
     pub fn advance_clock(&self, ms: Millis) -> Millis {
         self.world.clock.advance(ms)
     }
