@@ -17,7 +17,7 @@ use idle_core::model::Millis;
 pub use catalogs::MemoryCatalogs;
 pub use clock::ManualClock;
 pub use faults::{Fault, RandomFaults, StoreOp};
-pub use feed::{outbox_image_attributes, stream_event};
+pub use feed::stream_event;
 pub use notifier::MemoryNotifier;
 pub use store::{
     MemoryStore, SnapshotInboxRow, SnapshotOutbox, SnapshotPlayer, StoreSnapshot, DEFAULT_PAGE_SIZE,

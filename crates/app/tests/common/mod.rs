@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use idle_app::auth::{mint, DEV_TOKEN_SECRET};
 use idle_app::memory::MemoryWorld;
+use idle_app::outbox::OutboxRecord;
 use idle_app::usecase::{self, BatchReport};
 use idle_app::{AppConfig, Secret, Services};
 use idle_core::model::Millis;
@@ -153,39 +154,21 @@ pub fn token(player_id: &str) -> String {
 }
 
 /// A Players stream event with one record per (player, version, outbox JSON), sequence numbers
-/// 1, 2, … in order.
+/// 1, 2, … in order, built by the one stream-event builder ([`idle_app::memory::stream_event`]).
 pub fn stream_event(records: &[(&str, u64, Value)]) -> Value {
-    let records: Vec<Value> = records
+    let records: Vec<OutboxRecord> = records
         .iter()
         .enumerate()
-        .map(|(i, (player, version, outbox))| {
-            json!({
-                "eventID": format!("e{i}"),
-                "eventName": "MODIFY",
-                "eventSource": "aws:dynamodb",
-                "awsRegion": "eu-west-1",
-                "dynamodb": {
-                    "Keys": {"player_id": {"S": player}},
-                    "NewImage": image(player, *version, outbox),
-                    "SequenceNumber": format!("{:028}", i + 1),
-                    "SizeBytes": 100,
-                    "StreamViewType": "NEW_IMAGE"
-                }
-            })
+        .map(|(i, (player, version, outbox))| OutboxRecord {
+            player_id: (*player).to_owned(),
+            version: *version,
+            sequence_number: (i + 1).to_string(),
+            outbox: serde_json::from_value(outbox.clone()).unwrap(),
         })
         .collect();
-    json!({ "Records": records })
+    idle_app::memory::stream_event(&records)
 }
 
 pub fn schedule_event() -> Value {
     serde_json::from_str(include_str!("../../../../events/task-ticker-schedule.json")).unwrap()
-}
-
-/// A Players stream image with `outbox` (JSON) packed as the DynamoDB store writes it.
-fn image(player: &str, version: u64, outbox: &Value) -> Value {
-    let outbox: idle_app::outbox::Outbox = serde_json::from_value(outbox.clone()).unwrap();
-    let mut image = idle_app::memory::outbox_image_attributes(&outbox);
-    image.insert("player_id".into(), json!({"S": player}));
-    image.insert("version".into(), json!({"N": version.to_string()}));
-    Value::Object(image)
 }
