@@ -4,8 +4,6 @@
 //! such check about once in 16,000 runs, and the seeds are fixed, so a run either always passes
 //! or always fails.
 
-use std::collections::BTreeMap;
-
 use idle_core::catalog::Catalog;
 use idle_core::model::{Equipped, Snapshot, TaskRequest};
 use idle_core::rng::Seed;

@@ -1,7 +1,5 @@
 //! One test or more per rule; golden outcomes live in `tests/golden.rs`.
 
-use std::collections::BTreeMap;
-
 use super::*;
 use crate::catalog::Catalog;
 use crate::model::{Equipped, Snapshot};
