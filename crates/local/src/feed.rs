@@ -260,7 +260,7 @@ impl GameStore for CommitSignal {
 
 #[cfg(test)]
 mod tests {
-    use idle_app::auth::{mint, DEV_TOKEN_SECRET};
+    use idle_testing::tokens::dev_token;
     use idle_app::memory::{Fault, MemoryWorld, StoreOp};
     use idle_app::ports::Inbox;
     use idle_app::usecase;
@@ -285,14 +285,7 @@ mod tests {
         let config = app_config(|_| None).unwrap();
         let world = MemoryWorld::new(T0, config.wake_shards);
         let services = world.services(config);
-        let token = mint(
-            DEV_TOKEN_SECRET.as_bytes(),
-            player,
-            Duration::from_secs(600),
-            false,
-            T0,
-        )
-        .unwrap();
+        let token = dev_token(player, Duration::from_secs(600), T0);
         usecase::connect(&services, "c1", Some(&token))
             .await
             .unwrap();
