@@ -2,7 +2,9 @@
 //! history is put if absent, items over 400 KB are refused, pages end with a cursor, the inbox
 //! filters expired rows.
 
-use idle_app::memory::{Fault, MemoryStore, StoreOp};
+use std::sync::Arc;
+
+use idle_app::memory::{Fault, FaultyStore, MemoryStore, StoreOp};
 use idle_app::outbox::Commit;
 use idle_app::ports::{wake_shard, Connection, ConnectionStore, GameStore, StoreError};
 use idle_app::state::PlayerState;
@@ -53,7 +55,7 @@ fn enqueue_plan(game: &Game, state: &PlayerState, request_id: &str) -> Plan {
     }
 }
 
-async fn stored(store: &MemoryStore, id: &str) -> PlayerState {
+async fn stored(store: &impl GameStore, id: &str) -> PlayerState {
     store
         .load_players(&[id.to_owned()])
         .await
@@ -101,7 +103,7 @@ async fn a_completion_replayed_with_a_current_version_is_still_a_new_write_of_th
     let commit = Commit::of(&running, &complete).unwrap();
     store.commit(&commit).await.unwrap();
     store.put_history(&commit.outbox.history).await.unwrap();
-    assert_eq!(store.history("p")[0].status, TaskStatus::Completed);
+    assert_eq!(store.task_history("p")[0].status, TaskStatus::Completed);
 
     // When the same record is put again with a different result (a replay under other rules)
     let mut other = commit.outbox.history[0].clone();
@@ -112,7 +114,7 @@ async fn a_completion_replayed_with_a_current_version_is_still_a_new_write_of_th
         .unwrap();
 
     // Then the first record stands: history is put if absent
-    assert_eq!(store.history("p"), commit.outbox.history);
+    assert_eq!(store.task_history("p"), commit.outbox.history);
 }
 
 #[tokio::test]
@@ -239,7 +241,7 @@ async fn a_full_last_page_is_followed_by_an_empty_one() {
 #[tokio::test]
 async fn faults_strike_before_or_after_the_write() {
     let game = game();
-    let store = MemoryStore::new(8);
+    let store = FaultyStore::new(Arc::new(MemoryStore::new(8)));
     let state = new_player("p");
     store.create_player(&state).await.unwrap();
     let plan = enqueue_plan(&game, &state, "r1");

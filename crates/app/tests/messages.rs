@@ -118,12 +118,12 @@ async fn enqueue_acks_and_a_repeated_request_id_is_the_same_task_with_no_write()
     assert_eq!(ack["type"], "ack");
     assert_eq!(ack["duplicate"], false);
     assert_eq!(ack["request_id"], "req-1");
-    let commits = env.world.store.commits();
+    let commits = env.world.faults.commits();
     let again = env.harvest("c1", "req-1", 2).await;
     assert_eq!(again["duplicate"], true);
     assert_eq!(again["task_id"], ack["task_id"]);
     assert_eq!(
-        env.world.store.commits(),
+        env.world.faults.commits(),
         commits,
         "a duplicate writes nothing"
     );
@@ -140,12 +140,12 @@ async fn a_conflict_on_commit_is_retried_with_a_fresh_read() {
     let env = Env::new();
     env.connect("c1", "ivy").await;
     env.world
-        .store
+        .faults
         .fail_next(StoreOp::Commit, StoreError::Conflict("injected".into()));
     let ack = env.harvest("c1", "r1", 1).await;
     assert_eq!(ack["type"], "ack", "{ack}");
-    assert_eq!(env.world.store.calls(StoreOp::Commit), 2);
-    assert_eq!(env.world.store.calls(StoreOp::LoadPlayers), 2);
+    assert_eq!(env.world.faults.calls(StoreOp::Commit), 2);
+    assert_eq!(env.world.faults.calls(StoreOp::LoadPlayers), 2);
     assert_eq!(env.world.store.player("ivy").unwrap().queue.len(), 1);
 }
 
@@ -153,7 +153,7 @@ async fn a_conflict_on_commit_is_retried_with_a_fresh_read() {
 async fn endless_conflicts_end_in_an_unavailable_error_and_no_write() {
     let env = Env::new();
     env.connect("c1", "jay").await;
-    env.world.store.inject(Fault::always(
+    env.world.faults.inject(Fault::always(
         StoreOp::Commit,
         StoreError::Conflict("injected".into()),
     ));
@@ -162,7 +162,7 @@ async fn endless_conflicts_end_in_an_unavailable_error_and_no_write() {
     assert_eq!(reply["code"], "unavailable");
     assert_eq!(reply["request_id"], "r1");
     assert!(reply["retry_after_ms"].as_u64().is_some());
-    assert_eq!(env.world.store.calls(StoreOp::Commit), 4);
+    assert_eq!(env.world.faults.calls(StoreOp::Commit), 4);
     assert!(env.world.store.player("jay").unwrap().queue.is_empty());
 }
 
@@ -192,7 +192,7 @@ async fn a_player_cannot_cancel_another_players_task() {
     assert_eq!(replies[0]["type"], "ack");
     assert!(env.world.store.player("ben").unwrap().queue.is_empty());
     env.perform().await;
-    let history = env.world.store.history("ben");
+    let history = env.world.store.task_history("ben");
     assert_eq!(history[0].status, TaskStatus::Cancelled);
 }
 
@@ -313,7 +313,7 @@ async fn cancelling_a_running_task_settles_it() {
     let posts = env.posts("c1");
     assert!(common::types(&posts).contains(&"task_cancelled".to_owned()));
     assert_eq!(
-        env.world.store.history("pat")[0].status,
+        env.world.store.task_history("pat")[0].status,
         TaskStatus::Cancelled
     );
 }

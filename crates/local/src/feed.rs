@@ -260,11 +260,11 @@ impl GameStore for CommitSignal {
 
 #[cfg(test)]
 mod tests {
-    use idle_testing::tokens::dev_token;
     use idle_app::memory::{Fault, MemoryWorld, StoreOp};
     use idle_app::ports::Inbox;
     use idle_app::usecase;
     use idle_core::protocol::Notification;
+    use idle_testing::tokens::dev_token;
 
     use super::*;
     use crate::settings::app_config;
@@ -330,7 +330,7 @@ mod tests {
         let (world, services) = enqueued("feed-retry", 2).await;
         world.notifier.drop_connection("c1");
         usecase::disconnect(&services, "c1").await.unwrap();
-        world.store.inject(Fault::once(
+        world.faults.inject(Fault::once(
             StoreOp::StoreInbox,
             StoreError::Transient("throttled".into()),
         ));

@@ -197,8 +197,8 @@ async fn repeat<F, Fut>(
 
 #[cfg(test)]
 mod tests {
-    use idle_testing::tokens::dev_token;
     use idle_app::memory::MemoryWorld;
+    use idle_testing::tokens::dev_token;
 
     use super::*;
     use crate::settings::app_config;

@@ -55,7 +55,7 @@ fn state(world: &MemoryWorld) -> String {
             state.player.version = 0;
             state
         }),
-        world.store.history("fuzz"),
+        world.store.task_history("fuzz"),
         world.store.inbox("fuzz"),
         world.store.connections()
     )
