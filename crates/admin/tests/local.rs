@@ -87,6 +87,15 @@ async fn play_a_task(dir: &std::path::Path, player_id: &str, secret: &[u8]) -> S
     task_id
 }
 
+/// `idle-admin --json show` of a player on the data directory `d`, parsed.
+fn show(d: &str, player_id: &str) -> serde_json::Value {
+    json_of(&admin(
+        &["--data-dir", d, "--json", "show", player_id],
+        &[],
+        "",
+    ))
+}
+
 fn copper(report: &serde_json::Value) -> u64 {
     report["player"]["inventory"]["copper_ore"]
         .as_u64()
@@ -322,10 +331,7 @@ async fn writes_are_refused_while_idle_local_holds_the_lock_and_reads_still_work
     // Given a running idle-local (its lock held)
     let lock = DirLock::acquire(&dir).unwrap();
     // Reads open the database beside it
-    check_show(
-        &json_of(&admin(&["--data-dir", &d, "--json", "show", "p1"], &[], "")),
-        "p1",
-    );
+    check_show(&show(&d, "p1"), "p1");
     // Writes are refused, saying what to do, and nothing changes
     for args in [
         vec!["grant", "p1", "copper_ore", "1", "--reason", "r"],
@@ -340,7 +346,7 @@ async fn writes_are_refused_while_idle_local_holds_the_lock_and_reads_still_work
         assert!(stderr(&out).contains("--wait SECS"), "{}", stderr(&out));
     }
     drop(lock);
-    let shown = json_of(&admin(&["--data-dir", &d, "--json", "show", "p1"], &[], ""));
+    let shown = show(&d, "p1");
     assert_eq!(shown["version"], 0, "nothing written");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -397,7 +403,7 @@ async fn a_write_with_wait_goes_through_once_idle_local_releases_the_lock() {
         audit["after"].as_u64(),
         Some(audit["before"].as_u64().unwrap() + 4)
     );
-    let shown = json_of(&admin(&["--data-dir", &d, "--json", "show", "p1"], &[], ""));
+    let shown = show(&d, "p1");
     assert_eq!(shown["version"], 1, "the grant was written");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -426,7 +432,7 @@ async fn a_write_with_wait_gives_up_with_a_clear_error_when_the_lock_stays_held(
     assert!(message.contains("stop idle-local"), "{message}");
     assert_eq!(audit_line(&message, "erase")["fields"]["outcome"], "failed");
     drop(lock);
-    let shown = json_of(&admin(&["--data-dir", &d, "--json", "show", "p1"], &[], ""));
+    let shown = show(&d, "p1");
     assert_eq!(shown["version"], 0, "nothing erased or written");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -34,7 +34,7 @@ pub enum StoreOp {
 
 impl StoreOp {
     /// Operations that change the store (where a fault may strike after the write).
-    pub fn is_write(self) -> bool {
+    fn is_write(self) -> bool {
         matches!(
             self,
             StoreOp::CreatePlayer
