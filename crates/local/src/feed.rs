@@ -96,7 +96,7 @@ pub struct Feed {
 impl Feed {
     /// A feed that first performs `records` (at start: the outboxes committed and not reported
     /// performed before the process stopped; performing is idempotent).
-    pub fn resuming(records: Vec<OutboxRecord>) -> Feed {
+    pub(crate) fn resuming(records: Vec<OutboxRecord>) -> Feed {
         Feed {
             pending: records,
             ..Feed::default()
