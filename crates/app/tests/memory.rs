@@ -9,8 +9,8 @@ use idle_app::outbox::Commit;
 use idle_app::ports::{wake_shard, Connection, ConnectionStore, GameStore, StoreError};
 use idle_app::state::PlayerState;
 use idle_core::catalog::Catalog;
-use idle_core::model::{Millis, Player, TaskRequest, TaskStatus};
-use idle_core::{advance, enqueue, Enqueued, Game, Plan};
+use idle_core::model::{Millis, TaskRequest, TaskStatus};
+use idle_core::{advance, Game, Plan};
 
 const T0: Millis = 1_800_000_000_000;
 
@@ -22,10 +22,7 @@ fn game() -> Game<'static> {
 }
 
 fn new_player(id: &str) -> PlayerState {
-    PlayerState {
-        player: Player::new(id, T0, Catalog::shipped(), 10),
-        queue: Vec::new(),
-    }
+    idle_testing::contract::new_player(id, T0)
 }
 
 fn harvest() -> TaskRequest {
@@ -38,21 +35,7 @@ fn harvest() -> TaskRequest {
 }
 
 fn enqueue_plan(game: &Game, state: &PlayerState, request_id: &str) -> Plan {
-    match enqueue(
-        game,
-        &state.player,
-        &state.queue,
-        request_id,
-        &harvest(),
-        false,
-        false,
-        T0,
-    )
-    .unwrap()
-    {
-        Enqueued::New { plan, .. } => *plan,
-        Enqueued::Duplicate { .. } => panic!("duplicate"),
-    }
+    idle_testing::world::enqueue_plan(game, state, request_id, &harvest(), T0).1
 }
 
 async fn stored(store: &impl GameStore, id: &str) -> PlayerState {
