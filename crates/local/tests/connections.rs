@@ -20,12 +20,23 @@ use idle_app::ports::{
 use idle_app::Services;
 use idle_aws::ApiGatewayNotifier;
 use idle_local::gateway::{self, Gateway, InProcessNotifier, Links};
-use idle_local::{app_config, start, Options};
+use idle_local::{app_config, start, Options, Running};
 use idle_testing::tokens::dev_token;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(10);
+
+/// The runtime with its defaults on a free loopback port; its own posts go through the
+/// `@connections` API when `posts_through_api`, else in process.
+async fn on_a_free_port(posts_through_api: bool) -> Running {
+    let options = Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        posts_through_api,
+        ..Options::default()
+    };
+    start(options, app_config(|_| None).unwrap()).await.unwrap()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn post_get_and_delete_reach_the_socket_through_the_sdk_client() {
@@ -39,12 +50,7 @@ async fn post_get_and_delete_reach_the_socket_in_process() {
 
 async fn post_get_and_delete_reach_the_socket(posts_through_api: bool) {
     // Given the runtime on a free port and a connected player
-    let options = Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        posts_through_api,
-        ..Options::default()
-    };
-    let running = start(options, app_config(|_| None).unwrap()).await.unwrap();
+    let running = on_a_free_port(posts_through_api).await;
     let services = running.services().clone();
     let now = services.clock.now();
     let mut socket = support::connect(&running, "conn-player", Duration::from_secs(600)).await;
@@ -141,12 +147,7 @@ async fn a_post_right_after_the_handshake_reaches_the_client_in_process() {
 /// sometimes Gone. The race was about 1 in 100; 40 handshakes make it show.
 async fn a_post_right_after_the_handshake_reaches_the_client(posts_through_api: bool) {
     // Given the runtime on a free port
-    let options = Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        posts_through_api,
-        ..Options::default()
-    };
-    let running = start(options, app_config(|_| None).unwrap()).await.unwrap();
+    let running = on_a_free_port(posts_through_api).await;
     let services = running.services().clone();
     for i in 0..40 {
         // When a client's handshake completes and the services post to it at once
