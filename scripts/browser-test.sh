@@ -22,8 +22,12 @@ fi
 echo "==> npm ci (tests/browser)"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
-echo "==> cargo build -p idle-local"
-cargo build -p idle-local --locked
+# The workspace's test build: it builds target/debug/idle-local (idle-local's integration
+# tests need the binary) with the features `cargo test --workspace` resolves, so after
+# scripts/test.sh's test run this compiles nothing (`cargo build -p idle-local` resolves its
+# own features and rebuilt about 200 crates, some ten minutes of a CI run).
+echo "==> cargo test --workspace --no-run (builds idle-local)"
+cargo test --workspace --no-run --locked
 target_dir="${CARGO_TARGET_DIR:-target}"
 
 work="$(mktemp -d)"

@@ -210,17 +210,14 @@ impl Backend {
                 if outbox.is_empty() {
                     return Ok(Vec::new());
                 }
-                let version = store
-                    .load_players(&[player_id.to_owned()])
-                    .await?
-                    .players
-                    .first()
-                    .map_or(0, |s| s.player.version);
+                let loaded = store.load_players(&[player_id.to_owned()]).await?;
+                let version = loaded.players.first().map_or(0, |s| s.player.version);
                 Ok(vec![OutboxRecord {
                     player_id: player_id.to_owned(),
                     version,
                     sequence_number: String::new(),
                     outbox,
+                    connections: loaded.connections_of(player_id),
                 }])
             }
         }

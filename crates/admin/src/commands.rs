@@ -180,9 +180,9 @@ pub async fn export(backend: &Backend, player_id: &str, now: Millis) -> Result<V
     }))
 }
 
-/// `erase`: deletes every row of the player, then counts what remains. A global secondary
-/// index (the connections `by_player` index on DynamoDB) may lag a moment, so a count that
-/// finds only connections is taken again, up to five times a second apart.
+/// `erase`: deletes every row of the player, then counts what remains. A count that finds
+/// only connections (a client connecting during the erase) is taken again, up to five times a
+/// second apart.
 pub async fn erase(backend: &Backend, player_id: &str) -> Result<Value, CliError> {
     let deleted = backend.records().erase_player(player_id).await?;
     let mut remaining = backend.records().remaining(player_id).await?;

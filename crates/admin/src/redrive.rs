@@ -230,11 +230,13 @@ impl TouchedPlayers for idle_aws::DynamoStore {
         if let Some((_, error)) = loaded.unreadable.pop() {
             return Err(error.into());
         }
+        let connections = loaded.connections_of(player_id);
         Ok(loaded.players.pop().map(|state| OutboxRecord {
             player_id: player_id.to_owned(),
             version: state.player.version,
             sequence_number: format!("redrive:{player_id}"),
             outbox,
+            connections,
         }))
     }
 }

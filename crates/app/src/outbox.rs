@@ -128,6 +128,10 @@ pub struct OutboxRecord {
     /// What a batch item failure names (the stream's sequence number).
     pub sequence_number: String,
     pub outbox: Outbox,
+    /// The player's connection ids listed with it when the outbox was committed (DynamoDB: the
+    /// `connections` string set of the stream's new image; the local stores: their list at
+    /// commit), where its notifications are posted: no query at delivery.
+    pub connections: Vec<String>,
 }
 
 #[cfg(test)]

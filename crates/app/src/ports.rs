@@ -49,9 +49,19 @@ pub struct Loaded {
     /// other list and does not keep the others from being read; retrying cannot help until the
     /// item is repaired.
     pub unreadable: Vec<(String, StoreError)>,
+    /// The connection ids listed with each player read ([`ConnectionStore::put_connection`]
+    /// lists them, the deletes unlist them), by player id, in id order; a player with none is
+    /// left out. Read in the same request as the player (DynamoDB: the `connections` string set
+    /// of the Players item), so posting to a player's connections needs no query of its own.
+    pub connections: std::collections::HashMap<String, Vec<String>>,
 }
 
 impl Loaded {
+    /// The connection ids listed with `player_id` (empty when it has none or was not read).
+    pub fn connections_of(&self, player_id: &str) -> Vec<String> {
+        self.connections.get(player_id).cloned().unwrap_or_default()
+    }
+
     /// The players read, by id.
     pub fn players_by_id(&mut self) -> std::collections::HashMap<String, PlayerState> {
         std::mem::take(&mut self.players)
@@ -165,8 +175,7 @@ pub trait PlayerRecords: Send + Sync {
     async fn erase_player(&self, player_id: &str) -> Result<PlayerRows, StoreError>;
 
     /// Counts the player's rows in every table (after an erase: all zero), reading strongly
-    /// consistently where the store allows (a global secondary index cannot: DynamoDB counts
-    /// connections from the `by_player` index, which may lag by a moment).
+    /// consistently where the store allows.
     async fn remaining(&self, player_id: &str) -> Result<PlayerRows, StoreError>;
 }
 
@@ -259,18 +268,43 @@ impl Connection {
     }
 }
 
-/// Open connections, by id and by player.
+/// Open connections: a row per connection (by id: who it is, since when, until when), and each
+/// player's connection ids *listed with the player* (DynamoDB: a string set `connections` on
+/// the Players item, outside the packed state and never touched by a commit), so that the
+/// reads that deliver to a player — the stream's image of a commit, a wake-up's read of the
+/// player — carry its connections and need no query ([`Loaded::connections`],
+/// [`OutboxRecord::connections`](crate::outbox::OutboxRecord::connections)).
+///
+/// The row is written before the id is listed and deleted before it is unlisted, so a listed
+/// id always had a row; a listed id whose row is gone (an unlist that failed) is found by the
+/// 410 Gone of a post to it and unlisted then ([`ConnectionStore::unlist_connection`]).
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
+    /// Puts the row (replacing one with the same id), then lists its id with its player (on
+    /// DynamoDB an `UpdateItem ADD` on the Players item, which does not touch `version`, so it
+    /// never fails a commit nor is failed by one; it creates an item holding only the list when
+    /// the player has none yet, which every reader takes for "no player").
     async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError>;
     async fn get_connection(&self, connection_id: &str) -> Result<Option<Connection>, StoreError>;
-    /// Deleting a connection that is not there is not an error.
+    /// Deletes the row and unlists its id from its player. Deleting a connection that is not
+    /// there is not an error.
     async fn delete_connection(&self, connection_id: &str) -> Result<(), StoreError>;
     /// Deletes the row only if it is still this very record (same id and `connected_at`), as
-    /// read before the caller decided. Returns whether a row was deleted; a row that is gone or
-    /// was replaced is left alone and is not an error.
+    /// read before the caller decided, and then unlists its id. Returns whether a row was
+    /// deleted; a row that is gone or was replaced is left alone (and its id listed) and is not
+    /// an error.
     async fn delete_connection_if(&self, connection: &Connection) -> Result<bool, StoreError>;
-    /// The player's connections (DynamoDB: the `by_player` index).
+    /// Unlists `connection_id` from `player_id`'s connections, leaving rows alone: for a listed
+    /// id whose row is gone. Unlisting an id that is not listed, or from a player that does not
+    /// exist, is not an error and creates nothing.
+    async fn unlist_connection(
+        &self,
+        player_id: &str,
+        connection_id: &str,
+    ) -> Result<(), StoreError>;
+    /// The player's connection rows, for an operator (`idle-admin show` and `erase`); no use
+    /// case calls it. DynamoDB: a `Scan` of the Connections table filtered on `player_id`
+    /// (consistent; it reads the whole table, which holds only open connections).
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError>;
     /// Every connection, a page at a time (for the cleaner).
     async fn scan_connections(

@@ -39,7 +39,14 @@ async fn a_gone_answer_during_the_handshake_keeps_the_connection_row() {
     connect_mid_handshake(&env, "c1", "p1").await;
 
     // When a notification for the player is posted to it (the gateway answers 410)
-    let delivery = usecase::deliver(&env.services, "p1", &[queue_updated(1)], &[]).await;
+    let delivery = usecase::deliver(
+        &env.services,
+        "p1",
+        &listed(&env, "p1"),
+        &[queue_updated(1)],
+        &[],
+    )
+    .await;
 
     // Then the row stays, and the client's first message is answered, not refused
     assert_eq!(delivery.gone, 1, "{delivery:?}");
@@ -63,11 +70,50 @@ async fn a_gone_answer_after_the_handshake_window_deletes_the_row() {
     env.world.notifier.drop_connection("c1");
 
     // When a notification is posted to it
-    let delivery = usecase::deliver(&env.services, "p1", &[queue_updated(1)], &[]).await;
+    let delivery = usecase::deliver(
+        &env.services,
+        "p1",
+        &listed(&env, "p1"),
+        &[queue_updated(1)],
+        &[],
+    )
+    .await;
 
-    // Then the row is gone and the notification went to the inbox
+    // Then the row is gone, its id unlisted, and the notification went to the inbox
     assert_eq!((delivery.gone, delivery.stored), (1, 1), "{delivery:?}");
     assert!(env.world.store.connections().is_empty());
+    assert!(listed(&env, "p1").is_empty());
+}
+
+#[tokio::test]
+async fn a_listed_connection_whose_row_is_gone_is_unlisted_on_its_410() {
+    // Given a connection whose row was deleted but whose id stayed listed with the player (the
+    // unlisting failed after the row's delete), its client gone
+    let env = Env::new();
+    env.connect("c1", "p1").await;
+    env.advance_clock(HANDSHAKE_WINDOW_MS);
+    env.world.notifier.drop_connection("c1");
+    env.world.store.delete_row_only("c1");
+    assert_eq!(listed(&env, "p1"), ["c1"]);
+
+    // When a notification is posted to the listed id (410 Gone)
+    let delivery = usecase::deliver(
+        &env.services,
+        "p1",
+        &listed(&env, "p1"),
+        &[queue_updated(1)],
+        &[],
+    )
+    .await;
+
+    // Then the id is unlisted and the notification kept
+    assert_eq!((delivery.gone, delivery.stored), (1, 1), "{delivery:?}");
+    assert!(listed(&env, "p1").is_empty());
+}
+
+/// The connection ids listed with a player, as the store keeps them.
+fn listed(env: &Env, player_id: &str) -> Vec<String> {
+    env.world.store.listed(player_id)
 }
 
 #[tokio::test]

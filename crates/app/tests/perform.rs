@@ -164,3 +164,22 @@ async fn stream_records_without_an_outbox_or_with_a_corrupt_one_are_handled() {
     assert_eq!((report.performed, report.malformed), (1, 1), "{report:?}");
     assert!(report.failures.is_empty());
 }
+
+#[tokio::test]
+async fn a_record_lists_its_connections_and_one_whose_list_is_not_a_string_set_is_malformed() {
+    // Given two records with an outbox: one whose image lists connections as a string set, one
+    // whose `connections` attribute is a plain string
+    let outbox =
+        json!({"notifications": [{"seq": 1, "at": 5, "type": "queue_updated", "queue": []}]});
+    let mut event = common::stream_event(&[("a", 3, outbox.clone()), ("b", 4, outbox)]);
+    event["Records"][0]["dynamodb"]["NewImage"]["connections"] = json!({"SS": ["c2", "c1"]});
+    event["Records"][1]["dynamodb"]["NewImage"]["connections"] = json!({"S": "c1"});
+
+    // When they are read
+    let records = idle_app::handlers::records_from_json(&event);
+
+    // Then the first carries its ids (in id order), the second is malformed naming the attribute
+    assert_eq!(records[0].as_ref().unwrap().connections, ["c1", "c2"]);
+    let bad = records[1].as_ref().unwrap_err();
+    assert!(bad.reason.contains("connections"), "{bad:?}");
+}

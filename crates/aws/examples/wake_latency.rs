@@ -15,10 +15,12 @@
 //!   returned (`SendMessageBatch`, `DelaySeconds` = whole seconds until due);
 //! - a stream poller follows the Players stream (filtered as the template's event source is)
 //!   and hands each batch to `handlers::task_processor`, which puts history and posts;
-//! - an SQS poller receives from the wake queue (`ReceiveMessage`, up to 10 messages, short
-//!   polls 50 ms apart when it is empty) and hands each batch, as Lambda's SQS event, to its own
-//!   concurrent `handlers::task_processor` invocation (at most 8 at once), which then deletes
-//!   the messages it did not report as failures, as Lambda does.
+//! - five SQS pollers (Lambda's SQS event source starts with five) receive from the wake queue
+//!   (`ReceiveMessage`, up to 10 messages, short polls 50 ms apart when it is empty) and hand
+//!   each batch, as Lambda's SQS event, to its own concurrent `handlers::task_processor`
+//!   invocation (at most 50 at once), which then deletes the messages it did not report as
+//!   failures, as Lambda does. A poller receives again as soon as it has handed a batch off: an
+//!   invocation waiting out its batch's sub-second rest holds only itself.
 //!
 //! No ticker runs: every completion comes from a wake message. The commit time of a completion
 //! is the wall time its conditional write returned (a wrapper around the store); the post time
@@ -50,9 +52,12 @@ use serde_json::{json, Value};
 /// How long the poller waits after an empty receive. Short polling: moto's long poll is a
 /// loop in the server that holds up its other requests, where Lambda's pollers long-poll.
 const POLL_MS: u64 = 50;
-/// Wake batches handled at once (Lambda's SQS event source scales its concurrent invocations
-/// with the backlog, from 5 up).
-const INVOCATIONS: usize = 8;
+/// Concurrent receivers of the wake queue: the pollers Lambda's SQS event source starts with.
+const RECEIVERS: usize = 5;
+/// Wake batches handled at once. Lambda's SQS event source scales its concurrent invocations
+/// with the backlog (up to 1,250 for a standard queue); an invocation spends up to a second
+/// waiting out its batch's rest, so this bounds the example's throughput, not Lambda's.
+const INVOCATIONS: usize = 50;
 
 /// Wall time, ms since the epoch.
 fn now() -> Millis {
@@ -70,6 +75,9 @@ struct TimedStore {
 impl GameStore for TimedStore {
     async fn load_players(&self, ids: &[String]) -> Result<Loaded, StoreError> {
         self.inner.load_players(ids).await
+    }
+    async fn load_players_relaxed(&self, ids: &[String]) -> Result<Loaded, StoreError> {
+        self.inner.load_players_relaxed(ids).await
     }
     async fn create_player(&self, state: &PlayerState) -> Result<bool, StoreError> {
         self.inner.create_player(state).await
@@ -348,15 +356,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     };
 
-    // The SQS poller: one receiver (short polls, POLL_MS apart when the queue is empty), each
-    // batch handed to its own invocation, at most INVOCATIONS at once, as Lambda's pollers
-    // invoke the function concurrently.
-    let poller = {
+    // The SQS pollers: RECEIVERS receivers (short polls, POLL_MS apart when the queue is
+    // empty), each batch handed to its own invocation, at most INVOCATIONS at once, as Lambda's
+    // pollers invoke the function concurrently.
+    let slots = Arc::new(tokio::sync::Semaphore::new(INVOCATIONS));
+    let mut pollers = Vec::new();
+    for _ in 0..RECEIVERS {
         let (services, counters, done) = (services.clone(), counters.clone(), done.clone());
         let (sqs, queue_url, queue_arn) = (sqs.clone(), queue_url.clone(), queue_arn.clone());
-        let waker = waker.clone();
-        let slots = Arc::new(tokio::sync::Semaphore::new(INVOCATIONS));
-        tokio::spawn(async move {
+        let (waker, slots) = (waker.clone(), slots.clone());
+        pollers.push(tokio::spawn(async move {
             let mut invocations = tokio::task::JoinSet::new();
             while !done.load(Ordering::Relaxed) {
                 let slot = slots.clone().acquire_owned().await.expect("open");
@@ -448,8 +457,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 while invocations.try_join_next().is_some() {}
             }
             while invocations.join_next().await.is_some() {}
-        })
-    };
+        }));
+    }
 
     // The players: connect, then enqueue every task at once, spread over the first 5 s.
     let started = now();
@@ -518,7 +527,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     done.store(true, Ordering::Relaxed);
     stream_loop.await?;
-    poller.await?;
+    for poller in pollers {
+        poller.await?;
+    }
 
     // Per task: due → commit → post.
     let committed = store.committed.lock().unwrap().clone();

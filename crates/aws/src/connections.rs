@@ -1,20 +1,58 @@
-//! [`ConnectionStore`] on DynamoDB: the Connections table and its `by_player` index.
+//! [`ConnectionStore`] on DynamoDB: the Connections table (a row per connection, by id) and
+//! each player's list of connection ids, the `connections` string set of its Players item.
+//!
+//! The list is changed by `UpdateItem ADD`/`DELETE` naming only that set and the `outbox`
+//! marker: it never reads or sets `version`, so it neither fails a player's conditional write
+//! nor is failed by one. It removes the marker because the update makes a stream record too,
+//! whose new image would otherwise still carry the last commit's marker and pass the stream's
+//! filter, performing that outbox again; the outbox itself stays in `state` (the repair tools
+//! read it from there).
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use idle_app::ports::{Connection, ConnectionStore, Page, StoreError};
 
 use crate::error::store_error;
+use crate::game::is_condition_failure;
 use crate::items::{
-    connection_from_item, connection_item, n, s, CONNECTED_AT, CONNECTION_ID, PLAYER_ID,
+    connection_from_item, connection_item, key_text, n, s, CONNECTED_AT, CONNECTIONS,
+    CONNECTION_ID, OUTBOX, PLAYER_ID,
 };
 use crate::store::{decode_cursor, encode_cursor, DynamoStore};
 
-/// The name of the Connections index by player.
-pub const BY_PLAYER_INDEX: &str = "by_player";
+impl DynamoStore {
+    /// `UpdateItem ADD connections :id REMOVE outbox` on the player's item: creates an item
+    /// holding only the key and the set when there is none (no player yet).
+    async fn list_connection(
+        &self,
+        player_id: &str,
+        connection_id: &str,
+    ) -> Result<(), StoreError> {
+        let table = &self.tables.players;
+        self.client
+            .update_item()
+            .table_name(table)
+            .key(PLAYER_ID, s(player_id))
+            .update_expression("ADD #connections :id REMOVE #outbox")
+            .expression_attribute_names("#connections", CONNECTIONS)
+            .expression_attribute_names("#outbox", OUTBOX)
+            .expression_attribute_values(":id", AttributeValue::Ss(vec![connection_id.to_owned()]))
+            .send()
+            .await
+            .map_err(|e| {
+                store_error(
+                    format_args!("UpdateItem ADD {connection_id} to {player_id} on {table}"),
+                    e,
+                )
+            })?;
+        Ok(())
+    }
+}
 
 #[async_trait]
 impl ConnectionStore for DynamoStore {
-    /// `PutItem` (replaces a connection with the same id).
+    /// `PutItem` of the row (replaces a connection with the same id), then `UpdateItem ADD` of
+    /// its id to the player's `connections` set.
     async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
         let table = &self.tables.connections;
         self.client
@@ -29,7 +67,8 @@ impl ConnectionStore for DynamoStore {
                     e,
                 )
             })?;
-        Ok(())
+        self.list_connection(&connection.player_id, &connection.connection_id)
+            .await
     }
 
     /// `GetItem` with a consistent read.
@@ -50,17 +89,27 @@ impl ConnectionStore for DynamoStore {
             .transpose()
     }
 
-    /// `DeleteItem`; deleting a connection that is not there succeeds.
+    /// `DeleteItem` returning the old row; when there was one, `UpdateItem DELETE` of its id
+    /// from its player's set ([`ConnectionStore::unlist_connection`]). Deleting a connection
+    /// that is not there succeeds (one request).
     async fn delete_connection(&self, connection_id: &str) -> Result<(), StoreError> {
         let table = &self.tables.connections;
-        self.client
+        let output = self
+            .client
             .delete_item()
             .table_name(table)
             .key(CONNECTION_ID, s(connection_id))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await
             .map_err(|e| store_error(format_args!("DeleteItem {connection_id} on {table}"), e))?;
-        Ok(())
+        match output.attributes {
+            Some(old) => {
+                let player_id = key_text(&old, PLAYER_ID);
+                self.unlist_connection(&player_id, connection_id).await
+            }
+            None => Ok(()),
+        }
     }
 
     /// `DeleteItem` on the condition that `connected_at` is still the one read; a failed
@@ -79,7 +128,10 @@ impl ConnectionStore for DynamoStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                self.unlist_connection(&connection.player_id, id).await?;
+                Ok(true)
+            }
             Err(e) => match store_error(format_args!("DeleteItem {id} on {table}"), e) {
                 StoreError::Conflict(_) => Ok(false),
                 other => Err(other),
@@ -87,8 +139,43 @@ impl ConnectionStore for DynamoStore {
         }
     }
 
-    /// A `Query` of the `by_player` index, every page. The index is eventually consistent: a
-    /// connection made a moment ago may be missing (the player's client then syncs on connect).
+    /// `UpdateItem DELETE connections :id REMOVE outbox` on the player's item, on the condition
+    /// that the item exists (an update would otherwise create it); a failed condition (no such
+    /// player) is success.
+    async fn unlist_connection(
+        &self,
+        player_id: &str,
+        connection_id: &str,
+    ) -> Result<(), StoreError> {
+        let table = &self.tables.players;
+        let result = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key(PLAYER_ID, s(player_id))
+            .update_expression("DELETE #connections :id REMOVE #outbox")
+            .condition_expression("attribute_exists(#player_id)")
+            .expression_attribute_names("#connections", CONNECTIONS)
+            .expression_attribute_names("#outbox", OUTBOX)
+            .expression_attribute_names("#player_id", PLAYER_ID)
+            .expression_attribute_values(":id", AttributeValue::Ss(vec![connection_id.to_owned()]))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Ok(()),
+            Err(err) => Err(store_error(
+                format_args!("UpdateItem DELETE {connection_id} from {player_id} on {table}"),
+                err,
+            )),
+        }
+    }
+
+    /// A consistent `Scan` of the Connections table filtered on `player_id`, every page: an
+    /// operator's read (`idle-admin show`, `export`, `erase`), never on a game path (the
+    /// delivery reads the ids listed with the player). It reads the whole table, which holds
+    /// only open connections (each row goes by `$disconnect`, the cleaner or its TTL), and it
+    /// finds rows whatever the player's list says.
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
         let table = &self.tables.connections;
         let mut connections = Vec::new();
@@ -96,26 +183,22 @@ impl ConnectionStore for DynamoStore {
         loop {
             let output = self
                 .client
-                .query()
+                .scan()
                 .table_name(table)
-                .index_name(BY_PLAYER_INDEX)
-                .key_condition_expression("#player = :player")
+                .filter_expression("#player = :player")
                 .expression_attribute_names("#player", PLAYER_ID)
                 .expression_attribute_values(":player", s(player_id))
+                .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| {
-                    store_error(
-                        format_args!("Query {table} index {BY_PLAYER_INDEX} for {player_id}"),
-                        e,
-                    )
-                })?;
+                .map_err(|e| store_error(format_args!("Scan {table} for player {player_id}"), e))?;
             for item in output.items.unwrap_or_default() {
                 connections.push(connection_from_item(table, item)?);
             }
             start = output.last_evaluated_key;
             if start.is_none() {
+                connections.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
                 return Ok(connections);
             }
         }

@@ -12,9 +12,9 @@ use idle_core::model::{AuditRecord, Millis, Task};
 
 use crate::error::{built, store_error};
 use crate::items::{
-    commit_item, item_size, key_text, n, outbox_of, player_item, player_state, s, string,
-    task_from_item, task_item, Item, EXPIRES_AT, OUTBOX, PLAYER_ID, STATE, TASK_ID, VERSION,
-    WAKE_BUCKET, WAKE_SHARD,
+    commit_item, item_size, key_text, listed_of, n, outbox_of, player_item, player_state, s,
+    string, task_from_item, task_item, update_of, Item, EXPIRES_AT, OUTBOX, PLAYER_ID, STATE,
+    TASK_ID, VERSION, WAKE_BUCKET, WAKE_SHARD,
 };
 use crate::store::{
     backoff, decode_cursor, encode_cursor, DynamoStore, BATCH_GET_LIMIT, UNPROCESSED_ROUNDS,
@@ -48,6 +48,47 @@ where
 }
 
 impl DynamoStore {
+    /// Writes a Players `item` ([`packed_item`](crate::items::packed_item)) as one `UpdateItem`
+    /// that sets its attributes and removes the optional ones it lacks, leaving the
+    /// `connections` set alone ([`update_of`]; a `PutItem` would replace the whole item and drop
+    /// it), on the condition `version = expected`, or `attribute_not_exists(version)` when
+    /// `expected` is `None` (no player yet; an item holding only connections has no `version`).
+    /// A failed condition is [`StoreError::Conflict`] naming the player.
+    pub(crate) async fn write_player(
+        &self,
+        id: &str,
+        item: Item,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let table = &self.tables.players;
+        let update = update_of(item);
+        let request = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key(PLAYER_ID, s(id))
+            .update_expression(update.expression)
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
+            .expression_attribute_names("#version", VERSION);
+        let request = match expected {
+            Some(version) => request
+                .condition_expression("#version = :expected")
+                .expression_attribute_values(":expected", n(version)),
+            None => request.condition_expression("attribute_not_exists(#version)"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Err(StoreError::Conflict(format!(
+                "player {id} in {table}: the stored version is not {expected:?}"
+            ))),
+            Err(err) => Err(store_error(
+                format_args!("UpdateItem player {id} on {table}"),
+                err,
+            )),
+        }
+    }
+
     /// The outbox of the player's last write, as stored in its item (empty when the last write
     /// had nothing to perform, or there is no such player): what a repair tool performs again.
     /// `GetItem` with a consistent read of the `outbox` marker and the packed `state`.
@@ -85,7 +126,7 @@ impl DynamoStore {
         let ids: Vec<&String> = ids.into_iter().collect();
         let mut loaded = Loaded {
             players: Vec::with_capacity(ids.len()),
-            unreadable: Vec::new(),
+            ..Loaded::default()
         };
         for chunk in ids.chunks(BATCH_GET_LIMIT) {
             let keys: Vec<Item> = chunk
@@ -119,8 +160,16 @@ impl DynamoStore {
                 for item in items {
                     // The key of an item BatchGetItem returned is one we asked for.
                     let key = key_text(&item, PLAYER_ID);
+                    let listed = listed_of(&item);
                     match player_state(table, item) {
-                        Ok(state) => loaded.players.push(state),
+                        Ok(Some(state)) => {
+                            loaded.players.push(state);
+                            if !listed.is_empty() {
+                                loaded.connections.insert(key, listed);
+                            }
+                        }
+                        // Only connections, no player yet: as if absent.
+                        Ok(None) => {}
                         Err(error) => loaded.unreadable.push((key, error)),
                     }
                 }
@@ -158,36 +207,25 @@ impl GameStore for DynamoStore {
     async fn load_players_relaxed(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
         self.batch_get_players(player_ids, false).await
     }
-    /// `PutItem` if no item has the id (`attribute_not_exists(player_id)`).
+    /// `UpdateItem` writing the player's attributes ([`DynamoStore::write_player`]) if the
+    /// item holds no player (`attribute_not_exists(version)`: absent, or only the connections
+    /// listed before the player's first write, which it keeps). A failed condition is
+    /// `Ok(false)`.
     async fn create_player(&self, state: &PlayerState) -> Result<bool, StoreError> {
-        let table = &self.tables.players;
-        let id = &state.player.player_id;
-        let result = self
-            .client
-            .put_item()
-            .table_name(table)
-            .set_item(Some(player_item(state, self.layout())?))
-            .condition_expression("attribute_not_exists(player_id)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(store_error(format_args!("PutItem {id} on {table}"), err)),
+        let item = player_item(state, self.layout())?;
+        match self.write_player(&state.player.player_id, item, None).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(error) => Err(error),
         }
     }
 
-    /// One conditional `PutItem` of the player's item ([`commit_item`](crate::items)): the
-    /// player, its queue and the outbox packed in `state` (B), the wake index keys while it
-    /// has a wake time, and the `outbox` marker only when the outbox is not empty, so the
-    /// Players stream's filter skips writes with nothing to perform. The condition is `version = expected` (or
-    /// `attribute_not_exists(player_id)` when the commit expects no player). No transaction:
+    /// One conditional `UpdateItem` of the player's item ([`commit_item`](crate::items),
+    /// written by [`DynamoStore::write_player`]): the player, its queue and the outbox packed
+    /// in `state` (B), the wake index keys while it has a wake time, and the `outbox` marker
+    /// only when the outbox is not empty, so the Players stream's filter skips writes with
+    /// nothing to perform; the `connections` set is left as it is. The condition is `version =
+    /// expected` (or `attribute_not_exists(version)` when the commit expects no player). No transaction:
     /// the history records ride in the outbox and are put by the stream processor
     /// ([`GameStore::put_history`]).
     ///
@@ -206,29 +244,7 @@ impl GameStore for DynamoStore {
                 limits::ITEM_BYTES
             )));
         }
-        let request = self
-            .client
-            .put_item()
-            .table_name(table)
-            .set_item(Some(item));
-        let request = match commit.expected_version {
-            Some(version) => request
-                .condition_expression("#version = :expected")
-                .expression_attribute_names("#version", VERSION)
-                .expression_attribute_values(":expected", n(version)),
-            None => request.condition_expression("attribute_not_exists(player_id)"),
-        };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Err(StoreError::Conflict(format!(
-                "player {id} in {table}: the stored version is not {:?}",
-                commit.expected_version
-            ))),
-            Err(err) => Err(store_error(
-                format_args!("PutItem player {id} on {table}"),
-                err,
-            )),
-        }
+        self.write_player(id, item, commit.expected_version).await
     }
 
     /// One `PutItem` per task, conditional on `attribute_not_exists(task_id)`, with

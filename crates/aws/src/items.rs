@@ -8,11 +8,15 @@
 //!   while the player has a wake time, `wake_shard` (N, [`wake_shard`]`(player_id, shards)`)
 //!   and `wake_bucket` (N, [`wake_bucket`]: the wake time rounded up to `WAKE_BUCKET_SECS`),
 //!   the keys of the sparse `wake` index. A player without a wake-up has neither index
-//!   attribute (not even NULL: an index key attribute must be absent or a number).
+//!   attribute (not even NULL: an index key attribute must be absent or a number). Beside
+//!   them, `connections` (SS): the ids of the player's open connections, absent when it has
+//!   none, changed only by the connection store's `ADD`/`DELETE` and never by a player write
+//!   (an `UpdateItem` that names only its own attributes); an item holding nothing but the key
+//!   and `connections` (a connection before the player's first write) is no player.
 //! - **Tasks** (the history of finished tasks; keys `player_id`, `task_id`): each [`Task`]
 //!   through `serde_dynamo`, `Option` fields as NULL, and `expires_at` (N, seconds, the TTL
 //!   attribute).
-//! - **Connections** (key `connection_id`, index `by_player`): the [`Connection`] through
+//! - **Connections** (key `connection_id`, no index): the [`Connection`] through
 //!   `serde_dynamo`; `expires_at` (N, seconds) is the TTL attribute.
 //! - **Notifications** (keys `player_id`, `seq` (N)): `body` (S, the [`Notification`] as JSON,
 //!   exactly what the client is sent) and `expires_at` (N, seconds, the TTL attribute).
@@ -47,6 +51,7 @@ pub(crate) const EXPIRES_AT: &str = "expires_at";
 pub(crate) const CONNECTED_AT: &str = "connected_at";
 pub(crate) const VERSION: &str = "version";
 pub(crate) const OUTBOX: &str = idle_app::handlers::OUTBOX_MARKER;
+pub(crate) const CONNECTIONS: &str = idle_app::handlers::CONNECTIONS_LIST;
 pub(crate) const CATALOG_HASH: &str = "catalog_hash";
 pub(crate) const CATALOG: &str = "catalog";
 
@@ -157,6 +162,71 @@ pub fn commit_item(commit: &Commit, layout: Layout) -> Result<Item, StoreError> 
     packed_item(&commit.state, &commit.outbox, layout)
 }
 
+/// An `UpdateItem` that writes a Players item's own attributes and leaves the rest (the
+/// `connections` set) alone: `SET` of every attribute of `item` but the key, `REMOVE` of the
+/// optional ones it lacks (the `outbox` marker, the wake index keys). Billed as a `PutItem` of
+/// the item would be, by the larger of the item before and after (DynamoDB Developer Guide,
+/// "Write request units").
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Update {
+    pub expression: String,
+    pub names: HashMap<String, String>,
+    pub values: Item,
+}
+
+/// The [`Update`] writing `item` (a [`packed_item`]).
+pub(crate) fn update_of(mut item: Item) -> Update {
+    item.remove(PLAYER_ID);
+    let mut names = HashMap::new();
+    let mut values = Item::new();
+    let mut set: Vec<String> = Vec::new();
+    let mut attributes: Vec<(String, AttributeValue)> = item.into_iter().collect();
+    attributes.sort_by(|a, b| a.0.cmp(&b.0));
+    for (i, (name, value)) in attributes.into_iter().enumerate() {
+        set.push(format!("#a{i} = :a{i}"));
+        names.insert(format!("#a{i}"), name);
+        values.insert(format!(":a{i}"), value);
+    }
+    let mut remove: Vec<String> = Vec::new();
+    for (i, name) in [OUTBOX, WAKE_BUCKET, WAKE_SHARD].into_iter().enumerate() {
+        if !names.values().any(|n| n == name) {
+            remove.push(format!("#r{i}"));
+            names.insert(format!("#r{i}"), name.to_owned());
+        }
+    }
+    let mut expression = format!("SET {}", set.join(", "));
+    if !remove.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+    }
+    Update {
+        expression,
+        names,
+        values,
+    }
+}
+
+/// The connection ids of a Players item's `connections` set, in id order (none when absent).
+pub(crate) fn listed_of(item: &Item) -> Vec<String> {
+    match item.get(CONNECTIONS) {
+        Some(AttributeValue::Ss(ids)) => {
+            let mut ids = ids.clone();
+            ids.sort();
+            ids
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Bytes the `connections` set of `ids` adds to a Players item (its name and each id; nothing
+/// when empty, as the attribute is then absent), as [`item_size`] counts them.
+pub fn connections_size(ids: &[String]) -> usize {
+    if ids.is_empty() {
+        0
+    } else {
+        CONNECTIONS.len() + ids.iter().map(String::len).sum::<usize>()
+    }
+}
+
 /// The packed `state` of a Players item.
 fn packed_of<'i>(table: &str, key: &str, item: &'i Item) -> Result<&'i [u8], StoreError> {
     match item.get(STATE) {
@@ -165,9 +235,12 @@ fn packed_of<'i>(table: &str, key: &str, item: &'i Item) -> Result<&'i [u8], Sto
     }
 }
 
-/// The outbox stored in a Players item (empty when it has none: no `outbox` marker).
+/// The outbox stored in a Players item: the packed outbox of its last write (empty when that
+/// had nothing to perform, or the item holds no player). Read from `state`, not from the
+/// `outbox` marker, which a connection's `ADD`/`DELETE` removes (so that its stream record is
+/// filtered out and does not perform the outbox again).
 pub(crate) fn outbox_of(table: &str, key: &str, item: &Item) -> Result<Outbox, StoreError> {
-    if !item.contains_key(OUTBOX) {
+    if !item.contains_key(STATE) {
         return Ok(Outbox::default());
     }
     packed::unpack_outbox(packed_of(table, key, item)?)
@@ -219,9 +292,15 @@ fn number_size(n: &str) -> usize {
 /// [`StoreError::Permanent`] about this one item naming table and key (a batched read reports
 /// it for its player and keeps the others): no `state`, one that does not unpack, or a packed
 /// player whose id or version is not the item's.
-pub(crate) fn player_state(table: &str, item: Item) -> Result<PlayerState, StoreError> {
+/// The player of a Players item, or `None` for an item that holds no player (no `state` nor
+/// `version`: only the key and the `connections` set a connection put before the player's first
+/// write). `Err` for an item that does not read back.
+pub(crate) fn player_state(table: &str, item: Item) -> Result<Option<PlayerState>, StoreError> {
     let key = key_text(&item, PLAYER_ID);
     known(table, &key, &item)?;
+    if !item.contains_key(STATE) && !item.contains_key(VERSION) {
+        return Ok(None);
+    }
     let (state, _) = packed::unpack(packed_of(table, &key, &item)?)
         .map_err(|e| corrupt(table, &key, format_args!("state: {e}")))?;
     if state.player.player_id != key {
@@ -238,7 +317,7 @@ pub(crate) fn player_state(table: &str, item: Item) -> Result<PlayerState, Store
             "the packed version does not match the `version` attribute",
         ));
     }
-    Ok(state)
+    Ok(Some(state))
 }
 
 /// The Tasks (history) item of a task.
@@ -397,7 +476,7 @@ mod tests {
             names,
             ["player_id", "state", "version", "wake_bucket", "wake_shard"]
         );
-        assert_eq!(player_state("Players", item).unwrap(), before);
+        assert_eq!(player_state("Players", item).unwrap(), Some(before));
     }
 
     #[test]
@@ -406,7 +485,7 @@ mod tests {
         let item = player_item(&before, LAYOUT).unwrap();
         assert!(!item.contains_key(WAKE_BUCKET), "{item:?}");
         assert!(!item.contains_key(WAKE_SHARD));
-        assert_eq!(player_state("Players", item).unwrap(), before);
+        assert_eq!(player_state("Players", item).unwrap(), Some(before));
     }
 
     #[test]
@@ -480,8 +559,63 @@ mod tests {
         assert_eq!(outbox_of("Players", "p1", &item).unwrap(), busy.outbox);
         assert_eq!(
             player_state("Players", item).unwrap(),
-            busy.state,
+            Some(busy.state),
             "read back without it"
+        );
+    }
+
+    #[test]
+    fn a_player_write_sets_its_own_attributes_removes_the_absent_ones_and_leaves_connections() {
+        let item = player_item(&state(None), LAYOUT).unwrap();
+        let update = update_of(item.clone());
+        // The key is not set; state and version are; the marker and the index keys (absent
+        // from this item) are removed; the connections set is never named.
+        let named: Vec<&str> = update.names.values().map(String::as_str).collect();
+        assert!(
+            !named.contains(&PLAYER_ID) && !named.contains(&CONNECTIONS),
+            "{named:?}"
+        );
+        for name in [STATE, VERSION, OUTBOX, WAKE_BUCKET, WAKE_SHARD] {
+            assert!(named.contains(&name), "{name} in {named:?}");
+        }
+        let sets = update.expression.split(" REMOVE ").next().unwrap();
+        assert_eq!(sets.matches('=').count(), 2, "{}", update.expression);
+        assert_eq!(update.values.len(), 2);
+        assert!(update.values.values().any(|v| v == &item[STATE]));
+
+        let with_wake = update_of(player_item(&state(Some(5_000)), LAYOUT).unwrap());
+        let sets = with_wake.expression.split(" REMOVE ").next().unwrap();
+        assert_eq!(sets.matches('=').count(), 4, "{}", with_wake.expression);
+        let removed = with_wake.expression.split(" REMOVE ").nth(1).unwrap();
+        assert_eq!(with_wake.names[removed], OUTBOX, "{}", with_wake.expression);
+    }
+
+    #[test]
+    fn an_item_with_only_connections_is_no_player_and_lists_them() {
+        let item: Item = HashMap::from([
+            (PLAYER_ID.to_owned(), s("p1")),
+            (
+                CONNECTIONS.to_owned(),
+                AttributeValue::Ss(vec!["c2".into(), "c1".into()]),
+            ),
+        ]);
+        assert_eq!(listed_of(&item), ["c1", "c2"]);
+        assert_eq!(player_state("Players", item.clone()).unwrap(), None);
+        assert_eq!(
+            outbox_of("Players", "p1", &item).unwrap(),
+            Outbox::default()
+        );
+        assert_eq!(connections_size(&listed_of(&item)), CONNECTIONS.len() + 4);
+        assert_eq!(connections_size(&[]), 0);
+        let mut with_player = player_item(&state(None), LAYOUT).unwrap();
+        with_player.extend(item);
+        assert_eq!(
+            item_size(&with_player),
+            item_size(&player_item(&state(None), LAYOUT).unwrap()) + CONNECTIONS.len() + 4
+        );
+        assert_eq!(
+            player_state("Players", with_player).unwrap(),
+            Some(state(None))
         );
     }
 

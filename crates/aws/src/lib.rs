@@ -33,14 +33,16 @@
 //!   the keys of the sparse `wake` index (KEYS_ONLY). A player without a wake-up carries
 //!   neither, not even as NULL, so the index holds only players that need waking, and a wake
 //!   time moving within its bucket writes no index entry. Every change of a player is one
-//!   conditional `PutItem` of this item on `version`; the table's stream (`NEW_IMAGE`,
+//!   conditional `UpdateItem` of this item on `version` (naming every attribute but
+//!   `connections`, the string set of the player's open connection ids, which only the
+//!   connection store changes, by `ADD`/`DELETE`); the table's stream (`NEW_IMAGE`,
 //!   filtered to images with the `outbox` marker) drives the task processor, which unpacks
 //!   and performs the outbox. Why one packed attribute: docs/architecture.md, "The Players
 //!   item".
 //! - **Tasks** (the history of finished tasks; keys `player_id`, `task_id`): each
 //!   [`Task`](idle_core::model::Task) through `serde_dynamo`, put if absent by the processor
 //!   from an outbox, with `expires_at` (N, seconds) as the TTL attribute.
-//! - **Connections** (key `connection_id`, index `by_player` projecting ALL): the
+//! - **Connections** (key `connection_id`, no index: a player's ids are listed on its Players item as the `connections` string set): the
 //!   [`Connection`](idle_app::ports::Connection) through `serde_dynamo`; `expires_at` (N,
 //!   seconds) is the TTL attribute.
 //! - **Catalogs** (key `catalog_hash`; [`DynamoCatalogs`], the
@@ -111,12 +113,11 @@ pub use config::{
     ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, DYNAMODB_ENDPOINT_VAR, MAX_BACKOFF, OPERATION_TIMEOUT,
     TLS_ROOTS_VAR,
 };
-pub use connections::BY_PLAYER_INDEX;
 pub use game::WAKE_INDEX;
 /// The item encodings, public for tools that size or inspect items (the cost accounting).
 pub use items::{
-    commit_item, connection_item, item_size, notification_item, packed_item, player_item,
-    task_item, wake_bucket, Item, Layout,
+    commit_item, connection_item, connections_size, item_size, notification_item, packed_item,
+    player_item, task_item, wake_bucket, Item, Layout,
 };
 pub use notifier::ApiGatewayNotifier;
 pub use store::{DynamoStore, DEFAULT_PAGE_SIZE, DEFAULT_WAKE_BUCKET_MS};

@@ -247,11 +247,16 @@ impl PlayerRecords for DynamoStore {
         Ok(Page { items, next })
     }
 
-    /// `DeleteItem` of the player's item, then `Query` + `BatchWriteItem` deletes of its Tasks
-    /// and Notifications items, then `DeleteItem` of each connection the `by_player` index
-    /// names. No transaction: an erase that fails part-way is run again (every step is
-    /// idempotent).
+    /// `DeleteItem` of each connection row of the player (found by a filtered `Scan`,
+    /// [`ConnectionStore::player_connections`]; each delete also unlists it), then `DeleteItem`
+    /// of the player's item (its `connections` set with it), then `Query` + `BatchWriteItem`
+    /// deletes of its Tasks and Notifications items. No transaction: an erase that fails
+    /// part-way is run again (every step is idempotent).
     async fn erase_player(&self, player_id: &str) -> Result<PlayerRows, StoreError> {
+        let connections = self.player_connections(player_id).await?;
+        for connection in &connections {
+            self.delete_connection(&connection.connection_id).await?;
+        }
         let table = &self.tables.players;
         let output = self
             .client
@@ -269,10 +274,6 @@ impl PlayerRecords for DynamoStore {
         let kept = self
             .delete_player_items(&self.tables.notifications, SEQ, player_id)
             .await?;
-        let connections = self.player_connections(player_id).await?;
-        for connection in &connections {
-            self.delete_connection(&connection.connection_id).await?;
-        }
         Ok(PlayerRows {
             players,
             history,
@@ -283,7 +284,7 @@ impl PlayerRecords for DynamoStore {
     }
 
     /// A consistent `GetItem` of the player, consistent `Select=COUNT` queries of Tasks and
-    /// Notifications, and the `by_player` index for connections (eventually consistent).
+    /// Notifications, and a consistent filtered `Scan` of Connections.
     async fn remaining(&self, player_id: &str) -> Result<PlayerRows, StoreError> {
         Ok(PlayerRows {
             players: u64::from(self.player_item_exists(player_id).await?),

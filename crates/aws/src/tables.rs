@@ -11,7 +11,6 @@ use aws_sdk_dynamodb::Client;
 use idle_app::ports::StoreError;
 
 use crate::config::Tables;
-use crate::connections::BY_PLAYER_INDEX;
 use crate::error::{built, store_error};
 use crate::game::WAKE_INDEX;
 use crate::items::{
@@ -69,10 +68,10 @@ fn specs(tables: &Tables) -> [TableSpec<'_>; 4] {
         },
         TableSpec {
             name: &tables.connections,
-            attributes: &[(CONNECTION_ID, S), (PLAYER_ID, S)],
+            attributes: &[(CONNECTION_ID, S)],
             hash: CONNECTION_ID,
             range: None,
-            index: Some((BY_PLAYER_INDEX, PLAYER_ID, None, ProjectionType::All)),
+            index: None,
             stream: None,
             ttl: Some(EXPIRES_AT),
         },
@@ -109,8 +108,8 @@ fn key_schema(hash: &str, range: Option<&str>) -> Result<Vec<KeySchemaElement>, 
 }
 
 /// Creates the Players, Tasks, Connections and Notifications tables as `template.yaml` does:
-/// on-demand, the same keys, the sparse `wake` index (KEYS_ONLY) on Players, the `by_player`
-/// index (ALL) on Connections, a `NEW_IMAGE` stream on Players (the committed outboxes the
+/// on-demand, the same keys, the sparse `wake` index (KEYS_ONLY) on Players (no index on
+/// Connections: a player's connection ids are listed on its Players item), a `NEW_IMAGE` stream on Players (the committed outboxes the
 /// task processor performs) and TTL on `expires_at` for Tasks, Connections and Notifications. (Encryption with a KMS key and point-in-time recovery
 /// are table settings of a real deployment and are left to the template.)
 ///

@@ -325,6 +325,7 @@ async fn dynamodb_keeps_the_commit_and_connections_contracts() {
     let f = fresh("contract-version").await;
     contract::commit_on_version(&f.store, NOW).await;
     contract::connections_by_id_and_player(&f.store, NOW).await;
+    contract::connections_listed_with_the_player(&f.store, NOW).await;
 }
 
 #[tokio::test]
@@ -641,10 +642,16 @@ async fn the_players_stream_reads_back_as_lambda_records_the_processor_reads() {
 
     // When the stream is read back as Lambda would deliver it
     let streams = idle_aws::stream::streams_client(&f.config);
-    let event =
+    let mut event =
         idle_aws::stream::read_stream_as_lambda_event(&f.client, &streams, &f.tables.players)
             .await
             .unwrap();
+    // moto's UpdateItem on a missing item (the player writes are UpdateItems) first puts the
+    // key alone and records that too; DynamoDB records one INSERT per write. The key-only image
+    // has no outbox marker, so the stream's filter would drop it anyway.
+    event
+        .records
+        .retain(|r| r.change.new_image.get("version").is_some());
 
     // Then there is one record per write, in order, with real increasing sequence numbers
     let names: Vec<&str> = event

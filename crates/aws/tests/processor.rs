@@ -470,3 +470,50 @@ async fn an_sqs_wake_up_carries_the_player_and_time_and_advances_the_due_player(
         Some(record)
     );
 }
+
+#[tokio::test]
+async fn a_commits_stream_image_lists_the_connections_and_a_connection_update_performs_nothing() {
+    // Given a player connected twice whose enqueue committed an outbox
+    let mut w = world("listed", |_| -> Arc<dyn Waker> {
+        Arc::new(MemoryWaker::new())
+    })
+    .await;
+    w.connect("c1", "bea").await;
+    w.connect("c2", "bea").await;
+    w.enqueue("c1", "b1").await;
+    let batch = w.stream_batch().await;
+    let records: Vec<_> = batch["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let record: aws_lambda_events::event::dynamodb::EventRecord =
+                serde_json::from_value(r.clone()).unwrap();
+            idle_app::handlers::read_record(&record).unwrap()
+        })
+        .collect();
+
+    // Then its one record carries the listed connections, where the processor posts
+    assert_eq!(records.len(), 1, "{batch}");
+    assert_eq!(records[0].connections, ["c1", "c2"]);
+    no_failures(&handlers::task_processor(&w.services, batch).await);
+    assert!(!w.durable_posts("c1").is_empty());
+    assert_eq!(w.durable_posts("c1"), w.durable_posts("c2"));
+
+    // When a third connection is listed and one leaves (updates of the same item, after the
+    // commit whose marker it still carried)
+    w.connect("c3", "bea").await;
+    usecase::disconnect(&w.services, "c2").await.unwrap();
+
+    // Then their stream records do not pass the filter (nothing is performed again), the
+    // player is as the commit left it, and the list changed
+    let again = w.stream_batch().await;
+    assert_eq!(again["Records"], json!([]), "{again}");
+    let mut loaded = w.store.load_players(&["bea".to_owned()]).await.unwrap();
+    assert_eq!(loaded.connections.remove("bea").unwrap(), ["c1", "c3"]);
+    assert_eq!(
+        w.store.stored_outbox("bea").await.unwrap(),
+        records[0].outbox,
+        "the outbox stays in the item for the repair tools"
+    );
+}

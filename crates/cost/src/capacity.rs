@@ -7,8 +7,8 @@
 //! every hour, so a rate per second is `N × (per player-hour) / 3600`. On top of that:
 //!
 //! - **Sessions**: a run connects each player once in a few minutes of server time, far more
-//!   often than a real session; connects (ws-connect, ws-disconnect, the connection row and its
-//!   `by_player` copy, the starter player's conditional put) are rescaled to one per
+//!   often than a real session; connects (ws-connect, ws-disconnect, the connection row, its id
+//!   listed on the Players item, the starter player's conditional put) are rescaled to one per
 //!   [`Assumptions::session_minutes`]. API Gateway closes any connection after 2 hours.
 //! - **Lambda concurrency** by Little's law: concurrent executions = invocations per second ×
 //!   the mean duration of one ([`Assumptions::lambda_ms`], the same assumption the bill prices:
@@ -28,7 +28,7 @@
 use std::collections::BTreeMap;
 
 use crate::counting::{
-    BY_PLAYER_INDEX, CONNECTIONS, FAILED_CONDITIONAL, HISTORY, KEPT, PLAYER_WRITES, WAKE_INDEX,
+    CONNECTIONS, CONNECTION_LISTS, FAILED_CONDITIONAL, HISTORY, KEPT, PLAYER_WRITES, WAKE_INDEX,
 };
 use crate::money;
 use crate::workload::Report;
@@ -120,8 +120,8 @@ pub struct PerPlayerHour {
     pub connects: f64,
     /// Invocations per function (ws-disconnect included, one per connect).
     pub invocations: BTreeMap<&'static str, f64>,
-    /// Write units per table: Players without its `wake` index, Connections with its
-    /// `by_player` index.
+    /// Write units per table: Players without its `wake` index (the connection lists
+    /// included), Connections.
     pub wcu: BTreeMap<&'static str, f64>,
     /// Read units per table.
     pub rcu: BTreeMap<&'static str, f64>,
@@ -151,11 +151,12 @@ impl PerPlayerHour {
         let c = &report.counters;
         let run_connects = report.invocations.get("ws-connect").copied().unwrap_or(0) as f64;
         let connects = 60.0 / a.session_minutes.max(1e-9);
-        // What one connect wrote in the run: its connection row and that row's index copy, and
-        // the starter player's conditional put (1 unit: a new player is under 1 KB). A session
-        // also deletes the row (and its copy): twice the row's units.
-        let row_units =
-            (c.wcu(CONNECTIONS) + c.wcu(BY_PLAYER_INDEX)) as f64 / run_connects.max(1.0);
+        // What one connect wrote in the run: its connection row, its id added to the player's
+        // list (an update of the Players item), and the starter player's conditional put (1
+        // unit: a new player is under 1 KB). A session also deletes the row and unlists the id:
+        // twice the row's and the list's units.
+        let row_units = c.wcu(CONNECTIONS) as f64 / run_connects.max(1.0);
+        let list_units = c.wcu(CONNECTION_LISTS) as f64 / run_connects.max(1.0);
         let mut invocations = BTreeMap::new();
         for (name, n) in &report.invocations {
             if let Some(name) = scaled_function(name) {
@@ -168,17 +169,21 @@ impl PerPlayerHour {
         // unit per run connect, plus one per session.
         let players_wcu = (c.wcu(PLAYER_WRITES) + c.wcu(FAILED_CONDITIONAL)) as f64 - run_connects;
         let mut wcu = BTreeMap::new();
-        wcu.insert("Players", per(players_wcu.max(0.0)) + connects);
+        wcu.insert(
+            "Players",
+            per(players_wcu.max(0.0)) + connects + connects * 2.0 * list_units,
+        );
         wcu.insert("Tasks", per(c.wcu(HISTORY) as f64));
         wcu.insert("Connections", connects * 2.0 * row_units);
         wcu.insert("Notifications", per(c.wcu(KEPT) as f64));
         let rcu_of = |kind: &str| c.by_kind.get(kind).map_or(0.0, |u| u.rcu);
         let mut rcu = BTreeMap::new();
-        // Players are read in batches; a message finds its connection by id; posts query the
-        // player's connections (`by_player`); `sync` queries the kept notifications.
-        rcu.insert("Players", per(rcu_of("BatchGetItem")));
+        // Players are read in batches (with their connection lists: posts read nothing more);
+        // the ticker queries the `wake` index; a message finds its connection by id; `sync`
+        // queries the kept notifications.
+        rcu.insert("Players", per(rcu_of("BatchGetItem") + rcu_of("Query")));
         rcu.insert("Tasks", 0.0);
-        rcu.insert("Connections", per(rcu_of("GetItem") + rcu_of("Query")));
+        rcu.insert("Connections", per(rcu_of("GetItem")));
         rcu.insert("Notifications", 0.0);
         let client_messages =
             per(report.invocations.get("ws-message").copied().unwrap_or(0) as f64);

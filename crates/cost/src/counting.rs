@@ -3,13 +3,16 @@
 //! from its real item encoding.
 //!
 //! Mirrors `idle_aws::DynamoStore` call for call: `load_players` is one `BatchGetItem` per 100
-//! ids (strongly consistent, 1 RCU per 4 KB per item); `commit` one conditional `PutItem` of the
-//! player item with its outbox (DESIGN.md section 12; 1 WCU per KB); `put_history` one
-//! conditional `PutItem` per finished task (billed whether or not the record was there);
-//! `create_player` and `put_connection` a conditional `PutItem`;
-//! `player_connections` and `due_players` a `Query` of an index (eventually consistent: half a
-//! unit per 4 KB of the page); the inbox `Query` (consistent) and `BatchWriteItem`s of 25.
-//! Index writes (the Players `wake` index, KEYS_ONLY; the Connections `by_player` index, ALL)
+//! ids (strongly consistent, 1 RCU per 4 KB per item, the item with its `connections` set);
+//! `commit` and `create_player` one conditional `UpdateItem` of the player item with its outbox
+//! (DESIGN.md section 12; 1 WCU per KB of the larger of the item before and after, billed also
+//! when the condition fails); `put_history` one conditional `PutItem` per finished task (billed
+//! whether or not the record was there); `put_connection` a `PutItem` of the row and an
+//! `UpdateItem ADD` of its id to the player's set; the deletes a `DeleteItem` of the row and, when
+//! one was deleted, an `UpdateItem DELETE` of its id; `unlist_connection` that `UpdateItem`;
+//! `due_players` a `Query` of the `wake` index (eventually consistent: half a unit per 4 KB of the
+//! page); `player_connections` a consistent `Scan` of the Connections table; the inbox `Query`
+//! (consistent) and `BatchWriteItem`s of 25. Index writes (the Players `wake` index, KEYS_ONLY)
 //! are counted apart, as `index_wcu`.
 
 use std::collections::BTreeMap;
@@ -47,8 +50,8 @@ pub const CAUSES: [&str; 7] = [
     HISTORY,
     KEPT,
     CONNECTIONS,
+    CONNECTION_LISTS,
     WAKE_INDEX,
-    BY_PLAYER_INDEX,
 ];
 /// Committed writes of the player item (commits and created players).
 pub const PLAYER_WRITES: &str = "player writes";
@@ -62,8 +65,9 @@ pub const KEPT: &str = "kept notifications";
 pub const CONNECTIONS: &str = "connections";
 /// The Players `wake` index (KEYS_ONLY): an entry put or deleted when the key moves.
 pub const WAKE_INDEX: &str = "index: wake";
-/// The Connections `by_player` index (ALL): a copy of every connection row written.
-pub const BY_PLAYER_INDEX: &str = "index: by_player";
+/// A connection's id added to or deleted from its player's `connections` set (an `UpdateItem` of
+/// the Players item, billed by the item's size).
+pub const CONNECTION_LISTS: &str = "connection lists";
 
 /// How the modelled adapter stores things: the adapter's own layout, with the variants a flag
 /// can measure.
@@ -149,6 +153,7 @@ pub enum Call {
     GetConnection(String),
     DeleteConnection(String),
     DeleteConnectionIf(Connection),
+    UnlistConnection(String, String),
     PlayerConnections(String),
     ScanConnections(Option<String>),
     Store(String, Vec<Notification>, i64),
@@ -176,6 +181,7 @@ impl Call {
             Call::GetConnection(id) => store.get_connection(id).await.map(drop),
             Call::DeleteConnection(id) => store.delete_connection(id).await,
             Call::DeleteConnectionIf(c) => store.delete_connection_if(c).await.map(drop),
+            Call::UnlistConnection(p, c) => store.unlist_connection(p, c).await,
             Call::PlayerConnections(p) => store.player_connections(p).await.map(drop),
             Call::ScanConnections(cursor) => store.scan_connections(cursor.clone()).await.map(drop),
             Call::Store(p, n, at) => Inbox::store(store, p, n, *at).await,
@@ -190,10 +196,19 @@ impl Call {
 struct State {
     calls: Vec<Call>,
     counters: Counters,
-    /// Bytes of each player's stored item as last written (its outbox included: a read
-    /// returns it too).
+    /// Bytes of each player's stored item as last written by a player write (its outbox
+    /// included: a read returns it too; its `connections` set not included, see
+    /// [`CountingStore::stored_bytes`]).
     stored: std::collections::HashMap<String, usize>,
+    /// Players whose stored item carries the `outbox` marker.
+    marked: std::collections::HashSet<String>,
 }
+
+/// Bytes of the `outbox` marker (`outbox`, N 1), which a connection's update removes.
+const MARKER_BYTES: usize = "outbox".len() + 2;
+/// Bytes of an item that holds only the key (`player_id`, ~12 B): what a connection's `ADD`
+/// makes before the player's first write.
+const KEY_ONLY_BYTES: usize = "player_id".len() + 12;
 
 /// The in-memory store, counted as DynamoDB.
 #[derive(Debug)]
@@ -288,14 +303,54 @@ impl CountingStore {
     }
 
     /// Bytes of the player's item as stored: as last written through this store, else the
-    /// item without an outbox.
+    /// item without an outbox; plus its `connections` set.
     fn stored_bytes(&self, state: &PlayerState) -> usize {
-        let known = self.lock().stored.get(&state.player.player_id).copied();
-        known.unwrap_or_else(|| self.player_bytes(state))
+        let id = &state.player.player_id;
+        let known = self.lock().stored.get(id).copied();
+        known.unwrap_or_else(|| self.player_bytes(state)) + self.listed_bytes(id)
     }
 
-    fn remember(&self, player_id: &str, bytes: usize) {
-        self.lock().stored.insert(player_id.to_owned(), bytes);
+    /// Bytes of the player's `connections` set as stored.
+    fn listed_bytes(&self, player_id: &str) -> usize {
+        idle_aws::connections_size(&self.inner.listed(player_id))
+    }
+
+    /// Bytes of the player's item without its `connections` set: as last written, or the stored
+    /// player's item, or only the key when there is no player (yet).
+    fn bare_bytes(&self, player_id: &str) -> usize {
+        let known = self.lock().stored.get(player_id).copied();
+        known.unwrap_or_else(|| {
+            self.inner
+                .player(player_id)
+                .map_or(KEY_ONLY_BYTES, |s| self.player_bytes(&s))
+        })
+    }
+
+    /// One `UpdateItem` of the player's `connections` set (ADD or DELETE, removing the
+    /// `outbox` marker), its units on `cause`: billed by the larger of the item before and after
+    /// (`listed_before` and the set now), at least one unit.
+    fn count_list_update(&self, player_id: &str, listed_before: usize, cause: &'static str) {
+        let bare = self.bare_bytes(player_id);
+        let before = bare + listed_before;
+        let after = bare + self.listed_bytes(player_id);
+        self.write("UpdateItem", cause, write_units(before.max(after)));
+        // The update removed the marker of the last write, if it had one.
+        let mut state = self.lock();
+        if state.marked.remove(player_id) {
+            if let Some(bytes) = state.stored.get_mut(player_id) {
+                *bytes = bytes.saturating_sub(MARKER_BYTES);
+            }
+        }
+    }
+
+    fn remember(&self, player_id: &str, bytes: usize, marked: bool) {
+        let mut state = self.lock();
+        state.stored.insert(player_id.to_owned(), bytes);
+        if marked {
+            state.marked.insert(player_id.to_owned());
+        } else {
+            state.marked.remove(player_id);
+        }
     }
 
     /// The `wake` index key of a wake time, as the adapter writes it.
@@ -399,18 +454,23 @@ impl GameStore for CountingStore {
 
     async fn create_player(&self, state: &PlayerState) -> Result<bool, StoreError> {
         self.log(Call::CreatePlayer(Box::new(state.clone())));
+        let id = &state.player.player_id;
+        let before = self.inner.player(id).map_or_else(
+            || KEY_ONLY_BYTES + self.listed_bytes(id),
+            |s| self.stored_bytes(&s),
+        );
         let created = self.inner.create_player(state).await?;
         let bytes = self.player_bytes(state);
-        let units = write_units(bytes);
+        let units = write_units(before.max(bytes + self.listed_bytes(id)));
         if created {
-            self.remember(&state.player.player_id, bytes);
-            self.write("PutItem", PLAYER_WRITES, units);
+            self.remember(id, bytes, false);
+            self.write("UpdateItem", PLAYER_WRITES, units);
             self.index(
                 WAKE_INDEX,
                 self.wake_index_writes(None, state.player.wake_at),
             );
         } else {
-            self.write("PutItem", FAILED_CONDITIONAL, units);
+            self.write("UpdateItem", FAILED_CONDITIONAL, units);
         }
         Ok(created)
     }
@@ -418,17 +478,23 @@ impl GameStore for CountingStore {
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         self.log(Call::Commit(Box::new(commit.clone())));
         let before = self.inner.player(commit.player_id());
+        let before_bytes = match &before {
+            Some(state) => self.stored_bytes(state),
+            None => KEY_ONLY_BYTES + self.listed_bytes(commit.player_id()),
+        };
         let result = self.inner.commit(commit).await;
-        // A conditional PutItem is billed whether or not its condition holds (an item too
-        // large is refused before any call).
+        // A conditional UpdateItem is billed whether or not its condition holds (an item too
+        // large is refused before any call), by the larger of the item before and after, its
+        // `connections` set (which the write leaves) included.
         let bytes = self.item_bytes(&commit.state, &commit.outbox);
-        let units = write_units(bytes);
+        let after_bytes = bytes + self.listed_bytes(commit.player_id());
+        let units = write_units(before_bytes.max(after_bytes));
         match &result {
             Ok(()) => {
-                self.remember(commit.player_id(), bytes);
-                self.write("PutItem", PLAYER_WRITES, units)
+                self.remember(commit.player_id(), bytes, !commit.outbox.is_empty());
+                self.write("UpdateItem", PLAYER_WRITES, units)
             }
-            Err(StoreError::Conflict(_)) => self.write("PutItem", FAILED_CONDITIONAL, units),
+            Err(StoreError::Conflict(_)) => self.write("UpdateItem", FAILED_CONDITIONAL, units),
             Err(_) => {}
         }
         let before_wake = before.as_ref().and_then(|s| s.player.wake_at);
@@ -507,12 +573,14 @@ fn connection_bytes(connection: &Connection) -> usize {
 
 #[async_trait]
 impl ConnectionStore for CountingStore {
+    /// `PutItem` of the row, then `UpdateItem ADD` of its id to the player's set.
     async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
         self.log(Call::PutConnection(connection.clone()));
+        let listed_before = self.listed_bytes(&connection.player_id);
         self.inner.put_connection(connection).await?;
         let units = write_units(connection_bytes(connection));
         self.write("PutItem", CONNECTIONS, units);
-        self.index(BY_PLAYER_INDEX, units);
+        self.count_list_update(&connection.player_id, listed_before, CONNECTION_LISTS);
         Ok(())
     }
 
@@ -524,22 +592,28 @@ impl ConnectionStore for CountingStore {
         Ok(found)
     }
 
+    /// `DeleteItem` of the row; when there was one, the unlisting `UpdateItem` of its id.
     async fn delete_connection(&self, connection_id: &str) -> Result<(), StoreError> {
         self.log(Call::DeleteConnection(connection_id.to_owned()));
         let found = self.inner.get_connection(connection_id).await?;
+        let listed_before = found
+            .as_ref()
+            .map_or(0, |c| self.listed_bytes(&c.player_id));
         self.inner.delete_connection(connection_id).await?;
         let units = write_units(found.as_ref().map_or(0, connection_bytes));
         self.write("DeleteItem", CONNECTIONS, units);
-        if found.is_some() {
-            self.index(BY_PLAYER_INDEX, units);
+        if let Some(found) = found {
+            self.count_unlist(&found.player_id, listed_before);
         }
         Ok(())
     }
 
-    /// A conditional `DeleteItem`: a failed condition is still billed (at least one unit).
+    /// A conditional `DeleteItem`: a failed condition is still billed (at least one unit); when
+    /// it deleted, the unlisting `UpdateItem`.
     async fn delete_connection_if(&self, connection: &Connection) -> Result<bool, StoreError> {
         self.log(Call::DeleteConnectionIf(connection.clone()));
         let found = self.inner.get_connection(&connection.connection_id).await?;
+        let listed_before = self.listed_bytes(&connection.player_id);
         let deleted = self.inner.delete_connection_if(connection).await?;
         let units = write_units(found.as_ref().map_or(0, connection_bytes));
         let cause = if deleted {
@@ -549,16 +623,47 @@ impl ConnectionStore for CountingStore {
         };
         self.write("DeleteItem", cause, units);
         if deleted {
-            self.index(BY_PLAYER_INDEX, units);
+            self.count_unlist(&connection.player_id, listed_before);
         }
         Ok(deleted)
     }
 
+    /// The conditional `UpdateItem DELETE` (a failed condition, no such player item, is
+    /// billed too).
+    async fn unlist_connection(
+        &self,
+        player_id: &str,
+        connection_id: &str,
+    ) -> Result<(), StoreError> {
+        self.log(Call::UnlistConnection(
+            player_id.to_owned(),
+            connection_id.to_owned(),
+        ));
+        let listed_before = self.listed_bytes(player_id);
+        self.inner
+            .unlist_connection(player_id, connection_id)
+            .await?;
+        self.count_unlist(player_id, listed_before);
+        Ok(())
+    }
+
+    /// A consistent `Scan` of the whole Connections table, filtered on the player: read units
+    /// by every byte scanned (one request: the model's tables stay under the 1 MB a `Scan`
+    /// page reads).
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
         self.log(Call::PlayerConnections(player_id.to_owned()));
         let found = self.inner.player_connections(player_id).await?;
-        let bytes = found.iter().map(connection_bytes).sum();
-        self.count("Query", 0, query_units(bytes, false));
+        let mut bytes = 0;
+        let mut cursor = None;
+        loop {
+            let page = self.inner.scan_connections(cursor).await?;
+            bytes += page.items.iter().map(connection_bytes).sum::<usize>();
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        self.count("Scan", 0, query_units(bytes, true));
         Ok(found)
     }
 
@@ -571,6 +676,21 @@ impl ConnectionStore for CountingStore {
         let bytes = page.items.iter().map(connection_bytes).sum();
         self.count("Scan", 0, query_units(bytes, false));
         Ok(page)
+    }
+}
+
+impl CountingStore {
+    /// The unlisting `UpdateItem DELETE`, conditional on the player's item existing: billed as
+    /// a failed conditional write when there is none.
+    fn count_unlist(&self, player_id: &str, listed_before: usize) {
+        let exists = listed_before > 0
+            || self.inner.player(player_id).is_some()
+            || self.lock().stored.contains_key(player_id);
+        if exists {
+            self.count_list_update(player_id, listed_before, CONNECTION_LISTS);
+        } else {
+            self.write("UpdateItem", FAILED_CONDITIONAL, 1);
+        }
     }
 }
 
@@ -619,5 +739,105 @@ impl Inbox for CountingStore {
             .sum();
         self.count("Query", 0, query_units(bytes, true));
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idle_core::catalog::Catalog;
+    use idle_core::model::{Player, TaskRequest};
+
+    fn queued(n: i64) -> Task {
+        Task {
+            player_id: "p1".into(),
+            task_id: format!("{n:012}"),
+            request_id: format!("request-{n}-{}", n * 7919),
+            request: TaskRequest::Harvest {
+                resource: "copper_ore".into(),
+                location: "meadow".into(),
+                quantity: 3,
+                repeat: None,
+            },
+            bypass_validation: false,
+            status: TaskStatus::Queued,
+            enqueued_at: 1_000 + n * 37,
+            started_at: None,
+            ends_at: None,
+            finished_at: None,
+            attempts: 0,
+            retry_at: None,
+            rules_version: 1,
+            catalog_hash: None,
+            snapshot: None,
+            result: None,
+            failure: None,
+            chunk: None,
+            paused_at: None,
+        }
+    }
+
+    fn write_of(state: &PlayerState, expected: Option<u64>) -> Commit {
+        Commit {
+            state: state.clone(),
+            expected_version: expected,
+            outbox: Outbox::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_player_write_is_billed_by_the_larger_item_and_a_connection_lists_itself() {
+        // Given a connection made before the player's first write: its row, and its id added
+        // to an item that holds only the key (one unit)
+        let store = CountingStore::new(Arc::new(MemoryStore::new(4)), 4, Model::default());
+        let connection = Connection {
+            connection_id: "c1".into(),
+            player_id: "p1".into(),
+            is_admin: false,
+            connected_at: 1_000,
+            token_expires_at: Millis::MAX,
+            expires_at: 10,
+        };
+        store.put_connection(&connection).await.unwrap();
+        let counted = store.counters();
+        assert_eq!(
+            (counted.requests("PutItem"), counted.requests("UpdateItem")),
+            (1, 1)
+        );
+        assert_eq!(counted.wcu(CONNECTION_LISTS), 1);
+
+        // When the player is written with a long queue (over 1 KB), then without it
+        let mut big = PlayerState {
+            player: Player::new("p1", 1_000, Catalog::shipped(), 10),
+            queue: (0..80).map(queued).collect(),
+        };
+        big.player.version = 1;
+        let listed = idle_aws::connections_size(&["c1".to_owned()]);
+        let big_bytes = store.item_bytes(&big, &Outbox::default()) + listed;
+        assert!(big_bytes > 1024, "{big_bytes} bytes");
+        store.commit(&write_of(&big, None)).await.unwrap();
+        let first = store.counters().wcu(PLAYER_WRITES);
+        let mut small = big.clone();
+        small.queue.clear();
+        small.player.version = 2;
+        let small_bytes = store.item_bytes(&small, &Outbox::default()) + listed;
+        assert!(small_bytes <= 1024, "{small_bytes} bytes");
+        store.commit(&write_of(&small, Some(1))).await.unwrap();
+        let second = store.counters().wcu(PLAYER_WRITES) - first;
+        small.player.version = 3;
+        store.commit(&write_of(&small, Some(2))).await.unwrap();
+        let third = store.counters().wcu(PLAYER_WRITES) - first - second;
+
+        // Then each is one UpdateItem billed by the larger of the item before and after (the
+        // `connections` set included): the shrinking write pays for the big item it replaced
+        assert_eq!(first, write_units(big_bytes));
+        assert_eq!(second, write_units(big_bytes), "billed by the item before");
+        assert_eq!(third, 1, "billed by its own size again");
+        assert_eq!(store.counters().requests("UpdateItem"), 4);
+        assert_eq!(
+            store.counters().requests("PutItem"),
+            1,
+            "no PutItem of a player"
+        );
     }
 }

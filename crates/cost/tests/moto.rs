@@ -106,7 +106,7 @@ async fn the_counting_model_sends_what_the_dynamodb_adapter_sends() {
     let sent = requests.0.lock().unwrap().clone();
     println!("model: {modelled:?}\nmoto:  {sent:?}");
     assert!(!setup.is_empty(), "the interceptor sees requests");
-    for operation in ["PutItem", "BatchWriteItem", "BatchGetItem", "Query"] {
+    for operation in ["PutItem", "UpdateItem", "BatchWriteItem", "BatchGetItem"] {
         assert!(
             sent.get(operation).copied().unwrap_or(0) > 0,
             "{operation}: {sent:?}"

@@ -445,11 +445,28 @@ fn only_the_processor_touches_sqs_and_only_its_own_queues() {
         .map(|(role, action, _)| (role.as_str(), action.as_str()))
         .collect();
     assert_eq!(tasks, [("TaskProcessorRole", "dynamodb:PutItem")]);
-    // No transactions anywhere: nobody needs more than PutItem on Players to write.
+    // No transactions anywhere; the Players item is written by UpdateItem alone (each player
+    // write names its own attributes and the connection lists their set, so neither drops the
+    // other's), and UpdateItem touches nothing else.
     assert!(!grants
         .iter()
-        .any(|(_, action, _)| action == "dynamodb:UpdateItem"
-            || action == "dynamodb:ConditionCheckItem"));
+        .any(|(_, action, _)| action == "dynamodb:ConditionCheckItem"
+            || action == "dynamodb:TransactWriteItems"));
+    for (role, action, resource) in grants.iter() {
+        if action == "dynamodb:UpdateItem" {
+            assert_eq!(
+                target(resource),
+                Some(("PlayersTable", "Arn")),
+                "{role}: UpdateItem only on Players"
+            );
+        }
+        if target(resource) == Some(("PlayersTable", "Arn")) {
+            assert_ne!(
+                action, "dynamodb:PutItem",
+                "{role}: a PutItem would drop connections"
+            );
+        }
+    }
 }
 
 /// Every alarm of the template: logical id → properties.

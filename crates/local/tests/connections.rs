@@ -209,6 +209,13 @@ impl ConnectionStore for HeldConnect {
     async fn delete_connection_if(&self, connection: &Connection) -> Result<bool, StoreError> {
         self.store.delete_connection_if(connection).await
     }
+    async fn unlist_connection(
+        &self,
+        player_id: &str,
+        connection_id: &str,
+    ) -> Result<(), StoreError> {
+        self.store.unlist_connection(player_id, connection_id).await
+    }
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
         self.store.player_connections(player_id).await
     }

@@ -396,6 +396,18 @@ impl<S: ConnectionStore + Send + Sync + 'static> ConnectionStore for ChaosStore<
         )
     }
 
+    async fn unlist_connection(
+        &self,
+        player_id: &str,
+        connection_id: &str,
+    ) -> Result<(), StoreError> {
+        write_op!(
+            self,
+            "unlist_connection",
+            self.inner.unlist_connection(player_id, connection_id).await
+        )
+    }
+
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
         read_op!(
             self,

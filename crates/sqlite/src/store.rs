@@ -337,6 +337,7 @@ impl SqliteStore {
                 ))
             })?;
             records.push(OutboxRecord {
+                connections: listed_ids(&db.conn, &player_id)?,
                 player_id,
                 version: version as u64,
                 sequence_number: seq.to_string(),
@@ -722,7 +723,13 @@ impl GameStore for SqliteStore {
                 .sql()?;
             if let Some((player, queue)) = row {
                 match decode_player(id, &player, &queue) {
-                    Ok(state) => loaded.players.push(state),
+                    Ok(state) => {
+                        loaded.players.push(state);
+                        let listed = listed_ids(&db.conn, id)?;
+                        if !listed.is_empty() {
+                            loaded.connections.insert(id.clone(), listed);
+                        }
+                    }
                     Err(error) => loaded.unreadable.push((id.clone(), error)),
                 }
             }
@@ -788,16 +795,20 @@ impl GameStore for SqliteStore {
             )));
         }
         let sequence = match &outbox {
-            Some(json) => Some(insert_outbox(&tx, id, row.version, json)?),
+            Some(json) => Some((
+                insert_outbox(&tx, id, row.version, json)?,
+                listed_ids(&tx, id)?,
+            )),
             None => None,
         };
         tx.commit().sql()?;
-        if let Some(sequence) = sequence {
+        if let Some((sequence, connections)) = sequence {
             feed.push(OutboxRecord {
                 player_id: id.to_owned(),
                 version: commit.state.player.version,
                 sequence_number: sequence.to_string(),
                 outbox: commit.outbox.clone(),
+                connections,
             });
             drop(db);
             self.notify.notify_one();
@@ -933,6 +944,19 @@ fn connection_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Connection> {
     })
 }
 
+/// The connection ids listed with `player_id`: in this store, the ids of its rows (the
+/// `connections_player` index), in id order. A row and its listing are one row here, written
+/// and deleted in one statement, so they never part as DynamoDB's row and string set can.
+fn listed_ids(conn: &rusqlite::Connection, player_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut select = conn
+        .prepare_cached(
+            "SELECT connection_id FROM connections WHERE player_id = ?1 ORDER BY connection_id",
+        )
+        .sql()?;
+    let rows = select.query_map([player_id], |row| row.get(0)).sql()?;
+    rows.collect::<rusqlite::Result<_>>().sql()
+}
+
 #[async_trait]
 impl ConnectionStore for SqliteStore {
     async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
@@ -990,6 +1014,16 @@ impl ConnectionStore for SqliteStore {
             .execute(params![connection.connection_id, connection.connected_at])
             .sql()?;
         Ok(deleted > 0)
+    }
+
+    /// Nothing to do: the list is the rows ([`listed_ids`]), so an id whose row is gone is not
+    /// listed.
+    async fn unlist_connection(
+        &self,
+        _player_id: &str,
+        _connection_id: &str,
+    ) -> Result<(), StoreError> {
+        Ok(())
     }
 
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {

@@ -102,6 +102,8 @@ async fn run_contract(store: &SqliteStore) {
     )
     .await;
     contract::connections_by_id_and_player(store, T0).await;
+    contract::connections_listed_with_the_player(store, T0).await;
+    contract::feed_carries_connections(store, T0, || store.take_outboxes()).await;
     contract::kept_notifications(store, T0).await;
     contract::catalogs_put_if_absent(store).await;
     contract::erase_player_everywhere(store, T0).await;

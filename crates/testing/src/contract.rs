@@ -10,12 +10,15 @@
 //! - [`kept_notifications`]: read by `after_seq`, paged, TTL honoured, nothing deleted;
 //! - [`wake_index_paging`]: every due player exactly once, in its shard, a page at a time;
 //! - [`connections_by_id_and_player`]: connections by id, by player, and scanned in pages;
+//! - [`connections_listed_with_the_player`]: a player's connection ids are read with the player
+//!   (a connection before the player's first write included), and no player write drops them;
 //! - [`catalogs_put_if_absent`]: a catalog is put once under its hash and never replaced, an
 //!   unknown hash reads as none, a 300 KB catalog round-trips and one over
 //!   [`CATALOG_BYTES`](idle_app::ports::CATALOG_BYTES) is refused.
 //! - [`erase_player_everywhere`]: a player's history read whole, and erased from every table.
 //!
-//! Stores with a feed of committed outboxes (memory, embedded): [`outbox_feed_order`].
+//! Stores with a feed of committed outboxes (memory, embedded): [`outbox_feed_order`],
+//! [`feed_carries_connections`].
 //! Stores that enforce DynamoDB's limits and keep the outbox in the player's item (memory,
 //! DynamoDB): [`conditional_commit`] (with the 400 KB item limit), [`commit_replaces_outbox`].
 
@@ -534,6 +537,154 @@ pub async fn connections_by_id_and_player<S: ConnectionStore>(store: &S, now: Mi
         .await
         .unwrap()
         .is_empty());
+}
+
+/// The player `id` as read, and the connection ids read with it.
+async fn listed<S: GameStore>(store: &S, id: &str) -> (Option<PlayerState>, Vec<String>) {
+    let mut loaded = store.load_players(&[id.to_owned()]).await.unwrap();
+    assert!(loaded.unreadable.is_empty(), "{:?}", loaded.unreadable);
+    let connections = loaded.connections_of(id);
+    (loaded.players.pop(), connections)
+}
+
+/// A player's connection ids live with the player: `load_players` (and its relaxed form)
+/// returns them for every player read ([`Loaded::connections`](idle_app::ports::Loaded)); a
+/// connection stored before the player's first write is no player but is listed once the player
+/// is created (by a commit on `None` or `create_player`, neither of which is refused for it); a
+/// commit never drops them; the deletes unlist them; unlisting what is not listed, or for a
+/// player that does not exist, succeeds and creates no player.
+pub async fn connections_listed_with_the_player<S>(store: &S, now: Millis)
+where
+    S: GameStore + ConnectionStore,
+{
+    // A connection before the player's first write: still no player.
+    let one = connection("list-c1", "list-p1", now);
+    store.put_connection(&one).await.unwrap();
+    assert_eq!(
+        listed(store, "list-p1").await,
+        (None, Vec::new()),
+        "a listed connection alone is no player"
+    );
+    // The first write creates the player on `None` and keeps the list.
+    let fresh = new_player("list-p1", now);
+    store
+        .commit(&write(&fresh, None, 1, Outbox::default()))
+        .await
+        .expect("a commit on None creates a player that only has connections");
+    let (player, ids) = listed(store, "list-p1").await;
+    assert_eq!(player.map(|p| p.player.version), Some(1));
+    assert_eq!(ids, ["list-c1"], "the commit kept the listed connection");
+
+    // More connections, then a commit with an outbox: the list stays as the connections made it.
+    store
+        .put_connection(&connection("list-c2", "list-p1", now))
+        .await
+        .unwrap();
+    store
+        .commit(&write(
+            &fresh,
+            Some(1),
+            2,
+            Outbox {
+                notifications: vec![note(1, now)],
+                ..Outbox::default()
+            },
+        ))
+        .await
+        .unwrap();
+    let (player, ids) = listed(store, "list-p1").await;
+    assert_eq!(player.map(|p| p.player.version), Some(2));
+    assert_eq!(ids, ["list-c1", "list-c2"]);
+    let mut relaxed = store
+        .load_players_relaxed(&["list-p1".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(
+        relaxed.connections.remove("list-p1").unwrap_or_default(),
+        ["list-c1", "list-c2"],
+        "the relaxed read carries them too"
+    );
+
+    // `create_player` also creates over a connection alone, and keeps it.
+    store
+        .put_connection(&connection("list-c3", "list-p2", now))
+        .await
+        .unwrap();
+    assert!(store
+        .create_player(&new_player("list-p2", now))
+        .await
+        .unwrap());
+    assert!(!store
+        .create_player(&new_player("list-p2", now))
+        .await
+        .unwrap());
+    assert_eq!(
+        listed(store, "list-p2").await.1,
+        ["list-c3"],
+        "create_player kept the list"
+    );
+
+    // The deletes unlist; unlisting what is not there is no error and creates nothing.
+    store.delete_connection("list-c1").await.unwrap();
+    assert_eq!(listed(store, "list-p1").await.1, ["list-c2"]);
+    let two = store.get_connection("list-c2").await.unwrap().unwrap();
+    assert!(store.delete_connection_if(&two).await.unwrap());
+    assert_eq!(listed(store, "list-p1").await.1, Vec::<String>::new());
+    store.unlist_connection("list-p1", "list-c9").await.unwrap();
+    store
+        .unlist_connection("list-nobody", "list-c9")
+        .await
+        .unwrap();
+    assert_eq!(listed(store, "list-nobody").await, (None, Vec::new()));
+    assert_eq!(
+        listed(store, "list-p1").await.0.map(|p| p.player.version),
+        Some(2),
+        "connection updates leave the player as written"
+    );
+}
+
+/// Each committed outbox on the feed carries the player's connection ids listed when it was
+/// committed ([`OutboxRecord::connections`]), where its notifications are posted.
+pub async fn feed_carries_connections<S, T>(store: &S, now: Millis, take: T)
+where
+    S: GameStore + ConnectionStore,
+    T: Fn() -> Vec<OutboxRecord>,
+{
+    let _ = take();
+    let noting = Outbox {
+        notifications: vec![note(1, now)],
+        ..Outbox::default()
+    };
+    let fresh = new_player("fed-p1", now);
+    store
+        .commit(&write(&fresh, None, 1, noting.clone()))
+        .await
+        .unwrap();
+    store
+        .put_connection(&connection("fed-c2", "fed-p1", now))
+        .await
+        .unwrap();
+    store
+        .put_connection(&connection("fed-c1", "fed-p1", now))
+        .await
+        .unwrap();
+    store
+        .commit(&write(&fresh, Some(1), 2, noting))
+        .await
+        .unwrap();
+    let fed: Vec<(u64, Vec<String>)> = take()
+        .into_iter()
+        .filter(|r| r.player_id == "fed-p1")
+        .map(|r| (r.version, r.connections))
+        .collect();
+    assert_eq!(
+        fed,
+        [
+            (1, Vec::new()),
+            (2, vec!["fed-c1".to_owned(), "fed-c2".to_owned()])
+        ],
+        "each record lists the connections at its commit, in id order"
+    );
 }
 
 // ---- writes as DynamoDB sees them: the item limit and the stored outbox ----------------------

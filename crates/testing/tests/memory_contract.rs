@@ -48,6 +48,13 @@ async fn the_memory_store_keeps_connections() {
 }
 
 #[tokio::test]
+async fn the_memory_store_lists_connections_with_the_player() {
+    let store = store(4);
+    contract::connections_listed_with_the_player(&store, T0).await;
+    contract::feed_carries_connections(&store, T0, || store.take_outboxes()).await;
+}
+
+#[tokio::test]
 async fn the_memory_store_keeps_notifications() {
     contract::kept_notifications(&store(4), T0).await;
 }

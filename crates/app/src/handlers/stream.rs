@@ -102,9 +102,27 @@ pub const PACKED_STATE: &str = "state";
 /// The Players item's plain marker of a write with something to perform (N, 1): the stream's
 /// filter passes only the images that carry it.
 pub const OUTBOX_MARKER: &str = "outbox";
+/// The Players item's string set of the player's listed connection ids (absent when it has
+/// none: DynamoDB has no empty set); outside the packed state, changed only by the connection
+/// store, never by a commit.
+pub const CONNECTIONS_LIST: &str = "connections";
+
+/// The connection ids of a stream image's [`CONNECTIONS_LIST`] (none when it is absent), in
+/// id order; `Err` names what is wrong with an attribute of another type.
+fn listed_connections(image: &serde_dynamo::Item) -> Result<Vec<String>, String> {
+    match image.get(CONNECTIONS_LIST) {
+        None => Ok(Vec::new()),
+        Some(serde_dynamo::AttributeValue::Ss(ids)) => {
+            let mut ids = ids.clone();
+            ids.sort();
+            Ok(ids)
+        }
+        Some(_) => Err(format!("`{CONNECTIONS_LIST}` is not a string set")),
+    }
+}
 
 /// Reads a Players stream record: the player id from its keys, and from its new image the
-/// `version` and, when the image carries the `outbox` marker, the outbox from the packed
+/// `version`, the listed connection ids ([`CONNECTIONS_LIST`], where the notifications go) and, when the image carries the `outbox` marker, the outbox from the packed
 /// `state` (B, [`packed`]); an image without the marker, which the template's filter keeps
 /// away, has nothing to perform. A marker without a readable `state` is a malformed record.
 pub fn read_record(record: &EventRecord) -> BatchRecord {
@@ -138,12 +156,17 @@ pub fn read_record(record: &EventRecord) -> BatchRecord {
         },
         None => 0,
     };
+    let connections = match listed_connections(&record.change.new_image) {
+        Ok(connections) => connections,
+        Err(why) => return malformed(&why),
+    };
     if record.change.new_image.get(OUTBOX_MARKER).is_none() {
         return Ok(OutboxRecord {
             player_id: player_id.to_owned(),
             version,
             sequence_number,
             outbox: Outbox::default(),
+            connections,
         });
     }
     let outbox = match record.change.new_image.get(PACKED_STATE) {
@@ -162,6 +185,7 @@ pub fn read_record(record: &EventRecord) -> BatchRecord {
         version,
         sequence_number,
         outbox,
+        connections,
     })
 }
 

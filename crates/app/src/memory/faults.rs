@@ -281,6 +281,16 @@ impl<S: ConnectionStore + 'static> ConnectionStore for FaultyStore<S> {
         self.write(StoreOp::DeleteConnection, &[], delete).await
     }
 
+    async fn unlist_connection(
+        &self,
+        player_id: &str,
+        connection_id: &str,
+    ) -> Result<(), StoreError> {
+        let unlist = self.inner.unlist_connection(player_id, connection_id);
+        self.write(StoreOp::DeleteConnection, &[player_id], unlist)
+            .await
+    }
+
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
         self.check(StoreOp::PlayerConnections, &[player_id])?;
         self.inner.player_connections(player_id).await

@@ -4,13 +4,14 @@
 
 use serde_json::{json, Value};
 
-use crate::handlers::{OUTBOX_MARKER, PACKED_STATE};
+use crate::handlers::{CONNECTIONS_LIST, OUTBOX_MARKER, PACKED_STATE};
 use crate::outbox::{Outbox, OutboxRecord};
 use crate::packed;
 
 /// The stream event (the JSON Lambda hands `task-processor`) for these committed outboxes, in
 /// order: `MODIFY` records whose new image has the attributes the processor reads (`player_id`,
-/// `version`, and the outbox packed in `state` with the `outbox` marker, as the DynamoDB store
+/// `version`, the outbox packed in `state` with the `outbox` marker, and the listed connection
+/// ids as the `connections` string set, absent when there are none, as the DynamoDB store
 /// writes them).
 pub fn stream_event(records: &[OutboxRecord]) -> Value {
     let records: Vec<Value> = records.iter().map(stream_record).collect();
@@ -40,6 +41,9 @@ fn stream_record(record: &OutboxRecord) -> Value {
     let mut image = outbox_image_attributes(&record.outbox);
     image.insert("player_id".into(), json!({"S": record.player_id}));
     image.insert("version".into(), json!({"N": record.version.to_string()}));
+    if !record.connections.is_empty() {
+        image.insert(CONNECTIONS_LIST.into(), json!({ "SS": record.connections }));
+    }
     json!({
         "awsRegion": "local",
         "dynamodb": {

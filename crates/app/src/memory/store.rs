@@ -48,6 +48,10 @@ struct State {
     /// `connections`' keys by player: (player id, connection id), so that a player's
     /// connections are found without walking every connection (a cost run holds 100,000).
     connections_of: BTreeSet<(String, String)>,
+    /// The connection ids listed with each player, as (player id, connection id): DynamoDB's
+    /// `connections` set on the Players item, kept apart from the rows as there (the row is
+    /// written before the id is listed and deleted before it is unlisted).
+    listed: BTreeSet<(String, String)>,
     inbox: BTreeMap<(String, u64), (Notification, i64)>,
     page_size: usize,
     wake_shards: u32,
@@ -75,11 +79,21 @@ impl State {
         }
     }
 
-    fn remove_connection(&mut self, connection_id: &str) {
-        if let Some(old) = self.connections.remove(connection_id) {
-            self.connections_of
-                .remove(&(old.player_id, connection_id.to_owned()));
-        }
+    /// Removes the row, returning it (its id stays listed).
+    fn remove_connection(&mut self, connection_id: &str) -> Option<Connection> {
+        let old = self.connections.remove(connection_id)?;
+        self.connections_of
+            .remove(&(old.player_id.clone(), connection_id.to_owned()));
+        Some(old)
+    }
+
+    /// The connection ids listed with `player_id`, in id order.
+    fn listed_of(&self, player_id: &str) -> Vec<String> {
+        self.listed
+            .range((player_id.to_owned(), String::new())..)
+            .take_while(|(p, _)| p == player_id)
+            .map(|(_, id)| id.clone())
+            .collect()
     }
 }
 
@@ -107,6 +121,7 @@ impl MemoryStore {
                 audits: BTreeMap::new(),
                 connections: BTreeMap::new(),
                 connections_of: BTreeSet::new(),
+                listed: BTreeSet::new(),
                 inbox: BTreeMap::new(),
                 page_size: DEFAULT_PAGE_SIZE,
                 wake_shards: wake_shards.max(1),
@@ -146,6 +161,7 @@ impl MemoryStore {
                 version: state.players.get(id).map_or(0, |s| s.player.version),
                 sequence_number: "0".to_owned(),
                 outbox: outbox.clone(),
+                connections: state.listed_of(id),
             })
             .collect()
     }
@@ -188,6 +204,18 @@ impl MemoryStore {
     /// A player as stored.
     pub fn player(&self, player_id: &str) -> Option<PlayerState> {
         self.lock().players.get(player_id).cloned()
+    }
+
+    /// The connection ids listed with a player ([`ConnectionStore::put_connection`]), in id
+    /// order, read without counting as a call (for tools that model the store).
+    pub fn listed(&self, player_id: &str) -> Vec<String> {
+        self.lock().listed_of(player_id)
+    }
+
+    /// Deletes a connection's row but leaves its id listed with its player: what DynamoDB
+    /// keeps when the unlisting after a row's delete failed (test set-up; no call counted).
+    pub fn delete_row_only(&self, connection_id: &str) {
+        self.lock().remove_connection(connection_id);
     }
 
     /// Every stored player id, sorted.
@@ -338,6 +366,7 @@ impl MemoryStore {
             unperformed.insert(
                 sequence,
                 OutboxRecord {
+                    connections: state.listed_of(&pending.player_id),
                     player_id: pending.player_id,
                     version: pending.version,
                     sequence_number: sequence.to_string(),
@@ -431,6 +460,10 @@ impl GameStore for MemoryStore {
                 ));
             } else if let Some(player) = state.players.get(id) {
                 loaded.players.push(player.clone());
+                let listed = state.listed_of(id);
+                if !listed.is_empty() {
+                    loaded.connections.insert(id.to_owned(), listed);
+                }
             }
         }
         Ok(loaded)
@@ -463,6 +496,7 @@ impl GameStore for MemoryStore {
             let sequence = state.next_sequence;
             state.next_sequence += 1;
             let record = OutboxRecord {
+                connections: state.listed_of(&id),
                 player_id: id,
                 version: commit.state.player.version,
                 sequence_number: sequence.to_string(),
@@ -555,6 +589,10 @@ impl ConnectionStore for MemoryStore {
             connection.player_id.clone(),
             connection.connection_id.clone(),
         ));
+        state.listed.insert((
+            connection.player_id.clone(),
+            connection.connection_id.clone(),
+        ));
         Ok(())
     }
 
@@ -565,7 +603,11 @@ impl ConnectionStore for MemoryStore {
 
     async fn delete_connection(&self, connection_id: &str) -> Result<(), StoreError> {
         let mut state = self.lock();
-        state.remove_connection(connection_id);
+        if let Some(old) = state.remove_connection(connection_id) {
+            state
+                .listed
+                .remove(&(old.player_id, connection_id.to_owned()));
+        }
         Ok(())
     }
 
@@ -578,8 +620,22 @@ impl ConnectionStore for MemoryStore {
             .is_some_and(|stored| stored.connected_at == connection.connected_at);
         if same {
             state.remove_connection(id);
+            state
+                .listed
+                .remove(&(connection.player_id.clone(), id.to_owned()));
         }
         Ok(same)
+    }
+
+    async fn unlist_connection(
+        &self,
+        player_id: &str,
+        connection_id: &str,
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .listed
+            .remove(&(player_id.to_owned(), connection_id.to_owned()));
+        Ok(())
     }
 
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
@@ -689,6 +745,7 @@ impl PlayerRecords for MemoryStore {
         state.inbox.retain(|(p, _), _| p != player_id);
         state.connections.retain(|_, c| c.player_id != player_id);
         state.connections_of.retain(|(p, _)| p != player_id);
+        state.listed.retain(|(p, _)| p != player_id);
         state.unperformed.retain(|_, r| r.player_id != player_id);
         state.unperformed_of.remove(player_id);
         state.feed.retain(|r| r.player_id != player_id);

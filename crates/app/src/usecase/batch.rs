@@ -187,7 +187,14 @@ async fn perform(
             .map_err(|e| Unperformed(format!("audit: {e}")))?;
         report.history += outbox.audit.len();
     }
-    let delivery = deliver(services, &record.player_id, &outbox.notifications, &[]).await;
+    let delivery = deliver(
+        services,
+        &record.player_id,
+        &record.connections,
+        &outbox.notifications,
+        &[],
+    )
+    .await;
     report.delivered += delivery.delivered;
     report.kept += delivery.stored;
     if delivery.lost > 0 {

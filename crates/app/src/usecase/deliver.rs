@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use idle_core::protocol::{Notification, Progress};
 use serde::Serialize;
 
-use super::disconnect::forget_gone;
-use crate::ports::{Connection, PostError};
+use super::disconnect::forget_listed;
+use crate::ports::PostError;
 use crate::services::Services;
 
 /// What happened to a batch of notifications.
@@ -24,14 +24,21 @@ pub struct Delivery {
     pub lost: usize,
 }
 
-/// Posts each notification, in order, to every connection of the player, then the ephemeral
-/// progress updates (never kept: a client that misses one interpolates from `ends_at`). A connection that is
-/// gone is deleted if it is past its handshake ([`forget_gone`]); a notification that reached no connection is stored in the inbox (with the
-/// configured TTL). Delivery never fails the caller: the state change it announces is already
-/// written, and `sync` shows it.
+/// Posts each notification, in order, to every connection listed with the player
+/// (`connections`: the ids the caller's read of the player carried, [`OutboxRecord::connections`]
+/// or [`Loaded::connections`]; nothing is read to find them), then the ephemeral progress
+/// updates (never kept: a client that misses one interpolates from `ends_at`). A connection that
+/// answers 410 Gone is forgotten if it is past its handshake ([`forget_listed`]: its row read
+/// and deleted, its id unlisted; one read and two writes, only on a 410); a notification that
+/// reached no connection is stored in the inbox (with the configured TTL). Delivery never fails
+/// the caller: the state change it announces is already written, and `sync` shows it.
+///
+/// [`OutboxRecord::connections`]: crate::outbox::OutboxRecord::connections
+/// [`Loaded::connections`]: crate::ports::Loaded::connections
 pub async fn deliver(
     services: &Services,
     player_id: &str,
+    connections: &[String],
     notifications: &[Notification],
     progress: &[Progress],
 ) -> Delivery {
@@ -39,13 +46,6 @@ pub async fn deliver(
     if notifications.is_empty() && progress.is_empty() {
         return report;
     }
-    let connections = match services.connections.player_connections(player_id).await {
-        Ok(connections) => connections,
-        Err(error) => {
-            tracing::warn!(player_id, %error, "could not list connections; storing notifications");
-            Vec::new()
-        }
-    };
     let now = services.clock.now();
     let mut gone = BTreeSet::new();
     let mut undelivered = Vec::new();
@@ -58,7 +58,7 @@ pub async fn deliver(
                 continue;
             }
         };
-        let posts = post_to_all(services, player_id, &connections, &mut gone, &payload).await;
+        let posts = post_to_all(services, player_id, connections, &mut gone, &payload).await;
         report.posts += posts;
         if posts > 0 {
             report.delivered += 1;
@@ -70,13 +70,10 @@ pub async fn deliver(
         let Ok(payload) = serde_json::to_vec(update) else {
             continue;
         };
-        report.posts += post_to_all(services, player_id, &connections, &mut gone, &payload).await;
+        report.posts += post_to_all(services, player_id, connections, &mut gone, &payload).await;
     }
-    for connection in connections
-        .iter()
-        .filter(|c| gone.contains(&c.connection_id))
-    {
-        forget_gone(services, connection, now).await;
+    for connection_id in &gone {
+        forget_listed(services, player_id, connection_id, now).await;
     }
     report.gone = gone.len();
     if !undelivered.is_empty() {
@@ -112,13 +109,13 @@ pub async fn deliver(
 async fn post_to_all(
     services: &Services,
     player_id: &str,
-    connections: &[Connection],
+    connections: &[String],
     gone: &mut BTreeSet<String>,
     payload: &[u8],
 ) -> usize {
     let mut posts = 0;
-    for connection in connections {
-        let id = connection.connection_id.as_str();
+    for id in connections {
+        let id = id.as_str();
         if gone.contains(id) {
             continue;
         }

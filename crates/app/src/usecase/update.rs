@@ -77,18 +77,24 @@ pub(crate) async fn load_player(
     )
 }
 
-/// As [`load_player`], from a read that may lag the latest writes by a moment
-/// ([`GameStore::load_players_relaxed`](crate::ports::GameStore::load_players_relaxed)).
-pub(crate) async fn load_player_relaxed(
+/// Loads one player with the connection ids listed with it (the same read: [`Loaded::connections`]),
+/// relaxed ([`GameStore::load_players_relaxed`]) or consistent.
+///
+/// [`Loaded::connections`]: crate::ports::Loaded::connections
+/// [`GameStore::load_players_relaxed`]: crate::ports::GameStore::load_players_relaxed
+pub(crate) async fn load_player_listed(
     services: &Services,
     player_id: &str,
-) -> Result<Option<PlayerState>, StoreError> {
+    relaxed: bool,
+) -> Result<Option<(PlayerState, Vec<String>)>, StoreError> {
     let ids = std::slice::from_ref(&player_id.to_owned()).to_vec();
-    loaded_one(
-        services,
-        player_id,
-        services.store.load_players_relaxed(&ids).await?,
-    )
+    let mut loaded = if relaxed {
+        services.store.load_players_relaxed(&ids).await?
+    } else {
+        services.store.load_players(&ids).await?
+    };
+    let connections = loaded.connections.remove(player_id).unwrap_or_default();
+    Ok(loaded_one(services, player_id, loaded)?.map(|state| (state, connections)))
 }
 
 fn loaded_one(

@@ -5,7 +5,7 @@ use idle_core::model::Millis;
 
 use super::advance::advance_player;
 use super::deliver::deliver;
-use super::update::{load_player, load_player_relaxed, UpdateError};
+use super::update::{load_player_listed, UpdateError};
 use crate::services::Services;
 use crate::state::PlayerState;
 
@@ -71,13 +71,13 @@ pub enum Woken {
 /// [`GameStore::load_players_relaxed`]: crate::ports::GameStore::load_players_relaxed
 pub async fn wake(services: &Services, player_id: &str, at: Millis) -> Result<Woken, String> {
     let now = services.clock.now();
-    let mut state = match read(services, player_id, true).await {
-        Ok(state) => state,
+    let (mut state, mut connections) = match read(services, player_id, true).await {
+        Ok(read) => read,
         Err(woken) => return woken,
     };
     if nothing_due(services, &state, at, now) {
-        state = match read(services, player_id, false).await {
-            Ok(state) => state,
+        (state, connections) = match read(services, player_id, false).await {
+            Ok(read) => read,
             Err(woken) => return woken,
         };
     }
@@ -87,7 +87,14 @@ pub async fn wake(services: &Services, player_id: &str, at: Millis) -> Result<Wo
         else {
             return Ok(Woken::Nothing);
         };
-        deliver(services, player_id, &[], std::slice::from_ref(&update)).await;
+        deliver(
+            services,
+            player_id,
+            &connections,
+            &[],
+            std::slice::from_ref(&update),
+        )
+        .await;
         return Ok(Woken::Progress);
     }
     match advance_player(services, player_id, Some(state), now).await {
@@ -102,19 +109,16 @@ pub async fn wake(services: &Services, player_id: &str, at: Millis) -> Result<Wo
     }
 }
 
-/// The player, read relaxed or consistently; `Err` is what [`wake`] answers when it cannot be.
+/// The player and the connection ids listed with it (where a progress update is posted: the
+/// same read, no query), read relaxed or consistently; `Err` is what [`wake`] answers when it
+/// cannot be.
 async fn read(
     services: &Services,
     player_id: &str,
     relaxed: bool,
-) -> Result<PlayerState, Result<Woken, String>> {
-    let loaded = if relaxed {
-        load_player_relaxed(services, player_id).await
-    } else {
-        load_player(services, player_id).await
-    };
-    match loaded {
-        Ok(Some(state)) => Ok(state),
+) -> Result<(PlayerState, Vec<String>), Result<Woken, String>> {
+    match load_player_listed(services, player_id, relaxed).await {
+        Ok(Some(read)) => Ok(read),
         Ok(None) => Err(Ok(Woken::Unknown)),
         Err(error) if error.is_retryable() => Err(Err(error.to_string())),
         Err(_) => Err(Ok(Woken::Nothing)),

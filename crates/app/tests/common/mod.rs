@@ -146,6 +146,7 @@ pub fn stream_event(records: &[(&str, u64, Value)]) -> Value {
             version: *version,
             sequence_number: (i + 1).to_string(),
             outbox: serde_json::from_value(outbox.clone()).unwrap(),
+            connections: Vec::new(),
         })
         .collect();
     idle_app::memory::stream_event(&records)
