@@ -37,6 +37,13 @@ async fn seeded(test: &str, ids: &[&str]) -> (PathBuf, String) {
     (dir, arg)
 }
 
+/// A data directory with `p1` seeded, and its writer lock held as a running idle-local holds it.
+async fn seeded_and_locked(test: &str) -> (PathBuf, String, DirLock) {
+    let (dir, arg) = seeded(test, &["p1"]).await;
+    let lock = DirLock::acquire(&dir).unwrap();
+    (dir, arg, lock)
+}
+
 /// Plays one harvest of `player_id` to its end with the game's own lifecycle, committing and
 /// putting its history record as the runtime does; returns its task id.
 async fn play_a_task(dir: &std::path::Path, player_id: &str, secret: &[u8]) -> String {
@@ -85,6 +92,15 @@ async fn play_a_task(dir: &std::path::Path, player_id: &str, secret: &[u8]) -> S
     let task_id = commit.outbox.history[0].task_id.clone();
     store.close().unwrap();
     task_id
+}
+
+/// `idle-admin --json show` of a player on the data directory `d`, parsed.
+fn show(d: &str, player_id: &str) -> serde_json::Value {
+    json_of(&admin(
+        &["--data-dir", d, "--json", "show", player_id],
+        &[],
+        "",
+    ))
 }
 
 fn copper(report: &serde_json::Value) -> u64 {
@@ -161,39 +177,23 @@ async fn show_grant_export_and_erase_on_a_data_directory() {
     assert_eq!(record["count"], 5);
 
     // Without --yes, anything but "yes" aborts and changes nothing (and is audited as failed)
-    let refused = admin(
-        &[
-            "--data-dir",
-            &d,
-            "grant",
-            "p1",
-            "copper_ore",
-            "1",
-            "--reason",
-            "r",
-        ],
-        &env,
-        "no\n",
-    );
+    let grant = [
+        "--data-dir",
+        &d,
+        "grant",
+        "p1",
+        "copper_ore",
+        "1",
+        "--reason",
+        "r",
+    ];
+    let refused = admin(&grant, &env, "no\n");
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
     assert_eq!(
         audit_line(&stderr(&refused), "grant")["fields"]["outcome"],
         "failed"
     );
-    let confirmed = admin(
-        &[
-            "--data-dir",
-            &d,
-            "grant",
-            "p1",
-            "copper_ore",
-            "1",
-            "--reason",
-            "r",
-        ],
-        &env,
-        "yes\n",
-    );
+    let confirmed = admin(&grant, &env, "yes\n");
     assert!(confirmed.status.success(), "{}", stderr(&confirmed));
     assert_eq!(
         audit_line(&stderr(&confirmed), "grant")["fields"]["operator"],
@@ -318,14 +318,10 @@ async fn show_grant_export_and_erase_on_a_data_directory() {
 
 #[tokio::test]
 async fn writes_are_refused_while_idle_local_holds_the_lock_and_reads_still_work() {
-    let (dir, d) = seeded("lock", &["p1"]).await;
     // Given a running idle-local (its lock held)
-    let lock = DirLock::acquire(&dir).unwrap();
+    let (dir, d, lock) = seeded_and_locked("lock").await;
     // Reads open the database beside it
-    check_show(
-        &json_of(&admin(&["--data-dir", &d, "--json", "show", "p1"], &[], "")),
-        "p1",
-    );
+    check_show(&show(&d, "p1"), "p1");
     // Writes are refused, saying what to do, and nothing changes
     for args in [
         vec!["grant", "p1", "copper_ore", "1", "--reason", "r"],
@@ -340,8 +336,7 @@ async fn writes_are_refused_while_idle_local_holds_the_lock_and_reads_still_work
         assert!(stderr(&out).contains("--wait SECS"), "{}", stderr(&out));
     }
     drop(lock);
-    let shown = json_of(&admin(&["--data-dir", &d, "--json", "show", "p1"], &[], ""));
-    assert_eq!(shown["version"], 0, "nothing written");
+    assert_eq!(show(&d, "p1")["version"], 0, "nothing written");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -350,9 +345,8 @@ async fn a_write_with_wait_goes_through_once_idle_local_releases_the_lock() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 
-    let (dir, d) = seeded("wait", &["p1"]).await;
     // Given a running idle-local (its lock held)
-    let lock = DirLock::acquire(&dir).unwrap();
+    let (dir, d, lock) = seeded_and_locked("wait").await;
     // When a grant is run with --wait
     let mut child = Command::new(env!("CARGO_BIN_EXE_idle-admin"))
         .args([
@@ -397,15 +391,13 @@ async fn a_write_with_wait_goes_through_once_idle_local_releases_the_lock() {
         audit["after"].as_u64(),
         Some(audit["before"].as_u64().unwrap() + 4)
     );
-    let shown = json_of(&admin(&["--data-dir", &d, "--json", "show", "p1"], &[], ""));
-    assert_eq!(shown["version"], 1, "the grant was written");
+    assert_eq!(show(&d, "p1")["version"], 1, "the grant was written");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]
 async fn a_write_with_wait_gives_up_with_a_clear_error_when_the_lock_stays_held() {
-    let (dir, d) = seeded("wait-timeout", &["p1"]).await;
-    let lock = DirLock::acquire(&dir).unwrap();
+    let (dir, d, lock) = seeded_and_locked("wait-timeout").await;
     let started = std::time::Instant::now();
     let out = admin(
         &["--data-dir", &d, "--yes", "--wait", "1", "erase", "p1"],
@@ -426,8 +418,7 @@ async fn a_write_with_wait_gives_up_with_a_clear_error_when_the_lock_stays_held(
     assert!(message.contains("stop idle-local"), "{message}");
     assert_eq!(audit_line(&message, "erase")["fields"]["outcome"], "failed");
     drop(lock);
-    let shown = json_of(&admin(&["--data-dir", &d, "--json", "show", "p1"], &[], ""));
-    assert_eq!(shown["version"], 0, "nothing erased or written");
+    assert_eq!(show(&d, "p1")["version"], 0, "nothing erased or written");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -232,14 +232,8 @@ impl Processor {
     /// enqueue's write); returns when the task ends.
     async fn play(&self, connection_id: &str, player_id: &str) -> idle_core::model::Millis {
         use idle_app::ports::Clock;
-        let token = idle_app::auth::mint(
-            idle_app::auth::DEV_TOKEN_SECRET.as_bytes(),
-            player_id,
-            std::time::Duration::from_secs(3600),
-            false,
-            self.clock.now(),
-        )
-        .unwrap();
+        let ttl = std::time::Duration::from_secs(3600);
+        let token = idle_testing::tokens::dev_token(player_id, ttl, self.clock.now());
         self.notifier.open(connection_id, self.clock.now());
         idle_app::usecase::connect(&self.services, connection_id, Some(&token))
             .await
@@ -278,6 +272,31 @@ impl Processor {
             slack_ms: 300_000,
         }
     }
+}
+
+/// Redrives with `--expired history` the on-failure message of a range the stream has trimmed
+/// (see [`Trimmed`]): sequence numbers 100 to 200 of `shardId-1`, with these arrival times.
+/// Returns the message and what the redrive did.
+async fn redrive_trimmed(
+    w: &Processor,
+    arrivals: Option<(&str, &str)>,
+) -> (
+    idle_admin::redrive::FailureMessage,
+    idle_admin::redrive::Redriven,
+) {
+    let message = failure(
+        "arn:aws:dynamodb:us-east-1:123456789012:table/Players/stream/2027-01-15T07:00:00.000",
+        "shardId-1",
+        "100",
+        "200",
+        arrivals,
+    );
+    let redriven = w
+        .redrive(&Trimmed, idle_admin::redrive::Expired::History)
+        .batch(&message)
+        .await
+        .unwrap();
+    (message, redriven)
 }
 
 /// An on-failure message for `shard_id`'s range from `first` to `last`, with arrival times.
@@ -434,18 +453,7 @@ async fn redrive_of_an_expired_range_advances_the_players_the_history_names() {
     assert!(w.waker.armed().iter().any(|(_, p)| p == "alice"));
 
     // When the message of the expired range (arrivals at T0) is redriven
-    let message = failure(
-        "arn:aws:dynamodb:us-east-1:123456789012:table/Players/stream/2027-01-15T07:00:00.000",
-        "shardId-1",
-        "100",
-        "200",
-        Some((T0_RFC3339, T0_RFC3339)),
-    );
-    let redriven = w
-        .redrive(&Trimmed, idle_admin::redrive::Expired::History)
-        .batch(&message)
-        .await
-        .unwrap();
+    let (_, redriven) = redrive_trimmed(&w, Some((T0_RFC3339, T0_RFC3339))).await;
 
     // Then alice, named by the history in the window, had her last outbox performed (her
     // task's start posted) and was advanced (the task completed); bob was
@@ -479,18 +487,7 @@ async fn redrive_of_an_expired_range_advances_the_players_the_history_names() {
     // (which holds wake times rounded up to a bucket, so bob is found once his bucket has
     // passed): bob (due) is advanced now
     w.clock.set(ends_at + idle_aws::DEFAULT_WAKE_BUCKET_MS);
-    let message = failure(
-        "arn:aws:dynamodb:us-east-1:123456789012:table/Players/stream/2027-01-15T07:00:00.000",
-        "shardId-1",
-        "100",
-        "200",
-        None,
-    );
-    let redriven = w
-        .redrive(&Trimmed, idle_admin::redrive::Expired::History)
-        .batch(&message)
-        .await
-        .unwrap();
+    let (message, redriven) = redrive_trimmed(&w, None).await;
     let report = &redriven.report;
     assert!(redriven.done, "{report}");
     assert_eq!(

@@ -7,14 +7,15 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use idle_app::auth::{mint, DEV_TOKEN_SECRET};
+use idle_app::auth::DEV_TOKEN_SECRET;
 use idle_app::handlers::task_processor;
 use idle_app::memory::{stream_event, MemoryWorld};
 use idle_app::outbox::OutboxRecord;
 use idle_app::usecase;
 use idle_app::{AppConfig, Secret};
 use idle_core::model::Millis;
-use serde_json::json;
+use idle_testing::tokens::dev_token;
+use idle_testing::world;
 
 const T0: Millis = 1_800_000_000_000;
 /// Dev-only seed secret for the benchmarks.
@@ -34,18 +35,8 @@ async fn connect_all(world: &MemoryWorld, config: &AppConfig, players: usize) {
     for p in 0..players {
         let player = format!("player-{p:04}");
         let connection = format!("c-{player}");
-        world.notifier.open(&connection, T0);
-        let token = mint(
-            DEV_TOKEN_SECRET.as_bytes(),
-            &player,
-            std::time::Duration::from_secs(3600),
-            false,
-            T0,
-        )
-        .expect("a token");
-        usecase::connect(&services, &connection, Some(&token))
-            .await
-            .expect("connected");
+        let token = dev_token(&player, std::time::Duration::from_secs(3600), T0);
+        world::connect(world, &services, &connection, &token).await;
     }
 }
 
@@ -59,8 +50,7 @@ async fn committed(config: &AppConfig, records: usize, players: usize) -> Vec<Ou
     let mut round = 0;
     while taken.len() < records {
         for p in 0..players {
-            let body = json!({"action": "enqueue", "request_id": format!("r{round}"),
-                "task": {"activity": "harvest", "resource": "copper_ore", "location": "meadow", "quantity": 1}});
+            let body = world::harvest_message(&format!("r{round}"), 1);
             usecase::message(&services, &format!("c-player-{p:04}"), &body.to_string()).await;
         }
         world.clock.advance(60_000);

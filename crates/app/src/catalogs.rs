@@ -94,7 +94,7 @@ impl Catalogs {
     /// # Errors
     /// The store's: a transient failure, or a permanent one (a missing table or permission, a
     /// catalog over [`CATALOG_BYTES`](crate::ports::CATALOG_BYTES)).
-    pub async fn register(&self, catalog: &Catalog, hash: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn register(&self, catalog: &Catalog, hash: &str) -> Result<bool, StoreError> {
         let json = serde_json::to_string(catalog).map_err(|e| {
             StoreError::Permanent(format!("catalog {hash} does not serialise: {e}"))
         })?;

@@ -205,12 +205,12 @@ impl Metrics {
 
     /// Counts a player item that could not be decoded. Alarm on it: the item needs repair, and
     /// until then the player is skipped by every processor and tick.
-    pub fn player_unreadable(&self) {
+    pub(crate) fn player_unreadable(&self) {
         self.lock().players_unreadable += 1;
     }
 
     /// Counts a player write the store refused for good (too large, invalid, not permitted).
-    pub fn player_unwritable(&self) {
+    pub(crate) fn player_unwritable(&self) {
         self.lock().players_unwritable += 1;
     }
 
@@ -356,7 +356,7 @@ fn line(
 /// log line carries `player_id`, `task_id`, `activity`, `outcome` (the transition), `attempts`
 /// and, for failures and rejections, `code`; the Lambda request id comes from the runtime's span
 /// around the invocation.
-pub fn record_plan(metrics: &Metrics, player_id: &str, plan: &Plan) {
+pub(crate) fn record_plan(metrics: &Metrics, player_id: &str, plan: &Plan) {
     for change in &plan.transitions {
         let transition = Transition::from(change.kind);
         metrics.task(change.activity, transition);

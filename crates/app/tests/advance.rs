@@ -51,7 +51,7 @@ async fn a_write_that_keeps_failing_is_recorded_as_a_retry_of_the_head_task() {
     players_with_tasks(&env, &["b"], 1).await;
     unstart(&env, "b");
     env.world
-        .store
+        .faults
         .inject(Fault::times(StoreOp::Commit, 4, transient()).for_player("b"));
 
     // When its wake-up comes
@@ -150,10 +150,10 @@ async fn a_transient_failure_of_a_wake_up_is_an_error_to_retry() {
     players_with_tasks(&env, &["a"], 1).await;
     env.advance_clock(3_600_000);
     env.world
-        .store
+        .faults
         .inject(Fault::always(StoreOp::LoadPlayers, transient()));
     assert!(wake(&env.services, "a", env.now()).await.is_err());
-    env.world.store.clear_faults();
+    env.world.faults.clear_faults();
     assert_eq!(
         wake(&env.services, "a", env.now()).await,
         Ok(Woken::Advanced)
@@ -207,7 +207,7 @@ async fn a_commit_that_timed_out_after_writing_is_not_applied_twice() {
     let env = Env::new();
     players_with_tasks(&env, &["a"], 2).await;
     env.advance_clock(3_600_000);
-    env.world.store.inject(
+    env.world.faults.inject(
         Fault::once(StoreOp::Commit, transient())
             .for_player("a")
             .after_write(),
@@ -219,7 +219,7 @@ async fn a_commit_that_timed_out_after_writing_is_not_applied_twice() {
 
     // Then the retry saw the written state and did nothing more: one completion, one record
     assert!(report.failures.is_empty());
-    let history = env.world.store.history("a");
+    let history = env.world.store.task_history("a");
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].status, TaskStatus::Completed);
     let state = env.world.store.player("a").unwrap();
@@ -286,7 +286,7 @@ async fn the_emf_counts_and_the_tick_report_agree_on_retries_failures_and_comple
     let attempts = env.services.config.commit_attempts;
     for p in ["b", "c"] {
         env.world
-            .store
+            .faults
             .inject(Fault::times(StoreOp::Commit, attempts, transient()).for_player(p));
     }
 
@@ -314,7 +314,7 @@ async fn the_emf_counts_and_the_tick_report_agree_on_retries_failures_and_comple
     }
     env.perform().await;
     assert_eq!(
-        env.world.store.history("c")[0].status,
+        env.world.store.task_history("c")[0].status,
         TaskStatus::Failed,
         "c's retries ran out"
     );
@@ -341,7 +341,7 @@ async fn conflicts_in_a_row_never_charge_the_head_task_and_it_starts_once_they_s
     posted_types(&env, "conn-0");
     let conflicts = env.services.config.commit_attempts + 2;
     env.world
-        .store
+        .faults
         .inject(Fault::times(StoreOp::Commit, conflicts, conflict()).for_player("b"));
 
     // When its wake-up comes
@@ -379,7 +379,7 @@ async fn five_ticks_that_each_lose_every_write_race_do_not_fail_the_task() {
     let attempts = env.services.config.commit_attempts;
     for _ in 0..5 {
         env.world
-            .store
+            .faults
             .inject(Fault::times(StoreOp::Commit, attempts, conflict()).for_player("b"));
         let tick = idle_app::usecase::tick(&env.services).await;
         assert_eq!(tick.errors, 1, "{tick:?}");
@@ -461,7 +461,7 @@ async fn a_write_the_store_refuses_for_good_leaves_the_player_and_is_counted() {
     players_with_tasks(&env, &["a", "b"], 1).await;
     unstart(&env, "a");
     unstart(&env, "b");
-    env.world.store.inject(
+    env.world.faults.inject(
         Fault::always(
             StoreOp::Commit,
             StoreError::Permanent("item size has exceeded the maximum allowed size".into()),

@@ -56,7 +56,7 @@ async fn harvest_across(
     let next = deploy(&env, config_with(second));
     env.advance_clock(DAY_MS);
     env.world.settle(&next).await;
-    let history = env.world.store.history("alice");
+    let history = env.world.store.task_history("alice");
     assert_eq!(history.len(), 1, "{history:?}");
     assert_eq!(history[0].status, TaskStatus::Completed);
     history.into_iter().next().unwrap()

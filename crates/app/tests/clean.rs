@@ -53,7 +53,7 @@ async fn the_cleaner_removes_expired_idle_and_gone_connections_across_pages() {
 #[tokio::test]
 async fn a_failed_scan_is_counted_not_fatal() {
     let env = Env::new();
-    env.world.store.fail_next(
+    env.world.faults.fail_next(
         idle_app::memory::StoreOp::ScanConnections,
         idle_app::ports::StoreError::Transient("throttled".into()),
     );

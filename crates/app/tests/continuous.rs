@@ -71,7 +71,7 @@ async fn chunks_are_settled_by_wake_ups_and_written_as_history_records() {
     run_until(&env, T0 + HOUR).await;
 
     // Then each chunk has its history record and its `chunk_settled` notification
-    let history = env.world.store.history("p1");
+    let history = env.world.store.task_history("p1");
     assert!(history.len() >= 3, "{} records", history.len());
     for (k, record) in history.iter().enumerate() {
         assert_eq!(record.task_id, format!("{id}.{k:06}"));
@@ -110,20 +110,20 @@ async fn a_duplicate_wake_up_or_outbox_delivery_grants_a_chunk_once() {
     );
     let after_one = grants(&env, "p1");
     // The same wake-up delivered again writes nothing (at most it posts a progress update)
-    let commits = env.world.store.commits();
+    let commits = env.world.faults.commits();
     let again = usecase::wake(&env.services, "p1", due).await.unwrap();
     assert!(
         matches!(again, Woken::Nothing | Woken::Progress),
         "{again:?}"
     );
-    assert_eq!(env.world.store.commits(), commits);
+    assert_eq!(env.world.faults.commits(), commits);
     env.perform().await;
     let outboxes = env.world.store.last_outboxes();
     // The stream delivers the chunk's outbox again
     let report = perform_batch(&env.services, outboxes.into_iter().map(Ok).collect()).await;
     assert_eq!(report.failed_players, 0);
     assert_eq!(grants(&env, "p1"), after_one);
-    assert_eq!(env.world.store.history("p1").len(), 1);
+    assert_eq!(env.world.store.task_history("p1").len(), 1);
 }
 
 /// Plays one scenario: enqueue at T0, then at each of `times` the client either reconnects

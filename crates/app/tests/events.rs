@@ -213,7 +213,7 @@ async fn ws_message_cancel_cancels_the_running_task() {
     let kinds = common::types(&env.posts(CONNECTION));
     assert_eq!(kinds, ["task_cancelled", "queue_updated"]);
     assert!(env.world.store.player("player-1").unwrap().queue.is_empty());
-    let history = env.world.store.history("player-1");
+    let history = env.world.store.task_history("player-1");
     assert_eq!(history[0].status, TaskStatus::Cancelled);
 }
 
@@ -366,7 +366,7 @@ async fn task_processor_batch_performs_every_outbox_in_order_without_failures() 
         let armed = (state.player.wake_at.unwrap(), player.to_owned());
         assert!(env.world.waker.armed().contains(&armed), "{player}");
     }
-    let cancelled = env.world.store.history("player-3");
+    let cancelled = env.world.store.task_history("player-3");
     assert_eq!(cancelled.len(), 1);
     assert_eq!(cancelled[0].status, TaskStatus::Cancelled);
 }
@@ -400,14 +400,14 @@ async fn task_processor_batch_as_raw_json_skips_malformed_records() {
     );
     let response = handlers::task_processor(&env.services, raw).await;
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(env.world.store.history("player-3").len(), 1);
+    assert_eq!(env.world.store.task_history("player-3").len(), 1);
 }
 
 #[tokio::test]
 async fn task_processor_batch_reports_real_sequence_numbers_when_the_store_fails() {
     let env = stream_sample_world().await;
     committed_sample(&env);
-    env.world.store.inject(
+    env.world.faults.inject(
         idle_app::memory::Fault::always(
             idle_app::memory::StoreOp::PutHistory,
             idle_app::ports::StoreError::Transient("throttled".into()),
@@ -454,7 +454,7 @@ async fn task_processor_wake_completes_the_task_that_is_due() {
     assert!(env.world.store.player("player-1").unwrap().queue.is_empty());
     env.perform().await;
     assert!(common::types(&env.posts("conn-player-1")).contains(&"task_completed".to_owned()));
-    assert_eq!(env.world.store.history("player-1").len(), 1);
+    assert_eq!(env.world.store.task_history("player-1").len(), 1);
 }
 
 #[tokio::test]

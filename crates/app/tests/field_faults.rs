@@ -481,7 +481,7 @@ async fn a_hundred_and_twenty_due_tasks_complete_in_plans_within_the_stores_limi
     assert!(state.queue.is_empty());
     let performed = env.perform().await;
     assert!(performed.failures.is_empty(), "{performed:?}");
-    assert_eq!(env.world.store.history("p1").len(), 120);
+    assert_eq!(env.world.store.task_history("p1").len(), 120);
 }
 
 #[tokio::test]

@@ -71,7 +71,7 @@ async fn a_task_starts_in_its_enqueue_and_completes_at_its_wake_up_in_seq_order(
             .unwrap_or(0)
             >= 1
     );
-    let history = env.world.store.history("alice");
+    let history = env.world.store.task_history("alice");
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].status, TaskStatus::Completed);
 
@@ -129,7 +129,7 @@ async fn the_ticker_completes_a_task_whose_wake_up_was_lost() {
             "queue_updated"
         ]
     );
-    assert_eq!(env.world.store.history("gus").len(), 1);
+    assert_eq!(env.world.store.task_history("gus").len(), 1);
 }
 
 /// A wake queue that cannot be reached: what a process that dies between its write and the
@@ -280,7 +280,7 @@ async fn a_failed_inbox_write_does_not_fail_the_enqueue_and_its_redelivery_keeps
     let env = Env::new();
     env.connect("c1", "erin").await;
     env.world.notifier.drop_connection("c1");
-    env.world.store.fail_next(
+    env.world.faults.fail_next(
         StoreOp::StoreInbox,
         idle_app::ports::StoreError::Transient("throttled".into()),
     );
@@ -335,14 +335,14 @@ async fn a_tick_that_cannot_write_leaves_the_player_due_for_the_next() {
     env.connect("c1", "fay").await;
     env.harvest("c1", "r1", 1).await;
     env.advance_clock(600_000);
-    env.world.store.inject(idle_app::memory::Fault::always(
+    env.world.faults.inject(idle_app::memory::Fault::always(
         StoreOp::Commit,
         idle_app::ports::StoreError::Transient("down".into()),
     ));
     let failed = tick(&env.services).await;
     assert_eq!(failed.errors, 1);
     assert_eq!(env.world.store.player("fay").unwrap().queue.len(), 1);
-    env.world.store.clear_faults();
+    env.world.faults.clear_faults();
     let report = tick(&env.services).await;
     assert_eq!(report.tasks_completed, 1);
 }

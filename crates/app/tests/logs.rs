@@ -32,10 +32,7 @@ async fn every_task_transition_is_a_json_line_with_request_player_task_activity_
 
     let span = |id: &str| tracing::info_span!("Lambda runtime invoke", requestId = id);
     async {
-        world.notifier.open("c1", T0);
-        usecase::connect(&services, "c1", Some(&token("p1")))
-            .await
-            .unwrap();
+        idle_testing::world::connect(&world, &services, "c1", &token("p1")).await;
         usecase::message(&services, "c1", &harvest_message("r1", 2).to_string()).await;
         let unknown = json!({"action": "enqueue", "request_id": "r2",
             "task": {"activity": "harvest", "resource": "no_such_ore", "location": "meadow", "quantity": 1}});

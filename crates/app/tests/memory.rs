@@ -2,13 +2,15 @@
 //! history is put if absent, items over 400 KB are refused, pages end with a cursor, the inbox
 //! filters expired rows.
 
-use idle_app::memory::{Fault, MemoryStore, StoreOp};
+use std::sync::Arc;
+
+use idle_app::memory::{Fault, FaultyStore, MemoryStore, StoreOp};
 use idle_app::outbox::Commit;
 use idle_app::ports::{wake_shard, Connection, ConnectionStore, GameStore, StoreError};
 use idle_app::state::PlayerState;
 use idle_core::catalog::Catalog;
-use idle_core::model::{Millis, Player, TaskRequest, TaskStatus};
-use idle_core::{advance, enqueue, Enqueued, Game, Plan};
+use idle_core::model::{Millis, TaskRequest, TaskStatus};
+use idle_core::{advance, Game, Plan};
 
 const T0: Millis = 1_800_000_000_000;
 
@@ -20,10 +22,7 @@ fn game() -> Game<'static> {
 }
 
 fn new_player(id: &str) -> PlayerState {
-    PlayerState {
-        player: Player::new(id, T0, Catalog::shipped(), 10),
-        queue: Vec::new(),
-    }
+    idle_testing::contract::new_player(id, T0)
 }
 
 fn harvest() -> TaskRequest {
@@ -36,24 +35,10 @@ fn harvest() -> TaskRequest {
 }
 
 fn enqueue_plan(game: &Game, state: &PlayerState, request_id: &str) -> Plan {
-    match enqueue(
-        game,
-        &state.player,
-        &state.queue,
-        request_id,
-        &harvest(),
-        false,
-        false,
-        T0,
-    )
-    .unwrap()
-    {
-        Enqueued::New { plan, .. } => *plan,
-        Enqueued::Duplicate { .. } => panic!("duplicate"),
-    }
+    idle_testing::world::enqueue_plan(game, state, request_id, &harvest(), T0).1
 }
 
-async fn stored(store: &MemoryStore, id: &str) -> PlayerState {
+async fn stored(store: &impl GameStore, id: &str) -> PlayerState {
     store
         .load_players(&[id.to_owned()])
         .await
@@ -101,7 +86,7 @@ async fn a_completion_replayed_with_a_current_version_is_still_a_new_write_of_th
     let commit = Commit::of(&running, &complete).unwrap();
     store.commit(&commit).await.unwrap();
     store.put_history(&commit.outbox.history).await.unwrap();
-    assert_eq!(store.history("p")[0].status, TaskStatus::Completed);
+    assert_eq!(store.task_history("p")[0].status, TaskStatus::Completed);
 
     // When the same record is put again with a different result (a replay under other rules)
     let mut other = commit.outbox.history[0].clone();
@@ -112,7 +97,7 @@ async fn a_completion_replayed_with_a_current_version_is_still_a_new_write_of_th
         .unwrap();
 
     // Then the first record stands: history is put if absent
-    assert_eq!(store.history("p"), commit.outbox.history);
+    assert_eq!(store.task_history("p"), commit.outbox.history);
 }
 
 #[tokio::test]
@@ -239,7 +224,7 @@ async fn a_full_last_page_is_followed_by_an_empty_one() {
 #[tokio::test]
 async fn faults_strike_before_or_after_the_write() {
     let game = game();
-    let store = MemoryStore::new(8);
+    let store = FaultyStore::new(Arc::new(MemoryStore::new(8)));
     let state = new_player("p");
     store.create_player(&state).await.unwrap();
     let plan = enqueue_plan(&game, &state, "r1");

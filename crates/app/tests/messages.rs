@@ -17,10 +17,10 @@ async fn connect_stores_the_connection_and_the_first_write_creates_the_player() 
     let first = connect(&env.services, "c1", Some(&token)).await.unwrap();
     assert!(first.created);
     assert_eq!(env.world.store.player("gina"), None);
-    let commits = env.world.store.commits();
+    let commits = env.world.faults.commits();
     let again = connect(&env.services, "c2", Some(&token)).await.unwrap();
     assert!(again.created, "still no item");
-    assert_eq!(env.world.store.commits(), commits, "no write");
+    assert_eq!(env.world.faults.commits(), commits, "no write");
 
     // The first message is the player's first write: the starter kit, version 1.
     env.advance_clock(5_000);
@@ -56,12 +56,12 @@ async fn a_new_players_first_write_retries_after_a_conflict_and_creates_it_once(
     let env = Env::new();
     env.connect("c1", "kim").await;
     env.world
-        .store
+        .faults
         .fail_next(StoreOp::Commit, StoreError::Conflict("injected".into()));
     let ack = env.harvest("c1", "r1", 1).await;
     // Then it reads again and writes once more, as for any conflict
     assert_eq!(ack["type"], "ack", "{ack}");
-    assert_eq!(env.world.store.calls(StoreOp::Commit), 2);
+    assert_eq!(env.world.faults.calls(StoreOp::Commit), 2);
     let state = env.world.store.player("kim").unwrap();
     assert_eq!(state.player.version, 1);
     assert_eq!(state.queue.len(), 1);
@@ -158,12 +158,12 @@ async fn enqueue_acks_and_a_repeated_request_id_is_the_same_task_with_no_write()
     assert_eq!(ack["type"], "ack");
     assert_eq!(ack["duplicate"], false);
     assert_eq!(ack["request_id"], "req-1");
-    let commits = env.world.store.commits();
+    let commits = env.world.faults.commits();
     let again = env.harvest("c1", "req-1", 2).await;
     assert_eq!(again["duplicate"], true);
     assert_eq!(again["task_id"], ack["task_id"]);
     assert_eq!(
-        env.world.store.commits(),
+        env.world.faults.commits(),
         commits,
         "a duplicate writes nothing"
     );
@@ -180,13 +180,13 @@ async fn a_conflict_on_commit_is_retried_with_a_fresh_read() {
     let env = Env::new();
     env.connect("c1", "ivy").await;
     env.world
-        .store
+        .faults
         .fail_next(StoreOp::Commit, StoreError::Conflict("injected".into()));
-    let loads = env.world.store.calls(StoreOp::LoadPlayers);
+    let loads = env.world.faults.calls(StoreOp::LoadPlayers);
     let ack = env.harvest("c1", "r1", 1).await;
     assert_eq!(ack["type"], "ack", "{ack}");
-    assert_eq!(env.world.store.calls(StoreOp::Commit), 2);
-    assert_eq!(env.world.store.calls(StoreOp::LoadPlayers), loads + 2);
+    assert_eq!(env.world.faults.calls(StoreOp::Commit), 2);
+    assert_eq!(env.world.faults.calls(StoreOp::LoadPlayers), loads + 2);
     assert_eq!(env.world.store.player("ivy").unwrap().queue.len(), 1);
 }
 
@@ -194,7 +194,7 @@ async fn a_conflict_on_commit_is_retried_with_a_fresh_read() {
 async fn endless_conflicts_end_in_an_unavailable_error_and_no_write() {
     let env = Env::new();
     env.connect("c1", "jay").await;
-    env.world.store.inject(Fault::always(
+    env.world.faults.inject(Fault::always(
         StoreOp::Commit,
         StoreError::Conflict("injected".into()),
     ));
@@ -203,7 +203,7 @@ async fn endless_conflicts_end_in_an_unavailable_error_and_no_write() {
     assert_eq!(reply["code"], "unavailable");
     assert_eq!(reply["request_id"], "r1");
     assert!(reply["retry_after_ms"].as_u64().is_some());
-    assert_eq!(env.world.store.calls(StoreOp::Commit), 4);
+    assert_eq!(env.world.faults.calls(StoreOp::Commit), 4);
     assert_eq!(env.world.store.player("jay"), None, "no write");
 }
 
@@ -233,7 +233,7 @@ async fn a_player_cannot_cancel_another_players_task() {
     assert_eq!(replies[0]["type"], "ack");
     assert!(env.world.store.player("ben").unwrap().queue.is_empty());
     env.perform().await;
-    let history = env.world.store.history("ben");
+    let history = env.world.store.task_history("ben");
     assert_eq!(history[0].status, TaskStatus::Cancelled);
 }
 
@@ -354,7 +354,7 @@ async fn cancelling_a_running_task_settles_it() {
     let posts = env.posts("c1");
     assert!(common::types(&posts).contains(&"task_cancelled".to_owned()));
     assert_eq!(
-        env.world.store.history("pat")[0].status,
+        env.world.store.task_history("pat")[0].status,
         TaskStatus::Cancelled
     );
 }

@@ -12,6 +12,7 @@ use idle_app::memory::stream_event;
 use idle_app::memory::MemoryWorld;
 use idle_app::metrics::{MetricsSink, NAMESPACE};
 use idle_app::{usecase, Services};
+use idle_testing::world;
 use serde_json::{json, Value};
 
 struct World {
@@ -63,10 +64,7 @@ fn check_emf_shape(line: &Value, dimensions: Value) {
 async fn each_invocation_flushes_emf_lines_with_per_activity_counts() {
     let w = world();
     for (connection, player) in [("c1", "p1"), ("c2", "p2")] {
-        w.world.notifier.open(connection, T0);
-        usecase::connect(&w.services, connection, Some(&token(player)))
-            .await
-            .unwrap();
+        world::connect(&w.world, &w.services, connection, &token(player)).await;
         usecase::message(
             &w.services,
             connection,

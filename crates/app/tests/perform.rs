@@ -65,7 +65,7 @@ async fn each_players_outboxes_are_performed_in_commit_order() {
     }
     // And each finished task is a history record, and nothing was kept (all were delivered)
     for p in ["a", "b", "c"] {
-        assert_eq!(env.world.store.history(p).len(), 2, "{p}");
+        assert_eq!(env.world.store.task_history(p).len(), 2, "{p}");
         assert!(env.world.store.inbox(p).is_empty());
     }
 }
@@ -76,7 +76,7 @@ async fn a_record_that_fails_holds_back_that_players_later_records_until_redeliv
     let env = Env::new();
     let event = committed_outboxes(&env).await;
     env.world
-        .store
+        .faults
         .inject(Fault::once(StoreOp::PutHistory, transient()).for_player("b"));
 
     // When the batch is performed
@@ -87,7 +87,7 @@ async fn a_record_that_fails_holds_back_that_players_later_records_until_redeliv
     assert_eq!(report.failed_players, 1, "{report:?}");
     let failed = report.failures[0].clone();
     let b_before = seqs(&env.posts("conn-1"));
-    assert_eq!(env.world.store.history("b").len(), 0);
+    assert_eq!(env.world.store.task_history("b").len(), 0);
 
     // When Lambda redelivers from the lowest reported record
     let records = event["Records"].as_array().unwrap();
@@ -104,7 +104,7 @@ async fn a_record_that_fails_holds_back_that_players_later_records_until_redeliv
     let b_all: Vec<u64> = b_before.iter().chain(&b_after).copied().collect();
     assert!(b_all.windows(2).all(|w| w[0] < w[1]), "{b_all:?}");
     assert_eq!(b_all, (1..=b_all.len() as u64).collect::<Vec<_>>());
-    assert_eq!(env.world.store.history("b").len(), 2);
+    assert_eq!(env.world.store.task_history("b").len(), 2);
 }
 
 #[tokio::test]
@@ -124,7 +124,7 @@ async fn an_outbox_performed_twice_repeats_its_seqs_and_writes_history_once() {
     let second = seqs(&env.posts("conn-0"));
 
     assert_eq!(first, second, "a repeat carries the same seqs");
-    assert_eq!(env.world.store.history("a").len(), 1);
+    assert_eq!(env.world.store.task_history("a").len(), 1);
 }
 
 #[tokio::test]

@@ -101,8 +101,8 @@ async fn a_restored_snapshot_holds_players_history_and_inbox_but_no_connections(
     assert_eq!(store.last_outboxes()[0].connections, vec!["c1".to_owned()]);
     assert!(restored.last_outboxes()[0].connections.is_empty());
     assert_eq!(restored.last_outboxes()[0].outbox, commit.outbox);
-    assert_eq!(restored.history("p1"), store.history("p1"));
-    assert_eq!(restored.history("p1").len(), 1);
+    assert_eq!(restored.task_history("p1"), store.task_history("p1"));
+    assert_eq!(restored.task_history("p1").len(), 1);
     let kept = restored.kept_after("p1", 0, T0, 10).await.unwrap();
     assert_eq!(kept.notifications, vec![note]);
     assert!(restored.connections().is_empty());

@@ -15,8 +15,8 @@ use idle_aws::{
     create_catalogs_table, create_tables, dynamodb_client, DynamoCatalogs, DynamoStore, Tables,
 };
 use idle_core::catalog::Catalog;
-use idle_core::model::{Millis, Player, TaskRequest, TaskStatus};
-use idle_core::{enqueue, Enqueued, Game, Plan};
+use idle_core::model::{Millis, TaskRequest, TaskStatus};
+use idle_core::{Game, Plan};
 use idle_testing::contract;
 
 const NOW: Millis = 1_700_000_000_000;
@@ -79,10 +79,7 @@ fn game() -> Game<'static> {
 }
 
 fn new_state(player_id: &str) -> PlayerState {
-    PlayerState {
-        player: Player::new(player_id, NOW, Catalog::shipped(), 10),
-        queue: Vec::new(),
-    }
+    idle_testing::contract::new_player(player_id, NOW)
 }
 
 fn harvest() -> TaskRequest {
@@ -96,21 +93,7 @@ fn harvest() -> TaskRequest {
 
 /// The plan of a real enqueue from `state`.
 fn enqueue_plan(state: &PlayerState, request_id: &str) -> (String, Plan) {
-    match enqueue(
-        &game(),
-        &state.player,
-        &state.queue,
-        request_id,
-        &harvest(),
-        false,
-        false,
-        NOW,
-    )
-    .expect("enqueue is valid")
-    {
-        Enqueued::New { task_id, plan } => (task_id, *plan),
-        Enqueued::Duplicate { .. } => panic!("not a duplicate"),
-    }
+    idle_testing::world::enqueue_plan(&game(), state, request_id, &harvest(), NOW)
 }
 
 /// The raw Players item of a player.

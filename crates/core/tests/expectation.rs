@@ -4,8 +4,6 @@
 //! such check about once in 16,000 runs, and the seeds are fixed, so a run either always passes
 //! or always fails.
 
-use std::collections::BTreeMap;
-
 use idle_core::catalog::Catalog;
 use idle_core::model::{Equipped, Snapshot, TaskRequest};
 use idle_core::rng::Seed;
@@ -15,29 +13,11 @@ fn catalog() -> &'static Catalog {
     Catalog::shipped()
 }
 
+#[path = "support/snapshot.rs"]
+mod support;
+
 fn snapshot(skill: u32, character: u32, gear: &[&str]) -> Snapshot {
-    let c = catalog();
-    Snapshot {
-        character_level: character,
-        skill_level: skill,
-        action_ms: 1000,
-        gear: gear
-            .iter()
-            .map(|item| {
-                let g = c.gear(item).unwrap();
-                (
-                    g.slot.clone(),
-                    Equipped {
-                        item: (*item).into(),
-                        quality: 0,
-                        durability: 1_000_000,
-                    },
-                )
-            })
-            .collect(),
-        pity: BTreeMap::new(),
-        reserved: BTreeMap::new(),
-    }
+    support::snapshot(skill, character, gear, Some(1_000_000))
 }
 
 fn seed() -> Seed {

@@ -34,28 +34,14 @@ fn check<T: Serialize>(name: &str, value: &T) {
     assert_eq!(actual, expected, "{name} changed; see the module docs");
 }
 
+#[path = "support/snapshot.rs"]
+mod support;
+
+/// Gear at full durability, and a sapphire pity counter part way.
 fn snapshot(skill: u32, character: u32, gear: &[&str]) -> Snapshot {
-    let c = Catalog::shipped();
     Snapshot {
-        character_level: character,
-        skill_level: skill,
-        action_ms: 1000,
-        gear: gear
-            .iter()
-            .map(|item| {
-                let g = c.gear(item).unwrap();
-                (
-                    g.slot.clone(),
-                    Equipped {
-                        item: (*item).into(),
-                        quality: 0,
-                        durability: g.max_durability,
-                    },
-                )
-            })
-            .collect(),
         pity: BTreeMap::from([("copper_ore:sapphire".to_owned(), 100)]),
-        reserved: BTreeMap::new(),
+        ..support::snapshot(skill, character, gear, None)
     }
 }
 

@@ -374,7 +374,7 @@ pub async fn run(params: Params) -> Report {
                         .map(|p| {
                             world
                                 .store
-                                .history(p)
+                                .task_history(p)
                                 .iter()
                                 .filter(|t| t.status.is_final())
                                 .count()
@@ -429,7 +429,7 @@ pub async fn run(params: Params) -> Report {
     report.completed = report.counters.transitions(TransitionKind::Completed) as usize;
     report.not_completed = report.tasks.saturating_sub(report.completed);
     for player in &players {
-        for record in world.store.history(player) {
+        for record in world.store.task_history(player) {
             if record.chunk.as_ref().is_some_and(|c| c.of.is_some()) {
                 report.chunks += 1;
                 report.actions += record

@@ -8,9 +8,10 @@
 //! that subscriber reads, before any other thread runs.
 
 use idle_testing::logs::Captured;
+use idle_testing::{tokens, world};
 use std::time::Duration;
 
-use idle_app::auth::{mint, DEV_TOKEN_SECRET};
+use idle_app::auth::DEV_TOKEN_SECRET;
 use idle_app::memory::MemoryWorld;
 use idle_app::{usecase, AppConfig, Secret, Services};
 use serde_json::{json, Value};
@@ -21,18 +22,12 @@ const SEED_SECRET: &str = "test-seed-secret-test-seed-secret-test";
 
 async fn connect(world: &MemoryWorld, services: &Services, connection_id: &str, admin: bool) {
     let player_id = if admin { "root" } else { "oli" };
-    let token = mint(
-        DEV_TOKEN_SECRET.as_bytes(),
-        player_id,
-        Duration::from_secs(3600),
-        admin,
-        T0,
-    )
-    .unwrap();
-    world.notifier.open(connection_id, T0);
-    usecase::connect(services, connection_id, Some(&token))
-        .await
-        .unwrap();
+    let ttl = Duration::from_secs(3600);
+    let token = match admin {
+        true => tokens::dev_admin_token(player_id, ttl, T0),
+        false => tokens::dev_token(player_id, ttl, T0),
+    };
+    world::connect(world, services, connection_id, &token).await;
 }
 
 #[test]

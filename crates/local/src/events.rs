@@ -24,7 +24,7 @@ pub struct ConnectionContext {
 }
 
 /// Random bytes as base64 (connection, request and message ids look like API Gateway's).
-pub fn random_id(bytes: usize) -> String {
+pub(crate) fn random_id(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     if getrandom::getrandom(&mut buf).is_err() {
         // No OS randomness: fall back to the time and a counter (unique, not secret).
@@ -114,7 +114,7 @@ fn parse(value: Value) -> ApiGatewayWebsocketProxyRequest {
 
 /// The `$connect` event, with the query string as API Gateway passes it (the last value of a
 /// repeated parameter in `queryStringParameters`, all of them in the multi-value map).
-pub fn connect_event(
+pub(crate) fn connect_event(
     ctx: &ConnectionContext,
     query: &[(String, String)],
     now: Millis,
@@ -140,7 +140,7 @@ pub fn connect_event(
 }
 
 /// A message event: text as it came, binary frames base64-encoded with `isBase64Encoded`.
-pub fn message_event(
+pub(crate) fn message_event(
     ctx: &ConnectionContext,
     body: String,
     is_base64_encoded: bool,
@@ -159,7 +159,7 @@ pub fn message_event(
 }
 
 /// The `$disconnect` event, with the close code and reason when the client sent them.
-pub fn disconnect_event(
+pub(crate) fn disconnect_event(
     ctx: &ConnectionContext,
     status: u16,
     reason: &str,

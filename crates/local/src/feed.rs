@@ -96,7 +96,7 @@ pub struct Feed {
 impl Feed {
     /// A feed that first performs `records` (at start: the outboxes committed and not reported
     /// performed before the process stopped; performing is idempotent).
-    pub fn resuming(records: Vec<OutboxRecord>) -> Feed {
+    pub(crate) fn resuming(records: Vec<OutboxRecord>) -> Feed {
         Feed {
             pending: records,
             ..Feed::default()
@@ -260,11 +260,11 @@ impl GameStore for CommitSignal {
 
 #[cfg(test)]
 mod tests {
-    use idle_app::auth::{mint, DEV_TOKEN_SECRET};
     use idle_app::memory::{Fault, MemoryWorld, StoreOp};
     use idle_app::ports::Inbox;
     use idle_app::usecase;
     use idle_core::protocol::Notification;
+    use idle_testing::tokens::dev_token;
 
     use super::*;
     use crate::settings::app_config;
@@ -285,14 +285,7 @@ mod tests {
         let config = app_config(|_| None).unwrap();
         let world = MemoryWorld::new(T0, config.wake_shards);
         let services = world.services(config);
-        let token = mint(
-            DEV_TOKEN_SECRET.as_bytes(),
-            player,
-            Duration::from_secs(600),
-            false,
-            T0,
-        )
-        .unwrap();
+        let token = dev_token(player, Duration::from_secs(600), T0);
         usecase::connect(&services, "c1", Some(&token))
             .await
             .unwrap();
@@ -337,7 +330,7 @@ mod tests {
         let (world, services) = enqueued("feed-retry", 2).await;
         world.notifier.drop_connection("c1");
         usecase::disconnect(&services, "c1").await.unwrap();
-        world.store.inject(Fault::once(
+        world.faults.inject(Fault::once(
             StoreOp::StoreInbox,
             StoreError::Transient("throttled".into()),
         ));

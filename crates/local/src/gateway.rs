@@ -136,11 +136,6 @@ impl Links {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// How many connections are open (`$connect` returned 200, not yet closed).
-    pub fn open_connections(&self) -> usize {
-        self.lock().values().filter(|link| link.open).count()
-    }
-
     /// `PostToConnection`: `payload` goes to the socket as one frame (text when it is UTF-8).
     pub fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), Refused> {
         if payload.len() > MAX_POST_BYTES {
@@ -288,11 +283,6 @@ impl Gateway {
         self.services.clock.now()
     }
 
-    /// How many connections are open (`$connect` returned 200, not yet closed).
-    pub fn open_connections(&self) -> usize {
-        self.links.open_connections()
-    }
-
     /// `$connect` returned 200: the `@connections` API may reach it from now on.
     fn open(&self, connection_id: &str) {
         self.links.open(connection_id);
@@ -325,7 +315,7 @@ impl Gateway {
     }
 
     /// Closes every socket with 1001 ("going away") and a reason (shutdown).
-    pub fn close_all(&self) {
+    pub(crate) fn close_all(&self) {
         for (_, link) in self.links().drain() {
             let _ = link.tx.send(close_frame(1001, GOING_AWAY));
         }
@@ -333,7 +323,7 @@ impl Gateway {
 
     /// Returns once every socket's task has finished: its close frame is sent (or the client
     /// is gone) and its `$disconnect` has run.
-    pub async fn all_closed(&self) {
+    pub(crate) async fn all_closed(&self) {
         self.sockets.none().await;
     }
 }
@@ -349,7 +339,7 @@ pub const GOING_AWAY: &str = "the server is shutting down; connect again shortly
 /// call it, as only the account's IAM principals may on API Gateway. A loopback peer that
 /// forwards someone else's request (a reverse proxy on this machine, which adds `Forwarded`,
 /// `X-Forwarded-For` or `X-Real-IP`) is refused too.
-pub fn may_manage_connections(peer: IpAddr, headers: &HeaderMap) -> bool {
+fn may_manage_connections(peer: IpAddr, headers: &HeaderMap) -> bool {
     peer.to_canonical().is_loopback()
         && !["forwarded", "x-forwarded-for", "x-real-ip"]
             .iter()

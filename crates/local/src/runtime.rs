@@ -65,11 +65,6 @@ impl Running {
         format!("ws://{}/ws", self.addr)
     }
 
-    /// `http://127.0.0.1:PORT/`, the web console.
-    pub fn console_url(&self) -> String {
-        format!("http://{}/", self.addr)
-    }
-
     /// The database file (`DIR/idle.db`), when a data directory is in use.
     pub fn data_file(&self) -> Option<PathBuf> {
         self.store.path().map(std::path::Path::to_path_buf)
@@ -137,7 +132,7 @@ impl Running {
 /// Replies and notifications are small frames, often written back to back; with Nagle's
 /// algorithm on, the second waits for the client's (delayed) acknowledgement of the first,
 /// about 40 ms on Linux.
-pub fn without_nagle(listener: TcpListener) -> TapIo<TcpListener, fn(&mut TcpStream)> {
+fn without_nagle(listener: TcpListener) -> TapIo<TcpListener, fn(&mut TcpStream)> {
     listener.tap_io(set_nodelay as fn(&mut TcpStream))
 }
 

@@ -76,7 +76,7 @@ pub fn uses_dev_secrets(lookup: impl Fn(&str) -> Option<String>) -> bool {
 
 /// The variables whose public dev secret `config` holds (`TOKEN_SECRET`, `SEED_SECRET`), in
 /// that order: compared by value, so a dev secret is caught however it got there.
-pub fn dev_secrets_in(config: &AppConfig) -> Vec<&'static str> {
+pub(crate) fn dev_secrets_in(config: &AppConfig) -> Vec<&'static str> {
     let is = |secret: Option<&[u8]>, dev: &str| secret.is_none_or(|s| s == dev.as_bytes());
     let mut names = Vec::new();
     if is(

@@ -197,8 +197,8 @@ async fn repeat<F, Fut>(
 
 #[cfg(test)]
 mod tests {
-    use idle_app::auth::{mint, DEV_TOKEN_SECRET};
     use idle_app::memory::MemoryWorld;
+    use idle_testing::tokens::dev_token;
 
     use super::*;
     use crate::settings::app_config;
@@ -229,14 +229,7 @@ mod tests {
             world.clock.clone(),
             waker.clone(),
         ));
-        let token = mint(
-            DEV_TOKEN_SECRET.as_bytes(),
-            "timer-player",
-            Duration::from_secs(600),
-            false,
-            T0,
-        )
-        .unwrap();
+        let token = dev_token("timer-player", Duration::from_secs(600), T0);
         usecase::connect(&services, "c1", Some(&token))
             .await
             .unwrap();

@@ -3,39 +3,19 @@
 //! directory, and the task completes under A, found by hash in the data directory's catalog
 //! store, with the outcome replay under A gives.
 
+mod support;
+
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use idle_app::auth::{mint, DEV_TOKEN_SECRET};
 use idle_app::config::GameCatalog;
 use idle_core::catalog::Catalog;
 use idle_core::model::Task;
 use idle_core::rng::Seed;
 use idle_local::{app_config, start, Options, DEV_SEED_SECRET};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
+use support::{next, send};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Reads messages until one satisfies `done`, which it returns.
-async fn until(socket: &mut Socket, done: impl Fn(&Value) -> bool) -> Value {
-    loop {
-        let frame = tokio::time::timeout(WAIT, socket.next())
-            .await
-            .expect("no message in time")
-            .expect("the socket closed")
-            .expect("socket error");
-        if let Message::Text(text) = frame {
-            let message: Value = serde_json::from_str(&text).expect("a JSON message");
-            if done(&message) {
-                return message;
-            }
-        }
-    }
-}
 
 /// The shipped catalog with three times the copper per action.
 fn richer_copper() -> &'static Catalog {
@@ -78,25 +58,10 @@ async fn a_task_started_before_a_restart_with_another_catalog_completes_under_it
     let running = start(options(&dir), app_config(|_| None).unwrap())
         .await
         .unwrap();
-    let now = running.services().clock.now();
-    let token = mint(
-        DEV_TOKEN_SECRET.as_bytes(),
-        "miner",
-        Duration::from_secs(600),
-        false,
-        now,
-    )
-    .unwrap();
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(format!("{}?token={token}", running.ws_url()))
-            .await
-            .unwrap();
+    let mut socket = support::connect(&running, "miner", Duration::from_secs(600)).await;
     let enqueue = json!({"action": "enqueue", "request_id": "e1",
         "task": {"activity": "harvest", "resource": "copper_ore", "location": "meadow", "quantity": 2}});
-    socket
-        .send(Message::Text(enqueue.to_string().into()))
-        .await
-        .unwrap();
+    send(&mut socket, enqueue).await;
     // (the reply and the task's `task_started` come in either order: a reply is not a
     // notification, and the feed may post before the reply is sent)
     let (mut ack, mut started) = (None::<Value>, Vec::<Value>::new());
@@ -104,7 +69,7 @@ async fn a_task_started_before_a_restart_with_another_catalog_completes_under_it
         .as_ref()
         .is_none_or(|a| a["type"] == "ack" && !started.iter().any(|m| m["task_id"] == a["task_id"]))
     {
-        let message = until(&mut socket, |_| true).await;
+        let message = next(&mut socket).await;
         match message["type"].as_str() {
             Some("ack" | "error") => ack = Some(message),
             Some("task_started") => started.push(message),

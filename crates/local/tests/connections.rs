@@ -4,6 +4,8 @@
 //! connection whose `$connect` is still running is Gone too, as on API Gateway. The runtime
 //! runs in-process here.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +13,6 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_apigatewaymanagement::config::Credentials;
 use futures_util::{SinkExt, StreamExt};
-use idle_app::auth::{mint, DEV_TOKEN_SECRET};
 use idle_app::memory::{MemoryStore, MemoryWaker};
 use idle_app::ports::{
     Connection, ConnectionStore, Notifier, Page, PostError, StoreError, SystemClock,
@@ -19,11 +20,23 @@ use idle_app::ports::{
 use idle_app::Services;
 use idle_aws::ApiGatewayNotifier;
 use idle_local::gateway::{self, Gateway, InProcessNotifier, Links};
-use idle_local::{app_config, start, Options};
+use idle_local::{app_config, start, Options, Running};
+use idle_testing::tokens::dev_token;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(10);
+
+/// The runtime with its defaults on a free loopback port; its own posts go through the
+/// `@connections` API when `posts_through_api`, else in process.
+async fn on_a_free_port(posts_through_api: bool) -> Running {
+    let options = Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        posts_through_api,
+        ..Options::default()
+    };
+    start(options, app_config(|_| None).unwrap()).await.unwrap()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn post_get_and_delete_reach_the_socket_through_the_sdk_client() {
@@ -37,26 +50,10 @@ async fn post_get_and_delete_reach_the_socket_in_process() {
 
 async fn post_get_and_delete_reach_the_socket(posts_through_api: bool) {
     // Given the runtime on a free port and a connected player
-    let options = Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        posts_through_api,
-        ..Options::default()
-    };
-    let running = start(options, app_config(|_| None).unwrap()).await.unwrap();
+    let running = on_a_free_port(posts_through_api).await;
     let services = running.services().clone();
     let now = services.clock.now();
-    let token = mint(
-        DEV_TOKEN_SECRET.as_bytes(),
-        "conn-player",
-        Duration::from_secs(600),
-        false,
-        now,
-    )
-    .unwrap();
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(format!("{}?token={token}", running.ws_url()))
-            .await
-            .unwrap();
+    let mut socket = support::connect(&running, "conn-player", Duration::from_secs(600)).await;
     let stored = services.connections.scan_connections(None).await.unwrap();
     assert_eq!(stored.items.len(), 1);
     let id = stored.items[0].connection_id.clone();
@@ -150,28 +147,12 @@ async fn a_post_right_after_the_handshake_reaches_the_client_in_process() {
 /// sometimes Gone. The race was about 1 in 100; 40 handshakes make it show.
 async fn a_post_right_after_the_handshake_reaches_the_client(posts_through_api: bool) {
     // Given the runtime on a free port
-    let options = Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        posts_through_api,
-        ..Options::default()
-    };
-    let running = start(options, app_config(|_| None).unwrap()).await.unwrap();
+    let running = on_a_free_port(posts_through_api).await;
     let services = running.services().clone();
     for i in 0..40 {
         // When a client's handshake completes and the services post to it at once
         let player = format!("eager-{i}");
-        let token = mint(
-            DEV_TOKEN_SECRET.as_bytes(),
-            &player,
-            Duration::from_secs(600),
-            false,
-            services.clock.now(),
-        )
-        .unwrap();
-        let (mut socket, _) =
-            tokio_tungstenite::connect_async(format!("{}?token={token}", running.ws_url()))
-                .await
-                .unwrap();
+        let mut socket = support::connect(&running, &player, Duration::from_secs(600)).await;
         let stored = services
             .connections
             .player_connections(&player)
@@ -294,14 +275,11 @@ async fn a_connection_is_gone_until_its_connect_has_returned(through_api: bool) 
         )
         .await
     });
-    let token = mint(
-        DEV_TOKEN_SECRET.as_bytes(),
+    let token = dev_token(
         "handshake-player",
         Duration::from_secs(600),
-        false,
         services.clock.now(),
-    )
-    .unwrap();
+    );
     let client = tokio::spawn(tokio_tungstenite::connect_async(format!(
         "ws://{addr}/ws?token={token}"
     )));

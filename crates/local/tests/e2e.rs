@@ -2,6 +2,8 @@
 //! client as a game client would drive API Gateway. Every wait is for an event, with a generous
 //! limit; nothing asserts on timing.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -10,14 +12,12 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use idle_app::auth::{mint, DEV_TOKEN_SECRET};
+use idle_testing::tokens::dev_token;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
+use support::{next, send, Socket};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Longest wait for any one event.
 const WAIT: Duration = Duration::from_secs(20);
@@ -170,35 +170,7 @@ fn now_ms() -> i64 {
 }
 
 fn token(player_id: &str) -> String {
-    mint(
-        DEV_TOKEN_SECRET.as_bytes(),
-        player_id,
-        Duration::from_secs(3600),
-        false,
-        now_ms(),
-    )
-    .unwrap()
-}
-
-async fn send(socket: &mut Socket, message: Value) {
-    socket
-        .send(Message::Text(message.to_string().into()))
-        .await
-        .expect("send");
-}
-
-/// The next JSON message, waiting at most [`WAIT`].
-async fn next(socket: &mut Socket) -> Value {
-    loop {
-        let frame = tokio::time::timeout(WAIT, socket.next())
-            .await
-            .expect("no message in time")
-            .expect("the socket closed")
-            .expect("socket error");
-        if let Message::Text(text) = frame {
-            return serde_json::from_str(&text).expect("a JSON message");
-        }
-    }
+    dev_token(player_id, Duration::from_secs(3600), now_ms())
 }
 
 /// Reads messages until one satisfies `done`; returns all of them, that one last.

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use idle_app::auth::{mint, DEV_TOKEN_SECRET};
 use std::sync::Arc;
 
 use idle_app::memory::{MemoryNotifier, MemoryWaker};
@@ -15,6 +14,7 @@ use idle_app::ports::{Clock, SystemClock};
 use idle_app::{usecase, Services};
 use idle_local::{app_config, start, Options};
 use idle_sqlite::{SqliteOptions, SqliteStore};
+use idle_testing::tokens::dev_token;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -51,14 +51,7 @@ async fn a_restart_performs_the_unperformed_outbox_and_the_timer_completes_the_t
     );
     notifier.open("c-before", now);
     let player = "recovery-player";
-    let token = mint(
-        DEV_TOKEN_SECRET.as_bytes(),
-        player,
-        Duration::from_secs(600),
-        false,
-        now,
-    )
-    .unwrap();
+    let token = dev_token(player, Duration::from_secs(600), now);
     usecase::connect(&crashed, "c-before", Some(&token))
         .await
         .unwrap();

@@ -1,10 +1,11 @@
 //! A graceful shutdown, in process: what was acknowledged is in the data directory's database
 //! afterwards, and open sockets are told the server is going away (1001). The process-level side (SIGTERM, exit 0) is in `e2e.rs`.
 
+mod support;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use idle_app::auth::{mint, DEV_TOKEN_SECRET};
 use idle_app::ports::GameStore;
 use idle_local::{app_config, start, Options};
 use tokio_tungstenite::tungstenite::Message;
@@ -22,18 +23,7 @@ async fn shutdown_keeps_what_was_acknowledged_and_closes_sockets_with_1001() {
         ..Options::default()
     };
     let running = start(options, app_config(|_| None).unwrap()).await.unwrap();
-    let token = mint(
-        DEV_TOKEN_SECRET.as_bytes(),
-        "shutdown-player",
-        Duration::from_secs(600),
-        false,
-        running.services().clock.now(),
-    )
-    .unwrap();
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(format!("{}?token={token}", running.ws_url()))
-            .await
-            .unwrap();
+    let mut socket = support::connect(&running, "shutdown-player", Duration::from_secs(600)).await;
     socket
         .send(Message::Text(
             r#"{"action":"enqueue","request_id":"r1","task":{"activity":"harvest","resource":"guam_leaf","location":"meadow","quantity":1}}"#.into(),

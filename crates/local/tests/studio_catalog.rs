@@ -3,50 +3,23 @@
 //! serves the file with its hash; `idle-local --catalog` refuses a bad file at start naming the
 //! entry and the field, and announces a good one.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use idle_app::auth::{mint, DEV_TOKEN_SECRET};
 use idle_app::config::GameCatalog;
 use idle_core::catalog::Catalog;
 use idle_local::{app_config, start, Options};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
+use support::{send, until};
 
 const WAIT: Duration = Duration::from_secs(20);
 
 fn studio_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/studio-catalog.json")
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn send(socket: &mut Socket, message: Value) {
-    socket
-        .send(Message::Text(message.to_string().into()))
-        .await
-        .expect("send");
-}
-
-/// Reads messages until one satisfies `done`, which it returns.
-async fn until(socket: &mut Socket, done: impl Fn(&Value) -> bool) -> Value {
-    loop {
-        let frame = tokio::time::timeout(WAIT, socket.next())
-            .await
-            .expect("no message in time")
-            .expect("the socket closed")
-            .expect("socket error");
-        if let Message::Text(text) = frame {
-            let message: Value = serde_json::from_str(&text).expect("a JSON message");
-            if done(&message) {
-                return message;
-            }
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,19 +35,7 @@ async fn a_task_on_an_entry_only_the_studio_catalog_has_completes_in_the_local_r
         ..Options::default()
     };
     let running = start(options, config).await.unwrap();
-    let now = running.services().clock.now();
-    let token = mint(
-        DEV_TOKEN_SECRET.as_bytes(),
-        "potter",
-        Duration::from_secs(600),
-        false,
-        now,
-    )
-    .unwrap();
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(format!("{}?token={token}", running.ws_url()))
-            .await
-            .unwrap();
+    let mut socket = support::connect(&running, "potter", Duration::from_secs(600)).await;
 
     // When the client asks for the catalog, it gets the studio's, with its hash
     send(

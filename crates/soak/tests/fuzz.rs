@@ -13,7 +13,8 @@ use idle_app::Services;
 use idle_core::catalog::{Catalog, SHIPPED_JSON};
 use idle_core::protocol::parse_client_message;
 use idle_soak::driver::{soak_app_config, START, WAKE_SHARDS};
-use idle_testing::tokens::b64url;
+use idle_testing::tokens::{b64url, dev_token};
+use idle_testing::world::harvest_message;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -30,19 +31,10 @@ fn runtime() -> tokio::runtime::Runtime {
 fn world(rt: &tokio::runtime::Runtime) -> (MemoryWorld, Services, Value) {
     let world = MemoryWorld::new(START, WAKE_SHARDS);
     let services = world.services(soak_app_config());
-    let token = mint(
-        DEV_TOKEN_SECRET.as_bytes(),
-        "fuzz",
-        Duration::from_secs(3600),
-        false,
-        START,
-    )
-    .unwrap();
-    world.notifier.open("c1", START);
+    let token = dev_token("fuzz", Duration::from_secs(3600), START);
     rt.block_on(async {
-        usecase::connect(&services, "c1", Some(&token)).await.unwrap();
-        let body = json!({"action": "enqueue", "request_id": "r1",
-            "task": {"activity": "harvest", "resource": "copper_ore", "location": "meadow", "quantity": 2}});
+        idle_testing::world::connect(&world, &services, "c1", &token).await;
+        let body = harvest_message("r1", 2);
         usecase::message(&services, "c1", &body.to_string()).await;
         let first = stream_event(&world.store.take_outboxes());
         handlers::task_processor(&services, first.clone()).await;
@@ -63,7 +55,7 @@ fn state(world: &MemoryWorld) -> String {
             state.player.version = 0;
             state
         }),
-        world.store.history("fuzz"),
+        world.store.task_history("fuzz"),
         world.store.inbox("fuzz"),
         world.store.connections()
     )

@@ -446,7 +446,7 @@ async fn the_json_data_file_is_imported_once_and_renamed() {
     }
     assert_eq!(
         store.load_task("json-a", "t000001").await.unwrap(),
-        memory.history("json-a").pop()
+        memory.task_history("json-a").pop()
     );
     let kept = store.kept_after("json-b", 0, T0, 10).await.unwrap();
     assert_eq!(kept.notifications, [note(1), note(2)]);

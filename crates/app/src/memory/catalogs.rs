@@ -23,7 +23,7 @@ impl MemoryCatalogs {
 
     /// Stores `json` under `hash` unless one is stored: [`CatalogStore::put_catalog_if_absent`]
     /// without `.await`, for callers that build services synchronously.
-    pub fn put_now(&self, hash: &str, json: &str) -> Result<bool, StoreError> {
+    pub(crate) fn put_now(&self, hash: &str, json: &str) -> Result<bool, StoreError> {
         if json.len() > CATALOG_BYTES {
             return Err(catalog_too_large(hash, json.len()));
         }

@@ -1,6 +1,18 @@
-//! Injected store failures, for tests and the soak test.
+//! Injected store failures and call counts, for tests: [`FaultyStore`] wraps a store (the
+//! in-memory one in [`super::MemoryWorld`]) and fails the calls its [`Fault`] rules name, before
+//! or after the wrapped store writes, as the soak's chaos store and the cost tool's counting
+//! store wrap theirs.
 
-use crate::ports::StoreError;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use idle_core::model::{Millis, Task};
+use idle_core::protocol::Notification;
+
+use crate::outbox::Commit;
+use crate::ports::{Connection, ConnectionStore, GameStore, Inbox, Kept, Loaded, Page, StoreError};
+use crate::state::PlayerState;
 
 /// A store operation, as fault rules and call counters name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -22,7 +34,7 @@ pub enum StoreOp {
 
 impl StoreOp {
     /// Operations that change the store (where a fault may strike after the write).
-    pub fn is_write(self) -> bool {
+    fn is_write(self) -> bool {
         matches!(
             self,
             StoreOp::CreatePlayer
@@ -88,88 +100,235 @@ impl Fault {
     }
 }
 
-/// Seeded random transient failures, for soak tests: each call of one of `ops` fails with
-/// probability `per_million / 1_000_000`. The same seed and call sequence give the same faults.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RandomFaults {
-    pub ops: Vec<StoreOp>,
-    pub per_million: u32,
-    pub seed: u64,
-    /// Of the failing writes, this share (per million) is applied before the error is reported.
-    pub after_write_per_million: u32,
-}
-
 /// What a call should do about faults.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Strike {
-    pub error: StoreError,
-    pub after_write: bool,
+struct Strike {
+    error: StoreError,
+    after_write: bool,
 }
 
 #[derive(Debug, Default)]
-pub(super) struct Faults {
+struct Faults {
     rules: Vec<Fault>,
-    random: Vec<(RandomFaults, u64)>,
+    calls: HashMap<StoreOp, u64>,
+    /// Commits the wrapped store accepted (written, whatever was reported after).
+    commits: u64,
 }
 
 impl Faults {
-    pub fn add(&mut self, fault: Fault) {
-        self.rules.push(fault);
-    }
-
-    pub fn add_random(&mut self, random: RandomFaults) {
-        // SplitMix64 wants a non-zero-ish state; mix the seed once.
-        let state = random.seed ^ 0x9e37_79b9_7f4a_7c15;
-        self.random.push((random, state));
-    }
-
-    pub fn clear(&mut self) {
-        self.rules.clear();
-        self.random.clear();
-    }
-
-    /// The fault for a call of `op` about `players`, if any; consumes one use of the rule.
-    pub fn strike(&mut self, op: StoreOp, players: &[&str]) -> Option<Strike> {
-        let index = self.rules.iter().position(|f| {
+    /// Counts a call of `op` about `players` and returns its fault, if a rule matches;
+    /// consumes one use of the rule.
+    fn strike(&mut self, op: StoreOp, players: &[&str]) -> Option<Strike> {
+        *self.calls.entry(op).or_insert(0) += 1;
+        let i = self.rules.iter().position(|f| {
             f.op == op && f.player_id.as_deref().is_none_or(|p| players.contains(&p))
-        });
-        if let Some(i) = index {
-            let rule = &mut self.rules[i];
-            let strike = Strike {
-                error: rule.error.clone(),
-                after_write: rule.after_write && op.is_write(),
-            };
-            if let Some(n) = rule.times.as_mut() {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    self.rules.remove(i);
-                }
-            }
-            return Some(strike);
-        }
-        for (random, state) in &mut self.random {
-            if !random.ops.contains(&op) {
-                continue;
-            }
-            let roll = splitmix(state) % 1_000_000;
-            if roll < u64::from(random.per_million) {
-                let after = splitmix(state) % 1_000_000;
-                return Some(Strike {
-                    error: StoreError::Transient(format!("injected random fault on {op:?}")),
-                    after_write: op.is_write() && after < u64::from(random.after_write_per_million),
-                });
+        })?;
+        let rule = &mut self.rules[i];
+        let strike = Strike {
+            error: rule.error.clone(),
+            after_write: rule.after_write && op.is_write(),
+        };
+        if let Some(n) = rule.times.as_mut() {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.rules.remove(i);
             }
         }
-        None
+        Some(strike)
     }
 }
 
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+/// A store that fails the calls its [`Fault`] rules name and counts every call, around the
+/// store `S` (share it through an `Arc`). A fault before the write returns its error without
+/// calling `S`; a fault after the write calls `S` and then reports its error, unless `S`
+/// failed on its own (its error wins, as nothing was written).
+#[derive(Debug)]
+pub struct FaultyStore<S> {
+    inner: Arc<S>,
+    faults: Mutex<Faults>,
+}
+
+impl<S> FaultyStore<S> {
+    /// `inner` with no fault rules and no calls counted.
+    pub fn new(inner: Arc<S>) -> FaultyStore<S> {
+        FaultyStore {
+            inner,
+            faults: Mutex::new(Faults::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Faults> {
+        // Every change under the lock is one push, removal or count: a poisoned lock is usable.
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next call of `op` fails with `error` (nothing written).
+    pub fn fail_next(&self, op: StoreOp, error: StoreError) {
+        self.inject(Fault::once(op, error));
+    }
+
+    /// Adds a fault rule; rules are tried in the order added.
+    pub fn inject(&self, fault: Fault) {
+        self.lock().rules.push(fault);
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.lock().rules.clear();
+    }
+
+    /// How many times `op` was called (failed calls included).
+    pub fn calls(&self, op: StoreOp) -> u64 {
+        self.lock().calls.get(&op).copied().unwrap_or(0)
+    }
+
+    /// Commits that wrote something.
+    pub fn commits(&self) -> u64 {
+        self.lock().commits
+    }
+
+    /// Counts the call; `Err` for a fault before the write, `Ok(Some)` for one after it.
+    fn check(&self, op: StoreOp, players: &[&str]) -> Result<Option<StoreError>, StoreError> {
+        match self.lock().strike(op, players) {
+            Some(strike) if !strike.after_write => Err(strike.error),
+            Some(strike) => Ok(Some(strike.error)),
+            None => Ok(None),
+        }
+    }
+
+    /// A write of `op` about `players` through `write`, with its fault.
+    async fn write<T>(
+        &self,
+        op: StoreOp,
+        players: &[&str],
+        write: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let late = self.check(op, players)?;
+        let written = write.await?;
+        late.map_or(Ok(written), Err)
+    }
+}
+
+#[async_trait]
+impl<S: GameStore + 'static> GameStore for FaultyStore<S> {
+    async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
+        let ids: Vec<&str> = player_ids.iter().map(String::as_str).collect();
+        self.check(StoreOp::LoadPlayers, &ids)?;
+        self.inner.load_players(player_ids).await
+    }
+
+    async fn create_player(&self, state: &PlayerState) -> Result<bool, StoreError> {
+        let id = state.player.player_id.as_str();
+        let create = self.inner.create_player(state);
+        self.write(StoreOp::CreatePlayer, &[id], create).await
+    }
+
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let late = self.check(StoreOp::Commit, &[commit.player_id()])?;
+        self.inner.commit(commit).await?;
+        self.lock().commits += 1;
+        late.map_or(Ok(()), Err)
+    }
+
+    async fn put_history(&self, tasks: &[Task]) -> Result<(), StoreError> {
+        let ids: Vec<&str> = tasks.iter().map(|t| t.player_id.as_str()).collect();
+        let put = self.inner.put_history(tasks);
+        self.write(StoreOp::PutHistory, &ids, put).await
+    }
+
+    async fn put_audit(&self, records: &[idle_core::model::AuditRecord]) -> Result<(), StoreError> {
+        let ids: Vec<&str> = records.iter().map(|r| r.player_id.as_str()).collect();
+        let put = self.inner.put_audit(records);
+        self.write(StoreOp::PutHistory, &ids, put).await
+    }
+
+    async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError> {
+        self.check(StoreOp::LoadTask, &[player_id])?;
+        self.inner.load_task(player_id, task_id).await
+    }
+
+    async fn due_players(
+        &self,
+        shard: u32,
+        now: Millis,
+        cursor: Option<String>,
+    ) -> Result<Page<String>, StoreError> {
+        self.check(StoreOp::DuePlayers, &[])?;
+        self.inner.due_players(shard, now, cursor).await
+    }
+}
+
+#[async_trait]
+impl<S: ConnectionStore + 'static> ConnectionStore for FaultyStore<S> {
+    async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        let put = self.inner.put_connection(connection);
+        let players = [connection.player_id.as_str()];
+        self.write(StoreOp::PutConnection, &players, put).await
+    }
+
+    async fn get_connection(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+        self.check(StoreOp::GetConnection, &[])?;
+        self.inner.get_connection(connection_id).await
+    }
+
+    async fn delete_connection(&self, connection_id: &str) -> Result<(), StoreError> {
+        let delete = self.inner.delete_connection(connection_id);
+        self.write(StoreOp::DeleteConnection, &[], delete).await
+    }
+
+    async fn delete_connection_if(&self, connection: &Connection) -> Result<bool, StoreError> {
+        let delete = self.inner.delete_connection_if(connection);
+        self.write(StoreOp::DeleteConnection, &[], delete).await
+    }
+
+    async fn unlist_connection(
+        &self,
+        player_id: &str,
+        connection_id: &str,
+    ) -> Result<(), StoreError> {
+        let unlist = self.inner.unlist_connection(player_id, connection_id);
+        self.write(StoreOp::DeleteConnection, &[player_id], unlist)
+            .await
+    }
+
+    async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
+        self.check(StoreOp::PlayerConnections, &[player_id])?;
+        self.inner.player_connections(player_id).await
+    }
+
+    async fn scan_connections(
+        &self,
+        cursor: Option<String>,
+    ) -> Result<Page<Connection>, StoreError> {
+        self.check(StoreOp::ScanConnections, &[])?;
+        self.inner.scan_connections(cursor).await
+    }
+}
+
+#[async_trait]
+impl<S: Inbox + 'static> Inbox for FaultyStore<S> {
+    async fn store(
+        &self,
+        player_id: &str,
+        notifications: &[Notification],
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let store = self.inner.store(player_id, notifications, expires_at);
+        self.write(StoreOp::StoreInbox, &[player_id], store).await
+    }
+
+    async fn kept_after(
+        &self,
+        player_id: &str,
+        after_seq: u64,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Kept, StoreError> {
+        self.check(StoreOp::KeptAfter, &[player_id])?;
+        self.inner
+            .kept_after(player_id, after_seq, now, limit)
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -183,31 +342,13 @@ mod tests {
     #[test]
     fn a_counted_rule_fails_that_many_matching_calls() {
         let mut faults = Faults::default();
-        faults.add(Fault::times(StoreOp::Commit, 2, transient()).for_player("a"));
+        faults
+            .rules
+            .push(Fault::times(StoreOp::Commit, 2, transient()).for_player("a"));
         assert!(faults.strike(StoreOp::Commit, &["b"]).is_none());
         assert!(faults.strike(StoreOp::LoadPlayers, &["a"]).is_none());
         assert!(faults.strike(StoreOp::Commit, &["a"]).is_some());
         assert!(faults.strike(StoreOp::Commit, &["a"]).is_some());
         assert!(faults.strike(StoreOp::Commit, &["a"]).is_none());
-    }
-
-    #[test]
-    fn random_faults_are_reproducible_and_near_their_rate() {
-        let run = || {
-            let mut faults = Faults::default();
-            faults.add_random(RandomFaults {
-                ops: vec![StoreOp::Commit],
-                per_million: 100_000,
-                seed: 7,
-                after_write_per_million: 0,
-            });
-            (0..10_000)
-                .map(|_| faults.strike(StoreOp::Commit, &[]).is_some())
-                .collect::<Vec<_>>()
-        };
-        let first = run();
-        assert_eq!(first, run());
-        let hits = first.iter().filter(|h| **h).count();
-        assert!((800..1200).contains(&hits), "{hits}");
     }
 }

@@ -22,7 +22,7 @@ pub fn stream_event(records: &[OutboxRecord]) -> Value {
 /// packed document (`state`, B, base64 in the event's JSON; here the outbox alone, see
 /// [`packed::pack_outbox`]) and the `outbox` marker (N) the stream's filter looks for. An
 /// empty outbox carries neither.
-pub fn outbox_image_attributes(outbox: &Outbox) -> serde_json::Map<String, Value> {
+fn outbox_image_attributes(outbox: &Outbox) -> serde_json::Map<String, Value> {
     let mut attributes = serde_json::Map::new();
     if outbox.is_empty() {
         return attributes;

@@ -16,8 +16,8 @@ use idle_core::model::Millis;
 
 pub use catalogs::MemoryCatalogs;
 pub use clock::ManualClock;
-pub use faults::{Fault, RandomFaults, StoreOp};
-pub use feed::{outbox_image_attributes, stream_event};
+pub use faults::{Fault, FaultyStore, StoreOp};
+pub use feed::stream_event;
 pub use notifier::MemoryNotifier;
 pub use store::{
     MemoryStore, SnapshotInboxRow, SnapshotOutbox, SnapshotPlayer, StoreSnapshot, DEFAULT_PAGE_SIZE,
@@ -31,10 +31,13 @@ use crate::services::Services;
 use crate::usecase::BatchReport;
 
 /// One in-memory world: the store, the gateway and the clock, shared with the [`Services`] built
-/// from it so a test can act through the use cases and look at the adapters.
+/// from it so a test can act through the use cases and look at the adapters. The services reach
+/// the store through `faults`, where a test injects failures and counts calls.
 #[derive(Debug, Clone)]
 pub struct MemoryWorld {
     pub store: Arc<MemoryStore>,
+    /// The store as the services see it: `store` behind the test's fault rules.
+    pub faults: Arc<FaultyStore<MemoryStore>>,
     /// The catalogs every [`Services`] built from this world registers its own in.
     pub catalogs: Arc<MemoryCatalogs>,
     pub notifier: Arc<MemoryNotifier>,
@@ -45,8 +48,10 @@ pub struct MemoryWorld {
 impl MemoryWorld {
     /// An empty world at time `now` whose wake index has `wake_shards` shards.
     pub fn new(now: Millis, wake_shards: u32) -> MemoryWorld {
+        let store = Arc::new(MemoryStore::new(wake_shards));
         MemoryWorld {
-            store: Arc::new(MemoryStore::new(wake_shards)),
+            faults: Arc::new(FaultyStore::new(store.clone())),
+            store,
             catalogs: Arc::new(MemoryCatalogs::new()),
             notifier: Arc::new(MemoryNotifier::new()),
             clock: Arc::new(ManualClock::new(now)),
@@ -69,9 +74,9 @@ impl MemoryWorld {
         }
         Services::new(
             config,
-            self.store.clone(),
-            self.store.clone(),
-            self.store.clone(),
+            self.faults.clone(),
+            self.faults.clone(),
+            self.faults.clone(),
             self.notifier.clone(),
             self.clock.clone(),
             self.waker.clone(),

@@ -72,14 +72,6 @@ impl MemoryNotifier {
         }
     }
 
-    /// Whether the connection is open.
-    pub fn is_open(&self, connection_id: &str) -> bool {
-        self.lock()
-            .connections
-            .get(connection_id)
-            .is_some_and(|l| l.info.is_some())
-    }
-
     /// Everything posted to a connection, in order.
     pub fn posts(&self, connection_id: &str) -> Vec<String> {
         self.lock()

@@ -24,7 +24,6 @@ use idle_core::model::{AuditRecord, HistoryRecord, Millis, Player, Task};
 use idle_core::protocol::Notification;
 use serde::{Deserialize, Serialize};
 
-use super::faults::{Fault, Faults, RandomFaults, StoreOp};
 use crate::outbox::{Commit, Outbox, OutboxRecord};
 use crate::ports::{
     limits, wake_shard, Connection, ConnectionStore, GameStore, Inbox, Kept, Loaded, Page,
@@ -54,9 +53,6 @@ struct State {
     /// written before the id is listed and deleted before it is unlisted).
     listed: BTreeSet<(String, String)>,
     inbox: BTreeMap<(String, u64), (Notification, i64)>,
-    faults: Faults,
-    calls: HashMap<StoreOp, u64>,
-    commits: u64,
     page_size: usize,
     wake_shards: u32,
     /// Committed non-empty outboxes not yet taken, in commit order.
@@ -127,9 +123,6 @@ impl MemoryStore {
                 connections_of: BTreeSet::new(),
                 listed: BTreeSet::new(),
                 inbox: BTreeMap::new(),
-                faults: Faults::default(),
-                calls: HashMap::new(),
-                commits: 0,
                 page_size: DEFAULT_PAGE_SIZE,
                 wake_shards: wake_shards.max(1),
                 feed: Vec::new(),
@@ -201,37 +194,7 @@ impl MemoryStore {
         }
     }
 
-    // ---- faults and inspection ---------------------------------------------------------------
-
-    /// The next call of `op` fails with `error` (nothing written).
-    pub fn fail_next(&self, op: StoreOp, error: StoreError) {
-        self.inject(Fault::once(op, error));
-    }
-
-    /// Adds a fault rule; rules are tried in the order added.
-    pub fn inject(&self, fault: Fault) {
-        self.lock().faults.add(fault);
-    }
-
-    /// Adds seeded random faults.
-    pub fn inject_random(&self, random: RandomFaults) {
-        self.lock().faults.add_random(random);
-    }
-
-    /// Removes every fault rule.
-    pub fn clear_faults(&self) {
-        self.lock().faults.clear();
-    }
-
-    /// How many times `op` was called (failed calls included).
-    pub fn calls(&self, op: StoreOp) -> u64 {
-        self.lock().calls.get(&op).copied().unwrap_or(0)
-    }
-
-    /// Commits that wrote something.
-    pub fn commits(&self) -> u64 {
-        self.lock().commits
-    }
+    // ---- inspection ---------------------------------------------------------------------------
 
     /// Sets the page size of paginated reads (small pages exercise pagination in tests).
     pub fn set_page_size(&self, size: usize) {
@@ -279,8 +242,9 @@ impl MemoryStore {
             .insert(player_id.to_owned(), what.to_owned());
     }
 
-    /// A player's task history, in task order.
-    pub fn history(&self, player_id: &str) -> Vec<Task> {
+    /// A player's task history, in task order (the finished tasks alone; the paginated
+    /// [`PlayerRecords::history`] has the audit records too).
+    pub fn task_history(&self, player_id: &str) -> Vec<Task> {
         self.lock()
             .history
             .range((player_id.to_owned(), String::new())..)
@@ -390,7 +354,7 @@ impl MemoryStore {
     }
 
     /// Replaces the players, history, inbox and unperformed outboxes with a snapshot's
-    /// (connections, faults, counters and the feed are left as they are; nothing restored
+    /// (connections and the feed are left as they are; nothing restored
     /// appears on the feed: a restart takes [`unperformed_outboxes`](Self::unperformed_outboxes)).
     pub fn restore(&self, snapshot: StoreSnapshot) {
         let mut state = self.lock();
@@ -449,23 +413,6 @@ impl MemoryStore {
     }
 }
 
-/// Runs the fault check of one call: counts it, and returns early with the error of a fault
-/// that strikes before the write.
-macro_rules! faults {
-    ($state:expr, $op:expr, $players:expr) => {{
-        *$state.calls.entry($op).or_insert(0) += 1;
-        match $state.faults.strike($op, $players) {
-            Some(strike) if !strike.after_write => return Err(strike.error),
-            Some(strike) => Some(strike.error),
-            None => None,
-        }
-    }};
-}
-
-fn fail_after(late: Option<StoreError>) -> Result<(), StoreError> {
-    late.map_or(Ok(()), Err)
-}
-
 fn page<T: Clone>(items: Vec<(String, T)>, size: usize) -> Page<T> {
     let next = (items.len() >= size)
         .then(|| items.get(size - 1).map(|(key, _)| key.clone()))
@@ -499,9 +446,8 @@ fn check_item_size(commit: &Commit) -> Result<(), StoreError> {
 #[async_trait]
 impl GameStore for MemoryStore {
     async fn load_players(&self, player_ids: &[String]) -> Result<Loaded, StoreError> {
-        let mut state = self.lock();
+        let state = self.lock();
         let ids: Vec<&str> = player_ids.iter().map(String::as_str).collect();
-        let _ = faults!(state, StoreOp::LoadPlayers, &ids);
         let mut seen = std::collections::BTreeSet::new();
         let mut loaded = Loaded::default();
         for id in ids.into_iter().filter(|id| seen.insert(*id)) {
@@ -526,19 +472,16 @@ impl GameStore for MemoryStore {
     async fn create_player(&self, player: &PlayerState) -> Result<bool, StoreError> {
         let mut state = self.lock();
         let id = player.player.player_id.clone();
-        let late = faults!(state, StoreOp::CreatePlayer, &[id.as_str()]);
         let created = !state.players.contains_key(&id);
         if created {
             state.players.insert(id, player.clone());
         }
-        fail_after(late)?;
         Ok(created)
     }
 
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let mut state = self.lock();
         let id = commit.player_id().to_owned();
-        let late = faults!(state, StoreOp::Commit, &[id.as_str()]);
         check_item_size(commit)?;
         let stored = state.players.get(&id).map(|s| s.player.version);
         if stored != commit.expected_version {
@@ -567,39 +510,33 @@ impl GameStore for MemoryStore {
                 .insert(sequence);
             state.feed.push(record);
         }
-        state.commits += 1;
-        fail_after(late)
+        Ok(())
     }
 
     async fn put_history(&self, tasks: &[Task]) -> Result<(), StoreError> {
         let mut state = self.lock();
-        let ids: Vec<&str> = tasks.iter().map(|t| t.player_id.as_str()).collect();
-        let late = faults!(state, StoreOp::PutHistory, &ids);
         for task in tasks {
             state
                 .history
                 .entry((task.player_id.clone(), task.task_id.clone()))
                 .or_insert_with(|| task.clone());
         }
-        fail_after(late)
+        Ok(())
     }
 
     async fn put_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
         let mut state = self.lock();
-        let ids: Vec<&str> = records.iter().map(|r| r.player_id.as_str()).collect();
-        let late = faults!(state, StoreOp::PutHistory, &ids);
         for record in records {
             let key = (record.player_id.clone(), record.task_id.clone());
             if !state.history.contains_key(&key) {
                 state.audits.entry(key).or_insert_with(|| record.clone());
             }
         }
-        fail_after(late)
+        Ok(())
     }
 
     async fn load_task(&self, player_id: &str, task_id: &str) -> Result<Option<Task>, StoreError> {
-        let mut state = self.lock();
-        let _ = faults!(state, StoreOp::LoadTask, &[player_id]);
+        let state = self.lock();
         Ok(state
             .history
             .get(&(player_id.to_owned(), task_id.to_owned()))
@@ -612,8 +549,7 @@ impl GameStore for MemoryStore {
         now: Millis,
         cursor: Option<String>,
     ) -> Result<Page<String>, StoreError> {
-        let mut state = self.lock();
-        let _ = faults!(state, StoreOp::DuePlayers, &[]);
+        let state = self.lock();
         let after = cursor.as_deref().and_then(parse_wake_cursor);
         let shards = state.wake_shards;
         let mut due: Vec<(Millis, &String)> = state
@@ -645,11 +581,6 @@ fn parse_wake_cursor(cursor: &str) -> Option<(Millis, String)> {
 impl ConnectionStore for MemoryStore {
     async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
         let mut state = self.lock();
-        let late = faults!(
-            state,
-            StoreOp::PutConnection,
-            &[connection.player_id.as_str()]
-        );
         state.remove_connection(&connection.connection_id);
         state
             .connections
@@ -662,29 +593,26 @@ impl ConnectionStore for MemoryStore {
             connection.player_id.clone(),
             connection.connection_id.clone(),
         ));
-        fail_after(late)
+        Ok(())
     }
 
     async fn get_connection(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
-        let mut state = self.lock();
-        let _ = faults!(state, StoreOp::GetConnection, &[]);
+        let state = self.lock();
         Ok(state.connections.get(connection_id).cloned())
     }
 
     async fn delete_connection(&self, connection_id: &str) -> Result<(), StoreError> {
         let mut state = self.lock();
-        let late = faults!(state, StoreOp::DeleteConnection, &[]);
         if let Some(old) = state.remove_connection(connection_id) {
             state
                 .listed
                 .remove(&(old.player_id, connection_id.to_owned()));
         }
-        fail_after(late)
+        Ok(())
     }
 
     async fn delete_connection_if(&self, connection: &Connection) -> Result<bool, StoreError> {
         let mut state = self.lock();
-        let late = faults!(state, StoreOp::DeleteConnection, &[]);
         let id = connection.connection_id.as_str();
         let same = state
             .connections
@@ -696,7 +624,6 @@ impl ConnectionStore for MemoryStore {
                 .listed
                 .remove(&(connection.player_id.clone(), id.to_owned()));
         }
-        fail_after(late)?;
         Ok(same)
     }
 
@@ -705,17 +632,14 @@ impl ConnectionStore for MemoryStore {
         player_id: &str,
         connection_id: &str,
     ) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        let late = faults!(state, StoreOp::DeleteConnection, &[player_id]);
-        state
+        self.lock()
             .listed
             .remove(&(player_id.to_owned(), connection_id.to_owned()));
-        fail_after(late)
+        Ok(())
     }
 
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
-        let mut state = self.lock();
-        let _ = faults!(state, StoreOp::PlayerConnections, &[player_id]);
+        let state = self.lock();
         Ok(state
             .connections_of
             .range((player_id.to_owned(), String::new())..)
@@ -728,8 +652,7 @@ impl ConnectionStore for MemoryStore {
         &self,
         cursor: Option<String>,
     ) -> Result<Page<Connection>, StoreError> {
-        let mut state = self.lock();
-        let _ = faults!(state, StoreOp::ScanConnections, &[]);
+        let state = self.lock();
         let items = state
             .connections
             .iter()
@@ -749,14 +672,13 @@ impl Inbox for MemoryStore {
         expires_at: i64,
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
-        let late = faults!(state, StoreOp::StoreInbox, &[player_id]);
         for n in notifications {
             state
                 .inbox
                 .entry((player_id.to_owned(), n.seq))
                 .or_insert_with(|| (n.clone(), expires_at));
         }
-        fail_after(late)
+        Ok(())
     }
 
     async fn kept_after(
@@ -766,8 +688,7 @@ impl Inbox for MemoryStore {
         now: Millis,
         limit: usize,
     ) -> Result<Kept, StoreError> {
-        let mut state = self.lock();
-        let _ = faults!(state, StoreOp::KeptAfter, &[player_id]);
+        let state = self.lock();
         let mut live = state
             .inbox
             .range(

@@ -26,7 +26,7 @@ pub async fn disconnect(services: &Services, connection_id: &str) -> Result<(), 
 /// older than that window, and only if it is still the very record read before the post (a
 /// conditional delete). Returns whether it was deleted; younger rows are left to
 /// `$disconnect` and the cleaner.
-pub async fn forget_gone(services: &Services, connection: &Connection, now: Millis) -> bool {
+pub(crate) async fn forget_gone(services: &Services, connection: &Connection, now: Millis) -> bool {
     let id = connection.connection_id.as_str();
     if !connection.gone_is_final(now) {
         tracing::info!(
@@ -81,7 +81,7 @@ pub async fn forget_listed(
 }
 
 /// [`forget_gone`] for a connection known only by id: reads its row first.
-pub async fn forget_gone_id(services: &Services, connection_id: &str) -> bool {
+pub(crate) async fn forget_gone_id(services: &Services, connection_id: &str) -> bool {
     match services.connections.get_connection(connection_id).await {
         Ok(Some(connection)) => forget_gone(services, &connection, services.clock.now()).await,
         Ok(None) => false,

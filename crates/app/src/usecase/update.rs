@@ -35,7 +35,7 @@ impl UpdateError {
     /// True when trying the same change again later may succeed: the player was contended or
     /// the store failed transiently. A permanent store error (an unreadable item, a write the
     /// store refuses for good) belongs to the player and stays until someone repairs it.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         match self {
             UpdateError::Contended(_) => true,
             UpdateError::Store(e) => e.is_retryable(),

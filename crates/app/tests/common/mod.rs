@@ -5,12 +5,16 @@
 
 use std::time::Duration;
 
-use idle_app::auth::{mint, DEV_TOKEN_SECRET};
+use idle_app::auth::DEV_TOKEN_SECRET;
 use idle_app::memory::MemoryWorld;
+use idle_app::outbox::OutboxRecord;
 use idle_app::usecase::{self, BatchReport};
 use idle_app::{AppConfig, Secret, Services};
 use idle_core::model::Millis;
-use serde_json::{json, Value};
+use idle_testing::{tokens, world};
+use serde_json::Value;
+
+pub use idle_testing::world::harvest_message;
 
 /// 2027-01-15T08:00:00Z.
 pub const T0: Millis = 1_800_000_000_000;
@@ -47,14 +51,11 @@ impl Env {
     }
 
     pub fn token(&self, player_id: &str, admin: bool) -> String {
-        mint(
-            DEV_TOKEN_SECRET.as_bytes(),
-            player_id,
-            Duration::from_secs(24 * 3600),
-            admin,
-            self.now(),
-        )
-        .unwrap()
+        let ttl = Duration::from_secs(24 * 3600);
+        match admin {
+            true => tokens::dev_admin_token(player_id, ttl, self.now()),
+            false => tokens::dev_token(player_id, ttl, self.now()),
+        }
     }
 
     /// Opens a gateway connection and runs `$connect` for the player.
@@ -63,11 +64,8 @@ impl Env {
     }
 
     pub async fn connect_as(&self, connection_id: &str, player_id: &str, admin: bool) {
-        self.world.notifier.open(connection_id, self.now());
         let token = self.token(player_id, admin);
-        usecase::connect(&self.services, connection_id, Some(&token))
-            .await
-            .unwrap();
+        world::connect(&self.world, &self.services, connection_id, &token).await;
     }
 
     /// Sends a message and parses the replies.
@@ -132,14 +130,6 @@ impl Env {
     }
 }
 
-pub fn harvest_message(request_id: &str, quantity: u32) -> Value {
-    json!({
-        "action": "enqueue",
-        "request_id": request_id,
-        "task": {"activity": "harvest", "resource": "copper_ore", "location": "meadow", "quantity": quantity}
-    })
-}
-
 /// The `type` of each message.
 pub fn types(messages: &[Value]) -> Vec<String> {
     messages
@@ -150,50 +140,26 @@ pub fn types(messages: &[Value]) -> Vec<String> {
 
 /// A dev token for `player_id`, valid for an hour from `T0`.
 pub fn token(player_id: &str) -> String {
-    idle_app::auth::mint(
-        idle_app::auth::DEV_TOKEN_SECRET.as_bytes(),
-        player_id,
-        std::time::Duration::from_secs(3600),
-        false,
-        T0,
-    )
-    .unwrap()
+    tokens::dev_token(player_id, Duration::from_secs(3600), T0)
 }
 
 /// A Players stream event with one record per (player, version, outbox JSON), sequence numbers
-/// 1, 2, … in order.
+/// 1, 2, … in order, built by the one stream-event builder ([`idle_app::memory::stream_event`]).
 pub fn stream_event(records: &[(&str, u64, Value)]) -> Value {
-    let records: Vec<Value> = records
+    let records: Vec<OutboxRecord> = records
         .iter()
         .enumerate()
-        .map(|(i, (player, version, outbox))| {
-            json!({
-                "eventID": format!("e{i}"),
-                "eventName": "MODIFY",
-                "eventSource": "aws:dynamodb",
-                "awsRegion": "eu-west-1",
-                "dynamodb": {
-                    "Keys": {"player_id": {"S": player}},
-                    "NewImage": image(player, *version, outbox),
-                    "SequenceNumber": format!("{:028}", i + 1),
-                    "SizeBytes": 100,
-                    "StreamViewType": "NEW_IMAGE"
-                }
-            })
+        .map(|(i, (player, version, outbox))| OutboxRecord {
+            player_id: (*player).to_owned(),
+            version: *version,
+            sequence_number: (i + 1).to_string(),
+            outbox: serde_json::from_value(outbox.clone()).unwrap(),
+            connections: Vec::new(),
         })
         .collect();
-    json!({ "Records": records })
+    idle_app::memory::stream_event(&records)
 }
 
 pub fn schedule_event() -> Value {
     serde_json::from_str(include_str!("../../../../events/task-ticker-schedule.json")).unwrap()
-}
-
-/// A Players stream image with `outbox` (JSON) packed as the DynamoDB store writes it.
-fn image(player: &str, version: u64, outbox: &Value) -> Value {
-    let outbox: idle_app::outbox::Outbox = serde_json::from_value(outbox.clone()).unwrap();
-    let mut image = idle_app::memory::outbox_image_attributes(&outbox);
-    image.insert("player_id".into(), json!({"S": player}));
-    image.insert("version".into(), json!({"N": version.to_string()}));
-    Value::Object(image)
 }

@@ -1,7 +1,5 @@
 //! One test or more per rule; golden outcomes live in `tests/golden.rs`.
 
-use std::collections::BTreeMap;
-
 use super::*;
 use crate::catalog::Catalog;
 use crate::model::{Equipped, Snapshot};
@@ -11,27 +9,11 @@ fn catalog() -> &'static Catalog {
     Catalog::shipped()
 }
 
-fn worn(item: &str, durability: u32) -> (String, Equipped) {
-    let slot = catalog().gear(item).unwrap().slot.clone();
-    (
-        slot,
-        Equipped {
-            item: item.to_owned(),
-            quality: 0,
-            durability,
-        },
-    )
-}
+#[path = "../../tests/support/snapshot.rs"]
+mod support;
 
 fn snapshot(skill: u32, character: u32, gear: &[&str]) -> Snapshot {
-    Snapshot {
-        character_level: character,
-        skill_level: skill,
-        action_ms: 1000,
-        gear: gear.iter().map(|g| worn(g, 1000)).collect(),
-        pity: BTreeMap::new(),
-        reserved: BTreeMap::new(),
-    }
+    support::snapshot(skill, character, gear, Some(1000))
 }
 
 fn seed(n: u8) -> Seed {
