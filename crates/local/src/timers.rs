@@ -67,7 +67,7 @@ impl Waker for LocalWaker {
 
 /// The precise timer: sleeps until the earliest armed wake-up (woken early when one is armed),
 /// then advances every player whose time has come with `usecase::wake`, at most
-/// `config.ticker_concurrency` at a time, never before its time. A wake-up that fails for a
+/// `config.player_concurrency` at a time, never before its time. A wake-up that fails for a
 /// reason a later try may fix is armed again [`WAKE_RETRY`] later (the ticker's sweep is the
 /// safety net behind it). Runs until `shutdown` turns true.
 pub async fn timer(
@@ -103,7 +103,7 @@ async fn wake_all(services: &Services, waker: &LocalWaker, due: Vec<(Millis, Str
         let latest = players.entry(player_id).or_insert(at);
         *latest = (*latest).max(at);
     }
-    let concurrency = services.config.ticker_concurrency.max(1);
+    let concurrency = services.config.player_concurrency.max(1);
     let failed: Vec<String> = stream::iter(players)
         .map(|(player_id, at)| async move {
             match usecase::wake(services, &player_id, at).await {

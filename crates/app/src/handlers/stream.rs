@@ -176,7 +176,7 @@ pub async fn wake_queue(services: &Services, event: &Value) -> Vec<String> {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let concurrency = services.config.ticker_concurrency.max(1);
+    let concurrency = services.config.player_concurrency.max(1);
     let failures: Vec<Option<String>> = stream::iter(messages)
         .map(|raw| async move { wake_one(services, raw).await })
         .buffer_unordered(concurrency)

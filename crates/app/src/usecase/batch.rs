@@ -103,7 +103,7 @@ pub async fn perform_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
         }
     }
     report.players = groups.len();
-    let concurrency = services.config.ticker_concurrency.max(1);
+    let concurrency = services.config.player_concurrency.max(1);
     let mut done: Vec<(usize, PlayerReport)> = stream::iter(groups.into_iter().enumerate())
         .map(|(i, (player_id, records))| async move {
             (i, perform_player(services, &player_id, records).await)

@@ -34,7 +34,7 @@ enum Verdict {
 /// Sweeps every connection once.
 pub async fn clean(services: &Services) -> CleanReport {
     let now = services.clock.now();
-    let concurrency = services.config.ticker_concurrency.max(1);
+    let concurrency = services.config.player_concurrency.max(1);
     let mut report = CleanReport::default();
     let mut cursor: Option<String> = None;
     loop {

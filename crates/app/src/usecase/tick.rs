@@ -44,13 +44,13 @@ pub struct TickReport {
     pub permanent_failures: usize,
 }
 
-/// Advances every due player once, with at most `config.ticker_concurrency` at a time. Every
+/// Advances every due player once, with at most `config.player_concurrency` at a time. Every
 /// player whose `wake_at` is at or before the tick's start is visited, so a task completes
 /// within one tick of its `ends_at`.
 pub async fn tick(services: &Services) -> TickReport {
     let now = services.clock.now();
     let shards = services.config.wake_shards.max(1);
-    let concurrency = services.config.ticker_concurrency.max(1);
+    let concurrency = services.config.player_concurrency.max(1);
     let mut report = TickReport {
         shards,
         ..TickReport::default()
