@@ -92,33 +92,28 @@ impl ConnectionStore for DynamoStore {
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
         let table = &self.tables.connections;
         let mut connections = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(table)
-                .index_name(BY_PLAYER_INDEX)
-                .key_condition_expression("#player = :player")
-                .expression_attribute_names("#player", PLAYER_ID)
-                .expression_attribute_values(":player", s(player_id))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| {
-                    store_error(
-                        format_args!("Query {table} index {BY_PLAYER_INDEX} for {player_id}"),
-                        e,
-                    )
-                })?;
+        let mut pages = self
+            .client
+            .query()
+            .table_name(table)
+            .index_name(BY_PLAYER_INDEX)
+            .key_condition_expression("#player = :player")
+            .expression_attribute_names("#player", PLAYER_ID)
+            .expression_attribute_values(":player", s(player_id))
+            .into_paginator()
+            .send();
+        while let Some(output) = pages.next().await {
+            let output = output.map_err(|e| {
+                store_error(
+                    format_args!("Query {table} index {BY_PLAYER_INDEX} for {player_id}"),
+                    e,
+                )
+            })?;
             for item in output.items.unwrap_or_default() {
                 connections.push(connection_from_item(table, item)?);
             }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(connections);
-            }
         }
+        Ok(connections)
     }
 
     /// A `Scan`, a page of at most the store's page size; the cursor is the `LastEvaluatedKey`

@@ -63,28 +63,24 @@ impl DynamoStore {
         player_id: &str,
     ) -> Result<Vec<Item>, StoreError> {
         let mut keys = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(table)
-                .consistent_read(true)
-                .key_condition_expression("#player = :player")
-                .projection_expression("#player, #range")
-                .expression_attribute_names("#player", PLAYER_ID)
-                .expression_attribute_names("#range", range)
-                .expression_attribute_values(":player", s(player_id))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
+        let mut pages = self
+            .client
+            .query()
+            .table_name(table)
+            .consistent_read(true)
+            .key_condition_expression("#player = :player")
+            .projection_expression("#player, #range")
+            .expression_attribute_names("#player", PLAYER_ID)
+            .expression_attribute_names("#range", range)
+            .expression_attribute_values(":player", s(player_id))
+            .into_paginator()
+            .send();
+        while let Some(output) = pages.next().await {
+            let output = output
                 .map_err(|e| store_error(format_args!("Query {table} for {player_id}"), e))?;
             keys.extend(output.items.unwrap_or_default());
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(keys);
-            }
         }
+        Ok(keys)
     }
 
     /// Deletes every item of the player in `table` (keys `player_id` and `range`) with
@@ -114,27 +110,23 @@ impl DynamoStore {
     /// How many items of the player `table` holds: consistent `Query`s with `Select=COUNT`.
     async fn count_player_items(&self, table: &str, player_id: &str) -> Result<u64, StoreError> {
         let mut total = 0u64;
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(table)
-                .consistent_read(true)
-                .select(Select::Count)
-                .key_condition_expression("#player = :player")
-                .expression_attribute_names("#player", PLAYER_ID)
-                .expression_attribute_values(":player", s(player_id))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
+        let mut pages = self
+            .client
+            .query()
+            .table_name(table)
+            .consistent_read(true)
+            .select(Select::Count)
+            .key_condition_expression("#player = :player")
+            .expression_attribute_names("#player", PLAYER_ID)
+            .expression_attribute_values(":player", s(player_id))
+            .into_paginator()
+            .send();
+        while let Some(output) = pages.next().await {
+            let output = output
                 .map_err(|e| store_error(format_args!("Query {table} for {player_id}"), e))?;
             total += u64::try_from(output.count).unwrap_or(0);
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(total);
-            }
         }
+        Ok(total)
     }
 
     async fn player_item_exists(&self, player_id: &str) -> Result<bool, StoreError> {
@@ -170,23 +162,22 @@ impl DynamoStore {
     ) -> Result<std::collections::BTreeSet<String>, StoreError> {
         let table = &self.tables.tasks;
         let mut players = std::collections::BTreeSet::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(table)
-                .filter_expression("#finished BETWEEN :from AND :to OR #at BETWEEN :from AND :to")
-                .projection_expression("#player")
-                .expression_attribute_names("#finished", "finished_at")
-                .expression_attribute_names("#at", "at")
-                .expression_attribute_names("#player", PLAYER_ID)
-                .expression_attribute_values(":from", n(from))
-                .expression_attribute_values(":to", n(to))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| store_error(format_args!("Scan {table} by time"), e))?;
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(table)
+            .filter_expression("#finished BETWEEN :from AND :to OR #at BETWEEN :from AND :to")
+            .projection_expression("#player")
+            .expression_attribute_names("#finished", "finished_at")
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_names("#player", PLAYER_ID)
+            .expression_attribute_values(":from", n(from))
+            .expression_attribute_values(":to", n(to))
+            .into_paginator()
+            .send();
+        while let Some(output) = pages.next().await {
+            let output =
+                output.map_err(|e| store_error(format_args!("Scan {table} by time"), e))?;
             players.extend(
                 output
                     .items
@@ -194,11 +185,8 @@ impl DynamoStore {
                     .iter()
                     .map(|item| key_text(item, PLAYER_ID)),
             );
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(players);
-            }
         }
+        Ok(players)
     }
 }
 
