@@ -641,19 +641,33 @@ pub(crate) fn insert_history(
         .finished_at
         .unwrap_or(task.enqueued_at)
         .div_euclid(1000);
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO history (player_id, task_id, task, expires_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (player_id, task_id) DO NOTHING",
-        )
-        .sql()?
-        .execute(params![
+    insert_if_absent(
+        conn,
+        INSERT_HISTORY,
+        params![
             task.player_id,
             task.task_id,
             to_json(task, "a task")?,
             since.saturating_add(ttl_secs),
-        ])
-        .sql()?;
+        ],
+    )
+}
+
+/// Puts a row of the history table (a task or an audit record, as JSON) unless its
+/// (player, task id) is there: `?1` player id, `?2` task id, `?3` JSON, `?4` `expires_at`
+/// (seconds since the epoch).
+pub(crate) const INSERT_HISTORY: &str =
+    "INSERT INTO history (player_id, task_id, task, expires_at) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT (player_id, task_id) DO NOTHING";
+
+/// Runs `sql`, an `INSERT … ON CONFLICT DO NOTHING` (a cached statement), with `params`; true
+/// when it inserted the row, false when the row was there already.
+pub(crate) fn insert_if_absent(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<bool, StoreError> {
+    let inserted = conn.prepare_cached(sql).sql()?.execute(params).sql()?;
     Ok(inserted == 1)
 }
 
@@ -664,20 +678,17 @@ pub(crate) fn insert_kept(
     notification: &Notification,
     expires_at: i64,
 ) -> Result<bool, StoreError> {
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO kept (player_id, seq, notification, expires_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (player_id, seq) DO NOTHING",
-        )
-        .sql()?
-        .execute(params![
+    insert_if_absent(
+        conn,
+        "INSERT INTO kept (player_id, seq, notification, expires_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (player_id, seq) DO NOTHING",
+        params![
             player_id,
             int(notification.seq, "seq")?,
             to_json(notification, "a notification")?,
             expires_at,
-        ])
-        .sql()?;
-    Ok(inserted == 1)
+        ],
+    )
 }
 
 /// One page of the wake index after a cursor: a range scan of `players_wake`.
