@@ -26,7 +26,7 @@ async fn connect_creates_the_player_once_and_stores_the_connection() {
         .all(|c| c.player_id == "gina" && !c.is_admin));
     assert_eq!(
         connections[0].expires_at,
-        (common::T0 + 2 * 3600 * 1000) / 1000
+        idle_core::model::EpochSecs((common::T0 + 2 * 3600 * 1000) / 1000)
     );
 }
 

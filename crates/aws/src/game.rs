@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::KeysAndAttributes;
 use idle_app::outbox::{Commit, Outbox};
 use idle_app::ports::{limits, GameStore, Loaded, Page, StoreError};
 use idle_app::state::PlayerState;
-use idle_core::model::{AuditRecord, Millis, Task};
+use idle_core::model::{AuditRecord, EpochSecs, Millis, Task};
 
 use crate::error::{built, store_error};
 use crate::items::{
@@ -27,11 +27,8 @@ pub const WAKE_INDEX: &str = "wake";
 /// (seconds since the epoch) is the Tasks table's TTL attribute.
 fn history_item(task: &Task, ttl_secs: i64) -> Result<Item, StoreError> {
     let mut item = task_item(task)?;
-    let since = task
-        .finished_at
-        .unwrap_or(task.enqueued_at)
-        .div_euclid(1000);
-    item.insert(EXPIRES_AT.to_owned(), n(since.saturating_add(ttl_secs)));
+    let since = EpochSecs::floor_millis(task.finished_at.unwrap_or(task.enqueued_at));
+    item.insert(EXPIRES_AT.to_owned(), n(since.plus_secs(ttl_secs).0));
     Ok(item)
 }
 

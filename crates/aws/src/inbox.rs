@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use idle_app::ports::{Inbox, Kept, StoreError};
-use idle_core::model::Millis;
+use idle_core::model::{EpochSecs, Millis};
 use idle_core::protocol::Notification;
 
 use crate::error::{built, store_error};
@@ -23,7 +23,7 @@ impl Inbox for DynamoStore {
         &self,
         player_id: &str,
         notifications: &[Notification],
-        expires_at: i64,
+        expires_at: EpochSecs,
     ) -> Result<(), StoreError> {
         let by_seq: BTreeMap<u64, &Notification> =
             notifications.iter().map(|note| (note.seq, note)).collect();
@@ -70,7 +70,7 @@ impl Inbox for DynamoStore {
                 .map_err(|e| store_error(format_args!("Query {table} for {player_id}"), e))?;
             for item in output.items.unwrap_or_default() {
                 let (notification, expires_at) = notification_from_item(table, &item)?;
-                if expires_at.saturating_mul(1000) <= now {
+                if expires_at.has_passed(now) {
                     continue;
                 }
                 if kept.notifications.len() == limit {

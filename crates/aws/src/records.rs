@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{DeleteRequest, Select, WriteRequest};
 use idle_app::ports::{ConnectionStore, Page, PlayerRecords, PlayerRows, StoreError};
-use idle_core::model::{AuditRecord, HistoryRecord};
+use idle_core::model::{AuditRecord, EpochSecs, HistoryRecord};
 
 use crate::error::{built, store_error};
 use crate::items::{key_text, known, n, s, Item, EXPIRES_AT, PLAYER_ID, SEQ, TASK_ID};
@@ -24,11 +24,8 @@ impl DynamoStore {
             let mut item: Item = serde_dynamo::to_item(record).map_err(|e| {
                 StoreError::Permanent(format!("cannot encode audit record {key}: {e}"))
             })?;
-            let expires_at = record
-                .at
-                .div_euclid(1000)
-                .saturating_add(self.history_ttl_secs);
-            item.insert(EXPIRES_AT.to_owned(), n(expires_at));
+            let expires_at = EpochSecs::floor_millis(record.at).plus_secs(self.history_ttl_secs);
+            item.insert(EXPIRES_AT.to_owned(), n(expires_at.0));
             let result = self
                 .client
                 .put_item()

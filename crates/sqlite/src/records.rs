@@ -5,7 +5,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use idle_app::ports::{Page, PlayerRecords, PlayerRows, StoreError};
-use idle_core::model::{AuditRecord, HistoryRecord};
+use idle_core::model::{AuditRecord, EpochSecs, HistoryRecord};
 use rusqlite::{params, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::schema::SCHEMA_VERSION;
@@ -171,7 +171,7 @@ pub(crate) fn insert_audit(
             record.player_id,
             record.task_id,
             to_json(record, "an audit record")?,
-            record.at.div_euclid(1000).saturating_add(ttl_secs),
+            EpochSecs::floor_millis(record.at).plus_secs(ttl_secs).0,
         ],
     )
 }

@@ -11,7 +11,7 @@ use idle_app::ports::{
     Kept, Loaded, Page, StoreError, CATALOG_BYTES,
 };
 use idle_app::state::PlayerState;
-use idle_core::model::{AuditRecord, Millis, Player, Task};
+use idle_core::model::{AuditRecord, EpochSecs, Millis, Player, Task};
 use idle_core::protocol::Notification;
 use rusqlite::{params, ErrorCode, OptionalExtension, TransactionBehavior};
 use tokio::sync::Notify;
@@ -161,7 +161,7 @@ pub(crate) fn int(value: u64, what: &str) -> Result<i64, StoreError> {
 /// Seconds since the epoch that `now` (ms) is in: a row with `expires_at` (seconds) at or below
 /// it has expired (`expires_at * 1000 <= now`, as the memory store compares).
 pub(crate) fn expiry_cutoff(now: Millis) -> i64 {
-    now.div_euclid(1000)
+    EpochSecs::floor_millis(now).0
 }
 
 impl SqliteStore {
@@ -637,10 +637,7 @@ pub(crate) fn insert_history(
     task: &Task,
     ttl_secs: i64,
 ) -> Result<bool, StoreError> {
-    let since = task
-        .finished_at
-        .unwrap_or(task.enqueued_at)
-        .div_euclid(1000);
+    let since = EpochSecs::floor_millis(task.finished_at.unwrap_or(task.enqueued_at));
     insert_if_absent(
         conn,
         INSERT_HISTORY,
@@ -648,7 +645,7 @@ pub(crate) fn insert_history(
             task.player_id,
             task.task_id,
             to_json(task, "a task")?,
-            since.saturating_add(ttl_secs),
+            since.plus_secs(ttl_secs).0,
         ],
     )
 }
@@ -676,7 +673,7 @@ pub(crate) fn insert_kept(
     conn: &rusqlite::Connection,
     player_id: &str,
     notification: &Notification,
-    expires_at: i64,
+    expires_at: EpochSecs,
 ) -> Result<bool, StoreError> {
     insert_if_absent(
         conn,
@@ -686,7 +683,7 @@ pub(crate) fn insert_kept(
             player_id,
             int(notification.seq, "seq")?,
             to_json(notification, "a notification")?,
-            expires_at,
+            expires_at.0,
         ],
     )
 }
@@ -940,7 +937,7 @@ fn connection_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Connection> {
         is_admin: row.get(2)?,
         connected_at: row.get(3)?,
         token_expires_at: row.get(4)?,
-        expires_at: row.get(5)?,
+        expires_at: EpochSecs(row.get(5)?),
     })
 }
 
@@ -960,7 +957,7 @@ impl ConnectionStore for SqliteStore {
                 connection.is_admin,
                 connection.connected_at,
                 connection.token_expires_at,
-                connection.expires_at,
+                connection.expires_at.0,
             ])
             .sql()?;
         Ok(())
@@ -1047,7 +1044,7 @@ impl Inbox for SqliteStore {
         &self,
         player_id: &str,
         notifications: &[Notification],
-        expires_at: i64,
+        expires_at: EpochSecs,
     ) -> Result<(), StoreError> {
         let mut db = self.db();
         let tx = db

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use idle_core::model::{AuditRecord, HistoryRecord, Millis, Player, Task};
+use idle_core::model::{AuditRecord, EpochSecs, HistoryRecord, Millis, Player, Task};
 use idle_core::protocol::Notification;
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +49,7 @@ struct State {
     /// `connections`' keys by player: (player id, connection id), so that a player's
     /// connections are found without walking every connection (a cost run holds 100,000).
     connections_of: BTreeSet<(String, String)>,
-    inbox: BTreeMap<(String, u64), (Notification, i64)>,
+    inbox: BTreeMap<(String, u64), (Notification, EpochSecs)>,
     faults: Faults,
     calls: HashMap<StoreOp, u64>,
     commits: u64,
@@ -316,7 +316,7 @@ pub struct SnapshotInboxRow {
     pub player_id: String,
     pub notification: Notification,
     /// When it expires, in seconds since the epoch (the inbox's TTL attribute).
-    pub expires_at: i64,
+    pub expires_at: EpochSecs,
 }
 
 impl MemoryStore {
@@ -688,7 +688,7 @@ impl Inbox for MemoryStore {
         &self,
         player_id: &str,
         notifications: &[Notification],
-        expires_at: i64,
+        expires_at: EpochSecs,
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
         let late = faults!(state, StoreOp::StoreInbox, &[player_id]);
@@ -716,7 +716,7 @@ impl Inbox for MemoryStore {
                 (player_id.to_owned(), after_seq.saturating_add(1))
                     ..=(player_id.to_owned(), u64::MAX),
             )
-            .filter(|(_, (_, expires_at))| expires_at.saturating_mul(1000) > now)
+            .filter(|(_, (_, expires_at))| !expires_at.has_passed(now))
             .map(|(_, (n, _))| n.clone());
         let notifications: Vec<Notification> = live.by_ref().take(limit).collect();
         let more = live.next().is_some();

@@ -1,6 +1,6 @@
 //! `$connect`: verify the token, create the player if new, store the connection.
 
-use idle_core::model::Player;
+use idle_core::model::{EpochSecs, Player};
 
 use super::update::{update_player, Decision};
 use crate::auth::{self, AuthError};
@@ -110,13 +110,12 @@ pub async fn connect(
         token_expires_at: i64::try_from(identity.expires_at)
             .unwrap_or(i64::MAX)
             .saturating_mul(1000),
-        expires_at: 0,
+        expires_at: EpochSecs(0),
     };
     // The row lives until the token expires or the connection lifetime ends, whichever is
     // first; the cleaner removes it then (DynamoDB's TTL deletion is only a backstop).
-    connection.expires_at = connection
-        .ends_at(services.config.connection_ttl_ms)
-        .div_euclid(1000);
+    connection.expires_at =
+        EpochSecs::floor_millis(connection.ends_at(services.config.connection_ttl_ms));
     services
         .connections
         .put_connection(&connection)
