@@ -234,35 +234,15 @@ impl GameStore for DynamoStore {
     /// same record): that task is done, not an error. Tasks are put in order; the first other
     /// failure stops and is returned (the caller retries the whole outbox, which is safe).
     async fn put_history(&self, tasks: &[Task]) -> Result<(), StoreError> {
-        let table = &self.tables.tasks;
         for task in tasks {
             let item = history_item(task, self.history_ttl_secs)?;
-            let result = self
-                .client
-                .put_item()
-                .table_name(table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(task_id)")
-                .send()
-                .await;
-            match result {
-                Ok(_) => {}
-                Err(err) if is_condition_failure(&err) => {
-                    tracing::debug!(
-                        player_id = %task.player_id,
-                        task_id = %task.task_id,
-                        "history record already stored"
-                    );
-                }
-                Err(err) => {
-                    return Err(store_error(
-                        format_args!(
-                            "PutItem task {}/{} on {table}",
-                            task.player_id, task.task_id
-                        ),
-                        err,
-                    ))
-                }
+            let what = format!("task {}/{}", task.player_id, task.task_id);
+            if !self.put_history_item(item, &what).await? {
+                tracing::debug!(
+                    player_id = %task.player_id,
+                    task_id = %task.task_id,
+                    "history record already stored"
+                );
             }
         }
         Ok(())

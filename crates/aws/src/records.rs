@@ -7,6 +7,7 @@ use idle_app::ports::{ConnectionStore, Page, PlayerRecords, PlayerRows, StoreErr
 use idle_core::model::{AuditRecord, EpochSecs, HistoryRecord};
 
 use crate::error::{built, store_error};
+use crate::game::is_condition_failure;
 use crate::items::{key_text, known, n, s, Item, EXPIRES_AT, PLAYER_ID, SEQ, TASK_ID};
 use crate::store::{decode_cursor, encode_cursor, DynamoStore};
 
@@ -18,7 +19,6 @@ impl DynamoStore {
         &self,
         records: &[AuditRecord],
     ) -> Result<(), StoreError> {
-        let table = &self.tables.tasks;
         for record in records {
             let key = format!("{}/{}", record.player_id, record.task_id);
             let mut item: Item = serde_dynamo::to_item(record).map_err(|e| {
@@ -26,29 +26,34 @@ impl DynamoStore {
             })?;
             let expires_at = EpochSecs::floor_millis(record.at).plus_secs(self.history_ttl_secs);
             item.insert(EXPIRES_AT.to_owned(), n(expires_at.0));
-            let result = self
-                .client
-                .put_item()
-                .table_name(table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(task_id)")
-                .send()
-                .await;
-            match result {
-                Ok(_) => {}
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(err) => {
-                    return Err(store_error(
-                        format_args!("PutItem audit {key} on {table}"),
-                        err,
-                    ))
-                }
-            }
+            self.put_history_item(item, &format!("audit {key}")).await?;
         }
         Ok(())
+    }
+
+    /// `PutItem` of a Tasks-table item (a history or audit record) with
+    /// `attribute_not_exists(task_id)`: `true` when it was put, `false` when an item with its
+    /// key was there already (its key says which change made it, so it is the same record).
+    /// `what` names the record in an error (`PutItem {what} on {table}`).
+    pub(crate) async fn put_history_item(
+        &self,
+        item: Item,
+        what: &str,
+    ) -> Result<bool, StoreError> {
+        let table = &self.tables.tasks;
+        let result = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(task_id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(store_error(format_args!("PutItem {what} on {table}"), err)),
+        }
     }
 
     /// The keys (`player_id` and `range`) of every item of the player in `table`, from
