@@ -96,12 +96,16 @@ pub const WAKE_BUCKET_SECS: Bounded = Bounded {
     max: 3600,
 };
 /// Players (or connections) handled at once by the ticker, a stream batch and the cleaner
-/// (default 16).
-pub const TICKER_CONCURRENCY: Bounded = Bounded {
-    var: "TICKER_CONCURRENCY",
+/// (default 16). Its former name, [`TICKER_CONCURRENCY`], is still read when this is unset.
+pub const PLAYER_CONCURRENCY: Bounded = Bounded {
+    var: "PLAYER_CONCURRENCY",
     min: 1,
     max: 256,
 };
+/// The former name of [`PLAYER_CONCURRENCY`], from when only the ticker was said to use it;
+/// still accepted, with the same range, and read only when `PLAYER_CONCURRENCY` is unset or
+/// empty.
+pub const TICKER_CONCURRENCY: &str = "TICKER_CONCURRENCY";
 /// Largest client message accepted, in bytes (default 8192). The top is API Gateway's
 /// WebSocket message payload size, 128 KB, sent as frames of at most 32 KB ("Quotas for
 /// configuring and running a WebSocket in API Gateway").
@@ -143,7 +147,7 @@ pub const BOUNDED_SETTINGS: [Bounded; 11] = [
     CHUNK_MS,
     WAKE_SHARDS,
     WAKE_BUCKET_SECS,
-    TICKER_CONCURRENCY,
+    PLAYER_CONCURRENCY,
     MAX_MESSAGE_BYTES,
     INBOX_TTL_SECS,
     HISTORY_TTL_SECS,
@@ -349,8 +353,8 @@ pub struct AppConfig {
     /// ticker must agree.
     pub wake_bucket_ms: Millis,
     /// Players advanced at once by the ticker and a stream batch, and connections checked at
-    /// once by the cleaner (`TICKER_CONCURRENCY`).
-    pub ticker_concurrency: usize,
+    /// once by the cleaner (`PLAYER_CONCURRENCY`, or its former name `TICKER_CONCURRENCY`).
+    pub player_concurrency: usize,
     /// Tries of one read-compute-write before giving up (conflicts and transient errors).
     pub commit_attempts: u32,
     /// The catalog served and played (`CATALOG_FILE`, else the embedded one).
@@ -376,7 +380,7 @@ impl Default for AppConfig {
             max_message_bytes: 8 * 1024,
             wake_shards: 8,
             wake_bucket_ms: 300_000,
-            ticker_concurrency: 16,
+            player_concurrency: 16,
             commit_attempts: 4,
             catalog: GameCatalog::embedded(),
             wake_queue_url: None,
@@ -402,7 +406,8 @@ impl AppConfig {
     /// empty: none; otherwise at least [`MIN_SECRET_BYTES`] too). Optional, with defaults, each within its
     /// [`Bounded`] range ([`BOUNDED_SETTINGS`]): `MAX_QUEUE` (10), `MAX_QUANTITY` (1000),
     /// `CHUNK_MS` (900,000),
-    /// `WAKE_SHARDS` (8), `WAKE_BUCKET_SECS` (300), `TICKER_CONCURRENCY` (16), `MAX_MESSAGE_BYTES` (8192), `INBOX_TTL_SECS`
+    /// `WAKE_SHARDS` (8), `WAKE_BUCKET_SECS` (300), `PLAYER_CONCURRENCY` (16;
+    /// when unset, its former name `TICKER_CONCURRENCY` is read instead), `MAX_MESSAGE_BYTES` (8192), `INBOX_TTL_SECS`
     /// (7 days), `CONNECTION_TTL_SECS` (7200), `IDLE_TIMEOUT_SECS` (600). A value out of its
     /// range is an error naming the variable, the value and the range. `CATALOG_FILE` (unset or
     /// empty: the embedded catalog) is loaded here ([`GameCatalog::from_file`], the path
@@ -434,8 +439,12 @@ impl AppConfig {
         if let Some(v) = number(&lookup, WAKE_BUCKET_SECS)? {
             config.wake_bucket_ms = v as Millis * 1000;
         }
-        if let Some(v) = number(&lookup, TICKER_CONCURRENCY)? {
-            config.ticker_concurrency = v as usize;
+        let concurrency = match number(&lookup, PLAYER_CONCURRENCY)? {
+            Some(v) => Some(v),
+            None => number(&lookup, former_name(PLAYER_CONCURRENCY, TICKER_CONCURRENCY))?,
+        };
+        if let Some(v) = concurrency {
+            config.player_concurrency = v as usize;
         }
         if let Some(v) = number(&lookup, MAX_MESSAGE_BYTES)? {
             config.max_message_bytes = v as usize;
@@ -500,6 +509,11 @@ fn secret(
         }),
         Some(value) => Ok(Some(Secret(value.into_bytes()))),
     }
+}
+
+/// `setting` read under its former name `var` (same range; an error names `var`).
+fn former_name(setting: Bounded, var: &'static str) -> Bounded {
+    Bounded { var, ..setting }
 }
 
 fn number(
@@ -594,6 +608,49 @@ mod tests {
     }
 
     #[test]
+    fn player_concurrency_is_also_read_under_its_former_name_ticker_concurrency() {
+        let read =
+            |vars: &[(&str, &str)]| AppConfig::from_lookup(Function::TaskTicker, lookup(vars));
+        let seed = ("SEED_SECRET", SEED);
+        assert_eq!(read(&[seed]).unwrap().player_concurrency, 16);
+        assert_eq!(
+            read(&[seed, ("PLAYER_CONCURRENCY", "5")])
+                .unwrap()
+                .player_concurrency,
+            5
+        );
+        assert_eq!(
+            read(&[seed, ("TICKER_CONCURRENCY", "7")])
+                .unwrap()
+                .player_concurrency,
+            7
+        );
+        // The new name wins when both are set; an empty new name falls back to the old one.
+        let both = [
+            seed,
+            ("PLAYER_CONCURRENCY", "5"),
+            ("TICKER_CONCURRENCY", "7"),
+        ];
+        assert_eq!(read(&both).unwrap().player_concurrency, 5);
+        let empty = [
+            seed,
+            ("PLAYER_CONCURRENCY", " "),
+            ("TICKER_CONCURRENCY", "7"),
+        ];
+        assert_eq!(read(&empty).unwrap().player_concurrency, 7);
+        // The former name keeps the range, and an error names the variable actually set.
+        assert_eq!(
+            read(&[seed, ("TICKER_CONCURRENCY", "257")]).unwrap_err(),
+            ConfigError::Invalid {
+                name: "TICKER_CONCURRENCY",
+                value: "257".into(),
+                min: 1,
+                max: 256
+            }
+        );
+    }
+
+    #[test]
     fn bad_numbers_name_the_variable() {
         let err =
             AppConfig::from_lookup(Function::WsDisconnect, lookup(&[("WAKE_SHARDS", "zero")]))
@@ -668,6 +725,7 @@ mod tests {
             SEED_SECRET,
             CATALOG_FILE,
             WAKE_QUEUE_URL,
+            TICKER_CONCURRENCY,
         ]);
         expected.sort_unstable();
         let mut asked = asked.into_inner();

@@ -2,7 +2,7 @@
 //! (crate `idle-aws`) and an in-memory adapter (`crate::memory`) with the same semantics.
 
 use async_trait::async_trait;
-use idle_core::model::{AuditRecord, HistoryRecord, Millis, Task};
+use idle_core::model::{AuditRecord, EpochSecs, HistoryRecord, Millis, Task};
 use idle_core::protocol::Notification;
 use serde::{Deserialize, Serialize};
 
@@ -240,7 +240,7 @@ pub struct Connection {
     pub token_expires_at: Millis,
     /// When the store may drop it (DynamoDB TTL, in seconds since the epoch as TTL requires):
     /// the earlier of the token's expiry and the connection lifetime.
-    pub expires_at: i64,
+    pub expires_at: EpochSecs,
 }
 
 fn never() -> Millis {
@@ -346,7 +346,7 @@ pub trait Inbox: Send + Sync {
         &self,
         player_id: &str,
         notifications: &[Notification],
-        expires_at: i64,
+        expires_at: EpochSecs,
     ) -> Result<(), StoreError>;
     /// Kept notifications with `seq > after_seq`, in `seq` order, at most `limit` of them,
     /// leaving out expired ones (`expires_at` compared with `now`: TTL deletion lags by up to

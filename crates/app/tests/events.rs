@@ -232,7 +232,11 @@ async fn ws_message_sync_sends_the_snapshot_then_the_inbox() {
         .collect();
     env.world
         .store
-        .store("player-1", &waiting, EVENT_TIME / 1000 + 3600)
+        .store(
+            "player-1",
+            &waiting,
+            idle_core::model::EpochSecs(EVENT_TIME / 1000 + 3600),
+        )
         .await
         .unwrap();
     let posts = send(&env, "ws-message-sync.json").await;

@@ -248,7 +248,7 @@ async fn the_cleaner_removes_a_connection_when_its_token_expires() {
     let row = env.world.store.connections()[0].clone();
     assert_eq!(
         row.expires_at,
-        (T0 + 60_000) / 1000,
+        idle_core::model::EpochSecs((T0 + 60_000) / 1000),
         "the TTL is the token's expiry"
     );
 

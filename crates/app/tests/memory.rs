@@ -210,7 +210,7 @@ async fn a_full_last_page_is_followed_by_an_empty_one() {
             is_admin: false,
             connected_at: T0,
             token_expires_at: T0 + 7_200_000,
-            expires_at: T0 / 1000 + 7200,
+            expires_at: idle_core::model::EpochSecs(T0 / 1000 + 7200),
         };
         store.put_connection(&connection).await.unwrap();
     }
@@ -255,7 +255,7 @@ async fn a_players_connections_follow_every_put_replace_and_delete_of_the_index(
         is_admin: false,
         connected_at: at,
         token_expires_at: i64::MAX,
-        expires_at: 4_000_000_000,
+        expires_at: idle_core::model::EpochSecs(4_000_000_000),
     };
     let ids = |connections: Vec<Connection>| -> Vec<String> {
         connections.into_iter().map(|c| c.connection_id).collect()

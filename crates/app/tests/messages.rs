@@ -46,7 +46,7 @@ async fn connect_stores_the_connection_and_the_first_write_creates_the_player() 
         .all(|c| c.player_id == "gina" && !c.is_admin));
     assert_eq!(
         connections[0].expires_at,
-        (common::T0 + 2 * 3600 * 1000) / 1000
+        idle_core::model::EpochSecs((common::T0 + 2 * 3600 * 1000) / 1000)
     );
 }
 

@@ -6,7 +6,7 @@ use idle_app::outbox::{Commit, OutboxRecord};
 use idle_app::ports::{Connection, ConnectionStore, GameStore, Inbox, StoreError};
 use idle_app::state::PlayerState;
 use idle_core::catalog::Catalog;
-use idle_core::model::{Millis, Player, TaskRequest};
+use idle_core::model::{EpochSecs, Millis, Player, TaskRequest};
 use idle_core::protocol::{Event, Notification};
 use idle_core::{enqueue, Enqueued, Game};
 
@@ -59,7 +59,7 @@ async fn a_restored_snapshot_holds_players_history_and_inbox_but_no_connections(
         event: Event::QueueUpdated { queue: Vec::new() },
     };
     store
-        .store("p1", std::slice::from_ref(&note), T0 / 1000 + 60)
+        .store("p1", std::slice::from_ref(&note), EpochSecs(T0 / 1000 + 60))
         .await
         .unwrap();
     store
@@ -69,7 +69,7 @@ async fn a_restored_snapshot_holds_players_history_and_inbox_but_no_connections(
             is_admin: false,
             connected_at: T0,
             token_expires_at: T0 + 60_000,
-            expires_at: T0 / 1000 + 60,
+            expires_at: EpochSecs(T0 / 1000 + 60),
         })
         .await
         .unwrap();

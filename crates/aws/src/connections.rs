@@ -198,29 +198,25 @@ impl ConnectionStore for DynamoStore {
     async fn player_connections(&self, player_id: &str) -> Result<Vec<Connection>, StoreError> {
         let table = &self.tables.connections;
         let mut connections = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(table)
-                .filter_expression("#player = :player")
-                .expression_attribute_names("#player", PLAYER_ID)
-                .expression_attribute_values(":player", s(player_id))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(table)
+            .filter_expression("#player = :player")
+            .expression_attribute_names("#player", PLAYER_ID)
+            .expression_attribute_values(":player", s(player_id))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(output) = pages.next().await {
+            let output = output
                 .map_err(|e| store_error(format_args!("Scan {table} for player {player_id}"), e))?;
             for item in output.items.unwrap_or_default() {
                 connections.push(connection_from_item(table, item)?);
             }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                connections.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
-                return Ok(connections);
-            }
         }
+        connections.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+        Ok(connections)
     }
 
     /// A `Scan`, a page of at most the store's page size; the cursor is the `LastEvaluatedKey`

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::KeysAndAttributes;
 use idle_app::outbox::{Commit, Outbox};
 use idle_app::ports::{limits, GameStore, Loaded, Page, StoreError};
 use idle_app::state::PlayerState;
-use idle_core::model::{AuditRecord, Millis, Task};
+use idle_core::model::{AuditRecord, EpochSecs, Millis, Task};
 
 use crate::error::{built, store_error};
 use crate::items::{
@@ -27,11 +27,8 @@ pub const WAKE_INDEX: &str = "wake";
 /// (seconds since the epoch) is the Tasks table's TTL attribute.
 fn history_item(task: &Task, ttl_secs: i64) -> Result<Item, StoreError> {
     let mut item = task_item(task)?;
-    let since = task
-        .finished_at
-        .unwrap_or(task.enqueued_at)
-        .div_euclid(1000);
-    item.insert(EXPIRES_AT.to_owned(), n(since.saturating_add(ttl_secs)));
+    let since = EpochSecs::floor_millis(task.finished_at.unwrap_or(task.enqueued_at));
+    item.insert(EXPIRES_AT.to_owned(), n(since.plus_secs(ttl_secs).0));
     Ok(item)
 }
 
@@ -253,35 +250,15 @@ impl GameStore for DynamoStore {
     /// same record): that task is done, not an error. Tasks are put in order; the first other
     /// failure stops and is returned (the caller retries the whole outbox, which is safe).
     async fn put_history(&self, tasks: &[Task]) -> Result<(), StoreError> {
-        let table = &self.tables.tasks;
         for task in tasks {
             let item = history_item(task, self.history_ttl_secs)?;
-            let result = self
-                .client
-                .put_item()
-                .table_name(table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(task_id)")
-                .send()
-                .await;
-            match result {
-                Ok(_) => {}
-                Err(err) if is_condition_failure(&err) => {
-                    tracing::debug!(
-                        player_id = %task.player_id,
-                        task_id = %task.task_id,
-                        "history record already stored"
-                    );
-                }
-                Err(err) => {
-                    return Err(store_error(
-                        format_args!(
-                            "PutItem task {}/{} on {table}",
-                            task.player_id, task.task_id
-                        ),
-                        err,
-                    ))
-                }
+            let what = format!("task {}/{}", task.player_id, task.task_id);
+            if !self.put_history_item(item, &what).await? {
+                tracing::debug!(
+                    player_id = %task.player_id,
+                    task_id = %task.task_id,
+                    "history record already stored"
+                );
             }
         }
         Ok(())

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use idle_app::ports::{Inbox, Kept, StoreError};
-use idle_core::model::Millis;
+use idle_core::model::{EpochSecs, Millis};
 use idle_core::protocol::Notification;
 
 use crate::error::{built, store_error};
@@ -23,7 +23,7 @@ impl Inbox for DynamoStore {
         &self,
         player_id: &str,
         notifications: &[Notification],
-        expires_at: i64,
+        expires_at: EpochSecs,
     ) -> Result<(), StoreError> {
         let by_seq: BTreeMap<u64, &Notification> =
             notifications.iter().map(|note| (note.seq, note)).collect();
@@ -52,26 +52,25 @@ impl Inbox for DynamoStore {
     ) -> Result<Kept, StoreError> {
         let table = &self.tables.notifications;
         let mut kept = Kept::default();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(table)
-                .consistent_read(true)
-                .scan_index_forward(true)
-                .key_condition_expression("#player = :player AND #seq > :after")
-                .expression_attribute_names("#player", PLAYER_ID)
-                .expression_attribute_names("#seq", SEQ)
-                .expression_attribute_values(":player", s(player_id))
-                .expression_attribute_values(":after", n(after_seq))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
+        let mut pages = self
+            .client
+            .query()
+            .table_name(table)
+            .consistent_read(true)
+            .scan_index_forward(true)
+            .key_condition_expression("#player = :player AND #seq > :after")
+            .expression_attribute_names("#player", PLAYER_ID)
+            .expression_attribute_names("#seq", SEQ)
+            .expression_attribute_values(":player", s(player_id))
+            .expression_attribute_values(":after", n(after_seq))
+            .into_paginator()
+            .send();
+        while let Some(output) = pages.next().await {
+            let output = output
                 .map_err(|e| store_error(format_args!("Query {table} for {player_id}"), e))?;
             for item in output.items.unwrap_or_default() {
                 let (notification, expires_at) = notification_from_item(table, &item)?;
-                if expires_at.saturating_mul(1000) <= now {
+                if expires_at.has_passed(now) {
                     continue;
                 }
                 if kept.notifications.len() == limit {
@@ -80,10 +79,7 @@ impl Inbox for DynamoStore {
                 }
                 kept.notifications.push(notification);
             }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(kept);
-            }
         }
+        Ok(kept)
     }
 }

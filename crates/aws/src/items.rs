@@ -33,7 +33,7 @@ use idle_app::outbox::{Commit, Outbox};
 use idle_app::packed;
 use idle_app::ports::{wake_shard, Connection, StoreError};
 use idle_app::state::PlayerState;
-use idle_core::model::{Millis, Task};
+use idle_core::model::{EpochSecs, Millis, Task};
 use idle_core::protocol::Notification;
 
 /// An item as the SDK sends and receives it.
@@ -354,7 +354,7 @@ pub(crate) fn connection_from_item(table: &str, item: Item) -> Result<Connection
 pub fn notification_item(
     player_id: &str,
     notification: &Notification,
-    expires_at: i64,
+    expires_at: EpochSecs,
 ) -> Result<Item, StoreError> {
     let body = serde_json::to_string(notification).map_err(|e| {
         unwritable(
@@ -367,7 +367,7 @@ pub fn notification_item(
         (PLAYER_ID.to_owned(), s(player_id)),
         (SEQ.to_owned(), n(notification.seq)),
         (BODY.to_owned(), s(body)),
-        (EXPIRES_AT.to_owned(), n(expires_at)),
+        (EXPIRES_AT.to_owned(), n(expires_at.0)),
     ]))
 }
 
@@ -375,7 +375,7 @@ pub fn notification_item(
 pub(crate) fn notification_from_item(
     table: &str,
     item: &Item,
-) -> Result<(Notification, i64), StoreError> {
+) -> Result<(Notification, EpochSecs), StoreError> {
     let key = format!("{}/{}", key_text(item, PLAYER_ID), key_text(item, SEQ));
     let body = match item.get(BODY) {
         Some(AttributeValue::S(body)) => body,
@@ -389,7 +389,7 @@ pub(crate) fn notification_from_item(
             .map_err(|e| corrupt(table, &key, format_args!("expires_at: {e}")))?,
         _ => return Err(corrupt(table, &key, "no number attribute `expires_at`")),
     };
-    Ok((notification, expires_at))
+    Ok((notification, EpochSecs(expires_at)))
 }
 
 /// The string attribute `name`.
@@ -649,11 +649,11 @@ mod tests {
                 retry_at: Some(999),
             },
         };
-        let item = notification_item("p1", &notification, 55).unwrap();
+        let item = notification_item("p1", &notification, EpochSecs(55)).unwrap();
         assert_eq!(item.get(SEQ), Some(&n(7)));
         let (back, expires_at) = notification_from_item("Notifications", &item).unwrap();
         assert_eq!(back, notification);
-        assert_eq!(expires_at, 55);
+        assert_eq!(expires_at, EpochSecs(55));
         let mut bad = item.clone();
         bad.insert(BODY.to_owned(), s("{"));
         assert!(matches!(

@@ -4,9 +4,10 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{DeleteRequest, Select, WriteRequest};
 use idle_app::ports::{ConnectionStore, Page, PlayerRecords, PlayerRows, StoreError};
-use idle_core::model::{AuditRecord, HistoryRecord};
+use idle_core::model::{AuditRecord, EpochSecs, HistoryRecord};
 
 use crate::error::{built, store_error};
+use crate::game::is_condition_failure;
 use crate::items::{key_text, known, n, s, Item, EXPIRES_AT, PLAYER_ID, SEQ, TASK_ID};
 use crate::store::{decode_cursor, encode_cursor, DynamoStore};
 
@@ -18,40 +19,41 @@ impl DynamoStore {
         &self,
         records: &[AuditRecord],
     ) -> Result<(), StoreError> {
-        let table = &self.tables.tasks;
         for record in records {
             let key = format!("{}/{}", record.player_id, record.task_id);
             let mut item: Item = serde_dynamo::to_item(record).map_err(|e| {
                 StoreError::Permanent(format!("cannot encode audit record {key}: {e}"))
             })?;
-            let expires_at = record
-                .at
-                .div_euclid(1000)
-                .saturating_add(self.history_ttl_secs);
-            item.insert(EXPIRES_AT.to_owned(), n(expires_at));
-            let result = self
-                .client
-                .put_item()
-                .table_name(table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(task_id)")
-                .send()
-                .await;
-            match result {
-                Ok(_) => {}
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(err) => {
-                    return Err(store_error(
-                        format_args!("PutItem audit {key} on {table}"),
-                        err,
-                    ))
-                }
-            }
+            let expires_at = EpochSecs::floor_millis(record.at).plus_secs(self.history_ttl_secs);
+            item.insert(EXPIRES_AT.to_owned(), n(expires_at.0));
+            self.put_history_item(item, &format!("audit {key}")).await?;
         }
         Ok(())
+    }
+
+    /// `PutItem` of a Tasks-table item (a history or audit record) with
+    /// `attribute_not_exists(task_id)`: `true` when it was put, `false` when an item with its
+    /// key was there already (its key says which change made it, so it is the same record).
+    /// `what` names the record in an error (`PutItem {what} on {table}`).
+    pub(crate) async fn put_history_item(
+        &self,
+        item: Item,
+        what: &str,
+    ) -> Result<bool, StoreError> {
+        let table = &self.tables.tasks;
+        let result = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(task_id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(store_error(format_args!("PutItem {what} on {table}"), err)),
+        }
     }
 
     /// The keys (`player_id` and `range`) of every item of the player in `table`, from
@@ -63,28 +65,24 @@ impl DynamoStore {
         player_id: &str,
     ) -> Result<Vec<Item>, StoreError> {
         let mut keys = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(table)
-                .consistent_read(true)
-                .key_condition_expression("#player = :player")
-                .projection_expression("#player, #range")
-                .expression_attribute_names("#player", PLAYER_ID)
-                .expression_attribute_names("#range", range)
-                .expression_attribute_values(":player", s(player_id))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
+        let mut pages = self
+            .client
+            .query()
+            .table_name(table)
+            .consistent_read(true)
+            .key_condition_expression("#player = :player")
+            .projection_expression("#player, #range")
+            .expression_attribute_names("#player", PLAYER_ID)
+            .expression_attribute_names("#range", range)
+            .expression_attribute_values(":player", s(player_id))
+            .into_paginator()
+            .send();
+        while let Some(output) = pages.next().await {
+            let output = output
                 .map_err(|e| store_error(format_args!("Query {table} for {player_id}"), e))?;
             keys.extend(output.items.unwrap_or_default());
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(keys);
-            }
         }
+        Ok(keys)
     }
 
     /// Deletes every item of the player in `table` (keys `player_id` and `range`) with
@@ -114,27 +112,23 @@ impl DynamoStore {
     /// How many items of the player `table` holds: consistent `Query`s with `Select=COUNT`.
     async fn count_player_items(&self, table: &str, player_id: &str) -> Result<u64, StoreError> {
         let mut total = 0u64;
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(table)
-                .consistent_read(true)
-                .select(Select::Count)
-                .key_condition_expression("#player = :player")
-                .expression_attribute_names("#player", PLAYER_ID)
-                .expression_attribute_values(":player", s(player_id))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
+        let mut pages = self
+            .client
+            .query()
+            .table_name(table)
+            .consistent_read(true)
+            .select(Select::Count)
+            .key_condition_expression("#player = :player")
+            .expression_attribute_names("#player", PLAYER_ID)
+            .expression_attribute_values(":player", s(player_id))
+            .into_paginator()
+            .send();
+        while let Some(output) = pages.next().await {
+            let output = output
                 .map_err(|e| store_error(format_args!("Query {table} for {player_id}"), e))?;
             total += u64::try_from(output.count).unwrap_or(0);
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(total);
-            }
         }
+        Ok(total)
     }
 
     async fn player_item_exists(&self, player_id: &str) -> Result<bool, StoreError> {
@@ -170,23 +164,22 @@ impl DynamoStore {
     ) -> Result<std::collections::BTreeSet<String>, StoreError> {
         let table = &self.tables.tasks;
         let mut players = std::collections::BTreeSet::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(table)
-                .filter_expression("#finished BETWEEN :from AND :to OR #at BETWEEN :from AND :to")
-                .projection_expression("#player")
-                .expression_attribute_names("#finished", "finished_at")
-                .expression_attribute_names("#at", "at")
-                .expression_attribute_names("#player", PLAYER_ID)
-                .expression_attribute_values(":from", n(from))
-                .expression_attribute_values(":to", n(to))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| store_error(format_args!("Scan {table} by time"), e))?;
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(table)
+            .filter_expression("#finished BETWEEN :from AND :to OR #at BETWEEN :from AND :to")
+            .projection_expression("#player")
+            .expression_attribute_names("#finished", "finished_at")
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_names("#player", PLAYER_ID)
+            .expression_attribute_values(":from", n(from))
+            .expression_attribute_values(":to", n(to))
+            .into_paginator()
+            .send();
+        while let Some(output) = pages.next().await {
+            let output =
+                output.map_err(|e| store_error(format_args!("Scan {table} by time"), e))?;
             players.extend(
                 output
                     .items
@@ -194,11 +187,8 @@ impl DynamoStore {
                     .iter()
                     .map(|item| key_text(item, PLAYER_ID)),
             );
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(players);
-            }
         }
+        Ok(players)
     }
 }
 

@@ -15,7 +15,7 @@ use idle_aws::{
     create_catalogs_table, create_tables, dynamodb_client, DynamoCatalogs, DynamoStore, Tables,
 };
 use idle_core::catalog::Catalog;
-use idle_core::model::{Millis, TaskRequest, TaskStatus};
+use idle_core::model::{EpochSecs, Millis, TaskRequest, TaskStatus};
 use idle_core::{Game, Plan};
 use idle_testing::contract;
 
@@ -467,7 +467,7 @@ fn connection(id: &str, player: &str) -> Connection {
         is_admin: id.ends_with('a'),
         connected_at: NOW,
         token_expires_at: NOW + 3_600_000,
-        expires_at: NOW / 1000 + 3600,
+        expires_at: EpochSecs(NOW / 1000 + 3600),
     }
 }
 

@@ -185,8 +185,7 @@ impl PerPlayerHour {
         // queries the kept notifications. Each connect reads its player (eventually consistent,
         // half a unit under 4 KB): the run's connects' reads are rescaled to one per session
         // like the connects.
-        let players_rcu =
-            (rcu_of("BatchGetItem") - 0.5 * run_connects).max(0.0) + rcu_of("Query");
+        let players_rcu = (rcu_of("BatchGetItem") - 0.5 * run_connects).max(0.0) + rcu_of("Query");
         rcu.insert("Players", per(players_rcu) + 0.5 * connects);
         rcu.insert("Tasks", 0.0);
         rcu.insert("Connections", per(rcu_of("GetItem")));

@@ -27,7 +27,7 @@ use idle_app::ports::{
 use idle_app::state::PlayerState;
 use idle_aws::{connection_item, notification_item, packed_item, task_item, wake_bucket, Layout};
 use idle_core::lifecycle::TransitionKind;
-use idle_core::model::{Millis, Task, TaskStatus};
+use idle_core::model::{EpochSecs, Millis, Task, TaskStatus};
 use idle_core::protocol::Notification;
 
 use idle_aws::item_size;
@@ -161,7 +161,7 @@ pub enum Call {
     UnlistConnection(String, String),
     PlayerConnections(String),
     ScanConnections(Option<String>),
-    Store(String, Vec<Notification>, i64),
+    Store(String, Vec<Notification>, EpochSecs),
     KeptAfter(String, u64, Millis, usize),
 }
 
@@ -428,11 +428,16 @@ impl CountingStore {
 
     /// Notifications kept under keep-all delivery: every durable one, delivered or not (a
     /// variant: the delivery stores only those no connection received).
-    pub fn count_kept_too(&self, player_id: &str, notifications: &[Notification], expires_at: i64) {
+    pub fn count_kept_too(
+        &self,
+        player_id: &str,
+        notifications: &[Notification],
+        expires_at: EpochSecs,
+    ) {
         self.count_store(player_id, notifications, expires_at);
     }
 
-    fn count_store(&self, player_id: &str, notifications: &[Notification], expires_at: i64) {
+    fn count_store(&self, player_id: &str, notifications: &[Notification], expires_at: EpochSecs) {
         for chunk in notifications.chunks(BATCH_WRITE_LIMIT) {
             let units = chunk
                 .iter()
@@ -723,7 +728,7 @@ impl Inbox for CountingStore {
         &self,
         player_id: &str,
         notifications: &[Notification],
-        expires_at: i64,
+        expires_at: EpochSecs,
     ) -> Result<(), StoreError> {
         self.log(Call::Store(
             player_id.to_owned(),
@@ -758,7 +763,7 @@ impl Inbox for CountingStore {
         let bytes = found
             .notifications
             .iter()
-            .map(|n| notification_item(player_id, n, 0).map_or(0, |i| item_size(&i)))
+            .map(|n| notification_item(player_id, n, EpochSecs(0)).map_or(0, |i| item_size(&i)))
             .sum();
         self.read("Query", read_units(bytes) as f64, true);
         Ok(found)
@@ -819,7 +824,7 @@ mod tests {
             is_admin: false,
             connected_at: 1_000,
             token_expires_at: Millis::MAX,
-            expires_at: 10,
+            expires_at: idle_core::model::EpochSecs(10),
         };
         store.put_connection(&connection).await.unwrap();
         let counted = store.counters();

@@ -16,7 +16,7 @@ use idle_app::memory::{stream_event, MemoryWorld};
 use idle_app::ports::{Clock, StoreError, Waker};
 use idle_app::{AppConfig, Secret, Services};
 use idle_core::lifecycle::TransitionKind;
-use idle_core::model::Millis;
+use idle_core::model::{EpochSecs, Millis};
 use serde_json::{json, Value};
 
 use crate::counting::{Call, Counters, CountingStore, Model};
@@ -328,11 +328,8 @@ pub async fn run(params: Params) -> Report {
             for record in batch {
                 world.store.performed(&record.player_id, record.version);
                 if params.model.keep_all && !record.outbox.notifications.is_empty() {
-                    let expires_at = world
-                        .clock
-                        .now()
-                        .saturating_add(inbox_ttl_ms)
-                        .div_euclid(1000);
+                    let expires_at =
+                        EpochSecs::floor_millis(world.clock.now().saturating_add(inbox_ttl_ms));
                     store.count_kept_too(
                         &record.player_id,
                         &record.outbox.notifications,

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::stream::{self, StreamExt};
 use idle_app::handlers;
 use idle_app::memory::MemoryWaker;
 use idle_app::ports::{StoreError, Waker};
@@ -67,7 +66,7 @@ impl Waker for LocalWaker {
 
 /// The precise timer: sleeps until the earliest armed wake-up (woken early when one is armed),
 /// then advances every player whose time has come with `usecase::wake`, at most
-/// `config.ticker_concurrency` at a time, never before its time. A wake-up that fails for a
+/// `config.player_concurrency` at a time, never before its time. A wake-up that fails for a
 /// reason a later try may fix is armed again [`WAKE_RETRY`] later (the ticker's sweep is the
 /// safety net behind it). Runs until `shutdown` turns true.
 pub async fn timer(
@@ -103,26 +102,21 @@ async fn wake_all(services: &Services, waker: &LocalWaker, due: Vec<(Millis, Str
         let latest = players.entry(player_id).or_insert(at);
         *latest = (*latest).max(at);
     }
-    let concurrency = services.config.ticker_concurrency.max(1);
-    let failed: Vec<String> = stream::iter(players)
-        .map(|(player_id, at)| async move {
-            match usecase::wake(services, &player_id, at).await {
-                Ok(_) => None,
-                Err(reason) => {
-                    tracing::warn!(%player_id, %reason, "wake-up failed; trying again shortly");
-                    Some(player_id)
-                }
+    let failed = usecase::concurrently(services, players, |(player_id, at)| async move {
+        match usecase::wake(services, &player_id, at).await {
+            Ok(_) => None,
+            Err(reason) => {
+                tracing::warn!(%player_id, %reason, "wake-up failed; trying again shortly");
+                Some(player_id)
             }
-        })
-        .buffer_unordered(concurrency)
-        .filter_map(|failed| async move { failed })
-        .collect()
-        .await;
+        }
+    })
+    .await;
     let retry_at = services
         .clock
         .now()
         .saturating_add(WAKE_RETRY.as_millis() as Millis);
-    for player_id in failed {
+    for player_id in failed.into_iter().flatten() {
         let _ = waker.arm(&player_id, retry_at).await;
     }
 }

@@ -434,7 +434,7 @@ impl<S: Inbox + Send + Sync + 'static> Inbox for ChaosStore<S> {
         &self,
         player_id: &str,
         notifications: &[Notification],
-        expires_at: i64,
+        expires_at: idle_core::model::EpochSecs,
     ) -> Result<(), StoreError> {
         // Only the outbox processor keeps notifications: log it as their handling.
         {

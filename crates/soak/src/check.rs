@@ -28,11 +28,11 @@ use idle_core::protocol::PlayerView;
 use serde_json::Value;
 
 use crate::chaos::{durable_seq, LivePost};
-use crate::driver::{Client, Items, Soak, SEED_SECRET, START};
 use crate::report::Report;
+use crate::world::{Client, Ended, Items, SEED_SECRET, START};
 
 /// Checks every invariant and builds the report.
-pub(crate) async fn check<S>(soak: &Soak<S>) -> Report
+pub(crate) async fn check<S>(soak: &Ended<'_, S>) -> Report
 where
     S: GameStore + ConnectionStore + Inbox + Send + Sync + 'static,
 {
@@ -43,7 +43,7 @@ where
         ..Report::default()
     };
     let mut traffic = soak.traffic.clone();
-    for client in &soak.clients {
+    for client in soak.clients {
         traffic.absorb(&client.traffic);
     }
     report.traffic = traffic;
@@ -355,7 +355,7 @@ fn check_player(
 
 fn check_notifications<S>(
     report: &mut Report,
-    soak: &Soak<S>,
+    soak: &Ended<'_, S>,
     client: &Client,
     state: &PlayerState,
     history: &[Task],

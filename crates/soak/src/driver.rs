@@ -1,7 +1,7 @@
 //! The soak driver: clients, the outbox stream, the wake-up timer and the ticker, round by
 //! round on a manual clock.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,13 +24,11 @@ use serde_json::{json, Value};
 use crate::chaos::{durable_seq, Chaos, ChaosNotifier, ChaosStore, ChaosWaker, FaultRates};
 use crate::check;
 use crate::report::{Report, Traffic};
+use crate::world::{Client, Ended};
+pub use crate::world::{SEED_SECRET, START};
 
 /// Shards of the wake index the soak's stores use.
 pub const WAKE_SHARDS: u32 = 8;
-/// 2027-01-15T08:00:00Z.
-pub const START: Millis = 1_800_000_000_000;
-/// The seed secret of soak runs (outcomes are replayed with it).
-pub const SEED_SECRET: &str = "soak-seed-secret-soak-seed-secret-soak";
 /// Records per stream batch (the event source's batch size).
 const BATCH: usize = 100;
 /// Stream batches at most per round (a second of server time): enough for every outbox a
@@ -90,47 +88,6 @@ impl Default for SoakConfig {
             max_drain_rounds: 2000,
             tick_every: 60,
             concurrent: true,
-        }
-    }
-}
-
-/// One simulated client.
-#[derive(Debug)]
-pub(crate) struct Client {
-    pub player_id: String,
-    /// Every connection id it ever used.
-    pub connections: Vec<String>,
-    /// The open connection and how many of its posts were read.
-    online: Option<(String, usize)>,
-    offline_until: usize,
-    /// Acked task ids.
-    pub acked: BTreeSet<String>,
-    /// An enqueue without an answer yet: resent with the same request id.
-    pending: Option<(String, Value)>,
-    /// Request ids acked, with their bodies (resent now and then: must be absorbed).
-    sent: Vec<(String, Value)>,
-    next_request: u64,
-    /// The state after set-up: the starting point of the expected ledger.
-    pub starter: Option<PlayerState>,
-    /// The last snapshot a sync returned.
-    pub snapshot: Option<Value>,
-    pub traffic: Traffic,
-}
-
-impl Client {
-    fn new(player_id: String) -> Client {
-        Client {
-            player_id,
-            connections: Vec::new(),
-            online: None,
-            offline_until: 0,
-            acked: BTreeSet::new(),
-            pending: None,
-            sent: Vec::new(),
-            next_request: 1,
-            starter: None,
-            snapshot: None,
-            traffic: Traffic::default(),
         }
     }
 }
@@ -256,7 +213,15 @@ where
         }
         self.traffic.rounds = rounds;
         self.traffic.absorb(&stream.traffic);
-        check::check(&self).await
+        check::check(&Ended {
+            store: &*self.store,
+            notifier: &self.notifier,
+            clock: &self.clock,
+            chaos: &self.chaos,
+            clients: &self.clients,
+            traffic: &self.traffic,
+        })
+        .await
     }
 
     /// Connects every player and gives it materials, stations and levels so crafting and
@@ -732,6 +697,3 @@ async fn client_round(
         }
     }
 }
-
-/// Per-player totals the checks need, as a map from item to units.
-pub(crate) type Items = BTreeMap<String, i128>;

@@ -18,6 +18,7 @@ pub mod chaos;
 pub mod check;
 pub mod driver;
 pub mod report;
+mod world;
 
 use std::sync::Arc;
 

@@ -5,11 +5,11 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use idle_app::ports::{Page, PlayerRecords, PlayerRows, StoreError};
-use idle_core::model::{AuditRecord, HistoryRecord};
+use idle_core::model::{AuditRecord, EpochSecs, HistoryRecord};
 use rusqlite::{params, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::schema::SCHEMA_VERSION;
-use crate::store::{store_error, to_json, Sql, SqliteOptions, SqliteStore};
+use crate::store::{insert_if_absent, to_json, Sql, SqliteOptions, SqliteStore, INSERT_HISTORY};
 
 /// The tables that hold rows of a player, by `player_id`.
 const PLAYER_TABLES: [&str; 5] = ["players", "history", "kept", "connections", "outboxes"];
@@ -164,18 +164,14 @@ pub(crate) fn insert_audit(
     record: &AuditRecord,
     ttl_secs: i64,
 ) -> Result<bool, StoreError> {
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO history (player_id, task_id, task, expires_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (player_id, task_id) DO NOTHING",
-        )
-        .sql()?
-        .execute(params![
+    insert_if_absent(
+        conn,
+        INSERT_HISTORY,
+        params![
             record.player_id,
             record.task_id,
             to_json(record, "an audit record")?,
-            record.at.div_euclid(1000).saturating_add(ttl_secs),
-        ])
-        .map_err(store_error)?;
-    Ok(inserted == 1)
+            EpochSecs::floor_millis(record.at).plus_secs(ttl_secs).0,
+        ],
+    )
 }

@@ -11,7 +11,7 @@ use idle_app::ports::{
     Kept, Loaded, Page, StoreError, CATALOG_BYTES,
 };
 use idle_app::state::PlayerState;
-use idle_core::model::{AuditRecord, Millis, Player, Task};
+use idle_core::model::{AuditRecord, EpochSecs, Millis, Player, Task};
 use idle_core::protocol::Notification;
 use rusqlite::{params, ErrorCode, OptionalExtension, TransactionBehavior};
 use tokio::sync::Notify;
@@ -161,7 +161,7 @@ pub(crate) fn int(value: u64, what: &str) -> Result<i64, StoreError> {
 /// Seconds since the epoch that `now` (ms) is in: a row with `expires_at` (seconds) at or below
 /// it has expired (`expires_at * 1000 <= now`, as the memory store compares).
 pub(crate) fn expiry_cutoff(now: Millis) -> i64 {
-    now.div_euclid(1000)
+    EpochSecs::floor_millis(now).0
 }
 
 impl SqliteStore {
@@ -638,23 +638,34 @@ pub(crate) fn insert_history(
     task: &Task,
     ttl_secs: i64,
 ) -> Result<bool, StoreError> {
-    let since = task
-        .finished_at
-        .unwrap_or(task.enqueued_at)
-        .div_euclid(1000);
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO history (player_id, task_id, task, expires_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (player_id, task_id) DO NOTHING",
-        )
-        .sql()?
-        .execute(params![
+    let since = EpochSecs::floor_millis(task.finished_at.unwrap_or(task.enqueued_at));
+    insert_if_absent(
+        conn,
+        INSERT_HISTORY,
+        params![
             task.player_id,
             task.task_id,
             to_json(task, "a task")?,
-            since.saturating_add(ttl_secs),
-        ])
-        .sql()?;
+            since.plus_secs(ttl_secs).0,
+        ],
+    )
+}
+
+/// Puts a row of the history table (a task or an audit record, as JSON) unless its
+/// (player, task id) is there: `?1` player id, `?2` task id, `?3` JSON, `?4` `expires_at`
+/// (seconds since the epoch).
+pub(crate) const INSERT_HISTORY: &str =
+    "INSERT INTO history (player_id, task_id, task, expires_at) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT (player_id, task_id) DO NOTHING";
+
+/// Runs `sql`, an `INSERT … ON CONFLICT DO NOTHING` (a cached statement), with `params`; true
+/// when it inserted the row, false when the row was there already.
+pub(crate) fn insert_if_absent(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<bool, StoreError> {
+    let inserted = conn.prepare_cached(sql).sql()?.execute(params).sql()?;
     Ok(inserted == 1)
 }
 
@@ -663,22 +674,19 @@ pub(crate) fn insert_kept(
     conn: &rusqlite::Connection,
     player_id: &str,
     notification: &Notification,
-    expires_at: i64,
+    expires_at: EpochSecs,
 ) -> Result<bool, StoreError> {
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO kept (player_id, seq, notification, expires_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (player_id, seq) DO NOTHING",
-        )
-        .sql()?
-        .execute(params![
+    insert_if_absent(
+        conn,
+        "INSERT INTO kept (player_id, seq, notification, expires_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (player_id, seq) DO NOTHING",
+        params![
             player_id,
             int(notification.seq, "seq")?,
             to_json(notification, "a notification")?,
-            expires_at,
-        ])
-        .sql()?;
-    Ok(inserted == 1)
+            expires_at.0,
+        ],
+    )
 }
 
 /// One page of the wake index after a cursor: a range scan of `players_wake`.
@@ -940,7 +948,7 @@ fn connection_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Connection> {
         is_admin: row.get(2)?,
         connected_at: row.get(3)?,
         token_expires_at: row.get(4)?,
-        expires_at: row.get(5)?,
+        expires_at: EpochSecs(row.get(5)?),
     })
 }
 
@@ -973,7 +981,7 @@ impl ConnectionStore for SqliteStore {
                 connection.is_admin,
                 connection.connected_at,
                 connection.token_expires_at,
-                connection.expires_at,
+                connection.expires_at.0,
             ])
             .sql()?;
         Ok(())
@@ -1070,7 +1078,7 @@ impl Inbox for SqliteStore {
         &self,
         player_id: &str,
         notifications: &[Notification],
-        expires_at: i64,
+        expires_at: EpochSecs,
     ) -> Result<(), StoreError> {
         let mut db = self.db();
         let tx = db

@@ -10,7 +10,7 @@ use idle_app::outbox::{Commit, Outbox};
 use idle_app::ports::{wake_shard, Connection, ConnectionStore, GameStore, Inbox, StoreError};
 use idle_app::state::PlayerState;
 use idle_core::catalog::Catalog;
-use idle_core::model::{Millis, Player, Task, TaskStatus};
+use idle_core::model::{EpochSecs, Millis, Player, Task, TaskStatus};
 use idle_core::protocol::{Event, Notification};
 use idle_sqlite::{Import, SqliteOptions, SqliteStore, SCHEMA_VERSION};
 use idle_testing::contract;
@@ -251,7 +251,7 @@ fn crash_child_commits_then_aborts() {
             .unwrap();
         store.put_history(&[task("crash", 1, T0)]).await.unwrap();
         store
-            .store("crash", &[note(1)], T0 / 1000 + 3600)
+            .store("crash", &[note(1)], EpochSecs(T0 / 1000 + 3600))
             .await
             .unwrap();
         // Stale: refused, and must stay refused after the crash.
@@ -380,7 +380,7 @@ async fn connections_are_cleared_at_start() {
         is_admin: false,
         connected_at: T0,
         token_expires_at: T0 + 1000,
-        expires_at: T0 / 1000 + 60,
+        expires_at: EpochSecs(T0 / 1000 + 60),
     };
     store.put_connection(&connection).await.unwrap();
     assert_eq!(store.clear_connections().unwrap(), 1);
@@ -414,7 +414,7 @@ async fn json_data_file(path: &Path) -> MemoryStore {
         .unwrap();
     memory.put_history(&[task("json-a", 1, T0)]).await.unwrap();
     memory
-        .store("json-b", &[note(1), note(2)], T0 / 1000 + 3600)
+        .store("json-b", &[note(1), note(2)], EpochSecs(T0 / 1000 + 3600))
         .await
         .unwrap();
     let file = serde_json::json!({ "format": 1, "store": memory.snapshot() });
@@ -506,9 +506,18 @@ async fn expired_rows_are_purged_in_bounded_batches() {
     store.put_history(&old).await.unwrap();
     store.put_history(&[task("p", 9, now)]).await.unwrap();
     let notes: Vec<Notification> = (1..=5).map(note).collect();
-    store.store("p", &notes, now / 1000).await.unwrap();
-    store.store("p", &[note(6)], now / 1000 + 1).await.unwrap();
-    for (id, expires_at) in [("c1", now / 1000 - 1), ("c2", now / 1000 + 60)] {
+    store
+        .store("p", &notes, EpochSecs(now / 1000))
+        .await
+        .unwrap();
+    store
+        .store("p", &[note(6)], EpochSecs(now / 1000 + 1))
+        .await
+        .unwrap();
+    for (id, expires_at) in [
+        ("c1", EpochSecs(now / 1000 - 1)),
+        ("c2", EpochSecs(now / 1000 + 60)),
+    ] {
         let connection = Connection {
             connection_id: id.into(),
             player_id: "p".into(),
@@ -693,7 +702,7 @@ async fn a_data_directory_starts_with_its_json_imported_and_no_stale_connections
         is_admin: false,
         connected_at: T0,
         token_expires_at: T0 + 1000,
-        expires_at: T0 / 1000 + 60,
+        expires_at: EpochSecs(T0 / 1000 + 60),
     };
     store.put_connection(&connection).await.unwrap();
     drop(store);

@@ -31,7 +31,7 @@ use idle_app::ports::{
 };
 use idle_app::state::PlayerState;
 use idle_core::catalog::Catalog;
-use idle_core::model::{Millis, Player, Task, TaskRequest, TaskStatus};
+use idle_core::model::{EpochSecs, Millis, Player, Task, TaskRequest, TaskStatus};
 use idle_core::protocol::{Event, Notification};
 
 fn note(seq: u64, at: Millis) -> Notification {
@@ -49,7 +49,7 @@ fn seqs(notifications: &[Notification]) -> Vec<u64> {
 /// Kept notifications: one per (player, seq), read after a seq in order with paging, expired
 /// ones left out, nothing deleted by reading, players apart.
 pub async fn kept_notifications<S: Inbox>(store: &S, now: Millis) {
-    let live = now / 1000 + 3600;
+    let live = EpochSecs(now / 1000 + 3600);
     // 60: more than two DynamoDB BatchWriteItem calls, stored out of order.
     let first: Vec<Notification> = (1..=60).rev().map(|seq| note(seq, now)).collect();
     store.store("kept-a", &first, live).await.unwrap();
@@ -58,7 +58,7 @@ pub async fn kept_notifications<S: Inbox>(store: &S, now: Millis) {
     store.store("kept-a", &again, live).await.unwrap();
     // One that expires at `now`, and another player's.
     store
-        .store("kept-a", &[note(61, now)], now / 1000)
+        .store("kept-a", &[note(61, now)], EpochSecs(now / 1000))
         .await
         .unwrap();
     store.store("kept-b", &[note(1, now)], live).await.unwrap();
@@ -465,7 +465,7 @@ fn connection(id: &str, player: &str, connected_at: Millis) -> Connection {
         is_admin: false,
         connected_at,
         token_expires_at: connected_at + 3_600_000,
-        expires_at: connected_at / 1000 + 7200,
+        expires_at: EpochSecs(connected_at / 1000 + 7200),
     }
 }
 
@@ -1016,12 +1016,16 @@ where
         let tasks: Vec<Task> = (1..=7).map(|n| finished_task(id, n, now)).collect();
         store.put_history(&tasks).await.unwrap();
         store
-            .store(id, &[note(1, now), note(2, now)], now / 1000 + 3600)
+            .store(
+                id,
+                &[note(1, now), note(2, now)],
+                EpochSecs(now / 1000 + 3600),
+            )
             .await
             .unwrap();
         // An expired notification not yet removed by TTL is still the player's data
         store
-            .store(id, &[note(3, now)], now / 1000 - 1)
+            .store(id, &[note(3, now)], EpochSecs(now / 1000 - 1))
             .await
             .unwrap();
         for c in 0..2 {

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use idle_app::ports::{Connection, ConnectionStore, GameStore, Inbox};
-use idle_core::model::Millis;
+use idle_core::model::{EpochSecs, Millis};
 use idle_core::protocol::{Event, Notification};
 use idle_testing::contract;
 
@@ -70,7 +70,10 @@ pub async fn seed<S: GameStore + Inbox + ConnectionStore>(store: &S, player_id: 
         })
         .collect();
     // Kept far into the future, so that "now" in the binary (the real clock) leaves them live.
-    store.store(player_id, &notes, 4_000_000_000).await.unwrap();
+    store
+        .store(player_id, &notes, EpochSecs(4_000_000_000))
+        .await
+        .unwrap();
     store
         .put_connection(&Connection {
             connection_id: format!("{player_id}-conn"),
@@ -78,7 +81,7 @@ pub async fn seed<S: GameStore + Inbox + ConnectionStore>(store: &S, player_id: 
             is_admin: false,
             connected_at: NOW,
             token_expires_at: i64::MAX,
-            expires_at: 4_000_000_000,
+            expires_at: EpochSecs(4_000_000_000),
         })
         .await
         .unwrap();

@@ -7,7 +7,6 @@ use std::time::Instant;
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_lambda_events::event::sqs::SqsMessage;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
 use super::{flush_metrics, function_names};
@@ -200,12 +199,10 @@ pub async fn wake_queue(services: &Services, event: &Value) -> Vec<String> {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let concurrency = services.config.ticker_concurrency.max(1);
-    let failures: Vec<Option<String>> = stream::iter(messages)
-        .map(|raw| async move { wake_one(services, raw).await })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
+    let failures = usecase::concurrently(services, messages, |raw| async move {
+        wake_one(services, raw).await
+    })
+    .await;
     failures.into_iter().flatten().collect()
 }
 

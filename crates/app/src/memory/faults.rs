@@ -311,7 +311,7 @@ impl<S: Inbox + 'static> Inbox for FaultyStore<S> {
         &self,
         player_id: &str,
         notifications: &[Notification],
-        expires_at: i64,
+        expires_at: idle_core::model::EpochSecs,
     ) -> Result<(), StoreError> {
         let store = self.inner.store(player_id, notifications, expires_at);
         self.write(StoreOp::StoreInbox, &[player_id], store).await

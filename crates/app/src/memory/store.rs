@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use idle_core::model::{AuditRecord, HistoryRecord, Millis, Player, Task};
+use idle_core::model::{AuditRecord, EpochSecs, HistoryRecord, Millis, Player, Task};
 use idle_core::protocol::Notification;
 use serde::{Deserialize, Serialize};
 
@@ -52,7 +52,7 @@ struct State {
     /// `connections` set on the Players item, kept apart from the rows as there (the row is
     /// written before the id is listed and deleted before it is unlisted).
     listed: BTreeSet<(String, String)>,
-    inbox: BTreeMap<(String, u64), (Notification, i64)>,
+    inbox: BTreeMap<(String, u64), (Notification, EpochSecs)>,
     page_size: usize,
     wake_shards: u32,
     /// Committed non-empty outboxes not yet taken, in commit order.
@@ -308,7 +308,7 @@ pub struct SnapshotInboxRow {
     pub player_id: String,
     pub notification: Notification,
     /// When it expires, in seconds since the epoch (the inbox's TTL attribute).
-    pub expires_at: i64,
+    pub expires_at: EpochSecs,
 }
 
 impl MemoryStore {
@@ -669,7 +669,7 @@ impl Inbox for MemoryStore {
         &self,
         player_id: &str,
         notifications: &[Notification],
-        expires_at: i64,
+        expires_at: EpochSecs,
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
         for n in notifications {
@@ -695,7 +695,7 @@ impl Inbox for MemoryStore {
                 (player_id.to_owned(), after_seq.saturating_add(1))
                     ..=(player_id.to_owned(), u64::MAX),
             )
-            .filter(|(_, (_, expires_at))| expires_at.saturating_mul(1000) > now)
+            .filter(|(_, (_, expires_at))| !expires_at.has_passed(now))
             .map(|(_, (n, _))| n.clone());
         let notifications: Vec<Notification> = live.by_ref().take(limit).collect();
         let more = live.next().is_some();

@@ -18,9 +18,9 @@
 
 use std::collections::HashMap;
 
-use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
+use super::concurrently;
 use super::deliver::deliver;
 use crate::outbox::OutboxRecord;
 use crate::services::Services;
@@ -103,16 +103,11 @@ pub async fn perform_batch(services: &Services, records: Vec<BatchRecord>) -> Ba
         }
     }
     report.players = groups.len();
-    let concurrency = services.config.ticker_concurrency.max(1);
-    let mut done: Vec<(usize, PlayerReport)> = stream::iter(groups.into_iter().enumerate())
-        .map(|(i, (player_id, records))| async move {
-            (i, perform_player(services, &player_id, records).await)
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    done.sort_by_key(|(i, _)| *i);
-    for (_, player) in done {
+    let done = concurrently(services, groups, |(player_id, records)| async move {
+        perform_player(services, &player_id, records).await
+    })
+    .await;
+    for player in done {
         report.performed += player.performed;
         report.delivered += player.delivered;
         report.kept += player.kept;

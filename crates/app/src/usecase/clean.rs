@@ -1,9 +1,9 @@
 //! The connection cleaner: drop connections past their lifetime, idle ones, and ones the
 //! gateway no longer knows. Reads every page of the connection table.
 
-use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
+use super::concurrently;
 use crate::ports::{Connection, PostError};
 use crate::services::Services;
 
@@ -34,7 +34,6 @@ enum Verdict {
 /// Sweeps every connection once.
 pub async fn clean(services: &Services) -> CleanReport {
     let now = services.clock.now();
-    let concurrency = services.config.ticker_concurrency.max(1);
     let mut report = CleanReport::default();
     let mut cursor: Option<String> = None;
     loop {
@@ -48,11 +47,10 @@ pub async fn clean(services: &Services) -> CleanReport {
         };
         report.pages += 1;
         report.scanned += page.items.len();
-        let verdicts: Vec<(Verdict, bool)> = stream::iter(page.items)
-            .map(|connection| async move { sweep(services, connection, now).await })
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
+        let verdicts = concurrently(services, page.items, |connection| async move {
+            sweep(services, connection, now).await
+        })
+        .await;
         for (verdict, deleted) in verdicts {
             match verdict {
                 Verdict::Expired => report.expired += 1,

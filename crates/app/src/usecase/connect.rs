@@ -1,5 +1,7 @@
 //! `$connect`: verify the token, record a returning player's activity, store the connection.
 
+use idle_core::model::EpochSecs;
+
 use super::update::{load_player_listed, update_player, Decision, UpdateError};
 use crate::auth::{self, AuthError};
 use crate::metrics::record_plan;
@@ -91,13 +93,12 @@ pub async fn connect(
         token_expires_at: i64::try_from(identity.expires_at)
             .unwrap_or(i64::MAX)
             .saturating_mul(1000),
-        expires_at: 0,
+        expires_at: EpochSecs(0),
     };
     // The row lives until the token expires or the connection lifetime ends, whichever is
     // first; the cleaner removes it then (DynamoDB's TTL deletion is only a backstop).
-    connection.expires_at = connection
-        .ends_at(services.config.connection_ttl_ms)
-        .div_euclid(1000);
+    connection.expires_at =
+        EpochSecs::floor_millis(connection.ends_at(services.config.connection_ttl_ms));
     services
         .connections
         .put_connection(&connection)

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use idle_core::model::EpochSecs;
 use idle_core::protocol::{Notification, Progress};
 use serde::Serialize;
 
@@ -77,9 +78,7 @@ pub async fn deliver(
     }
     report.gone = gone.len();
     if !undelivered.is_empty() {
-        let expires_at = now
-            .saturating_add(services.config.inbox_ttl_ms)
-            .div_euclid(1000);
+        let expires_at = EpochSecs::floor_millis(now.saturating_add(services.config.inbox_ttl_ms));
         match services
             .inbox
             .store(player_id, &undelivered, expires_at)

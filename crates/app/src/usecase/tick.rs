@@ -7,11 +7,11 @@
 
 use std::collections::HashMap;
 
-use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use super::advance::advance_player;
-use super::update::note_unreadable;
+use super::advance::{advance_player, Advanced};
+use super::concurrently;
+use super::update::{note_unreadable, UpdateError};
 use crate::services::Services;
 
 /// What one tick did.
@@ -44,13 +44,12 @@ pub struct TickReport {
     pub permanent_failures: usize,
 }
 
-/// Advances every due player once, with at most `config.ticker_concurrency` at a time. Every
+/// Advances every due player once, with at most `config.player_concurrency` at a time. Every
 /// player whose `wake_at` is at or before the tick's start is visited, so a task completes
 /// within one tick of its `ends_at`.
 pub async fn tick(services: &Services) -> TickReport {
     let now = services.clock.now();
     let shards = services.config.wake_shards.max(1);
-    let concurrency = services.config.ticker_concurrency.max(1);
     let mut report = TickReport {
         shards,
         ..TickReport::default()
@@ -69,7 +68,7 @@ pub async fn tick(services: &Services) -> TickReport {
             report.pages += 1;
             report.due += page.items.len();
             if !page.items.is_empty() {
-                advance_page(services, &page.items, now, concurrency, &mut report).await;
+                advance_page(services, &page.items, now, &mut report).await;
             }
             match page.next {
                 // A cursor that does not move would loop for ever: stop the shard.
@@ -104,7 +103,6 @@ async fn advance_page(
     services: &Services,
     ids: &[String],
     now: idle_core::model::Millis,
-    concurrency: usize,
     report: &mut TickReport,
 ) {
     // One batched read per page; a player the read missed is loaded on its own, one it could not
@@ -129,27 +127,32 @@ async fn advance_page(
         .filter(|id| !unreadable.iter().any(|(bad, _)| bad == *id))
         .map(|id| (id.clone(), loaded.remove(id)))
         .collect();
-    let results: Vec<_> = stream::iter(work)
-        .map(|(id, state)| async move {
-            let result = advance_player(services, &id, state, now).await;
-            (id, result)
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
+    let results = concurrently(services, work, |(id, state)| async move {
+        let result = advance_player(services, &id, state, now).await;
+        (id, result)
+    })
+    .await;
     for (player_id, result) in results {
+        report.count(&player_id, result);
+    }
+}
+
+impl TickReport {
+    /// Folds one player's advance into the report; a failure is logged here (a transient one
+    /// is an error the next tick retries, a permanent one leaves the player due).
+    fn count(&mut self, player_id: &str, result: Result<Advanced, UpdateError>) {
         match result {
             Ok(a) => {
-                report.advanced += usize::from(a.committed || a.recorded_failure);
-                report.tasks_started += a.started;
-                report.tasks_completed += a.completed;
-                report.tasks_retried += a.retried;
-                report.tasks_failed += a.failed;
-                report.tasks_rejected += a.rejected;
+                self.advanced += usize::from(a.committed || a.recorded_failure);
+                self.tasks_started += a.started;
+                self.tasks_completed += a.completed;
+                self.tasks_retried += a.retried;
+                self.tasks_failed += a.failed;
+                self.tasks_rejected += a.rejected;
             }
             Err(error) if error.is_transient() => {
                 tracing::error!(player_id, %error, outcome = "retry", "tick: could not advance");
-                report.errors += 1;
+                self.errors += 1;
             }
             Err(error) => {
                 tracing::error!(
@@ -158,7 +161,7 @@ async fn advance_page(
                     outcome = "skipped",
                     "tick: could not advance for good; the player stays due"
                 );
-                report.permanent_failures += 1;
+                self.permanent_failures += 1;
             }
         }
     }
