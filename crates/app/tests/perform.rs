@@ -71,6 +71,62 @@ async fn each_players_outboxes_are_performed_in_commit_order() {
 }
 
 #[tokio::test]
+async fn each_players_connections_are_listed_once_per_batch() {
+    // Given three records of each of three players, each player connected
+    let env = Env::new();
+    let event = committed_outboxes(&env).await;
+    let before = env.world.store.calls(StoreOp::PlayerConnections);
+
+    // When the batch is performed
+    let report = player_stream_report(&env.services, event).await;
+
+    // Then each player's connections were listed once, not once per record, and still every
+    // notification reached its connection
+    assert_eq!((report.records, report.performed), (9, 9), "{report:?}");
+    assert_eq!(
+        env.world.store.calls(StoreOp::PlayerConnections) - before,
+        3
+    );
+    assert_eq!(report.kept, 0);
+    for i in 0..3 {
+        assert!(!env.posts(&format!("conn-{i}")).is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_connection_found_gone_in_a_batch_is_not_posted_to_for_the_players_later_records() {
+    // Given interleaved commits, and player a's client gone before the batch (past the
+    // handshake window: the clock moved an hour)
+    let env = Env::new();
+    let event = committed_outboxes(&env).await;
+    env.world.notifier.drop_connection("conn-0");
+    let before = env.world.store.calls(StoreOp::PlayerConnections);
+
+    // When the batch is performed
+    let report = player_stream_report(&env.services, event).await;
+
+    // Then a's connection was deleted at its first 410, and the notifications of a's three
+    // outboxes are all kept for sync, in order, from seq 1: the later records did not post to
+    // the deleted connection and did not list the connections again
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert!(env
+        .world
+        .store
+        .connections()
+        .iter()
+        .all(|c| c.connection_id != "conn-0"));
+    let kept: Vec<u64> = env.world.store.inbox("a").iter().map(|n| n.seq).collect();
+    assert_eq!(kept, (1..=kept.len() as u64).collect::<Vec<_>>());
+    assert!(kept.len() >= 3, "{kept:?}");
+    assert_eq!(
+        env.world.store.calls(StoreOp::PlayerConnections) - before,
+        3
+    );
+    // b and c still got theirs
+    assert!(!env.posts("conn-1").is_empty() && !env.posts("conn-2").is_empty());
+}
+
+#[tokio::test]
 async fn a_record_that_fails_holds_back_that_players_later_records_until_redelivered() {
     // Given interleaved commits, and a history put of b's that fails once
     let env = Env::new();

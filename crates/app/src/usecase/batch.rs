@@ -2,7 +2,7 @@
 //! feed drives in the local runtime (DESIGN.md section 12).
 //!
 //! Records are grouped by player in first-seen order. Each player's outboxes are performed one
-//! after the other, in stream order, so its notifications reach every connection in `seq`
+//! after the other, in stream order, with one listing of its connections for all of them, so its notifications reach every connection in `seq`
 //! order; different players are performed concurrently. Performing an outbox puts its history
 //! records if absent and posts its notifications (keeping those no connection received): both
 //! idempotent, so a redelivered record repeats nothing a client cannot recognise (a repeated
@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use super::deliver::deliver;
+use super::deliver::{deliver_to, Recipients};
 use crate::outbox::OutboxRecord;
 use crate::services::Services;
 
@@ -143,8 +143,10 @@ async fn perform_player(
     records: Vec<OutboxRecord>,
 ) -> PlayerReport {
     let mut report = PlayerReport::default();
+    // The player's connections, listed once for all its records.
+    let mut recipients = Recipients::default();
     for record in records {
-        match perform(services, &record, &mut report).await {
+        match perform(services, &record, &mut recipients, &mut report).await {
             Ok(()) => report.performed += 1,
             Err(Unperformed(reason)) => {
                 tracing::error!(
@@ -168,6 +170,7 @@ async fn perform_player(
 async fn perform(
     services: &Services,
     record: &OutboxRecord,
+    recipients: &mut Recipients,
     report: &mut PlayerReport,
 ) -> Result<(), Unperformed> {
     let outbox = &record.outbox;
@@ -187,7 +190,14 @@ async fn perform(
             .map_err(|e| Unperformed(format!("audit: {e}")))?;
         report.history += outbox.audit.len();
     }
-    let delivery = deliver(services, &record.player_id, &outbox.notifications, &[]).await;
+    let delivery = deliver_to(
+        services,
+        &record.player_id,
+        recipients,
+        &outbox.notifications,
+        &[],
+    )
+    .await;
     report.delivered += delivery.delivered;
     report.kept += delivery.stored;
     if delivery.lost > 0 {

@@ -35,16 +35,45 @@ pub async fn deliver(
     notifications: &[Notification],
     progress: &[Progress],
 ) -> Delivery {
+    deliver_to(
+        services,
+        player_id,
+        &mut Recipients::default(),
+        notifications,
+        progress,
+    )
+    .await
+}
+
+/// One player's connections, listed at the first [`deliver_to`] that has something to post and
+/// kept for the next ones: a stream batch performs several outboxes of one player in a row,
+/// and one `Query` of the connections serves them all. A connection deleted as gone is dropped
+/// from the list; one kept (a 410 during its handshake window) stays in it, as a new listing
+/// would return it. A listing that failed is not kept: the next delivery lists again.
+#[derive(Debug, Default)]
+pub struct Recipients(Option<Vec<Connection>>);
+
+/// [`deliver`] to the connections `recipients` holds, listing them first if it holds none.
+pub async fn deliver_to(
+    services: &Services,
+    player_id: &str,
+    recipients: &mut Recipients,
+    notifications: &[Notification],
+    progress: &[Progress],
+) -> Delivery {
     let mut report = Delivery::default();
     if notifications.is_empty() && progress.is_empty() {
         return report;
     }
-    let connections = match services.connections.player_connections(player_id).await {
-        Ok(connections) => connections,
-        Err(error) => {
-            tracing::warn!(player_id, %error, "could not list connections; storing notifications");
-            Vec::new()
-        }
+    let (connections, listed) = match recipients.0.take() {
+        Some(connections) => (connections, true),
+        None => match services.connections.player_connections(player_id).await {
+            Ok(connections) => (connections, true),
+            Err(error) => {
+                tracing::warn!(player_id, %error, "could not list connections; storing notifications");
+                (Vec::new(), false)
+            }
+        },
     };
     let now = services.clock.now();
     let mut gone = BTreeSet::new();
@@ -72,13 +101,24 @@ pub async fn deliver(
         };
         report.posts += post_to_all(services, player_id, &connections, &mut gone, &payload).await;
     }
+    let mut deleted = BTreeSet::new();
     for connection in connections
         .iter()
         .filter(|c| gone.contains(&c.connection_id))
     {
-        forget_gone(services, connection, now).await;
+        if forget_gone(services, connection, now).await {
+            deleted.insert(connection.connection_id.clone());
+        }
     }
     report.gone = gone.len();
+    if listed {
+        recipients.0 = Some(
+            connections
+                .into_iter()
+                .filter(|c| !deleted.contains(&c.connection_id))
+                .collect(),
+        );
+    }
     if !undelivered.is_empty() {
         let expires_at = now
             .saturating_add(services.config.inbox_ttl_ms)
