@@ -25,6 +25,10 @@ every call with success and nothing in it (`{}`: no item, no page, message sent;
 process of its own): the init's catalog registration succeeds and the invocations measure our
 code plus a loopback round trip per call, not AWS.
 
+CALLS_LOG=FILE appends one line per stand-in call to FILE: the `X-Amz-Target` (DynamoDB, SQS)
+or the method and path (`@connections`), to see which calls a count is made of (with ONLY= and
+RUNS=1).
+
 BREAKDOWN=1 also sets IDLE_INIT_TIMING=1 for the functions and prints the median time of each
 init step they report on stderr (crates/lambdas/src/lib.rs, `InitTiming`).
 """
@@ -75,6 +79,7 @@ def stand_in(port_out, calls):
     `calls` (a shared integer); sends its port through `port_out`."""
     import asyncio
 
+    log = open(os.environ["CALLS_LOG"], "a", buffering=1) if os.environ.get("CALLS_LOG") else None
     ok = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\n\r\n{}"
     deleted = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
 
@@ -92,6 +97,10 @@ def stand_in(port_out, calls):
                     await reader.readexactly(length)
                 with calls.get_lock():
                     calls.value += 1
+                if log:
+                    lines = head.split(b"\r\n")
+                    target = [l[13:].strip() for l in lines if l[:13].lower() == b"x-amz-target:"]
+                    log.write((target[0] if target else lines[0].rsplit(b" ", 1)[0]).decode() + "\n")
                 writer.write(deleted if head.startswith(b"DELETE ") else ok)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass

@@ -8,7 +8,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use idle_core::catalog::{Catalog, CatalogHash};
 use idle_core::model::Millis;
@@ -223,14 +222,14 @@ pub struct GameCatalog {
 }
 
 impl GameCatalog {
-    /// The catalog compiled into the build (hashed once per process).
+    /// The catalog compiled into the build (parsed and hashed once per process:
+    /// [`Catalog::shipped`], [`Catalog::content_hash`]).
     pub fn embedded() -> GameCatalog {
-        static HASH: OnceLock<CatalogHash> = OnceLock::new();
         let catalog = Catalog::shipped();
         GameCatalog {
             file: None,
             catalog,
-            hash: HASH.get_or_init(|| catalog.content_hash()).clone(),
+            hash: catalog.content_hash(),
         }
     }
 

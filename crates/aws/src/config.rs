@@ -14,6 +14,11 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_types::sdk_config::{SharedCredentialsProvider, SharedHttpClient};
 
 /// The environment variable that points the DynamoDB client at a local stand-in (moto).
@@ -146,10 +151,38 @@ pub const AMAZON_ROOTS: [&str; 5] = [
 /// endpoints (moto, the local runtime) go through it unencrypted.
 ///
 /// Without it each SDK client built its own default client: its own connector, pool and root
-/// store. (The SDK still builds, and drops, one connector per client it constructs, to check
-/// the configuration, and then one per timeout setting at the first call: so the root store
-/// is parsed that many times, which is why a small one matters.)
+/// store. The SDK's client builds its connector (TLS configuration and root store) at the first
+/// call, one per timeout setting (every client here has the same, so one in all), and keeps it.
+/// The SDK's client also builds, and drops, one connector each time an SDK client is
+/// constructed, to load the system's certificates at init rather than at the first call
+/// (`aws-smithy-http-client`'s `validate_base_client_config`): about 0.25 ms a client, for a
+/// connector nothing uses. This client leaves that check out (`SkipConstructionCheck`); the
+/// first call still builds the connector it uses, so a bad TLS setting fails there.
 pub fn https_client(roots: TrustedRoots) -> SharedHttpClient {
+    SharedHttpClient::new(SkipConstructionCheck(sdk_https_client(roots)))
+}
+
+/// An HTTP client that is `inner` except that constructing an SDK client over it builds no
+/// throw-away connector ([`https_client`] says why). The trait's default check, which does
+/// nothing, replaces `inner`'s; the connectors of calls and the metadata are `inner`'s.
+#[derive(Debug)]
+struct SkipConstructionCheck(SharedHttpClient);
+
+impl HttpClient for SkipConstructionCheck {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
+}
+
+fn sdk_https_client(roots: TrustedRoots) -> SharedHttpClient {
     let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
         tls::rustls_provider::CryptoMode::AwsLc,
     ));
@@ -364,6 +397,55 @@ mod tests {
         let err = TrustedRoots::parse(Some("mozilla")).unwrap_err();
         assert_eq!(err, ConfigError::UnknownRoots("mozilla".into()));
         assert!(err.to_string().contains("TLS_ROOTS"));
+    }
+
+    /// An HTTP client that counts the SDK's construction checks and serves no call.
+    #[derive(Debug, Default)]
+    struct CountingChecks(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl HttpClient for CountingChecks {
+        fn http_connector(
+            &self,
+            settings: &HttpConnectorSettings,
+            components: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            https_client(TrustedRoots::Amazon).http_connector(settings, components)
+        }
+
+        fn validate_base_client_config(
+            &self,
+            _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder,
+            _: &aws_sdk_dynamodb::config::ConfigBag,
+        ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    fn clients_over(http: SharedHttpClient) {
+        let config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_types::region::Region::new("eu-west-1"))
+            .http_client(http)
+            .build();
+        let _ = dynamodb_client(&config);
+        let _ = aws_sdk_sqs::Client::new(&config);
+    }
+
+    #[test]
+    fn constructing_sdk_clients_over_the_shared_client_runs_no_connector_check() {
+        // The SDK asks the HTTP client to check itself once per client it constructs...
+        let checks = CountingChecks::default();
+        let count = checks.0.clone();
+        clients_over(SharedHttpClient::new(checks));
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // ...which, for the SDK's own client, builds a connector and drops it: not through ours.
+        let checks = CountingChecks::default();
+        let count = checks.0.clone();
+        clients_over(SharedHttpClient::new(SkipConstructionCheck(
+            SharedHttpClient::new(checks),
+        )));
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
     #[test]

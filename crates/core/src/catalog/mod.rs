@@ -20,6 +20,9 @@ pub use types::*;
 /// The catalog file compiled into the crate.
 pub const SHIPPED_JSON: &str = include_str!("../../catalog/catalog.json");
 
+/// The shipped catalog, once parsed ([`Catalog::shipped`]).
+static SHIPPED: OnceLock<Catalog> = OnceLock::new();
+
 /// A catalog's content hash: 64 lowercase hex digits of SHA-256 (see [`Catalog::content_hash`]).
 pub type CatalogHash = String;
 
@@ -42,22 +45,39 @@ impl Catalog {
     /// field, a value of the wrong type), naming the path of the field and the line;
     /// [`CatalogError::Invalid`] for a catalog that parses but breaks a rule, naming the entry
     /// and the field.
+    ///
+    /// Parses once without tracking the path (the cold start of every function parses the
+    /// shipped catalog) and, only when that fails, again with `serde_path_to_error` to name it.
     pub fn from_json(text: &str) -> Result<Catalog, CatalogError> {
-        let mut deserializer = serde_json::Deserializer::from_str(text);
-        let mut catalog: Catalog =
-            serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-                CatalogError::Parse {
-                    path: e.path().to_string(),
-                    source: e.into_inner(),
-                }
-            })?;
-        deserializer.end().map_err(|source| CatalogError::Parse {
-            path: ".".to_owned(),
-            source,
-        })?;
+        let mut catalog: Catalog = match serde_json::from_str(text) {
+            Ok(catalog) => catalog,
+            Err(_) => return Err(Catalog::parse_error(text)),
+        };
         catalog.schema = None;
         check::check(&catalog)?;
         Ok(catalog)
+    }
+
+    /// The error of text that does not parse as a catalog, with the path of the field: the
+    /// same parse tracking the path (slower, so only once the fast one has failed).
+    fn parse_error(text: &str) -> CatalogError {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let parsed: Result<Catalog, _> = serde_path_to_error::deserialize(&mut deserializer);
+        match parsed.map(|_| deserializer.end()) {
+            Err(e) => CatalogError::Parse {
+                path: e.path().to_string(),
+                source: e.into_inner(),
+            },
+            Ok(Err(source)) => CatalogError::Parse {
+                path: ".".to_owned(),
+                source,
+            },
+            // Both parsers are serde_json's: what one refuses the other refuses.
+            Ok(Ok(())) => CatalogError::Parse {
+                path: ".".to_owned(),
+                source: serde::de::Error::custom("the catalog does not parse"),
+            },
+        }
     }
 
     /// The catalog's identity: SHA-256 of its canonical JSON, as 64 lowercase hex digits.
@@ -68,8 +88,20 @@ impl Catalog {
     /// the same hash, and any change to a value changes it. Costs one serialisation (about a
     /// millisecond for the shipped catalog): compute it once per catalog, as [`Game`] does.
     ///
+    /// The shipped catalog's ([`Catalog::shipped`]) is computed once per process and kept.
+    ///
     /// [`Game`]: crate::Game
     pub fn content_hash(&self) -> CatalogHash {
+        static SHIPPED_HASH: OnceLock<CatalogHash> = OnceLock::new();
+        match SHIPPED.get() {
+            Some(shipped) if std::ptr::eq(self, shipped) => {
+                SHIPPED_HASH.get_or_init(|| self.hash_canonical()).clone()
+            }
+            _ => self.hash_canonical(),
+        }
+    }
+
+    fn hash_canonical(&self) -> CatalogHash {
         use sha2::{Digest, Sha256};
         let canonical = serde_json::to_vec(self).expect("a catalog always serialises");
         let digest = Sha256::digest(&canonical);
@@ -86,7 +118,6 @@ impl Catalog {
     /// # Panics
     /// Never at run time: a test loads the shipped file, so a broken file fails the build's tests.
     pub fn shipped() -> &'static Catalog {
-        static SHIPPED: OnceLock<Catalog> = OnceLock::new();
         SHIPPED.get_or_init(|| {
             Catalog::from_json(SHIPPED_JSON).expect("the shipped catalog is checked by its tests")
         })

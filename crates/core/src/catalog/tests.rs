@@ -174,6 +174,9 @@ fn the_content_hash_ignores_layout_key_order_and_dollar_schema_but_not_values() 
     assert!(hash
         .bytes()
         .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    // The shipped catalog's hash is kept after the first time; a copy's is computed afresh.
+    assert_eq!(shipped.content_hash(), hash);
+    assert_eq!(shipped.clone().content_hash(), hash);
     // Compact, without `$schema`: the same catalog, the same hash.
     let mut value = shipped_value();
     value.as_object_mut().unwrap().remove("$schema");
@@ -187,6 +190,15 @@ fn the_content_hash_ignores_layout_key_order_and_dollar_schema_but_not_values() 
     let mut relabelled = shipped.clone();
     relabelled.version += 1;
     assert_ne!(relabelled.content_hash(), hash);
+}
+
+#[test]
+fn text_after_the_catalog_is_refused_for_the_whole_file() {
+    let err = Catalog::from_json(&format!("{SHIPPED_JSON} {{}}"))
+        .expect_err("trailing text must be refused")
+        .to_string();
+    assert!(err.contains("does not parse at `.`"), "{err}");
+    assert!(err.contains("trailing characters"), "{err}");
 }
 
 #[test]
