@@ -158,7 +158,7 @@ async fn message_inner(
             Ok(()) => {}
             Err(PostError::Gone) => {
                 tracing::info!(connection_id, "the sender is gone; dropping its replies");
-                usecase::forget_gone_id(services, connection_id).await;
+                usecase::forget_gone_id(services, connection_id, None, services.clock.now()).await;
                 return response(200, "ok");
             }
             Err(error) => {

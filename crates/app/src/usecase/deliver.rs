@@ -6,7 +6,7 @@ use idle_core::model::EpochSecs;
 use idle_core::protocol::{Notification, Progress};
 use serde::Serialize;
 
-use super::disconnect::forget_listed;
+use super::disconnect::forget_gone_id;
 use crate::ports::PostError;
 use crate::services::Services;
 
@@ -29,7 +29,7 @@ pub struct Delivery {
 /// (`connections`: the ids the caller's read of the player carried, [`OutboxRecord::connections`]
 /// or [`Loaded::connections`]; nothing is read to find them), then the ephemeral progress
 /// updates (never kept: a client that misses one interpolates from `ends_at`). A connection that
-/// answers 410 Gone is forgotten if it is past its handshake ([`forget_listed`]: its row read
+/// answers 410 Gone is forgotten if it is past its handshake ([`forget_gone_id`]: its row read
 /// and deleted, its id unlisted; one read and two writes, only on a 410); a notification that
 /// reached no connection is stored in the inbox (with the configured TTL). Delivery never fails
 /// the caller: the state change it announces is already written, and `sync` shows it.
@@ -74,7 +74,7 @@ pub async fn deliver(
         report.posts += post_to_all(services, player_id, connections, &mut gone, &payload).await;
     }
     for connection_id in &gone {
-        forget_listed(services, player_id, connection_id, now).await;
+        forget_gone_id(services, connection_id, Some(player_id), now).await;
     }
     report.gone = gone.len();
     if !undelivered.is_empty() {

@@ -44,49 +44,44 @@ pub(crate) async fn forget_gone(services: &Services, connection: &Connection, no
     }
 }
 
-/// [`forget_gone`] for a connection listed with `player_id` that answered 410 Gone: reads its
-/// row first; a listed id whose row is gone already (its unlisting failed after the row's
-/// delete) is unlisted. Returns whether the connection was forgotten.
-pub async fn forget_listed(
+/// [`forget_gone`] for a connection known only by id: reads its row first. With
+/// `listed_with`, the id is listed with that player, and one whose row is gone already (its
+/// unlisting failed after the row's delete) is unlisted. Returns whether the connection was
+/// forgotten.
+pub(crate) async fn forget_gone_id(
     services: &Services,
-    player_id: &str,
     connection_id: &str,
+    listed_with: Option<&str>,
     now: Millis,
 ) -> bool {
-    match services.connections.get_connection(connection_id).await {
-        Ok(Some(connection)) => forget_gone(services, &connection, now).await,
-        Ok(None) => match services
-            .connections
-            .unlist_connection(player_id, connection_id)
-            .await
-        {
-            Ok(()) => {
-                tracing::info!(
-                    player_id,
-                    connection_id,
-                    "unlisted a connection without a row"
-                );
-                true
-            }
-            Err(error) => {
-                tracing::warn!(player_id, connection_id, %error, "could not unlist a gone connection");
-                false
-            }
-        },
+    let connection = match services.connections.get_connection(connection_id).await {
+        Ok(connection) => connection,
         Err(error) => {
             tracing::warn!(connection_id, %error, "could not read a gone connection");
-            false
+            return false;
         }
+    };
+    if let Some(connection) = connection {
+        return forget_gone(services, &connection, now).await;
     }
-}
-
-/// [`forget_gone`] for a connection known only by id: reads its row first.
-pub(crate) async fn forget_gone_id(services: &Services, connection_id: &str) -> bool {
-    match services.connections.get_connection(connection_id).await {
-        Ok(Some(connection)) => forget_gone(services, &connection, services.clock.now()).await,
-        Ok(None) => false,
+    let Some(player_id) = listed_with else {
+        return false;
+    };
+    match services
+        .connections
+        .unlist_connection(player_id, connection_id)
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(
+                player_id,
+                connection_id,
+                "unlisted a connection without a row"
+            );
+            true
+        }
         Err(error) => {
-            tracing::warn!(connection_id, %error, "could not read a gone connection");
+            tracing::warn!(player_id, connection_id, %error, "could not unlist a gone connection");
             false
         }
     }
