@@ -38,6 +38,8 @@ type Known = Option<Arc<Catalog>>;
 pub struct Catalogs {
     store: Arc<dyn CatalogStore>,
     known: RwLock<HashMap<CatalogHash, Known>>,
+    /// Set once this process's catalog is known to be stored ([`Catalogs::register`]).
+    registered: tokio::sync::OnceCell<()>,
 }
 
 impl std::fmt::Debug for Catalogs {
@@ -79,6 +81,7 @@ impl Catalogs {
         Catalogs {
             store,
             known: RwLock::new(HashMap::new()),
+            registered: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -87,18 +90,35 @@ impl Catalogs {
         &self.store
     }
 
-    /// Stores `catalog` under `hash` (its content hash) unless it is stored already: what a
-    /// process does at start with the catalog it serves, so that tasks it starts can complete
-    /// and replay under it after the next deploy. Returns true when this call stored it.
+    /// Stores `catalog` under `hash` (its content hash) unless it is stored already, once per
+    /// process: the first call that succeeds puts it if absent, and every later call returns at
+    /// once (callers at the same time share the one put). What a process does with the catalog
+    /// it serves before it writes anything under it, so that tasks it starts can complete and
+    /// replay under it after the next deploy. Logs the outcome of the put; returns true when
+    /// this call stored it.
     ///
     /// # Errors
     /// The store's: a transient failure, or a permanent one (a missing table or permission, a
-    /// catalog over [`CATALOG_BYTES`](crate::ports::CATALOG_BYTES)).
+    /// catalog over [`CATALOG_BYTES`](crate::ports::CATALOG_BYTES)). Nothing is remembered
+    /// then: the next call tries again.
     pub(crate) async fn register(&self, catalog: &Catalog, hash: &str) -> Result<bool, StoreError> {
-        let json = serde_json::to_string(catalog).map_err(|e| {
-            StoreError::Permanent(format!("catalog {hash} does not serialise: {e}"))
-        })?;
-        self.store.put_catalog_if_absent(hash, &json).await
+        let mut stored = false;
+        self.registered
+            .get_or_try_init(|| async {
+                let json = serde_json::to_string(catalog).map_err(|e| {
+                    StoreError::Permanent(format!("catalog {hash} does not serialise: {e}"))
+                })?;
+                stored = self.store.put_catalog_if_absent(hash, &json).await?;
+                tracing::info!(
+                    catalog_hash = hash,
+                    catalog_version = catalog.version,
+                    stored,
+                    "catalog registered in the catalog store"
+                );
+                Ok::<(), StoreError>(())
+            })
+            .await?;
+        Ok(stored)
     }
 
     /// The catalogs the `tasks` need that `game` does not hold: for each distinct

@@ -73,11 +73,15 @@ impl Services {
     }
 
     /// Stores the current catalog in the catalog store under its content hash unless it is
-    /// there: call it once at start, before serving (the Lambdas fail their init, and the local
-    /// runtime its start, on an error). Returns true when this call stored it.
+    /// there, once per process ([`Catalogs::register`]: after a success, a call returns at
+    /// once). A player write that names the catalog awaits it first (`update_player`), so
+    /// nothing this process writes names a catalog the store lacks, and a process that starts
+    /// and settles no task never writes it (the Lambdas: nothing at init). The local runtime
+    /// calls it before it starts (an error stops the start). Returns true when this call
+    /// stored it.
     ///
     /// # Errors
-    /// The store's ([`Catalogs::register`]).
+    /// The store's ([`Catalogs::register`]); the next call tries again.
     pub async fn register_catalog(&self) -> Result<bool, StoreError> {
         self.catalogs
             .register(self.game.catalog, &self.game.catalog_hash)

@@ -1,15 +1,19 @@
 //! A catalog change that lands while a task runs (issue 15): the task completes under the
 //! catalog it started with, found by hash in the catalog store by a process that never held
-//! it, and replaying it under that catalog gives the stored outcome.
+//! it, and replaying it under that catalog gives the stored outcome. And when a process stores
+//! the catalog it plays: before its first write that names it, not before (issue 19).
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
+
+use async_trait::async_trait;
 
 use common::{config, Env, SEED_SECRET};
 use idle_app::config::GameCatalog;
 use idle_app::memory::MemoryCatalogs;
-use idle_app::ports::CatalogStore;
+use idle_app::ports::{CatalogStore, StoreError};
 use idle_app::{AppConfig, Services};
 use idle_core::catalog::Catalog;
 use idle_core::model::{Task, TaskStatus};
@@ -128,4 +132,83 @@ async fn replaying_the_task_under_the_catalog_its_hash_names_gives_the_stored_ou
     )
     .unwrap();
     assert_ne!(&under_b, stored);
+}
+
+/// A catalog store over memory that refuses puts (transiently) while `refusing`, and counts
+/// the puts it was asked for.
+#[derive(Default)]
+struct CountedCatalogs {
+    inner: MemoryCatalogs,
+    refusing: AtomicBool,
+    puts: AtomicU32,
+}
+
+#[async_trait]
+impl CatalogStore for CountedCatalogs {
+    async fn put_catalog_if_absent(&self, hash: &str, json: &str) -> Result<bool, StoreError> {
+        self.puts.fetch_add(1, Ordering::SeqCst);
+        if self.refusing.load(Ordering::SeqCst) {
+            return Err(StoreError::Transient("throttled".into()));
+        }
+        self.inner.put_catalog_if_absent(hash, json).await
+    }
+    async fn load_catalog(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        self.inner.load_catalog(hash).await
+    }
+}
+
+/// An environment whose services keep their catalog in `catalogs` (empty: nothing is stored at
+/// start, as in a Lambda), with alice connected on c1.
+async fn env_over(catalogs: &Arc<CountedCatalogs>) -> Env {
+    let mut env = Env::new();
+    env.services = env
+        .world
+        .services(config())
+        .with_catalog_store(catalogs.clone());
+    env.connect("c1", "alice").await;
+    env
+}
+
+#[tokio::test]
+async fn a_process_stores_its_catalog_before_its_first_write_that_starts_a_task_and_not_before() {
+    let catalogs = Arc::new(CountedCatalogs::default());
+    let env = env_over(&catalogs).await;
+    let hash = env.services.game.catalog_hash.clone();
+    // A write that starts no task (a ping spends a token) stores nothing
+    env.send("c1", &serde_json::json!({"action": "ping"})).await;
+    assert!(
+        env.world.store.player("alice").is_some(),
+        "the ping wrote the player"
+    );
+    assert_eq!(catalogs.puts.load(Ordering::SeqCst), 0);
+    // The first task started stores the catalog first, and only once per process
+    assert_eq!(env.harvest("c1", "r1", 2).await["type"], "ack");
+    assert_eq!(env.harvest("c1", "r2", 2).await["type"], "ack");
+    assert_eq!(catalogs.puts.load(Ordering::SeqCst), 1);
+    assert!(catalogs.load_catalog(&hash).await.unwrap().is_some());
+    let queue = env.world.store.player("alice").unwrap().queue;
+    assert_eq!(queue[0].catalog_hash, Some(hash));
+}
+
+#[tokio::test]
+async fn a_task_whose_catalog_cannot_be_stored_is_not_written_and_the_next_try_stores_it() {
+    let catalogs = Arc::new(CountedCatalogs::default());
+    let env = env_over(&catalogs).await;
+    catalogs.refusing.store(true, Ordering::SeqCst);
+    // When the store refuses the catalog, the enqueue that would start a task under it fails
+    // visibly and writes nothing
+    let refused = env.harvest("c1", "r1", 2).await;
+    assert_eq!(refused["code"], "unavailable", "{refused}");
+    assert!(env
+        .world
+        .store
+        .player("alice")
+        .is_none_or(|p| p.queue.is_empty()));
+    // and once the store takes it again, the same request goes through under the stored catalog
+    catalogs.refusing.store(false, Ordering::SeqCst);
+    assert_eq!(env.harvest("c1", "r1", 2).await["type"], "ack");
+    let hash = env.services.game.catalog_hash.clone();
+    assert!(catalogs.load_catalog(&hash).await.unwrap().is_some());
+    let queue = env.world.store.player("alice").unwrap().queue;
+    assert_eq!(queue[0].catalog_hash, Some(hash));
 }

@@ -9,8 +9,8 @@ use idle_app::metrics::MetricsSink;
 use idle_app::ports::{Clock, ConnectionInfo, Notifier, PostError, StoreError, SystemClock, Waker};
 use idle_app::services::Services;
 use idle_aws::{
-    dynamodb_client, lambda_sdk_config, sqs_client, ApiGatewayNotifier, DynamoCatalogs,
-    DynamoStore, SqsWaker, Tables, CATALOGS_TABLE_VAR,
+    dynamodb_client, lambda_sdk_config, ApiGatewayNotifier, DynamoCatalogs, DynamoStore, SqsWaker,
+    Tables, CATALOGS_TABLE_VAR,
 };
 use idle_core::model::Millis;
 
@@ -43,9 +43,11 @@ where
 ///
 /// The catalog store: the functions that compute outcomes
 /// ([`Function::computes_outcomes`]) require `CATALOGS_TABLE` and store the catalog they play
-/// there (put if absent) before serving, so that tasks they start can complete and replay under
-/// it after the next deploy; a failure to store it is an init error, logged with the table and
-/// the hash. The other functions never read a catalog by hash and get no store.
+/// there (put if absent), so that tasks they start can complete and replay under it after the
+/// next deploy: not at init, but before the process's first write that starts or settles a
+/// task under it ([`Services::register_catalog`]; a failure fails that write, is logged with
+/// the hash, and is tried again by the next). The other functions never read a catalog by hash
+/// and get no store.
 pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
     let mut timing = InitTiming::from_env();
     init_logging(std::io::stdout);
@@ -87,7 +89,7 @@ pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let waker: Arc<dyn Waker> = match (&config.wake_queue_url, function) {
-        (Some(url), _) => Arc::new(SqsWaker::new(sqs_client(&sdk), url, clock.clone())),
+        (Some(url), _) => Arc::new(SqsWaker::lazy(&sdk, url, clock.clone())),
         (None, Function::TaskProcessor) => {
             return Err(format!(
                 "{WAKE_QUEUE_URL} is not set: task-processor sends wake-ups to that SQS queue \
@@ -109,13 +111,10 @@ pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
         waker,
     )
     .with_metrics(MetricsSink::Stdout);
-    timing.step("services");
     if let Some(catalogs) = catalogs {
-        let table = catalogs.table().to_owned();
         services = services.with_catalog_store(Arc::new(catalogs));
-        register_catalog(&services, &table).await?;
-        timing.step("register_catalog");
     }
+    timing.step("services");
     timing.total();
     Ok(Arc::new(services))
 }
@@ -157,32 +156,6 @@ impl InitTiming {
     pub fn total(&self) {
         if self.on {
             eprintln!("init-timing total {}", self.started.elapsed().as_micros());
-        }
-    }
-}
-
-/// Stores the services' catalog in the catalog store unless it is there (init work: a function
-/// that cannot keep the catalog it plays does not serve). Logs the outcome either way.
-pub async fn register_catalog(services: &Services, table: &str) -> Result<(), Error> {
-    let hash = services.game.catalog_hash.as_str();
-    match services.register_catalog().await {
-        Ok(stored) => {
-            lambda_runtime::tracing::info!(
-                catalog_table = table,
-                catalog_hash = hash,
-                stored,
-                "catalog registered in the catalog store"
-            );
-            Ok(())
-        }
-        Err(error) => {
-            lambda_runtime::tracing::error!(
-                catalog_table = table,
-                catalog_hash = hash,
-                %error,
-                "cannot store the catalog in the catalog store; refusing to start"
-            );
-            Err(format!("cannot store catalog {hash} in {table}: {error}").into())
         }
     }
 }

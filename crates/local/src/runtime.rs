@@ -221,16 +221,10 @@ pub async fn start(options: Options, config: AppConfig) -> Result<Running, Local
     );
     // The catalog played is kept by hash in the data directory before anything runs, so a
     // task started now completes (and replays) under it after a restart with another catalog.
-    let stored = services
+    services
         .register_catalog()
         .await
         .map_err(|e| LocalError::Store(format!("cannot store the catalog: {e}")))?;
-    tracing::info!(
-        catalog_hash = %services.game.catalog_hash,
-        catalog_version = services.game.catalog.version,
-        stored,
-        "catalog registered in the catalog store"
-    );
     // Crash recovery: the process may have stopped between a commit and performing its
     // outbox, and armed wake-ups do not outlive it. The outboxes not reported performed are
     // performed first (again, maybe: idempotent), and every stored wake time is armed again.

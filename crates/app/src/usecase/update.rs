@@ -119,9 +119,13 @@ fn loaded_one(
 
 /// Applies `decide` to the game and the player's current state and commits the plan it returns
 /// (one conditional write, [`Commit::of`]; its outbox is performed later, from the store's
-/// feed), arms the wake-ups the write set as soon as it succeeded ([`wake_ups`]), reloading and deciding again after a conflict (or a transient failure, whose write
-/// may have happened), up to `config.commit_attempts` tries in all. `loaded` skips the first
-/// read.
+/// feed), arms the wake-ups the write set as soon as it succeeded ([`wake_ups`]), reloading
+/// and deciding again after a conflict (or a transient failure, whose write may have
+/// happened), up to `config.commit_attempts` tries in all. `loaded` skips the first read.
+///
+/// A plan that names the current catalog ([`Plan::records_catalog`]) is written only once
+/// that catalog is kept in the catalog store ([`Services::register_catalog`], once per
+/// process); a failure to store it fails the attempt like a failed write.
 ///
 /// The game `decide` gets is the services' with the earlier catalogs the player's tasks
 /// recorded ([`Catalogs::needed`](crate::catalogs::Catalogs::needed)), so a task that started
@@ -206,6 +210,26 @@ async fn update<T>(
         };
         if creating {
             commit.expected_version = None;
+        }
+        // A write that names the current catalog (a task started or settled under it) waits
+        // until the catalog is kept in the store: once per process.
+        let registered = if plan.records_catalog(&services.game.catalog_hash) {
+            services.register_catalog().await.map(drop)
+        } else {
+            Ok(())
+        };
+        if let Err(e) = registered {
+            tracing::error!(
+                player_id,
+                catalog_hash = %services.game.catalog_hash,
+                error = %e,
+                "cannot store the catalog in the catalog store; the write that names it waits"
+            );
+            if e.is_retryable() {
+                last = UpdateError::Store(e);
+                continue;
+            }
+            return Err(UpdateError::Store(e));
         }
         match services.store.commit(&commit).await {
             Ok(()) => {

@@ -156,6 +156,15 @@ impl Plan {
         self.transitions.iter().filter(|t| t.kind == kind).count()
     }
 
+    /// True when a task this plan writes names the catalog `hash` (a task started under it, or
+    /// one whose outcome was computed with it): a writer keeps that catalog in the catalog
+    /// store before it writes the plan, so the task can complete and replay under it later.
+    pub fn records_catalog(&self, hash: &str) -> bool {
+        self.tasks
+            .iter()
+            .any(|w| w.task.catalog_hash.as_deref() == Some(hash))
+    }
+
     /// True when nothing needs writing or sending.
     pub fn is_empty(&self) -> bool {
         self.player.is_none() && self.tasks.is_empty() && self.notifications.is_empty()

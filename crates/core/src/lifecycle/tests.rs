@@ -835,6 +835,22 @@ fn a_task_records_the_catalog_hash_it_started_under() {
 }
 
 #[test]
+fn a_plan_records_the_catalog_of_the_tasks_it_starts_and_completes_and_no_other() {
+    let mut world = World::new();
+    let hash = Catalog::shipped().content_hash();
+    let id = world.enqueue_unstarted("r1", harvest(2), T0);
+    let started = world.advance(T0);
+    assert_eq!(world.task(&id).status, TaskStatus::Running);
+    assert!(started.records_catalog(&hash));
+    assert!(!started.records_catalog("another catalog"));
+    let completed = world.advance(T0 + 24 * 3600 * 1000);
+    assert_eq!(world.task(&id).status, TaskStatus::Completed);
+    assert!(completed.records_catalog(&hash));
+    // A plan that changes no task (a spent message token) names no catalog.
+    assert!(!Plan::default().records_catalog(&hash));
+}
+
+#[test]
 fn a_running_task_completes_under_the_catalog_it_started_with_when_that_is_kept() {
     // Given two worlds that start the same copper harvest under the shipped catalog
     let mut unchanged = World::new();
