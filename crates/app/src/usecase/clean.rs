@@ -1,9 +1,10 @@
 //! The connection cleaner: drop connections past their lifetime, idle ones, and ones the
 //! gateway no longer knows. Reads every page of the connection table.
 
+use futures::StreamExt;
 use serde::Serialize;
 
-use super::concurrently;
+use super::{concurrently, pages, PageError};
 use crate::ports::{Connection, PostError};
 use crate::services::Services;
 
@@ -35,19 +36,26 @@ enum Verdict {
 pub async fn clean(services: &Services) -> CleanReport {
     let now = services.clock.now();
     let mut report = CleanReport::default();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = match services.connections.scan_connections(cursor.clone()).await {
-            Ok(page) => page,
-            Err(error) => {
+    let mut scan = std::pin::pin!(pages(|cursor| services
+        .connections
+        .scan_connections(cursor)));
+    while let Some(page) = scan.next().await {
+        let items = match page {
+            Ok(items) => items,
+            Err(PageError::Read(error)) => {
                 tracing::error!(%error, "clean: could not scan connections");
                 report.errors += 1;
-                break;
+                continue;
+            }
+            Err(PageError::RepeatedCursor) => {
+                tracing::error!("clean: the scan returned the same cursor twice");
+                report.errors += 1;
+                continue;
             }
         };
         report.pages += 1;
-        report.scanned += page.items.len();
-        let verdicts = concurrently(services, page.items, |connection| async move {
+        report.scanned += items.len();
+        let verdicts = concurrently(services, items, |connection| async move {
             sweep(services, connection, now).await
         })
         .await;
@@ -65,15 +73,6 @@ pub async fn clean(services: &Services) -> CleanReport {
             if !deleted {
                 report.errors += 1;
             }
-        }
-        match page.next {
-            Some(next) if Some(&next) == cursor.as_ref() => {
-                tracing::error!("clean: the scan returned the same cursor twice");
-                report.errors += 1;
-                break;
-            }
-            Some(next) => cursor = Some(next),
-            None => break,
         }
     }
     tracing::info!(

@@ -7,11 +7,12 @@
 
 use std::collections::HashMap;
 
+use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::advance::{advance_player, Advanced};
-use super::concurrently;
 use super::update::{note_unreadable, UpdateError};
+use super::{concurrently, pages, PageError};
 use crate::services::Services;
 
 /// What one tick did.
@@ -46,7 +47,8 @@ pub struct TickReport {
 
 /// Advances every due player once, with at most `config.player_concurrency` at a time. Every
 /// player whose `wake_at` is at or before the tick's start is visited, so a task completes
-/// within one tick of its `ends_at`.
+/// within one tick of its `ends_at`. The shards are read at the same time (one `Query` each in
+/// flight, [`pages`]), and their pages advanced one after the other as they arrive.
 pub async fn tick(services: &Services) -> TickReport {
     let now = services.clock.now();
     let shards = services.config.wake_shards.max(1);
@@ -54,31 +56,27 @@ pub async fn tick(services: &Services) -> TickReport {
         shards,
         ..TickReport::default()
     };
-    for shard in 0..shards {
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = match services.store.due_players(shard, now, cursor.clone()).await {
-                Ok(page) => page,
-                Err(error) => {
-                    tracing::error!(shard, %error, "tick: could not read the wake index");
-                    report.errors += 1;
-                    break;
+    let mut due = stream::select_all((0..shards).map(|shard| {
+        pages(move |cursor| services.store.due_players(shard, now, cursor))
+            .map(move |page| (shard, page))
+            .boxed()
+    }));
+    while let Some((shard, page)) = due.next().await {
+        match page {
+            Ok(ids) => {
+                report.pages += 1;
+                report.due += ids.len();
+                if !ids.is_empty() {
+                    advance_page(services, &ids, now, &mut report).await;
                 }
-            };
-            report.pages += 1;
-            report.due += page.items.len();
-            if !page.items.is_empty() {
-                advance_page(services, &page.items, now, &mut report).await;
             }
-            match page.next {
-                // A cursor that does not move would loop for ever: stop the shard.
-                Some(next) if Some(&next) == cursor.as_ref() => {
-                    tracing::error!(shard, "tick: the wake index returned the same cursor twice");
-                    report.errors += 1;
-                    break;
-                }
-                Some(next) => cursor = Some(next),
-                None => break,
+            Err(PageError::Read(error)) => {
+                tracing::error!(shard, %error, "tick: could not read the wake index");
+                report.errors += 1;
+            }
+            Err(PageError::RepeatedCursor) => {
+                tracing::error!(shard, "tick: the wake index returned the same cursor twice");
+                report.errors += 1;
             }
         }
     }
