@@ -17,13 +17,14 @@ same SDK clients), without SSL_CERT_FILE and SSL_CERT_DIR, which Lambda does not
 The binaries run in rounds, RUNS rounds (default 30), each round every binary once in a
 shuffled order, so that the bare binary's runs are interleaved with every function's and a
 shared machine's load weighs on all alike. Prints median and interquartile range (p25-p75) per
-binary and each median as a ratio to the bare binary's, and the load average before and after.
+binary and each median as a ratio to the bare binary's, the load average before and after, and
+the stand-in's own round trip (from a Python client: the floor of every AWS call here).
 
 Used by scripts/measure-cold-start.sh, which builds the binaries first. Only loopback addresses.
 DynamoDB, SQS and the `@connections` API point at one stand-in on a loopback port that answers
 every call with success and nothing in it (`{}`: no item, no page, message sent; asyncio in a
-process of its own): the init's catalog registration succeeds and the invocations measure our
-code plus a loopback round trip per call, not AWS.
+process of its own): a catalog put succeeds, and the invocations measure our code plus a
+loopback round trip per call, not AWS.
 
 CALLS_LOG=FILE appends one line per stand-in call to FILE: the `X-Amz-Target` (DynamoDB, SQS)
 or the method and path (`@connections`), to see which calls a count is made of (with ONLY= and
@@ -200,7 +201,7 @@ def vm_hwm_kb(pid):
 
 # The variables template.yaml gives each function beyond the tables (Globals): which secrets, and
 # which clients it builds (WS_ENDPOINT: @connections; WAKE_QUEUE_URL: SQS; CATALOGS_TABLE: the
-# catalog registered at init).
+# catalog store).
 EXTRA = {
     "bare-echo": [],
     "ws-connect": ["TOKEN_SECRET"],
@@ -290,6 +291,28 @@ def measure(path, event, env, calls):
     }
 
 
+def stand_in_round_trip_us(port, n=500):
+    """(p50, p90) microseconds of one call to the stand-in from a Python client on a kept
+    connection: what a function's call costs in this harness before any of its own work."""
+    body = b'{"TableName":"Connections","Key":{"connection_id":{"S":"c"}}}'
+    request = (
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: DynamoDB_20120810.GetItem\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        times = []
+        for _ in range(n):
+            start = time.perf_counter_ns()
+            sock.sendall(request)
+            got = b""
+            while not got.endswith(b"{}"):
+                got += sock.recv(4096)
+            times.append((time.perf_counter_ns() - start) / 1000)
+    q = statistics.quantiles(times, n=10)
+    return statistics.median(times), q[8]
+
+
 def quartiles(values):
     """(p25, median, p75) of `values`."""
     if len(values) == 1:
@@ -309,7 +332,8 @@ def main():
     port_in, port_out = multiprocessing.Pipe(duplex=False)
     aws_process = multiprocessing.Process(target=stand_in, args=(port_out, calls), daemon=True)
     aws_process.start()
-    aws = "http://127.0.0.1:%d" % port_in.recv()
+    aws_port = port_in.recv()
+    aws = "http://127.0.0.1:%d" % aws_port
     jobs = []
     for name, event_file in binaries:
         with open(os.path.join(events_dir, event_file), "rb") as f:
@@ -329,12 +353,17 @@ def main():
             else:
                 results[name].append(result)
     load_after = os.getloadavg()
+    rtt = stand_in_round_trip_us(aws_port)
 
     print(
         "%d rounds, each binary once per round in a shuffled order; median (p25-p75); "
         "x bare = the function's median / bare-echo's median in this run" % runs
     )
     print("load average before %.2f %.2f %.2f, after %.2f %.2f %.2f" % (load_before + load_after))
+    print(
+        "stand-in round trip from a Python client (after the rounds): p50 %.0f us, p90 %.0f us; "
+        "each AWS call of a function costs at least this here" % rtt
+    )
     print()
     print(
         "| binary | size (MB) | x bare | ready (ms) | x bare | start -> first response (ms) | x bare "
