@@ -7,6 +7,7 @@ use std::time::Instant;
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_lambda_events::event::sqs::SqsMessage;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::{flush_metrics, function_names};
@@ -80,19 +81,17 @@ pub fn records_from_json(event: &Value) -> Vec<BatchRecord> {
         return Vec::new();
     };
     raw.iter()
-        .map(
-            |value| match serde_json::from_value::<EventRecord>(value.clone()) {
-                Ok(record) => read_record(&record),
-                Err(error) => Err(MalformedRecord {
-                    reason: format!("not a DynamoDB stream record: {error}"),
-                    sequence_number: value
-                        .pointer("/dynamodb/SequenceNumber")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    record: value.clone(),
-                }),
-            },
-        )
+        .map(|value| match EventRecord::deserialize(value) {
+            Ok(record) => read_record(&record),
+            Err(error) => Err(MalformedRecord {
+                reason: format!("not a DynamoDB stream record: {error}"),
+                sequence_number: value
+                    .pointer("/dynamodb/SequenceNumber")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                record: value.clone(),
+            }),
+        })
         .collect()
 }
 
@@ -140,20 +139,20 @@ pub fn read_record(record: &EventRecord) -> BatchRecord {
     else {
         return malformed("no SequenceNumber");
     };
-    let keys = serde_json::to_value(&record.change.keys).unwrap_or(Value::Null);
-    let Some(player_id) = keys.pointer("/player_id/S").and_then(Value::as_str) else {
+    // Read in place: the image holds the packed state, which a conversion would copy.
+    let Some(serde_dynamo::AttributeValue::S(player_id)) = record.change.keys.get("player_id")
+    else {
         return malformed("Keys has no string player_id");
     };
     if let Err(why) = check_player_id(player_id) {
         return malformed(&format!("player_id is not valid: {why}"));
     }
-    let image = serde_json::to_value(&record.change.new_image).unwrap_or(Value::Null);
-    let version = match image.pointer("/version/N").and_then(Value::as_str) {
-        Some(n) => match n.parse::<u64>() {
+    let version = match record.change.new_image.get("version") {
+        Some(serde_dynamo::AttributeValue::N(n)) => match n.parse::<u64>() {
             Ok(version) => version,
             Err(_) => return malformed("version is not a whole number"),
         },
-        None => 0,
+        _ => 0,
     };
     let connections = match listed_connections(&record.change.new_image) {
         Ok(connections) => connections,
