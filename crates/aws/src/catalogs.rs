@@ -32,11 +32,6 @@ impl DynamoCatalogs {
             table: table.into(),
         }
     }
-
-    /// The table's name.
-    pub fn table(&self) -> &str {
-        &self.table
-    }
 }
 
 /// The `version` label of catalog JSON (0 when it has none: the store keeps text and leaves

@@ -60,8 +60,9 @@ impl MemoryWorld {
     }
 
     /// Services over this world. The store's shard count should match `config.wake_shards`.
-    /// Their catalog is stored in the world's catalog store at once, as a process does at start
-    /// ([`Services::register_catalog`]).
+    /// Their catalog is stored in the world's catalog store at once, as the local runtime does
+    /// at start (a Lambda stores it before its first write that names it,
+    /// [`Services::register_catalog`]).
     pub fn services(&self, config: AppConfig) -> Services {
         let catalog = &config.catalog;
         match serde_json::to_string(catalog.catalog) {
