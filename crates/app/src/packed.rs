@@ -31,10 +31,9 @@
 //! "The player's item per write").
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::OnceLock;
 
-use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
 use flate2::Compression;
 use idle_core::model::{Player, Task};
@@ -206,6 +205,25 @@ struct OutboxOnly {
     queue: Vec<Task>,
     #[serde(default)]
     outbox: Option<Value>,
+}
+
+/// What reading the outbox needs of a packed document, under either format's keys: the
+/// player's id (format 2's tasks leave it out), the queue and the outbox. The rest of the
+/// player (most of the document) is skipped by the parser, never built as JSON.
+#[derive(Deserialize)]
+struct OutboxParts {
+    #[serde(rename = "P", alias = "player")]
+    player: Option<PlayerIdOnly>,
+    #[serde(rename = "Q", alias = "queue")]
+    queue: Option<Value>,
+    #[serde(rename = "O", alias = "outbox")]
+    outbox: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct PlayerIdOnly {
+    #[serde(rename = "p", alias = "player_id")]
+    player_id: String,
 }
 
 fn entries(queue: &[Task]) -> Vec<QueueEntry> {
@@ -618,17 +636,16 @@ fn inflate(bytes: &[u8]) -> Result<(u8, Vec<u8>), PackError> {
     if format != FORMAT_DEFLATE_JSON && format != FORMAT_COMPACT_JSON {
         return Err(PackError::UnknownFormat(format));
     }
-    let mut json = Vec::with_capacity(deflated.len() * 4);
-    DeflateDecoder::new(deflated)
-        .take(MAX_UNPACKED_BYTES + 1)
-        .read_to_end(&mut json)
-        .map_err(|e| PackError::Inflate(e.to_string()))?;
-    if json.len() as u64 > MAX_UNPACKED_BYTES {
-        return Err(PackError::Inflate(format!(
-            "more than {MAX_UNPACKED_BYTES} bytes"
-        )));
+    // One call of flate2's own backend: a stream decoder would allocate and zero a 32 KB
+    // window and its tables for every record, more than the inflating of a small item costs.
+    let limit = usize::try_from(MAX_UNPACKED_BYTES).unwrap_or(usize::MAX);
+    match miniz_oxide::inflate::decompress_to_vec_with_limit(deflated, limit) {
+        Ok(json) => Ok((format, json)),
+        Err(error) if error.status == miniz_oxide::inflate::TINFLStatus::HasMoreOutput => Err(
+            PackError::Inflate(format!("more than {MAX_UNPACKED_BYTES} bytes")),
+        ),
+        Err(error) => Err(PackError::Inflate(error.to_string())),
     }
-    Ok((format, json))
 }
 
 /// The document of packed bytes as format 1 writes it (format 2's keys swapped back and its
@@ -636,8 +653,13 @@ fn inflate(bytes: &[u8]) -> Result<(u8, Vec<u8>), PackError> {
 fn document(bytes: &[u8]) -> Result<Value, PackError> {
     let (format, json) = inflate(bytes)?;
     let value: Value = serde_json::from_slice(&json).map_err(|e| PackError::Json(e.to_string()))?;
+    Ok(as_format_1(format, value))
+}
+
+/// A document of `format` as format 1 writes it.
+fn as_format_1(format: u8, value: Value) -> Value {
     if format == FORMAT_DEFLATE_JSON {
-        return Ok(value);
+        return value;
     }
     let mut document = swap_keys(value, false);
     if let Some(player_id) = player_id_of(&document) {
@@ -645,7 +667,30 @@ fn document(bytes: &[u8]) -> Result<Value, PackError> {
             restore_task(task, &player_id);
         }
     }
-    Ok(document)
+    document
+}
+
+/// [`document`] with the player cut down to its id: what [`unpack_outbox`] reads.
+fn outbox_document(bytes: &[u8]) -> Result<Value, PackError> {
+    let (format, json) = inflate(bytes)?;
+    let parts: OutboxParts =
+        serde_json::from_slice(&json).map_err(|e| PackError::Json(e.to_string()))?;
+    // Rebuilt under the format's own keys, so that it is read back as any document of it.
+    let key = |long: &str| match format {
+        FORMAT_COMPACT_JSON => swaps().get(long).copied().unwrap_or(long).to_owned(),
+        _ => long.to_owned(),
+    };
+    let mut document = Map::new();
+    if let Some(player) = parts.player {
+        let id = Map::from_iter([(key("player_id"), Value::String(player.player_id))]);
+        document.insert(key("player"), Value::Object(id));
+    }
+    for (name, part) in [("queue", parts.queue), ("outbox", parts.outbox)] {
+        if let Some(part) = part {
+            document.insert(key(name), part);
+        }
+    }
+    Ok(as_format_1(format, Value::Object(document)))
 }
 
 /// The player's state and its outbox from packed bytes (either format).
@@ -668,8 +713,8 @@ pub fn unpack(bytes: &[u8]) -> Result<(PlayerState, Outbox), PackError> {
 ///
 /// Errors: as [`unpack`].
 pub fn unpack_outbox(bytes: &[u8]) -> Result<Outbox, PackError> {
-    let packed: OutboxOnly =
-        serde_json::from_value(document(bytes)?).map_err(|e| PackError::Json(e.to_string()))?;
+    let packed: OutboxOnly = serde_json::from_value(outbox_document(bytes)?)
+        .map_err(|e| PackError::Json(e.to_string()))?;
     expand(&packed.queue, packed.outbox)
 }
 
@@ -852,10 +897,9 @@ mod tests {
         ));
         let mut not_a_state = DeflateEncoder::new(vec![FORMAT_DEFLATE_JSON], Compression::fast());
         not_a_state.write_all(br#"{"player": 3}"#).unwrap();
-        assert!(matches!(
-            unpack(&not_a_state.finish().unwrap()),
-            Err(PackError::Json(_))
-        ));
+        let not_a_state = not_a_state.finish().unwrap();
+        assert!(matches!(unpack(&not_a_state), Err(PackError::Json(_))));
+        assert!(matches!(unpack_outbox(&not_a_state), Err(PackError::Json(_))));
     }
 
     #[test]
@@ -868,5 +912,8 @@ mod tests {
         let bomb = bomb.finish().unwrap();
         assert!(bomb.len() < 100_000, "{}", bomb.len());
         assert!(matches!(unpack(&bomb), Err(PackError::Inflate(m)) if m.contains("more than")));
+        assert!(
+            matches!(unpack_outbox(&bomb), Err(PackError::Inflate(m)) if m.contains("more than"))
+        );
     }
 }
