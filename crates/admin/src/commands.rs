@@ -107,7 +107,7 @@ pub async fn show(
     now: Millis,
 ) -> Result<Value, CliError> {
     let state = load_player(backend, player_id).await?;
-    let catalog = config.catalog.catalog;
+    let catalog = config.catalog.catalog();
     let queue: Vec<QueueEntry> = state.queue.iter().map(QueueEntry::from).collect();
     Ok(json!({
         "player": PlayerView::of(&state.player, catalog),
@@ -143,7 +143,7 @@ pub async fn change(
 ) -> Result<Value, CliError> {
     let audit = change_player_inventory(
         backend.game(),
-        config.catalog.catalog,
+        config.catalog.catalog(),
         player_id,
         change,
         now,
@@ -230,7 +230,7 @@ pub async fn replay(
                 "no task {task_id:?} in player {player_id:?}'s history"
             ))
         })?;
-    let report = idle_balance::replay::replay(&task, secret, config.catalog.catalog)?;
+    let report = idle_balance::replay::replay(&task, secret, config.catalog.catalog())?;
     let matches = report.matches();
     Ok((
         serde_json::to_value(&report).unwrap_or(Value::Null),

@@ -209,27 +209,52 @@ pub enum ConfigError {
 }
 
 /// The catalog a deployment serves: the embedded one, or a file's, loaded, checked and sized
-/// once at start. Its `Debug` shows where it came from, its version and its hash, never the
-/// whole catalog.
+/// once at start. The embedded catalog is parsed and hashed on first use instead
+/// ([`GameCatalog::catalog`]): a process whose events never need a catalog (a stream batch, a
+/// `ping`, an idle tick) never parses it, and it cannot fail (its tests check the shipped
+/// file). Its `Debug` shows where it came from, and for a loaded catalog its version and hash,
+/// never the whole catalog.
 #[derive(Clone)]
 pub struct GameCatalog {
     /// The file it was loaded from; `None` for the embedded catalog.
     pub file: Option<PathBuf>,
-    /// The catalog, for the process's lifetime.
-    pub catalog: &'static Catalog,
-    /// Its [content hash](Catalog::content_hash).
-    pub hash: CatalogHash,
+    /// The catalog, for the process's lifetime, and its [content hash](Catalog::content_hash);
+    /// `None` for the embedded catalog, which [`Catalog::shipped`] keeps once parsed.
+    loaded: Option<(&'static Catalog, CatalogHash)>,
 }
 
 impl GameCatalog {
-    /// The catalog compiled into the build (parsed and hashed once per process:
-    /// [`Catalog::shipped`], [`Catalog::content_hash`]).
+    /// The catalog compiled into the build, parsed and hashed on first use
+    /// ([`Catalog::shipped`], [`Catalog::content_hash`]: once per process).
     pub fn embedded() -> GameCatalog {
-        let catalog = Catalog::shipped();
         GameCatalog {
             file: None,
-            catalog,
-            hash: catalog.content_hash(),
+            loaded: None,
+        }
+    }
+
+    /// A catalog already in memory (tests and tools that play another one), hashed now.
+    pub fn of(catalog: &'static Catalog) -> GameCatalog {
+        GameCatalog {
+            file: None,
+            loaded: Some((catalog, catalog.content_hash())),
+        }
+    }
+
+    /// The catalog (the embedded one is parsed on the first call).
+    pub fn catalog(&self) -> &'static Catalog {
+        match &self.loaded {
+            Some((catalog, _)) => catalog,
+            None => Catalog::shipped(),
+        }
+    }
+
+    /// Its [content hash](Catalog::content_hash) (the embedded one's is computed on the first
+    /// call, then kept).
+    pub fn hash(&self) -> CatalogHash {
+        match &self.loaded {
+            Some((_, hash)) => hash.clone(),
+            None => Catalog::shipped().content_hash(),
         }
     }
 
@@ -257,19 +282,22 @@ impl GameCatalog {
         }
         Ok(GameCatalog {
             file: Some(file.to_owned()),
-            catalog: Box::leak(Box::new(catalog)),
-            hash,
+            loaded: Some((Box::leak(Box::new(catalog)), hash)),
         })
     }
 }
 
 impl fmt::Debug for GameCatalog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GameCatalog")
-            .field("file", &self.file)
-            .field("version", &self.catalog.version)
-            .field("hash", &self.hash)
-            .finish()
+        let mut shown = f.debug_struct("GameCatalog");
+        shown.field("file", &self.file);
+        match &self.loaded {
+            Some((catalog, hash)) => shown
+                .field("version", &catalog.version)
+                .field("hash", hash)
+                .finish(),
+            None => shown.finish_non_exhaustive(),
+        }
     }
 }
 
@@ -472,7 +500,7 @@ impl AppConfig {
     /// (empty when the function never computes an outcome).
     pub fn game(&self) -> Game<'static> {
         let mut game = Game::new(
-            self.catalog.catalog,
+            self.catalog.catalog(),
             self.seed_secret
                 .as_ref()
                 .map(|s| s.expose().to_vec())
@@ -777,15 +805,15 @@ mod tests {
         assert_eq!(config.catalog.file.as_deref(), Some(file.as_path()));
         let game = config.game();
         assert_eq!(game.catalog.enemies["cow"].xp, 77);
-        assert_eq!(game.catalog_hash, config.catalog.hash);
+        assert_eq!(game.catalog_hash, config.catalog.hash());
         assert_ne!(game.catalog_hash, Catalog::shipped().content_hash());
         // An absolute path ignores the root.
         let absolute = with_catalog(file.to_str().unwrap(), Some("/nowhere")).unwrap();
-        assert_eq!(absolute.catalog.hash, config.catalog.hash);
+        assert_eq!(absolute.catalog.hash(), config.catalog.hash());
         // The config's Debug names the file and the hash, not the whole catalog.
         let shown = format!("{:?}", config.catalog);
         assert!(
-            shown.contains(&config.catalog.hash) && !shown.contains("Cow"),
+            shown.contains(&config.catalog.hash()) && !shown.contains("Cow"),
             "{shown}"
         );
     }
@@ -830,7 +858,7 @@ mod tests {
     #[test]
     fn the_embedded_catalogs_reply_fits_one_post_with_room_to_grow() {
         let embedded = GameCatalog::embedded();
-        let bytes = catalog_reply_bytes(embedded.catalog, &embedded.hash);
+        let bytes = catalog_reply_bytes(embedded.catalog(), &embedded.hash());
         assert!(bytes < POST_BYTES / 2, "{bytes} bytes");
     }
 

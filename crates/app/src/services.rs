@@ -1,7 +1,8 @@
 //! Everything a use case needs, built once per process (a Lambda's cold start).
 
 use std::fmt;
-use std::sync::Arc;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
 
 use idle_core::Game;
 
@@ -15,8 +16,9 @@ use crate::ports::{
 
 /// The game rules, the ports and the settings. Cheap to share behind an `Arc`.
 pub struct Services {
-    /// The shipped catalog with the configured limits, retry policy and seed secret.
-    pub game: Game<'static>,
+    /// The catalog with the configured limits, retry policy and seed secret, built on first
+    /// use ([`LazyGame`]).
+    pub game: LazyGame,
     /// Players, their queues and the task history.
     pub store: Arc<dyn GameStore>,
     /// Every catalog the deployment has served, by content hash, and those this process has
@@ -52,7 +54,7 @@ impl Services {
         waker: Arc<dyn Waker>,
     ) -> Services {
         Services {
-            game: config.game(),
+            game: LazyGame::new(&config),
             store,
             catalogs: Catalogs::new(Arc::new(MemoryCatalogs::new())),
             connections,
@@ -92,6 +94,39 @@ impl Services {
     pub fn with_metrics(mut self, sink: MetricsSink) -> Services {
         self.metrics = Metrics::new(sink);
         self
+    }
+}
+
+/// The game rules of a [`Services`] ([`AppConfig::game`]), built on first use and kept: a
+/// process whose events never compute an outcome or name the catalog (a stream batch, a `ping`,
+/// an idle tick, a disconnect) never parses or hashes the embedded catalog, which is most of a
+/// cold start's own work otherwise (docs/performance.md, "Fourth round"). Dereferences to the
+/// [`Game`].
+pub struct LazyGame {
+    game: OnceLock<Game<'static>>,
+    config: AppConfig,
+}
+
+impl LazyGame {
+    /// The game of `config`, not built yet.
+    pub fn new(config: &AppConfig) -> LazyGame {
+        LazyGame {
+            game: OnceLock::new(),
+            config: config.clone(),
+        }
+    }
+
+    /// Whether it has been built (by a dereference).
+    pub fn is_built(&self) -> bool {
+        self.game.get().is_some()
+    }
+}
+
+impl Deref for LazyGame {
+    type Target = Game<'static>;
+
+    fn deref(&self) -> &Game<'static> {
+        self.game.get_or_init(|| self.config.game())
     }
 }
 

@@ -1,7 +1,8 @@
 //! A catalog change that lands while a task runs (issue 15): the task completes under the
 //! catalog it started with, found by hash in the catalog store by a process that never held
 //! it, and replaying it under that catalog gives the stored outcome. And when a process stores
-//! the catalog it plays: before its first write that names it, not before (issue 19).
+//! the catalog it plays: before its first write that names it, not before; and that it builds
+//! its game (parses and hashes the catalog) only for an event that needs it (issue 19).
 
 mod common;
 
@@ -31,11 +32,7 @@ fn richer_copper() -> &'static Catalog {
 
 fn config_with(catalog: &'static Catalog) -> AppConfig {
     AppConfig {
-        catalog: GameCatalog {
-            file: None,
-            catalog,
-            hash: catalog.content_hash(),
-        },
+        catalog: GameCatalog::of(catalog),
         ..config()
     }
 }
@@ -211,4 +208,33 @@ async fn a_task_whose_catalog_cannot_be_stored_is_not_written_and_the_next_try_s
     assert!(catalogs.load_catalog(&hash).await.unwrap().is_some());
     let queue = env.world.store.player("alice").unwrap().queue;
     assert_eq!(queue[0].catalog_hash, Some(hash));
+}
+
+#[tokio::test]
+async fn a_process_builds_its_game_only_for_an_event_that_needs_the_catalog() {
+    // Given alice's harvest, acknowledged, its outbox not yet performed
+    let env = Env::new();
+    env.connect("c1", "alice").await;
+    assert_eq!(env.harvest("c1", "r1", 2).await["type"], "ack");
+    // When a new process (a cold start) performs the stream batch and ticks with nothing due
+    let cold = env.world.services(config());
+    let report = env.world.perform(&cold).await;
+    assert_eq!(
+        (report.performed, report.failures.len()),
+        (1, 0),
+        "{report:?}"
+    );
+    assert!(
+        common::types(&env.posts("c1")).contains(&"task_started".to_owned()),
+        "the batch was delivered"
+    );
+    idle_app::usecase::tick(&cold).await;
+    // Then it has not parsed or hashed a catalog
+    assert!(!cold.game.is_built());
+    // and the first event that computes with it (another harvest) builds it
+    let replies =
+        idle_app::usecase::message(&cold, "c1", &common::harvest_message("r2", 2).to_string())
+            .await;
+    assert_eq!(replies.replies.len(), 1);
+    assert!(cold.game.is_built());
 }

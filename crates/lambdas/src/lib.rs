@@ -54,12 +54,18 @@ pub async fn bootstrap(function: Function) -> Result<Arc<Services>, Error> {
     timing.step("logging");
     let config = AppConfig::from_env_for(function)?;
     timing.step("config");
-    lambda_runtime::tracing::info!(
-        catalog_file = ?config.catalog.file,
-        catalog_version = config.catalog.catalog.version,
-        catalog_hash = %config.catalog.hash,
-        "catalog loaded"
-    );
+    match &config.catalog.file {
+        Some(file) => lambda_runtime::tracing::info!(
+            catalog_file = %file.display(),
+            catalog_version = config.catalog.catalog().version,
+            catalog_hash = %config.catalog.hash(),
+            "catalog loaded"
+        ),
+        // Parsing it here would cost every cold start, including those that never need it.
+        None => lambda_runtime::tracing::info!(
+            "playing the embedded catalog: parsed on first use, its hash logged when stored"
+        ),
+    }
     let sdk = lambda_sdk_config().await?;
     timing.step("sdk_config");
     let tables = Tables::from_env()?;

@@ -196,8 +196,8 @@ async fn run(args: RunArgs) -> Result<(), LocalError> {
             .file
             .as_deref()
             .map_or_else(|| "embedded".to_owned(), |f| f.display().to_string()),
-        catalog.catalog.version,
-        &catalog.hash[..12]
+        catalog.catalog().version,
+        &catalog.hash()[..12]
     );
     match running.data_file() {
         Some(file) => {

@@ -84,11 +84,7 @@ async fn a_task_started_before_a_restart_with_another_catalog_completes_under_it
 
     // When the runtime starts again over the same data with catalog B
     let mut config = app_config(|_| None).unwrap();
-    config.catalog = GameCatalog {
-        file: None,
-        catalog: b,
-        hash: b.content_hash(),
-    };
+    config.catalog = GameCatalog::of(b);
     let running = start(options(&dir), config).await.unwrap();
 
     // Then the task completes (by the timers, nobody connected) under A

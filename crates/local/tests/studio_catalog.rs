@@ -27,7 +27,7 @@ async fn a_task_on_an_entry_only_the_studio_catalog_has_completes_in_the_local_r
     // Given the runtime playing the studio's catalog, as `--catalog` loads it
     let mut config = app_config(|_| None).unwrap();
     config.catalog = GameCatalog::from_file(&studio_path()).unwrap();
-    let hash = config.catalog.hash.clone();
+    let hash = config.catalog.hash();
     assert!(!Catalog::shipped().resources.contains_key("clay"));
     let options = Options {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -131,7 +131,7 @@ fn idle_local_announces_the_catalog_file_it_plays_and_the_flag_wins_over_the_var
         .expect("a catalog line");
     let _ = child.kill();
     let _ = child.wait();
-    let hash = GameCatalog::from_file(&studio_path()).unwrap().hash;
+    let hash = GameCatalog::from_file(&studio_path()).unwrap().hash();
     assert!(line.contains("studio-catalog.json"), "{line}");
     assert!(
         line.contains("version 2") && line.contains(&hash[..12]),

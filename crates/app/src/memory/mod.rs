@@ -65,9 +65,9 @@ impl MemoryWorld {
     /// [`Services::register_catalog`]).
     pub fn services(&self, config: AppConfig) -> Services {
         let catalog = &config.catalog;
-        match serde_json::to_string(catalog.catalog) {
+        match serde_json::to_string(catalog.catalog()) {
             Ok(json) => {
-                if let Err(error) = self.catalogs.put_now(&catalog.hash, &json) {
+                if let Err(error) = self.catalogs.put_now(&catalog.hash(), &json) {
                     tracing::error!(%error, "the services' catalog could not be stored");
                 }
             }
