@@ -899,7 +899,10 @@ mod tests {
         not_a_state.write_all(br#"{"player": 3}"#).unwrap();
         let not_a_state = not_a_state.finish().unwrap();
         assert!(matches!(unpack(&not_a_state), Err(PackError::Json(_))));
-        assert!(matches!(unpack_outbox(&not_a_state), Err(PackError::Json(_))));
+        assert!(matches!(
+            unpack_outbox(&not_a_state),
+            Err(PackError::Json(_))
+        ));
     }
 
     #[test]

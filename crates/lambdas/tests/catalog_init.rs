@@ -104,7 +104,10 @@ fn a_function_writes_no_catalog_at_init_so_an_unreachable_store_does_not_hold_up
     ]);
     let (ok, printed) = run(env!("CARGO_BIN_EXE_task-ticker"), &vars);
     assert!(!ok, "task-ticker ran without a runtime API");
-    assert!(printed.contains("playing the embedded catalog"), "{printed}");
+    assert!(
+        printed.contains("playing the embedded catalog"),
+        "{printed}"
+    );
     assert!(!printed.contains("catalog store"), "{printed}");
     assert!(printed.contains("127.0.0.1:9"), "{printed}");
 }
