@@ -93,4 +93,15 @@ async fn every_task_transition_is_a_json_line_with_request_player_task_activity_
         .find(|l| l["fields"]["outcome"] == "enqueued")
         .unwrap();
     assert_eq!(enqueued["fields"]["task_id"], "000000000001");
+
+    // The stream batch is one summary line; its deliveries, which all reached c1, are counted
+    // in the metrics and not logged at INFO (a line per outbox cost every batch).
+    let lines = captured.lines();
+    let in_stream = |message: &str| {
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == message && l["span"]["requestId"] == "req-stream")
+    };
+    assert!(in_stream("batch"), "{lines:?}");
+    assert!(!in_stream("notifications"), "{lines:?}");
 }
