@@ -23,18 +23,28 @@ the stand-in's own round trip (from a Python client: the floor of every AWS call
 Used by scripts/measure-cold-start.sh, which builds the binaries first. Only loopback addresses.
 DynamoDB, SQS and the `@connections` API point at one stand-in on a loopback port that answers
 every call with success and nothing in it (`{}`: no item, no page, message sent; asyncio in a
-process of its own): a catalog put succeeds, and the invocations measure our code plus a
-loopback round trip per call, not AWS.
+process of its own), except a `GetItem` of a Connections row, answered with `player-1`'s
+signed-in connection: a catalog put succeeds, ws-message's sample is a `ping` on a signed-in
+connection (a player with no item yet), and the invocations measure our code plus a loopback
+round trip per call, not AWS.
 
 CALLS_LOG=FILE appends one line per stand-in call to FILE: the `X-Amz-Target` (DynamoDB, SQS)
 or the method and path (`@connections`), to see which calls a count is made of (with ONLY= and
 RUNS=1).
+
+The functions log at INFO, the template's default `LogLevel` (LOG_LEVEL=WARN, or any level,
+to measure another); their log lines go nowhere (stdout is /dev/null), but they are formatted.
+
+The processor also gets a row of its own for the sample batch cut to its first record (a cold
+processor's first batch after a quiet spell is often one write): the sample's five records,
+three players and 11 calls are the criterion; the one-record row shows what a lone write costs.
 
 BREAKDOWN=1 also sets IDLE_INIT_TIMING=1 for the functions and prints the median time of each
 init step they report on stderr (crates/lambdas/src/lib.rs, `InitTiming`).
 """
 
 import http.server
+import json
 import multiprocessing
 import os
 import random
@@ -49,8 +59,11 @@ API = "/2018-06-01/runtime"
 
 BARE = ("bare-echo", "ws-message-ping.json")
 
+# (binary, event file[, records]): with `records`, only the event's first that many `Records`
+# (a row of its own, labelled with the count).
 FUNCTIONS = [
     ("task-processor", "task-processor-batch.json"),
+    ("task-processor", "task-processor-batch.json", 1),
     ("ws-connect", "ws-connect-valid.json"),
     ("ws-disconnect", "ws-disconnect.json"),
     ("ws-message", "ws-message-ping.json"),
@@ -87,6 +100,25 @@ def stand_in(port_out, calls):
     ok = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\n\r\n{}"
     deleted = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
 
+    def connection_row(body):
+        """The Connections row asked for: `player-1`'s, connected a second ago, so that
+        ws-message's sample is answered on a signed-in connection as on AWS."""
+        connection_id = json.loads(body)["Key"]["connection_id"]["S"]
+        now_ms = int(time.time() * 1000)
+        item = {
+            "connection_id": {"S": connection_id},
+            "player_id": {"S": "player-1"},
+            "is_admin": {"BOOL": False},
+            "connected_at": {"N": str(now_ms - 1000)},
+            "token_expires_at": {"N": str(now_ms + 3_600_000)},
+            "expires_at": {"N": str(now_ms // 1000 + 3600)},
+        }
+        answer = json.dumps({"Item": item}).encode()
+        return (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(answer), answer)
+        )
+
     async def connection(reader, writer):
         sock = writer.get_extra_info("socket")
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -97,15 +129,19 @@ def stand_in(port_out, calls):
                 for line in head.split(b"\r\n"):
                     if line[:15].lower() == b"content-length:":
                         length = int(line[15:])
-                if length:
-                    await reader.readexactly(length)
+                body = await reader.readexactly(length) if length else b""
                 with calls.get_lock():
                     calls.value += 1
                 lines = head.split(b"\r\n")
                 target = [l[13:].strip() for l in lines if l[:13].lower() == b"x-amz-target:"]
                 if log and target != [PROBE]:
                     log.write((target[0] if target else lines[0].rsplit(b" ", 1)[0]).decode() + "\n")
-                writer.write(deleted if head.startswith(b"DELETE ") else ok)
+                if head.startswith(b"DELETE "):
+                    writer.write(deleted)
+                elif target == [b"DynamoDB_20120810.GetItem"] and b'"Connections"' in body:
+                    writer.write(connection_row(body))
+                else:
+                    writer.write(ok)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -226,7 +262,7 @@ def environment(name, aws, breakdown):
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_LOG_FORMAT": "JSON",
-            "AWS_LAMBDA_LOG_LEVEL": "WARN",
+            "AWS_LAMBDA_LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "dev-only-not-a-key",
@@ -245,7 +281,9 @@ def environment(name, aws, breakdown):
         "WS_ENDPOINT": aws,
         "WAKE_QUEUE_URL": aws + "/000000000000/wake",
         "CATALOGS_TABLE": "Catalogs",
-        "TOKEN_SECRET": "dev-only-token-secret-change-me-0123456789",
+        # The secret the sample tokens are signed with (events/README.md), so that ws-connect's
+        # sample is the accepted connect, not a refusal.
+        "TOKEN_SECRET": "dev-secret-change-me-dev-secret-change-me",
         "SEED_SECRET": "dev-only-seed-secret-change-me-01234567890",
     }
     env.update({k: extra[k] for k in EXTRA[name]})
@@ -338,11 +376,18 @@ def main():
     aws_port = port_in.recv()
     aws = "http://127.0.0.1:%d" % aws_port
     jobs = []
-    for name, event_file in binaries:
+    for binary, event_file, *records in binaries:
         with open(os.path.join(events_dir, event_file), "rb") as f:
             event = f.read()
-        path = os.path.join(bin_dir, name)
-        jobs.append((name, path, event, environment(name, aws, breakdown and name != BARE[0])))
+        name = binary
+        if records:
+            parsed = json.loads(event)
+            parsed["Records"] = parsed["Records"][: records[0]]
+            event = json.dumps(parsed).encode()
+            name = "%s (%d record%s)" % (binary, records[0], "" if records[0] == 1 else "s")
+        path = os.path.join(bin_dir, binary)
+        env = environment(binary, aws, breakdown and binary != BARE[0])
+        jobs.append((name, path, event, env))
     results = {name: [] for name, _, _, _ in jobs}
     load_before = os.getloadavg()
     failed = False
