@@ -210,8 +210,8 @@ pub enum ConfigError {
 
 /// The catalog a deployment serves: the embedded one, or a file's, loaded, checked and sized
 /// once at start. The embedded catalog is parsed and hashed on first use instead
-/// ([`GameCatalog::catalog`]): a process whose events never need a catalog (a stream batch, a
-/// `ping`, an idle tick) never parses it, and it cannot fail (its tests check the shipped
+/// ([`GameCatalog::catalog`]): a process whose events never need a catalog (a stream batch, an
+/// idle tick, a disconnect) never parses it, and it cannot fail (its tests check the shipped
 /// file). Its `Debug` shows where it came from, and for a loaded catalog its version and hash,
 /// never the whole catalog.
 #[derive(Clone)]

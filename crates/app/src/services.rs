@@ -98,8 +98,9 @@ impl Services {
 }
 
 /// The game rules of a [`Services`] ([`AppConfig::game`]), built on first use and kept: a
-/// process whose events never compute an outcome or name the catalog (a stream batch, a `ping`,
-/// an idle tick, a disconnect) never parses or hashes the embedded catalog, which is most of a
+/// process whose events never compute an outcome or name the catalog (a stream batch, an idle
+/// tick, a disconnect, a message on an unknown connection) never parses or hashes the embedded
+/// catalog, which is most of a
 /// cold start's own work otherwise (docs/performance.md, "Fourth round"). Dereferences to the
 /// [`Game`].
 pub struct LazyGame {
