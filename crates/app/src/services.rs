@@ -100,9 +100,8 @@ impl Services {
 /// The game rules of a [`Services`] ([`AppConfig::game`]), built on first use and kept: a
 /// process whose events never compute an outcome or name the catalog (a stream batch, an idle
 /// tick, a disconnect, a message on an unknown connection) never parses or hashes the embedded
-/// catalog, which is most of a
-/// cold start's own work otherwise (docs/performance.md, "Fourth round"). Dereferences to the
-/// [`Game`].
+/// catalog, which was half of the processor's init otherwise (docs/performance.md, "Fourth
+/// round"). Dereferences to the [`Game`].
 pub struct LazyGame {
     game: OnceLock<Game<'static>>,
     config: AppConfig,
