@@ -362,6 +362,14 @@ def quartiles(values):
     return q1, q2, q3
 
 
+def start_stand_in():
+    """Starts the stand-in in a process of its own: its call count and its URL."""
+    calls = multiprocessing.Value("q", 0)
+    port_in, port_out = multiprocessing.Pipe(duplex=False)
+    multiprocessing.Process(target=stand_in, args=(port_out, calls), daemon=True).start()
+    return calls, "http://127.0.0.1:%d" % port_in.recv()
+
+
 def main():
     bin_dir, events_dir = sys.argv[1], sys.argv[2]
     runs = int(os.environ.get("RUNS", "30"))
@@ -369,12 +377,7 @@ def main():
     only = os.environ.get("ONLY")
     functions = [f for f in FUNCTIONS if not only or f[0] in only.split(",")]
     binaries = [BARE] + functions
-    calls = multiprocessing.Value("q", 0)
-    port_in, port_out = multiprocessing.Pipe(duplex=False)
-    aws_process = multiprocessing.Process(target=stand_in, args=(port_out, calls), daemon=True)
-    aws_process.start()
-    aws_port = port_in.recv()
-    aws = "http://127.0.0.1:%d" % aws_port
+    calls, aws = start_stand_in()
     jobs = []
     for binary, event_file, *records in binaries:
         with open(os.path.join(events_dir, event_file), "rb") as f:
@@ -401,7 +404,7 @@ def main():
             else:
                 results[name].append(result)
     load_after = os.getloadavg()
-    rtt = stand_in_round_trip_us(aws_port)
+    rtt = stand_in_round_trip_us(int(aws.rsplit(":", 1)[1]))
 
     print(
         "%d rounds, each binary once per round in a shuffled order; median (p25-p75); "
