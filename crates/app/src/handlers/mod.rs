@@ -13,7 +13,7 @@ mod ws;
 pub use schedule::{connection_clean, task_tick, ScheduleEvent};
 pub use stream::{
     player_stream_report, read_record, records_from_json, task_processor, wake_queue,
-    CONNECTIONS_LIST, OUTBOX_MARKER, PACKED_STATE,
+    ProcessorEvent, CONNECTIONS_LIST, OUTBOX_MARKER, PACKED_STATE,
 };
 pub use ws::{ws_connect, ws_disconnect, ws_message, WsEvent};
 

@@ -8,6 +8,7 @@ use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_lambda_events::event::sqs::SqsMessage;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::{flush_metrics, function_names};
@@ -19,39 +20,94 @@ use crate::ports::WakeMessage;
 use crate::services::Services;
 use crate::usecase::{self, BatchRecord, BatchReport, MalformedRecord, WakeStep};
 
-/// The processor's entry point, from the raw event JSON: a DynamoDB stream batch
-/// (`eventSource` `aws:dynamodb`) is performed with [`player_stream_report`]; an SQS batch
-/// (`aws:sqs`) is a batch of wake-ups for [`wake_queue`]. Either way the answer is the partial
-/// batch response (`batchItemFailures` naming sequence numbers or message ids; both event
-/// sources use the same JSON shape).
-pub async fn task_processor(services: &Services, event: Value) -> DynamoDbEventResponse {
+/// The processor's event as Lambda hands it over: the `Records` of a Players stream batch or of
+/// a wake-queue batch, each kept as its JSON text until its type is known, so that a record is
+/// parsed once, straight into an `EventRecord` or an `SqsMessage`. Deserialising the event into
+/// a `serde_json::Value` first, then each record from it, cost more than everything else the
+/// five-record sample batch does on its own besides its calls (docs/performance.md, "Fifth
+/// round").
+///
+/// A top-level value that is neither an object nor an array does not deserialise (Lambda
+/// reports the invocation as failed); a `Records` that is missing or not an array is read as
+/// none, and the processor logs it and performs nothing.
+#[derive(Debug, Default, Deserialize)]
+pub struct ProcessorEvent {
+    #[serde(rename = "Records", default, deserialize_with = "records_if_array")]
+    records: Option<Vec<Box<RawValue>>>,
+}
+
+/// `Records` as the texts of its elements, or `None` when it is not an array.
+fn records_if_array<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<Box<RawValue>>>, D::Error> {
+    let raw = Box::<RawValue>::deserialize(deserializer)?;
+    Ok(serde_json::from_str(raw.get()).ok())
+}
+
+impl From<&Value> for ProcessorEvent {
+    /// The event of a `serde_json::Value` (tests, tools): each record re-serialised as text.
+    fn from(event: &Value) -> ProcessorEvent {
+        let records = event
+            .get("Records")
+            .and_then(Value::as_array)
+            .map(|records| {
+                records
+                    .iter()
+                    .filter_map(|record| serde_json::value::to_raw_value(record).ok())
+                    .collect()
+            });
+        ProcessorEvent { records }
+    }
+}
+
+impl From<Value> for ProcessorEvent {
+    fn from(event: Value) -> ProcessorEvent {
+        ProcessorEvent::from(&event)
+    }
+}
+
+/// The `eventSource` of a record's text (`""` when it has none or is not an object).
+fn event_source(record: &RawValue) -> String {
+    #[derive(Deserialize)]
+    struct Source {
+        #[serde(rename = "eventSource", default)]
+        event_source: String,
+    }
+    serde_json::from_str::<Source>(record.get())
+        .map(|source| source.event_source)
+        .unwrap_or_default()
+}
+
+/// The processor's entry point: a DynamoDB stream batch (`eventSource` `aws:dynamodb`) is
+/// performed with [`perform_stream_records`]; an SQS batch (`aws:sqs`) is a batch of wake-ups
+/// for [`wake_queue`]. Either way the answer is the partial batch response (`batchItemFailures`
+/// naming sequence numbers or message ids; both event sources use the same JSON shape).
+pub async fn task_processor(
+    services: &Services,
+    event: impl Into<ProcessorEvent>,
+) -> DynamoDbEventResponse {
     let started = Instant::now();
-    let first_source = event
-        .pointer("/Records/0/eventSource")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let (records, failures) = if first_source == "aws:sqs" {
-        let failures = wake_queue(services, &event).await;
-        (count_records(&event), failures)
+    let records = event.into().records.unwrap_or_else(|| {
+        tracing::error!("processor event without a Records array");
+        Vec::new()
+    });
+    let count = records.len();
+    let from_sqs = records
+        .first()
+        .is_some_and(|record| event_source(record) == "aws:sqs");
+    let failures = if from_sqs {
+        wake_queue(services, records).await
     } else {
-        let report = player_stream_report(services, event).await;
-        (report.records, report.failures)
+        perform_stream_records(services, &records).await.failures
     };
     flush_metrics(
         services,
         function_names::TASK_PROCESSOR,
         started,
-        Some(records),
+        Some(count),
         None,
     );
     response(failures)
-}
-
-fn count_records(event: &Value) -> usize {
-    event
-        .get("Records")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len)
 }
 
 fn response(failures: Vec<String>) -> DynamoDbEventResponse {
@@ -65,6 +121,20 @@ fn response(failures: Vec<String>) -> DynamoDbEventResponse {
         })
         .collect();
     response
+}
+
+/// Performs the committed outboxes of a Players stream batch given as its records' texts (see
+/// [`usecase::perform_batch`]); [`player_stream_report`] for a batch as a `serde_json::Value`.
+async fn perform_stream_records(services: &Services, records: &[Box<RawValue>]) -> BatchReport {
+    let records = records
+        .iter()
+        .map(|record| {
+            parse_record(serde_json::from_str::<EventRecord>(record.get()), || {
+                serde_json::from_str(record.get()).unwrap_or_else(|_| record.get().into())
+            })
+        })
+        .collect();
+    usecase::perform_batch(services, records).await
 }
 
 /// Performs the committed outboxes of a Players stream batch (see
@@ -81,18 +151,30 @@ pub fn records_from_json(event: &Value) -> Vec<BatchRecord> {
         return Vec::new();
     };
     raw.iter()
-        .map(|value| match EventRecord::deserialize(value) {
-            Ok(record) => read_record(&record),
-            Err(error) => Err(MalformedRecord {
+        .map(|value| parse_record(EventRecord::deserialize(value), || value.clone()))
+        .collect()
+}
+
+/// A stream record from the result of deserialising it: read ([`read_record`]), or malformed,
+/// with `json` (the record as JSON, for the log) and its sequence number when it has one.
+fn parse_record<E: std::fmt::Display>(
+    parsed: Result<EventRecord, E>,
+    json: impl FnOnce() -> Value,
+) -> BatchRecord {
+    match parsed {
+        Ok(record) => read_record(&record),
+        Err(error) => {
+            let record = json();
+            Err(MalformedRecord {
                 reason: format!("not a DynamoDB stream record: {error}"),
-                sequence_number: value
+                sequence_number: record
                     .pointer("/dynamodb/SequenceNumber")
                     .and_then(Value::as_str)
                     .map(str::to_owned),
-                record: value.clone(),
-            }),
-        })
-        .collect()
+                record,
+            })
+        }
+    }
 }
 
 /// The Players item's attribute holding the packed player, queue and outbox ([`packed`]).
@@ -187,30 +269,25 @@ pub fn read_record(record: &EventRecord) -> BatchRecord {
     })
 }
 
-/// Handles a batch of wake-ups from the wake queue and returns the ids of the messages to
-/// receive again. Each message is `{"player_id", "at"}` ([`WakeMessage`]): one that arrives
-/// early by less than [`usecase::MAX_WAIT_MS`] is waited out (SQS delays in whole seconds), a
-/// far one is armed again, a due one advances the player. Messages run concurrently. A message
-/// that cannot be read is logged and dropped (it can never succeed).
-pub async fn wake_queue(services: &Services, event: &Value) -> Vec<String> {
-    let messages: Vec<Value> = event
-        .get("Records")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let failures = usecase::concurrently(services, messages, |raw| async move {
-        wake_one(services, raw).await
+/// Handles a batch of wake-ups from the wake queue (the records' texts) and returns the ids of
+/// the messages to receive again. Each message is `{"player_id", "at"}` ([`WakeMessage`]): one
+/// that arrives early by less than [`usecase::MAX_WAIT_MS`] is waited out (SQS delays in whole
+/// seconds), a far one is armed again, a due one advances the player. Messages run
+/// concurrently. A message that cannot be read is logged and dropped (it can never succeed).
+pub async fn wake_queue(services: &Services, records: Vec<Box<RawValue>>) -> Vec<String> {
+    let failures = usecase::concurrently(services, records, |raw| async move {
+        wake_one(services, &raw).await
     })
     .await;
     failures.into_iter().flatten().collect()
 }
 
 /// One wake-up message; returns its id if it must be received again.
-async fn wake_one(services: &Services, raw: Value) -> Option<String> {
-    let message: SqsMessage = match serde_json::from_value(raw.clone()) {
+async fn wake_one(services: &Services, raw: &RawValue) -> Option<String> {
+    let message: SqsMessage = match serde_json::from_str(raw.get()) {
         Ok(message) => message,
         Err(error) => {
-            tracing::error!(%error, record = %raw, outcome = "malformed", "not an SQS message");
+            tracing::error!(%error, record = raw.get(), outcome = "malformed", "not an SQS message");
             return None;
         }
     };
@@ -247,5 +324,55 @@ async fn wake_one(services: &Services, raw: Value) -> Option<String> {
             tracing::warn!(player_id = %wake.player_id, %reason, outcome = "retry", "wake-up failed");
             Some(id)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(event: &ProcessorEvent) -> Option<Vec<&str>> {
+        let records = event.records.as_ref()?;
+        Some(records.iter().map(|record| record.get()).collect())
+    }
+
+    #[test]
+    fn a_processor_event_keeps_each_record_as_its_text() {
+        let event: ProcessorEvent =
+            serde_json::from_str(r#"{"Records": [{"eventSource": "aws:sqs", "body": "{}"}, 7]}"#)
+                .unwrap();
+        assert_eq!(
+            texts(&event),
+            Some(vec![r#"{"eventSource": "aws:sqs", "body": "{}"}"#, "7"])
+        );
+        let records = event.records.unwrap();
+        assert_eq!(event_source(&records[0]), "aws:sqs");
+        assert_eq!(event_source(&records[1]), "");
+    }
+
+    #[test]
+    fn records_that_are_missing_or_not_an_array_are_none_and_other_fields_are_ignored() {
+        // (serde reads a struct from an array too, field by field: `[1]` is `Records: 1`)
+        for text in [
+            "{}",
+            r#"{"Records": {"a": 1}}"#,
+            r#"{"Records": null, "x": 1}"#,
+            "[1]",
+        ] {
+            let event: ProcessorEvent = serde_json::from_str(text).unwrap();
+            assert_eq!(texts(&event), None, "{text}");
+        }
+        assert!(serde_json::from_str::<ProcessorEvent>(r#""Records""#).is_err());
+    }
+
+    #[test]
+    fn an_event_from_a_value_has_the_same_records() {
+        let value = serde_json::json!({"Records": [{"eventSource": "aws:dynamodb"}, "x"]});
+        let event = ProcessorEvent::from(&value);
+        assert_eq!(
+            texts(&event),
+            Some(vec![r#"{"eventSource":"aws:dynamodb"}"#, r#""x""#])
+        );
+        assert_eq!(texts(&ProcessorEvent::from(serde_json::json!(3))), None);
     }
 }

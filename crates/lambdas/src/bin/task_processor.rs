@@ -8,7 +8,7 @@ use idle_app::handlers;
 async fn main() -> Result<(), idle_lambdas::Error> {
     idle_lambdas::serve(
         Function::TaskProcessor,
-        |services, event: serde_json::Value| async move {
+        |services, event: handlers::ProcessorEvent| async move {
             handlers::task_processor(&services, event).await
         },
     )
