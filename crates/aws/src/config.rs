@@ -11,6 +11,7 @@ use aws_config::environment::{
 use aws_config::meta::region::ProvideRegion;
 use aws_config::provider_config::ProviderConfig;
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls;
@@ -93,6 +94,16 @@ pub fn timeout_config() -> TimeoutConfig {
         .operation_attempt_timeout(ATTEMPT_TIMEOUT)
         .operation_timeout(OPERATION_TIMEOUT)
         .build()
+}
+
+/// Stalled-stream protection, off for every client of this crate. The SDK's default (on since
+/// behaviour version 2024-03-28) fails a request or response body that moves no data for 5 s,
+/// its grace period; every call here is a small JSON body inside one attempt, which
+/// [`ATTEMPT_TIMEOUT`] (2 s) ends first, so the check can never fire. What it costs is a
+/// throughput monitor and a timer on each call's request and response bodies
+/// (docs/performance.md, "Fifth round").
+pub fn stalled_stream_protection() -> StalledStreamProtectionConfig {
+    StalledStreamProtectionConfig::disabled()
 }
 
 /// The retries every client of this crate uses: `base`'s mode and attempts (the SDK's standard
@@ -303,7 +314,8 @@ pub fn dynamodb_client(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
 pub fn dynamodb_client_at(config: &SdkConfig, endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
     let mut builder = aws_sdk_dynamodb::config::Builder::from(config)
         .timeout_config(timeout_config())
-        .retry_config(retry_config(config.retry_config()));
+        .retry_config(retry_config(config.retry_config()))
+        .stalled_stream_protection(stalled_stream_protection());
     if let Some(endpoint) = endpoint {
         tracing::debug!(%endpoint, "DynamoDB endpoint overridden");
         builder = builder.endpoint_url(endpoint);

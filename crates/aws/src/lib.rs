@@ -77,6 +77,7 @@
 //! | connect | [`CONNECT_TIMEOUT`] 1 s | a connect inside a region takes milliseconds; a lost SYN is better retried on a fresh attempt than waited for |
 //! | attempt | [`ATTEMPT_TIMEOUT`] 2 s | one request and its whole response; DynamoDB and `@connections` answer in milliseconds, so an attempt this slow is hung |
 //! | operation | [`OPERATION_TIMEOUT`] 5 s | every attempt and backoff together: half the shortest function timeout (10 s, `Globals` in `template.yaml`), so a function whose store hangs still answers (`unavailable`, a batch item failure) before Lambda kills it |
+//! | stalled streams | off ([`stalled_stream_protection`]) | the SDK's check fails a body idle for 5 s; the attempt timeout ends every call first |
 //!
 //! A call that runs out of time fails with the SDK's timeout error, which the adapters map to
 //! `StoreError::Transient` / `PostError::Transient`. Retries are the SDK's standard mode with its
@@ -109,9 +110,9 @@ mod waker;
 pub use catalogs::{DynamoCatalogs, CATALOGS_TABLE_VAR};
 pub use config::{
     amazon_root_certificates, dynamodb_client, dynamodb_client_at, https_client, lambda_sdk_config,
-    retry_config, sdk_config, timeout_config, ConfigError, Tables, TrustedRoots, AMAZON_ROOTS,
-    ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, DYNAMODB_ENDPOINT_VAR, MAX_BACKOFF, OPERATION_TIMEOUT,
-    TLS_ROOTS_VAR,
+    retry_config, sdk_config, stalled_stream_protection, timeout_config, ConfigError, Tables,
+    TrustedRoots, AMAZON_ROOTS, ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, DYNAMODB_ENDPOINT_VAR,
+    MAX_BACKOFF, OPERATION_TIMEOUT, TLS_ROOTS_VAR,
 };
 pub use game::WAKE_INDEX;
 /// The item encodings, public for tools that size or inspect items (the cost accounting).

@@ -7,7 +7,7 @@ use aws_sdk_apigatewaymanagement::Client;
 use idle_app::ports::{ConnectionInfo, Notifier, PostError};
 use idle_core::model::Millis;
 
-use crate::config::{retry_config, timeout_config};
+use crate::config::{retry_config, stalled_stream_protection, timeout_config};
 use crate::error::post_error;
 
 /// Posts to, inspects and closes WebSocket connections through `aws-sdk-apigatewaymanagement`.
@@ -32,6 +32,7 @@ impl ApiGatewayNotifier {
         let conf = aws_sdk_apigatewaymanagement::config::Builder::from(config)
             .timeout_config(timeout_config())
             .retry_config(retry_config(config.retry_config()))
+            .stalled_stream_protection(stalled_stream_protection())
             .endpoint_url(endpoint.trim_end_matches('/'))
             .build();
         ApiGatewayNotifier {

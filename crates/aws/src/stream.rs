@@ -14,7 +14,7 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord, StreamRecord, UserI
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use idle_app::ports::StoreError;
 
-use crate::config::{local_endpoint, retry_config, timeout_config};
+use crate::config::{local_endpoint, retry_config, stalled_stream_protection, timeout_config};
 use crate::error::store_error;
 
 /// Most `GetRecords` calls per shard before giving up (a stream that never drains).
@@ -25,7 +25,8 @@ const MAX_READS_PER_SHARD: usize = 10_000;
 pub fn streams_client(config: &SdkConfig) -> aws_sdk_dynamodbstreams::Client {
     let mut builder = aws_sdk_dynamodbstreams::config::Builder::from(config)
         .timeout_config(timeout_config())
-        .retry_config(retry_config(config.retry_config()));
+        .retry_config(retry_config(config.retry_config()))
+        .stalled_stream_protection(stalled_stream_protection());
     if let Some(endpoint) = local_endpoint() {
         builder = builder.endpoint_url(endpoint);
     }

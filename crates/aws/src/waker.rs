@@ -16,7 +16,7 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use idle_app::ports::{Clock, StoreError, WakeMessage, Waker};
 use idle_core::model::Millis;
 
-use crate::config::{retry_config, timeout_config};
+use crate::config::{retry_config, stalled_stream_protection, timeout_config};
 use crate::error::store_error;
 
 /// The environment variable that points the SQS client at a local stand-in (moto).
@@ -42,7 +42,8 @@ pub fn sqs_client(config: &SdkConfig) -> aws_sdk_sqs::Client {
 pub fn sqs_client_at(config: &SdkConfig, endpoint: Option<&str>) -> aws_sdk_sqs::Client {
     let mut builder = aws_sdk_sqs::config::Builder::from(config)
         .timeout_config(timeout_config())
-        .retry_config(retry_config(config.retry_config()));
+        .retry_config(retry_config(config.retry_config()))
+        .stalled_stream_protection(stalled_stream_protection());
     if let Some(endpoint) = endpoint {
         tracing::debug!(%endpoint, "SQS endpoint overridden");
         builder = builder.endpoint_url(endpoint);

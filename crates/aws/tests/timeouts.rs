@@ -104,14 +104,19 @@ async fn every_client_carries_the_timeouts_whatever_sdk_config_it_is_built_from(
             "dynamodb",
             dynamodb.config().timeout_config().cloned(),
             dynamodb.config().retry_config().cloned(),
+            dynamodb.config().stalled_stream_protection().cloned(),
         ),
         (
             "dynamodbstreams",
             streams.config().timeout_config().cloned(),
             streams.config().retry_config().cloned(),
+            streams.config().stalled_stream_protection().cloned(),
         ),
     ];
-    for (name, timeouts, retries) in configs {
+    for (name, timeouts, retries, stalled) in configs {
+        // The attempt timeout ends a stalled call first, so the SDK's check is off.
+        let stalled = stalled.unwrap_or_else(|| panic!("{name}: no stalled-stream setting"));
+        assert!(!stalled.is_enabled(), "{name}");
         let timeouts = timeouts.unwrap_or_else(|| panic!("{name}: no timeout config"));
         assert_eq!(
             timeouts.connect_timeout(),
