@@ -1,7 +1,7 @@
 //! The catalog: every game parameter, loaded from a versioned data file and checked at load.
 //!
-//! The shipped catalog is embedded (`catalog/catalog.json`); [`Catalog::shipped`] parses and
-//! checks it once. Designers can load another file with [`Catalog::from_json`], which applies the
+//! The shipped catalog is embedded (`catalog/catalog.json`); [`Catalog::shipped`] parses it
+//! once, and checks it unless its text is the one the tests checked ([`SHIPPED_PIN`]). Designers can load another file with [`Catalog::from_json`], which applies the
 //! same checks: an unknown reference, a negative or out-of-range value, or a probability outside
 //! `[0, 1]` is a [`CatalogError`] naming the entry and the field.
 //!
@@ -22,6 +22,35 @@ pub const SHIPPED_JSON: &str = include_str!("../../catalog/catalog.json");
 
 /// The shipped catalog, once parsed ([`Catalog::shipped`]).
 static SHIPPED: OnceLock<Catalog> = OnceLock::new();
+
+/// The shipped text the tests checked and hashed: its fingerprint ([`fingerprint`]) and its
+/// [content hash](Catalog::content_hash). While [`SHIPPED_JSON`]'s fingerprint is this one,
+/// [`Catalog::shipped`] parses the text without checking it again and its content hash is this
+/// one, with no serialisation and no SHA-256: half of what building the game cost a cold
+/// start (docs/performance.md, "Fifth round"). An edited file has another fingerprint and is
+/// checked and hashed as any file is, until the pin is updated (a test says to what).
+pub const SHIPPED_PIN: (u64, &str) = (
+    0xbfd8_cd8c_4fa8_b727,
+    "0db134f7c4acbad0cbcbe4d5e0b7608e1302304a59a8bf7f8d2dd5d213ffca55",
+);
+
+/// 64-bit FNV-1a of `bytes` (Fowler, Noll and Vo; the offset basis and prime of
+/// <http://www.isthe.com/chongo/tech/comp/fnv/>): a `const fn`, so the shipped text's is
+/// computed by the compiler. It tells an edited text from the pinned one, which is all it is
+/// for: it is not a defence against someone who can edit the source (they can edit the pin).
+pub const fn fingerprint(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+/// [`SHIPPED_JSON`] is the text [`SHIPPED_PIN`] was taken from.
+const SHIPPED_IS_PINNED: bool = fingerprint(SHIPPED_JSON.as_bytes()) == SHIPPED_PIN.0;
 
 /// A catalog's content hash: 64 lowercase hex digits of SHA-256 (see [`Catalog::content_hash`]).
 pub type CatalogHash = String;
@@ -49,12 +78,18 @@ impl Catalog {
     /// Parses once without tracking the path (the cold start of every function parses the
     /// shipped catalog) and, only when that fails, again with `serde_path_to_error` to name it.
     pub fn from_json(text: &str) -> Result<Catalog, CatalogError> {
+        let catalog = Catalog::parse(text)?;
+        check::check(&catalog)?;
+        Ok(catalog)
+    }
+
+    /// [`Catalog::from_json`] without the checks.
+    fn parse(text: &str) -> Result<Catalog, CatalogError> {
         let mut catalog: Catalog = match serde_json::from_str(text) {
             Ok(catalog) => catalog,
             Err(_) => return Err(Catalog::parse_error(text)),
         };
         catalog.schema = None;
-        check::check(&catalog)?;
         Ok(catalog)
     }
 
@@ -88,13 +123,17 @@ impl Catalog {
     /// the same hash, and any change to a value changes it. Costs one serialisation (about a
     /// millisecond for the shipped catalog): compute it once per catalog, as [`Game`] does.
     ///
-    /// The shipped catalog's ([`Catalog::shipped`]) is computed once per process and kept.
+    /// The shipped catalog's ([`Catalog::shipped`]) is [`SHIPPED_PIN`]'s while its text is the
+    /// pinned one; else it is computed once per process and kept.
     ///
     /// [`Game`]: crate::Game
     pub fn content_hash(&self) -> CatalogHash {
         static SHIPPED_HASH: OnceLock<CatalogHash> = OnceLock::new();
         match SHIPPED.get() {
             Some(shipped) if std::ptr::eq(self, shipped) => {
+                if SHIPPED_IS_PINNED {
+                    return SHIPPED_PIN.1.to_owned();
+                }
                 SHIPPED_HASH.get_or_init(|| self.hash_canonical()).clone()
             }
             _ => self.hash_canonical(),
@@ -113,13 +152,19 @@ impl Catalog {
         hex
     }
 
-    /// The catalog shipped with this build, parsed and checked on first use.
+    /// The catalog shipped with this build, parsed on first use: checked as any file is, unless
+    /// its text is the one the tests checked ([`SHIPPED_PIN`]).
     ///
     /// # Panics
     /// Never at run time: a test loads the shipped file, so a broken file fails the build's tests.
     pub fn shipped() -> &'static Catalog {
         SHIPPED.get_or_init(|| {
-            Catalog::from_json(SHIPPED_JSON).expect("the shipped catalog is checked by its tests")
+            let parsed = if SHIPPED_IS_PINNED {
+                Catalog::parse(SHIPPED_JSON)
+            } else {
+                Catalog::from_json(SHIPPED_JSON)
+            };
+            parsed.expect("the shipped catalog is checked by its tests")
         })
     }
 

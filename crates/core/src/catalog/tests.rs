@@ -166,6 +166,35 @@ fn the_catalog_round_trips_through_json() {
     assert_eq!(&Catalog::from_json(&text).unwrap(), catalog);
 }
 
+/// The pin is what the shipped text's checks and hash give today: a cold start that trusts it
+/// skips nothing a process would have found.
+#[test]
+fn the_shipped_pin_is_the_fingerprint_and_hash_of_the_checked_shipped_text() {
+    let checked = Catalog::from_json(SHIPPED_JSON).expect("the shipped catalog passes its checks");
+    let now = (
+        fingerprint(SHIPPED_JSON.as_bytes()),
+        checked.hash_canonical(),
+    );
+    assert!(
+        SHIPPED_PIN == (now.0, now.1.as_str()),
+        "catalog/catalog.json changed: set SHIPPED_PIN in crates/core/src/catalog/mod.rs to \
+         (0x{:016x}, \"{}\")",
+        now.0,
+        now.1
+    );
+    assert!(SHIPPED_IS_PINNED);
+    assert_eq!(Catalog::shipped().content_hash(), now.1);
+    assert_eq!(Catalog::shipped(), &checked);
+}
+
+#[test]
+fn the_fingerprint_is_fnv_1a() {
+    // The published test vectors of 64-bit FNV-1a.
+    assert_eq!(fingerprint(b""), 0xcbf2_9ce4_8422_2325);
+    assert_eq!(fingerprint(b"a"), 0xaf63_dc4c_8601_ec8c);
+    assert_eq!(fingerprint(b"foobar"), 0x8594_4171_f739_67e8);
+}
+
 #[test]
 fn the_content_hash_ignores_layout_key_order_and_dollar_schema_but_not_values() {
     let shipped = Catalog::shipped();
