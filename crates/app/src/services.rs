@@ -1,6 +1,7 @@
 //! Everything a use case needs, built once per process (a Lambda's cold start).
 
 use std::fmt;
+use std::future::Future;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
@@ -120,6 +121,22 @@ impl LazyGame {
     pub fn is_built(&self) -> bool {
         self.game.get().is_some()
     }
+
+    /// Awaits `read` (a store read whose caller needs the game next) and, the first time, builds
+    /// the game while the read waits for its answer instead of after it: a yield first lets the
+    /// runtime's other tasks run (the HTTP connection's, which writes the request `read` handed
+    /// it), then the game is built before `read` is polled again. On AWS the build hides behind
+    /// DynamoDB's milliseconds; whatever the order the runtime picks, the result is the same.
+    pub async fn build_while<T>(&self, read: impl Future<Output = T>) -> T {
+        if self.is_built() {
+            return read.await;
+        }
+        let build = async {
+            tokio::task::yield_now().await;
+            let _built: &Game<'static> = self;
+        };
+        futures::future::join(read, build).await.0
+    }
 }
 
 impl Deref for LazyGame {
@@ -136,5 +153,26 @@ impl fmt::Debug for Services {
         f.debug_struct("Services")
             .field("config", &self.config)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_read_that_waits_finds_the_game_built_when_it_resumes() {
+        let game = LazyGame::new(&AppConfig::default());
+        // A read whose answer takes longer than one yield of the runtime.
+        let read = async {
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+            game.is_built()
+        };
+        assert!(game.build_while(read).await, "built while the read waited");
+
+        // Once built, a read runs alone and nothing is built again.
+        assert_eq!(game.build_while(async { 7 }).await, 7);
+        assert!(game.is_built());
     }
 }

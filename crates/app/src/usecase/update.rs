@@ -71,11 +71,11 @@ pub(crate) async fn load_player(
     player_id: &str,
 ) -> Result<Option<PlayerState>, StoreError> {
     let ids = std::slice::from_ref(&player_id.to_owned()).to_vec();
-    loaded_one(
-        services,
-        player_id,
-        services.store.load_players(&ids).await?,
-    )
+    let loaded = services
+        .game
+        .build_while(services.store.load_players(&ids))
+        .await?;
+    loaded_one(services, player_id, loaded)
 }
 
 /// Loads one player with the connection ids listed with it (the same read: [`Loaded::connections`]),

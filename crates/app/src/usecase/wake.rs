@@ -117,7 +117,8 @@ async fn read(
     player_id: &str,
     relaxed: bool,
 ) -> Result<(PlayerState, Vec<String>), Result<Woken, String>> {
-    match load_player_listed(services, player_id, relaxed).await {
+    let read = load_player_listed(services, player_id, relaxed);
+    match services.game.build_while(read).await {
         Ok(Some(read)) => Ok(read),
         Ok(None) => Err(Ok(Woken::Unknown)),
         Err(error) if error.is_retryable() => Err(Err(error.to_string())),
