@@ -73,6 +73,10 @@ FUNCTIONS = [
 
 INVOCATIONS = 2
 
+# Threads of the stand-in, each serving one connection at a time: more than the connections a
+# function opens at once (the ticker's 8 shards, the processor's players, the probes).
+STAND_IN_THREADS = 32
+
 # The `X-Amz-Target` of the stand-in's own round-trip probe, which CALLS_LOG leaves out.
 PROBE = b"RoundTripProbe"
 
@@ -91,11 +95,10 @@ class Quiet(http.server.BaseHTTPRequestHandler):
 
 
 def stand_in(port_out, calls):
-    """DynamoDB, SQS and `@connections` in one, in its own process (asyncio, minimal HTTP/1.1):
+    """DynamoDB, SQS and `@connections` in one, in its own process (a thread per connection,
+    minimal HTTP/1.1):
     every call succeeds with an empty answer (`{}`, or 204 to a DELETE). Counts calls in
     `calls` (a shared integer); sends its port through `port_out`."""
-    import asyncio
-
     log = open(os.environ["CALLS_LOG"], "a", buffering=1) if os.environ.get("CALLS_LOG") else None
     ok = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\n\r\n{}"
     deleted = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
@@ -119,17 +122,22 @@ def stand_in(port_out, calls):
             b"Content-Length: %d\r\n\r\n%s" % (len(answer), answer)
         )
 
-    async def connection(reader, writer):
-        sock = writer.get_extra_info("socket")
+    def connection(sock):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader = sock.makefile("rb")
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    line = reader.readline()
+                    if not line:
+                        return
+                    head += line
                 length = 0
                 for line in head.split(b"\r\n"):
                     if line[:15].lower() == b"content-length:":
                         length = int(line[15:])
-                body = await reader.readexactly(length) if length else b""
+                body = reader.read(length) if length else b""
                 with calls.get_lock():
                     calls.value += 1
                 lines = head.split(b"\r\n")
@@ -137,22 +145,32 @@ def stand_in(port_out, calls):
                 if log and target != [PROBE]:
                     log.write((target[0] if target else lines[0].rsplit(b" ", 1)[0]).decode() + "\n")
                 if head.startswith(b"DELETE "):
-                    writer.write(deleted)
+                    sock.sendall(deleted)
                 elif target == [b"DynamoDB_20120810.GetItem"] and b'"Connections"' in body:
-                    writer.write(connection_row(body))
+                    sock.sendall(connection_row(body))
                 else:
-                    writer.write(ok)
-        except (asyncio.IncompleteReadError, ConnectionError):
+                    sock.sendall(ok)
+        except OSError:
             pass
         finally:
-            writer.close()
+            reader.close()
+            sock.close()
 
-    async def main():
-        server = await asyncio.start_server(connection, "127.0.0.1", 0)
-        port_out.send(server.sockets[0].getsockname()[1])
-        await server.serve_forever()
+    # Threads waiting in accept() on one socket: a connection wakes one of them, which serves
+    # it to the end with blocking reads. An asyncio server took about twice as long to answer a
+    # new connection's first call (its accept, transport, protocol and task come first), which
+    # is the call every function's first invocation begins with.
+    server = socket.create_server(("127.0.0.1", 0), backlog=128)
 
-    asyncio.run(main())
+    def worker():
+        while True:
+            sock, _ = server.accept()
+            connection(sock)
+
+    for _ in range(STAND_IN_THREADS):
+        threading.Thread(target=worker, daemon=True).start()
+    port_out.send(server.getsockname()[1])
+    threading.Event().wait()
 
 
 def serve(handler):
@@ -173,6 +191,9 @@ class Runtime:
         self.aws_calls = []  # the stand-in's count of calls at each GET .../next
         self.served = []  # monotonic ns when each event was handed out
         self.responses = []  # monotonic ns of each response POST
+        self.pid = None  # the function's process, once started
+        self.cpu_at_next = []  # its CPU time (ns, every thread) at each GET .../next
+        self.cpu_at_responses = []  # and at each response POST
         self.errors = []
         self.done = threading.Event()
 
@@ -187,6 +208,7 @@ def handler_for(runtime):
             with runtime.lock:
                 runtime.next_calls.append(now)
                 runtime.aws_calls.append(runtime.calls.value)
+                runtime.cpu_at_next.append(cpu_ns(runtime.pid))
                 n = len(runtime.served)
             if n >= INVOCATIONS:
                 runtime.done.set()
@@ -218,6 +240,7 @@ def handler_for(runtime):
             with runtime.lock:
                 if self.path.endswith("/response"):
                     runtime.responses.append(now)
+                    runtime.cpu_at_responses.append(cpu_ns(runtime.pid))
                 else:
                     runtime.errors.append((self.path, payload[:300]))
             self.send_response(202)
@@ -225,6 +248,22 @@ def handler_for(runtime):
             self.end_headers()
 
     return Handler
+
+
+def cpu_ns(pid):
+    """The CPU time of every thread of `pid` so far (ns, /proc/<pid>/task/*/schedstat's first
+    field: time on a CPU), or NaN when it cannot be read. Read while the process waits for the
+    Runtime API's answer, so it is the time up to that request."""
+    if pid is None:
+        return float("nan")
+    total = 0
+    try:
+        for task in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, task)) as f:
+                total += int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return total
 
 
 def vm_hwm_kb(pid):
@@ -300,6 +339,7 @@ def measure(path, event, env, calls):
     calls_before = runtime.calls.value
     start = time.monotonic_ns()
     proc = subprocess.Popen([path], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    runtime.pid = proc.pid
     finished = runtime.done.wait(60)
     hwm = vm_hwm_kb(proc.pid)
     proc.kill()
@@ -324,6 +364,8 @@ def measure(path, event, env, calls):
         "first": ms(runtime.responses[0] - runtime.served[0]),
         "warm": ms(runtime.responses[1] - runtime.served[1]),
         "cold": ms(runtime.responses[0] - start) - ms(runtime.responses[1] - runtime.served[1]),
+        "cpu_to_first": ms(runtime.cpu_at_responses[0]),
+        "cpu_first": ms(runtime.cpu_at_responses[0] - runtime.cpu_at_next[0]),
         "rss_mb": hwm / 1024 if hwm else float("nan"),
         "init_calls": runtime.aws_calls[0] - calls_before,
         "first_calls": runtime.aws_calls[1] - runtime.aws_calls[0],
@@ -332,23 +374,47 @@ def measure(path, event, env, calls):
     }
 
 
+PROBE_REQUEST = b'{"TableName":"Connections","Key":{"connection_id":{"S":"c"}}}'
+
+
+def probe(sock):
+    """Microseconds of one call to the stand-in on `sock` (the probe's target, which CALLS_LOG
+    leaves out, answered `{}`)."""
+    request = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: %s\r\nContent-Length: %d\r\n\r\n%s" % (
+        PROBE,
+        len(PROBE_REQUEST),
+        PROBE_REQUEST,
+    )
+    start = time.perf_counter_ns()
+    sock.sendall(request)
+    got = b""
+    while not got.endswith(b"{}"):
+        got += sock.recv(4096)
+    return (time.perf_counter_ns() - start) / 1000
+
+
 def stand_in_round_trip_us(port, n=500):
     """(p50, p90) microseconds of one call to the stand-in from a Python client on a kept
-    connection: what a function's call costs in this harness before any of its own work."""
-    body = b'{"TableName":"Connections","Key":{"connection_id":{"S":"c"}}}'
-    request = (
-        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: %s\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (PROBE, len(body), body)
-    )
+    connection, calls back to back: what a function's call costs in this harness before any of
+    its own work, at best."""
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        times = []
-        for _ in range(n):
-            start = time.perf_counter_ns()
-            sock.sendall(request)
-            got = b""
-            while not got.endswith(b"{}"):
-                got += sock.recv(4096)
+        times = [probe(sock) for _ in range(n)]
+    q = statistics.quantiles(times, n=10)
+    return statistics.median(times), q[8]
+
+
+def stand_in_cold_call_us(port, n=50, idle_s=0.02):
+    """(p50, p90) microseconds of a call on a new connection after the stand-in has been idle
+    for `idle_s`, as a function's first call finds it: the stand-in's process is woken and
+    accepts the connection before it answers."""
+    times = []
+    for _ in range(n):
+        time.sleep(idle_s)
+        start = time.perf_counter_ns()
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            probe(sock)
             times.append((time.perf_counter_ns() - start) / 1000)
     q = statistics.quantiles(times, n=10)
     return statistics.median(times), q[8]
@@ -405,6 +471,7 @@ def main():
                 results[name].append(result)
     load_after = os.getloadavg()
     rtt = stand_in_round_trip_us(int(aws.rsplit(":", 1)[1]))
+    cold_call = stand_in_cold_call_us(int(aws.rsplit(":", 1)[1]))
 
     print(
         "%d rounds, each binary once per round in a shuffled order; median (p25-p75); "
@@ -414,6 +481,10 @@ def main():
     print(
         "stand-in round trip from a Python client (after the rounds): p50 %.0f us, p90 %.0f us; "
         "each AWS call of a function costs at least this here" % rtt
+    )
+    print(
+        "a call on a new connection after the stand-in idled 20 ms (as a function's first call "
+        "finds it): p50 %.0f us, p90 %.0f us" % cold_call
     )
     print()
     print(
@@ -430,7 +501,7 @@ def main():
         size = os.path.getsize(path) / 1e6
         stats = {
             k: quartiles([r[k] for r in rows])
-            for k in ("ready", "to_first", "cold", "first", "warm", "rss_mb")
+            for k in ("ready", "to_first", "cold", "first", "warm", "rss_mb", "cpu_to_first", "cpu_first")
         }
         if name == BARE[0]:
             base = dict((k, v[1]) for k, v in stats.items())
@@ -464,6 +535,33 @@ def main():
         errors = sum(r["errors"] for r in rows)
         if errors:
             sys.stderr.write("%s: %d error responses in %d runs\n" % (name, errors, len(rows)))
+
+    print()
+    print(
+        "CPU time (every thread, /proc/<pid>/task/*/schedstat) up to the first response, and the "
+        "rest of start -> first response: waiting (for the stand-in, the Runtime API, the "
+        "scheduler), median (p25-p75)"
+    )
+    print()
+    print("| binary | CPU to first response (ms) | x bare | CPU in first inv. (ms) | waiting (ms) |")
+    print("| --- |" + " ---: |" * 4)
+    cpu_base = None
+    for name, _, _, _ in jobs:
+        rows = results[name]
+        if not rows:
+            continue
+        cpu = quartiles([r["cpu_to_first"] for r in rows])
+        first = quartiles([r["cpu_first"] for r in rows])
+        waiting = quartiles([r["to_first"] - r["cpu_to_first"] for r in rows])
+        if name == BARE[0]:
+            cpu_base = cpu[1]
+        print(
+            "| %s | %.2f (%.2f-%.2f) | %s | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) |"
+            % (
+                (name, cpu[1], cpu[0], cpu[2], "%.2f" % (cpu[1] / cpu_base) if cpu_base else "-")
+                + (first[1], first[0], first[2], waiting[1], waiting[0], waiting[2])
+            )
+        )
 
     if breakdown:
         steps = []
