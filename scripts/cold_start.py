@@ -22,11 +22,14 @@ the stand-in's own round trip (from a Python client: the floor of every AWS call
 
 Used by scripts/measure-cold-start.sh, which builds the binaries first. Only loopback addresses.
 DynamoDB, SQS and the `@connections` API point at one stand-in on a loopback port that answers
-every call with success and nothing in it (`{}`: no item, no page, message sent; asyncio in a
-process of its own), except a `GetItem` of a Connections row, answered with `player-1`'s
+every call with success and nothing in it (`{}`: no item, no page, message sent; a thread per
+connection, in a process of its own), except a `GetItem` of a Connections row, answered with `player-1`'s
 signed-in connection: a catalog put succeeds, ws-message's sample is a `ping` on a signed-in
 connection (a player with no item yet), and the invocations measure our code plus a loopback
-round trip per call, not AWS.
+round trip per call, not AWS. The first call of an invocation finds the stand-in idle: it
+prints what such a call costs (hundreds of microseconds on this VM, against tens on a busy
+connection), and a second table splits each binary's start -> first response into its own CPU
+time and the rest (waiting for the stand-in, the Runtime API and the scheduler).
 
 CALLS_LOG=FILE appends one line per stand-in call to FILE: the `X-Amz-Target` (DynamoDB, SQS)
 or the method and path (`@connections`), to see which calls a count is made of (with ONLY= and
