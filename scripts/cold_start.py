@@ -550,7 +550,9 @@ def main():
     print("| --- |" + " ---: |" * 4)
     cpu_base = None
     for name, _, _, _ in jobs:
-        rows = results[name]
+        # A process whose threads could not all be read (one ending as it was read) is left out.
+        rows = [r for r in results[name] if r["cpu_to_first"] == r["cpu_to_first"]]
+        rows = [r for r in rows if r["cpu_first"] == r["cpu_first"]]
         if not rows:
             continue
         cpu = quartiles([r["cpu_to_first"] for r in rows])
