@@ -26,8 +26,8 @@ static SHIPPED: OnceLock<Catalog> = OnceLock::new();
 /// The shipped text the tests checked and hashed: its fingerprint ([`fingerprint`]) and its
 /// [content hash](Catalog::content_hash). While [`SHIPPED_JSON`]'s fingerprint is this one,
 /// [`Catalog::shipped`] parses the text without checking it again and its content hash is this
-/// one, with no serialisation and no SHA-256: half of what building the game cost a cold
-/// start (docs/performance.md, "Fifth round"). An edited file has another fingerprint and is
+/// one, with no serialisation and no SHA-256: two thirds of the instructions building the game
+/// cost a cold start (docs/performance.md, "Fifth round"). An edited file has another fingerprint and is
 /// checked and hashed as any file is, until the pin is updated (a test says to what).
 pub const SHIPPED_PIN: (u64, &str) = (
     0xbfd8_cd8c_4fa8_b727,
