@@ -23,10 +23,10 @@ the stand-in's own round trip (from a Python client: the floor of every AWS call
 Used by scripts/measure-cold-start.sh, which builds the binaries first. Only loopback addresses.
 DynamoDB, SQS and the `@connections` API point at one stand-in on a loopback port that answers
 every call with success and nothing in it (`{}`: no item, no page, message sent; a thread per
-connection, in a process of its own), except a `GetItem` of a Connections row, answered with `player-1`'s
-signed-in connection: a catalog put succeeds, ws-message's sample is a `ping` on a signed-in
-connection (a player with no item yet), and the invocations measure our code plus a loopback
-round trip per call, not AWS. The first call of an invocation finds the stand-in idle: it
+connection, in a process of its own), except a `GetItem` of a Connections row, answered with
+`player-1`'s signed-in connection: a catalog put succeeds, ws-message's sample is a `ping` on
+a signed-in connection (a player with no item yet), and the invocations measure our code plus a
+loopback round trip per call, not AWS. The first call of an invocation finds the stand-in idle: it
 prints what such a call costs (hundreds of microseconds on this VM, against tens on a busy
 connection), and a second table splits each binary's start -> first response into its own CPU
 time and the rest (waiting for the stand-in, the Runtime API and the scheduler).
@@ -383,10 +383,9 @@ PROBE_REQUEST = b'{"TableName":"Connections","Key":{"connection_id":{"S":"c"}}}'
 def probe(sock):
     """Microseconds of one call to the stand-in on `sock` (the probe's target, which CALLS_LOG
     leaves out, answered `{}`)."""
-    request = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: %s\r\nContent-Length: %d\r\n\r\n%s" % (
-        PROBE,
-        len(PROBE_REQUEST),
-        PROBE_REQUEST,
+    request = (
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: %s\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (PROBE, len(PROBE_REQUEST), PROBE_REQUEST)
     )
     start = time.perf_counter_ns()
     sock.sendall(request)
@@ -473,8 +472,9 @@ def main():
             else:
                 results[name].append(result)
     load_after = os.getloadavg()
-    rtt = stand_in_round_trip_us(int(aws.rsplit(":", 1)[1]))
-    cold_call = stand_in_cold_call_us(int(aws.rsplit(":", 1)[1]))
+    aws_port = int(aws.rsplit(":", 1)[1])
+    rtt = stand_in_round_trip_us(aws_port)
+    cold_call = stand_in_cold_call_us(aws_port)
 
     print(
         "%d rounds, each binary once per round in a shuffled order; median (p25-p75); "
@@ -504,7 +504,7 @@ def main():
         size = os.path.getsize(path) / 1e6
         stats = {
             k: quartiles([r[k] for r in rows])
-            for k in ("ready", "to_first", "cold", "first", "warm", "rss_mb", "cpu_to_first", "cpu_first")
+            for k in ("ready", "to_first", "cold", "first", "warm", "rss_mb")
         }
         if name == BARE[0]:
             base = dict((k, v[1]) for k, v in stats.items())
@@ -546,7 +546,10 @@ def main():
         "scheduler), median (p25-p75)"
     )
     print()
-    print("| binary | CPU to first response (ms) | x bare | CPU in first inv. (ms) | waiting (ms) |")
+    print(
+        "| binary | CPU to first response (ms) | x bare | CPU in first inv. (ms) "
+        "| waiting (ms) |"
+    )
     print("| --- |" + " ---: |" * 4)
     cpu_base = None
     for name, _, _, _ in jobs:

@@ -1,8 +1,9 @@
 //! The catalog: every game parameter, loaded from a versioned data file and checked at load.
 //!
 //! The shipped catalog is embedded (`catalog/catalog.json`); [`Catalog::shipped`] parses it
-//! once, and checks it unless its text is the one the tests checked ([`SHIPPED_PIN`]). Designers can load another file with [`Catalog::from_json`], which applies the
-//! same checks: an unknown reference, a negative or out-of-range value, or a probability outside
+//! once, and checks it unless its text is the one the tests checked ([`SHIPPED_PIN`]).
+//! Designers can load another file with [`Catalog::from_json`], which applies the same checks:
+//! an unknown reference, a negative or out-of-range value, or a probability outside
 //! `[0, 1]` is a [`CatalogError`] naming the entry and the field.
 //!
 //! A catalog's identity is its [content hash](Catalog::content_hash); its `version` is a label.
@@ -27,8 +28,9 @@ static SHIPPED: OnceLock<Catalog> = OnceLock::new();
 /// [content hash](Catalog::content_hash). While [`SHIPPED_JSON`]'s fingerprint is this one,
 /// [`Catalog::shipped`] parses the text without checking it again and its content hash is this
 /// one, with no serialisation and no SHA-256: two thirds of the instructions building the game
-/// cost a cold start (docs/performance.md, "Fifth round"). An edited file has another fingerprint and is
-/// checked and hashed as any file is, until the pin is updated (a test says to what).
+/// cost a cold start (docs/performance.md, "Fifth round"). An edited file has another
+/// fingerprint and is checked and hashed as any file is, until the pin is updated (a test says
+/// to what).
 pub const SHIPPED_PIN: (u64, &str) = (
     0xbfd8_cd8c_4fa8_b727,
     "0db134f7c4acbad0cbcbe4d5e0b7608e1302304a59a8bf7f8d2dd5d213ffca55",
