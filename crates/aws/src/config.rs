@@ -144,17 +144,7 @@ impl TrustedRoots {
     }
 }
 
-/// The subject names of the roots of Amazon Trust Services, the CA of every AWS service
-/// endpoint, which AWS asks clients to trust all of (AWS Security Blog, "How to Prepare for
-/// AWS's Move to Its Own Certificate Authority", 2017; <https://www.amazontrust.com/repository/>).
-/// Starfield Services Root G2 cross-signs Amazon Root CA 1-4, so older chains end there.
-pub const AMAZON_ROOTS: [&str; 5] = [
-    "Amazon Root CA 1",
-    "Amazon Root CA 2",
-    "Amazon Root CA 3",
-    "Amazon Root CA 4",
-    "Starfield Services Root Certificate Authority - G2",
-];
+pub use crate::amazon_roots::AMAZON_ROOTS;
 
 /// The HTTPS client every SDK client built from one [`SdkConfig`] of this crate shares: the
 /// SDK's own client and TLS stack (`aws-smithy-http-client`: hyper, rustls over aws-lc-rs),
@@ -216,9 +206,9 @@ fn sdk_https_client(roots: TrustedRoots) -> SharedHttpClient {
     }
 }
 
-/// The [`AMAZON_ROOTS`] as PEM, taken from Mozilla's root program as compiled in (the
-/// `webpki-root-certs` crate, from the CCADB). The SDK takes extra roots only as PEM, so their
-/// DER is encoded here (5 certificates, microseconds).
+/// The [`AMAZON_ROOTS`] as PEM (the SDK takes extra roots only as PEM), taken from Mozilla's
+/// root program as compiled in (the `webpki-root-certs` crate, from the CCADB) by `build.rs`,
+/// so that choosing and encoding them costs no cold start.
 ///
 /// The trade-off against the system's store, which the SDK reads by default: the system's is
 /// read and parsed from files at the first connection (the bundle, and every file of the
@@ -229,28 +219,8 @@ fn sdk_https_client(roots: TrustedRoots) -> SharedHttpClient {
 /// dependency is updated and the functions redeployed (a root Amazon retires or Mozilla
 /// distrusts stays trusted until then), and if AWS ever served its endpoints from another CA,
 /// connections would fail until `TLS_ROOTS=system` is set ([`TrustedRoots`]).
-pub fn amazon_root_certificates() -> Vec<u8> {
-    use base64::Engine;
-    // A root is self-signed: its DER names only itself (subject and issuer). A byte search of
-    // the ~150 roots (~200 KB) for the 5 names: memchr's, tens of microseconds.
-    let finders: Vec<_> = AMAZON_ROOTS
-        .iter()
-        .map(|name| memchr::memmem::Finder::new(name.as_bytes()))
-        .collect();
-    let mut pem = Vec::new();
-    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        let der = cert.as_ref();
-        if finders.iter().any(|finder| finder.find(der).is_some()) {
-            pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
-            pem.extend_from_slice(
-                base64::engine::general_purpose::STANDARD
-                    .encode(der)
-                    .as_bytes(),
-            );
-            pem.extend_from_slice(b"\n-----END CERTIFICATE-----\n");
-        }
-    }
-    pem
+pub fn amazon_root_certificates() -> &'static [u8] {
+    include_bytes!(concat!(env!("OUT_DIR"), "/amazon_roots.pem"))
 }
 
 /// Loads the SDK's defaults (the whole discovery chain: environment, profile files, web
@@ -373,7 +343,7 @@ mod tests {
     fn the_amazon_roots_are_exactly_the_five_trust_services_roots_and_each_parses() {
         use rustls_pki_types::pem::PemObject;
         let pem = amazon_root_certificates();
-        let ders: Vec<_> = rustls_pki_types::CertificateDer::pem_slice_iter(&pem)
+        let ders: Vec<_> = rustls_pki_types::CertificateDer::pem_slice_iter(pem)
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(ders.len(), AMAZON_ROOTS.len());

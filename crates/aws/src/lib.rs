@@ -92,6 +92,7 @@
 //! (`{"player_id":{"S":"…"},…}`); a cursor that does not parse or names other attributes is
 //! a permanent error.
 
+mod amazon_roots;
 mod catalogs;
 mod config;
 mod connections;
