@@ -4,8 +4,6 @@
 //! here, the search of the ~150 roots and the encoding cost the build, not every cold start
 //! (0.37 M instructions at init; docs/performance.md, "Sixth round").
 
-use std::io::Write;
-
 use base64::Engine;
 
 #[path = "src/amazon_roots.rs"]
@@ -40,7 +38,5 @@ fn main() {
         "Mozilla's roots (webpki-root-certs) no longer hold exactly the Amazon roots by name"
     );
     let out = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("amazon_roots.pem");
-    std::fs::File::create(out)
-        .and_then(|mut file| file.write_all(&pem))
-        .unwrap();
+    std::fs::write(out, pem).unwrap();
 }
