@@ -48,6 +48,7 @@ init step they report on stderr (crates/lambdas/src/lib.rs, `InitTiming`).
 
 import http.server
 import json
+import math
 import multiprocessing
 import os
 import random
@@ -431,11 +432,12 @@ def quartiles(values):
 
 
 def start_stand_in():
-    """Starts the stand-in in a process of its own: its call count and its URL."""
+    """Starts the stand-in in a process of its own: its call count, its URL and its port."""
     calls = multiprocessing.Value("q", 0)
     port_in, port_out = multiprocessing.Pipe(duplex=False)
     multiprocessing.Process(target=stand_in, args=(port_out, calls), daemon=True).start()
-    return calls, "http://127.0.0.1:%d" % port_in.recv()
+    port = port_in.recv()
+    return calls, "http://127.0.0.1:%d" % port, port
 
 
 def main():
@@ -445,7 +447,7 @@ def main():
     only = os.environ.get("ONLY")
     functions = [f for f in FUNCTIONS if not only or f[0] in only.split(",")]
     binaries = [BARE] + functions
-    calls, aws = start_stand_in()
+    calls, aws, aws_port = start_stand_in()
     jobs = []
     for binary, event_file, *records in binaries:
         with open(os.path.join(events_dir, event_file), "rb") as f:
@@ -472,7 +474,6 @@ def main():
             else:
                 results[name].append(result)
     load_after = os.getloadavg()
-    aws_port = int(aws.rsplit(":", 1)[1])
     rtt = stand_in_round_trip_us(aws_port)
     cold_call = stand_in_cold_call_us(aws_port)
 
@@ -554,8 +555,11 @@ def main():
     cpu_base = None
     for name, _, _, _ in jobs:
         # A process whose threads could not all be read (one ending as it was read) is left out.
-        rows = [r for r in results[name] if r["cpu_to_first"] == r["cpu_to_first"]]
-        rows = [r for r in rows if r["cpu_first"] == r["cpu_first"]]
+        rows = [
+            r
+            for r in results[name]
+            if not math.isnan(r["cpu_to_first"]) and not math.isnan(r["cpu_first"])
+        ]
         if not rows:
             continue
         cpu = quartiles([r["cpu_to_first"] for r in rows])

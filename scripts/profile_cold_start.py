@@ -72,7 +72,7 @@ def main():
         parsed = json.loads(event)
         parsed["Records"] = parsed["Records"][:records]
         event = json.dumps(parsed).encode()
-    calls, aws = cold_start.start_stand_in()
+    calls, aws, _ = cold_start.start_stand_in()
     env = cold_start.environment(function, aws, False)
     out_dir = os.environ.get("OUT_DIR", "/tmp")
     path = os.path.join(bin_dir, function)
